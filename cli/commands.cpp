@@ -1,0 +1,42 @@
+#include "cli/commands.h"
+
+#include <iostream>
+#include <map>
+
+namespace ticketctl::cli {
+namespace {
+
+constexpr Verb kVerbs[] = {
+    {"validate", "Check manifests as strictly as a Kubernetes API server would", attach_validate},
+    {"convert", "Rewrite legacy Ingress manifests as networking.k8s.io/v1", attach_convert},
+    {"version", "Print the ticketctl version", attach_version},
+};
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"ticketctl runs Kubernetes manifests as local processes, without a cluster."};
+  app.name("ticketctl");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  std::map<const CLI::App*, Handler> handlers;
+  for (const Verb& v : kVerbs) {
+    CLI::App* sub = app.add_subcommand(std::string(v.name), std::string(v.summary));
+    handlers[sub] = v.attach(*sub);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    for (const CLI::App* sub : app.get_subcommands()) return handlers.at(sub)();
+  } catch (const std::exception& e) {
+    std::cerr << "ticketctl: internal error: " << e.what() << '\n';
+    return kExitFailure;
+  }
+  return kExitUsage;
+}
+
+}  // namespace ticketctl::cli

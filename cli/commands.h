@@ -1,0 +1,31 @@
+#pragma once
+// The command table: one row per verb. Each verb declares its flags on its own CLI11
+// subcommand and returns the handler that runs once they are parsed.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string_view>
+
+namespace ticketctl::cli {
+
+// Exit codes every verb keeps (docs/commands/README.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // bad input or a server-side error
+inline constexpr int kExitUsage = 2;    // the command line itself is wrong
+
+using Handler = std::function<int()>;
+
+struct Verb {
+  std::string_view name;
+  std::string_view summary;
+  Handler (*attach)(CLI::App& verb);
+};
+
+Handler attach_validate(CLI::App& verb);
+Handler attach_convert(CLI::App& verb);
+Handler attach_version(CLI::App& verb);
+
+int run(int argc, char** argv);
+
+}  // namespace ticketctl::cli

@@ -1,0 +1,204 @@
+#include "runtime/manifest/loader.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <sstream>
+
+#include "runtime/core/strings.h"
+#include "runtime/manifest/legacy.h"
+#include "runtime/manifest/schemas.h"
+#include "runtime/manifest/source.h"
+
+namespace ticketctl::manifest {
+
+std::string object_ref(std::string_view kind, std::string_view ns, std::string_view name) {
+  std::string n = name.empty() ? std::string("<unnamed>") : std::string(name);
+  return ns.empty() ? fmt::format("{} {}", kind, n) : fmt::format("{} {}/{}", kind, ns, n);
+}
+
+std::string Object::ref() const { return object_ref(kind, ns, name); }
+
+std::string api_group(std::string_view api_version) {
+  const size_t slash = api_version.find('/');
+  return slash == std::string_view::npos ? std::string() : std::string(api_version.substr(0, slash));
+}
+
+std::string Object::group() const { return api_group(api_version); }
+
+std::string Object::kubectl_name() const {
+  std::string k = kind;
+  for (char& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string g = group();
+  return g.empty() ? fmt::format("{}/{}", k, name) : fmt::format("{}.{}/{}", k, g, name);
+}
+
+namespace {
+
+std::string scalar_or_empty(const YAML::Node& map, const char* key) {
+  if (!map.IsMap()) return {};
+  const YAML::Node v = map[key];
+  return v.IsDefined() && v.IsScalar() ? v.Scalar() : std::string();
+}
+
+struct Identity {
+  std::string group, kind, ns, name;
+  auto operator<=>(const Identity&) const = default;
+};
+
+// Reads one file's documents into `result`; `seen` remembers objects across all files.
+class DocumentReader {
+ public:
+  DocumentReader(const LoadOptions& options, LoadResult& result,
+                 std::map<Identity, SourcePos>& seen)
+      : options_(options), result_(result), seen_(seen) {}
+
+  void read_file(const SourceFile& file) {
+    ++result_.files;
+    for (const DocumentText& doc : split_documents(file.text)) read_chunk(file.name, doc);
+  }
+
+ private:
+  void read_chunk(const std::string& file, const DocumentText& doc) {
+    std::vector<YAML::Node> nodes;
+    try {
+      nodes = YAML::LoadAll(std::string(doc.text));
+    } catch (const YAML::Exception& e) {
+      SourcePos pos{file, 0, 0};
+      if (!e.mark.is_null()) pos = {file, e.mark.line + 1 + doc.first_line, e.mark.column + 1};
+      result_.diagnostics.add({Severity::Error, pos, "", "", "YAML syntax error: " + e.msg});
+      return;
+    }
+    for (const YAML::Node& node : nodes) {
+      if (node.IsNull()) continue;
+      ++result_.documents;
+      read_object(file, doc.first_line, node);
+    }
+  }
+
+  void read_object(const std::string& file, int line_offset, const YAML::Node& node) {
+    const std::string api_version = scalar_or_empty(node, "apiVersion");
+    const std::string kind = scalar_or_empty(node, "kind");
+    const YAML::Node metadata = node.IsMap() ? node["metadata"] : YAML::Node();
+    const std::string name = scalar_or_empty(metadata, "name");
+    const KindInfo* info = find_kind(api_version, kind);
+    std::string ns;
+    if (!info || info->namespaced) {
+      ns = scalar_or_empty(metadata, "namespace");
+      if (ns.empty()) ns = options_.default_namespace;
+    }
+    const std::string ref = kind.empty() ? std::string() : object_ref(kind, ns, name);
+    Walker w(file, line_offset, ref, result_.diagnostics);
+
+    if (!node.IsMap()) {
+      w.error(node, "expected a Kubernetes object (a mapping with apiVersion, kind and metadata)");
+      return;
+    }
+    if (api_version == "v1" && kind == "List") {
+      read_list(file, line_offset, node, w);
+      return;
+    }
+    if (!info) {
+      report_unknown_kind(node, api_version, kind, w);
+      return;
+    }
+    Json body = w.walk(node, *info->schema);
+    if (!info->converts_to.empty()) {
+      auto scope = w.field("apiVersion", node["apiVersion"]);
+      w.warning(node["apiVersion"],
+                fmt::format("{} {} is no longer served by Kubernetes (removed in v1.22); converted "
+                            "to {} (`ticketctl convert -f {}` rewrites the file)",
+                            api_version, kind, info->converts_to, file));
+      if (w.ok()) body = convert_legacy_ingress(body);
+    }
+    if (!w.ok()) return;
+
+    Identity id{api_group(info->converts_to.empty() ? api_version : info->converts_to), kind, ns,
+                name};
+    const SourcePos pos = w.position(node);
+    auto [it, inserted] = seen_.emplace(id, pos);
+    if (!inserted) {
+      auto s1 = w.field("metadata", metadata);
+      auto s2 = w.field("name", metadata["name"]);
+      w.error(metadata["name"], fmt::format("duplicate object: {} is also defined at {}:{}:{}",
+                                            ref, it->second.file, it->second.line,
+                                            it->second.column));
+      return;
+    }
+    result_.objects.push_back(Object{
+        std::string(info->converts_to.empty() ? info->api_version : info->converts_to), kind,
+        name, ns, std::move(body), pos});
+  }
+
+  void read_list(const std::string& file, int line_offset, const YAML::Node& node, Walker& w) {
+    w.walk(node, list_schema());
+    const YAML::Node items = node["items"];
+    if (!w.ok() || !items.IsSequence()) return;
+    for (const YAML::Node& item : items) read_object(file, line_offset, item);
+  }
+
+  static void report_unknown_kind(const YAML::Node& node, const std::string& api_version,
+                                  const std::string& kind, Walker& w) {
+    if (kind.empty()) {
+      auto scope = w.field("kind", node["kind"]);
+      w.error(node["kind"].IsDefined() ? node["kind"] : node,
+              "required value is missing: every object needs apiVersion and kind");
+      return;
+    }
+    if (api_version.empty()) {
+      auto scope = w.field("apiVersion", node["apiVersion"]);
+      w.error(node["apiVersion"].IsDefined() ? node["apiVersion"] : node,
+              "required value is missing: every object needs apiVersion and kind");
+      return;
+    }
+    std::vector<std::string> versions;
+    std::vector<std::string_view> kinds;
+    for (const KindInfo& k : all_kinds()) {
+      if (k.kind == kind && k.converts_to.empty()) versions.push_back(quote(k.api_version));
+      if (std::find(kinds.begin(), kinds.end(), k.kind) == kinds.end()) kinds.push_back(k.kind);
+    }
+    if (!versions.empty()) {
+      auto scope = w.field("apiVersion", node["apiVersion"]);
+      w.error(node["apiVersion"], fmt::format("no matches for kind {} in version {}: use {}",
+                                              quote(kind), quote(api_version), join(versions, " or ")));
+      return;
+    }
+    auto scope = w.field("kind", node["kind"]);
+    std::string msg = fmt::format("unsupported kind {}", quote(kind));
+    if (auto near = nearest(kind, kinds)) {
+      msg += fmt::format(" (did you mean {}?)", quote(*near));
+    } else {
+      std::vector<std::string> names;
+      for (auto k : kinds) names.emplace_back(k);
+      msg += fmt::format(": ticketctl reads {}", join(names, ", "));
+    }
+    w.error(node["kind"], std::move(msg));
+  }
+
+  const LoadOptions& options_;
+  LoadResult& result_;
+  std::map<Identity, SourcePos>& seen_;
+};
+
+}  // namespace
+
+LoadResult load_manifests(const std::vector<std::string>& paths, const LoadOptions& options,
+                          std::istream& stdin_stream) {
+  LoadResult result;
+  std::vector<SourceFile> files = read_sources(paths, options.recursive, stdin_stream, result.diagnostics);
+  std::map<Identity, SourcePos> seen;
+  DocumentReader reader(options, result, seen);
+  for (const SourceFile& f : files) reader.read_file(f);
+  return result;
+}
+
+LoadResult load_text(std::string_view name, std::string_view text, const LoadOptions& options) {
+  LoadResult result;
+  std::map<Identity, SourcePos> seen;
+  DocumentReader reader(options, result, seen);
+  reader.read_file(SourceFile{std::string(name), std::string(text)});
+  return result;
+}
+
+}  // namespace ticketctl::manifest
