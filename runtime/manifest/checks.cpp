@@ -10,16 +10,6 @@
 namespace ticketctl::manifest::checks {
 namespace {
 
-YAML::Node child(const YAML::Node& n, std::string_view key) {
-  if (!n.IsDefined() || !n.IsMap()) return YAML::Node();
-  return n[std::string(key)];
-}
-
-YAML::Node item(const YAML::Node& n, size_t i) {
-  if (!n.IsDefined() || !n.IsSequence() || i >= n.size()) return YAML::Node();
-  return n[i];
-}
-
 const Json& get(const Json& v, std::string_view key) {
   static const Json kNull;
   if (!v.is_object()) return kNull;

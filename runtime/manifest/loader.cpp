@@ -37,8 +37,7 @@ std::string Object::kubectl_name() const {
 namespace {
 
 std::string scalar_or_empty(const YAML::Node& map, const char* key) {
-  if (!map.IsMap()) return {};
-  const YAML::Node v = map[key];
+  const YAML::Node v = child(map, key);
   return v.IsDefined() && v.IsScalar() ? v.Scalar() : std::string();
 }
 
@@ -80,7 +79,7 @@ class DocumentReader {
   void read_object(const std::string& file, int line_offset, const YAML::Node& node) {
     const std::string api_version = scalar_or_empty(node, "apiVersion");
     const std::string kind = scalar_or_empty(node, "kind");
-    const YAML::Node metadata = node.IsMap() ? node["metadata"] : YAML::Node();
+    const YAML::Node metadata = child(node, "metadata");
     const std::string name = scalar_or_empty(metadata, "name");
     const KindInfo* info = find_kind(api_version, kind);
     std::string ns;
@@ -105,8 +104,8 @@ class DocumentReader {
     }
     Json body = w.walk(node, *info->schema);
     if (!info->converts_to.empty()) {
-      auto scope = w.field("apiVersion", node["apiVersion"]);
-      w.warning(node["apiVersion"],
+      auto scope = w.field("apiVersion", child(node, "apiVersion"));
+      w.warning(child(node, "apiVersion"),
                 fmt::format("{} {} is no longer served by Kubernetes (removed in v1.22); converted "
                             "to {} (`ticketctl convert -f {}` rewrites the file)",
                             api_version, kind, info->converts_to, file));
@@ -120,8 +119,8 @@ class DocumentReader {
     auto [it, inserted] = seen_.emplace(id, pos);
     if (!inserted) {
       auto s1 = w.field("metadata", metadata);
-      auto s2 = w.field("name", metadata["name"]);
-      w.error(metadata["name"], fmt::format("duplicate object: {} is also defined at {}:{}:{}",
+      auto s2 = w.field("name", child(metadata, "name"));
+      w.error(child(metadata, "name"), fmt::format("duplicate object: {} is also defined at {}:{}:{}",
                                             ref, it->second.file, it->second.line,
                                             it->second.column));
       return;
@@ -133,7 +132,7 @@ class DocumentReader {
 
   void read_list(const std::string& file, int line_offset, const YAML::Node& node, Walker& w) {
     w.walk(node, list_schema());
-    const YAML::Node items = node["items"];
+    const YAML::Node items = child(node, "items");
     if (!w.ok() || !items.IsSequence()) return;
     for (const YAML::Node& item : items) read_object(file, line_offset, item);
   }
@@ -141,14 +140,14 @@ class DocumentReader {
   static void report_unknown_kind(const YAML::Node& node, const std::string& api_version,
                                   const std::string& kind, Walker& w) {
     if (kind.empty()) {
-      auto scope = w.field("kind", node["kind"]);
-      w.error(node["kind"].IsDefined() ? node["kind"] : node,
+      auto scope = w.field("kind", child(node, "kind"));
+      w.error(child(node, "kind").IsDefined() ? child(node, "kind") : node,
               "required value is missing: every object needs apiVersion and kind");
       return;
     }
     if (api_version.empty()) {
-      auto scope = w.field("apiVersion", node["apiVersion"]);
-      w.error(node["apiVersion"].IsDefined() ? node["apiVersion"] : node,
+      auto scope = w.field("apiVersion", child(node, "apiVersion"));
+      w.error(child(node, "apiVersion").IsDefined() ? child(node, "apiVersion") : node,
               "required value is missing: every object needs apiVersion and kind");
       return;
     }
@@ -159,12 +158,12 @@ class DocumentReader {
       if (std::find(kinds.begin(), kinds.end(), k.kind) == kinds.end()) kinds.push_back(k.kind);
     }
     if (!versions.empty()) {
-      auto scope = w.field("apiVersion", node["apiVersion"]);
-      w.error(node["apiVersion"], fmt::format("no matches for kind {} in version {}: use {}",
+      auto scope = w.field("apiVersion", child(node, "apiVersion"));
+      w.error(child(node, "apiVersion"), fmt::format("no matches for kind {} in version {}: use {}",
                                               quote(kind), quote(api_version), join(versions, " or ")));
       return;
     }
-    auto scope = w.field("kind", node["kind"]);
+    auto scope = w.field("kind", child(node, "kind"));
     std::string msg = fmt::format("unsupported kind {}", quote(kind));
     if (auto near = nearest(kind, kinds)) {
       msg += fmt::format(" (did you mean {}?)", quote(*near));
@@ -173,7 +172,7 @@ class DocumentReader {
       for (auto k : kinds) names.emplace_back(k);
       msg += fmt::format(": ticketctl reads {}", join(names, ", "));
     }
-    w.error(node["kind"], std::move(msg));
+    w.error(child(node, "kind"), std::move(msg));
   }
 
   const LoadOptions& options_;

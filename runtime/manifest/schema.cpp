@@ -15,6 +15,19 @@ const Field* Schema::field(std::string_view name) const {
 
 bool has_mark(const YAML::Node& node) { return node.IsDefined() && !node.Mark().is_null(); }
 
+YAML::Node child(const YAML::Node& node, std::string_view key) {
+  if (node.IsDefined() && node.IsMap()) {
+    YAML::Node found = node[std::string(key)];
+    if (found.IsDefined()) return found;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+YAML::Node item(const YAML::Node& node, size_t index) {
+  if (node.IsDefined() && node.IsSequence() && index < node.size()) return node[index];
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
 Json to_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
@@ -187,7 +200,7 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
         (f.schema->type == Type::String && found->is_string() && found->get_ref<const std::string&>().empty())) {
       auto scope = field(f.name, node);
       // A present-but-null field has a position of its own; a missing one points at its parent.
-      const YAML::Node present = node[std::string(f.name)];
+      const YAML::Node present = child(node, f.name);
       error(present.IsDefined() ? present : node, "required value is missing");
     }
   }

@@ -114,7 +114,12 @@ class Walker {
 // Converts any YAML to JSON with Kubernetes' scalar resolution, without a schema.
 Json to_json(const YAML::Node& node);
 
-// The mark of a node if it has one; yaml-cpp throws on marks of undefined nodes.
+// Whether a node carries a position; yaml-cpp throws on marks of undefined nodes.
 bool has_mark(const YAML::Node& node);
+
+// `node[key]` that never throws: an undefined (but safe to inspect) node when `node` is not a
+// mapping or has no such key. yaml-cpp's own lookup returns nodes that throw on Type().
+YAML::Node child(const YAML::Node& node, std::string_view key);
+YAML::Node item(const YAML::Node& node, size_t index);
 
 }  // namespace ticketctl::manifest

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Set-up from nothing on Debian 12: installs the Debian packages ticketctl needs (only the
+# missing ones, quietly), builds, then does what the first argument asks:
+#   ./setup.sh run    build, then the main job (today: validate the example blog app)
+#   ./setup.sh test   build with warnings as errors, run every test, then the same tests
+#                     again in an AddressSanitizer + UndefinedBehaviorSanitizer build
+#   ./setup.sh build  build only
+# Runs as root, or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libbenchmark-dev
+)
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "setup: installing ${missing[*]}"
+  # A fresh machine has no package lists yet.
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# build DIR [cmake options...]
+build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -Wno-dev "$@" >/dev/null
+  cmake --build "$dir"
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+case "${1:-run}" in
+  build)
+    install_packages
+    build build
+    ;;
+  run)
+    install_packages
+    build build
+    exec ./build/cli/ticketctl validate -f manifests/blog
+    ;;
+  test)
+    install_packages
+    build build -DCMAKE_BUILD_TYPE=Release -DTICKETCTL_WERROR=ON
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    echo "setup: sanitizer build (ASan + UBSan)"
+    build build-asan -DCMAKE_BUILD_TYPE=Debug -DTICKETCTL_WERROR=ON -DTICKETCTL_SANITIZE=ON \
+      -DTICKETCTL_BENCH=OFF
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  *)
+    echo "usage: $0 run|test|build" >&2
+    exit 2
+    ;;
+esac

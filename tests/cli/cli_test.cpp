@@ -1,0 +1,206 @@
+// Runs the built ticketctl binary the way a user or a script does and checks what they see:
+// stdout, stderr and the exit status.
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+namespace fs = std::filesystem;
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// Runs ticketctl with `args` in the source tree; `input` becomes its stdin.
+Result ticketctl(std::vector<std::string> args, const std::string& input = "") {
+  const fs::path dir = fs::temp_directory_path() / ("ticketctl-cli-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path in = dir / "stdin", out = dir / "stdout", err = dir / "stderr";
+  std::ofstream(in) << input;
+  args.insert(args.begin(), TICKETCTL_BIN);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::chdir(TICKETCTL_SOURCE_DIR);
+    ::dup2(::open(in.c_str(), O_RDONLY), 0);
+    ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+    ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  Result r;
+  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  fs::remove_all(dir);
+  return r;
+}
+
+size_t count_lines_containing(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(needle) != std::string::npos) ++n;
+  return n;
+}
+
+TEST(Cli, VersionPrintsTheVersion) {
+  Result r = ticketctl({"version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "ticketctl v" TICKETCTL_TEST_VERSION "\n");
+  r = ticketctl({"version", "-o", "json"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["clientVersion"]["gitVersion"], "v" TICKETCTL_TEST_VERSION);
+}
+
+TEST(Cli, EveryVerbHasHelp) {
+  for (const char* verb : {"validate", "convert", "version"}) {
+    Result r = ticketctl({verb, "--help"});
+    EXPECT_EQ(r.status, 0) << verb;
+    EXPECT_NE(r.out.find(verb), std::string::npos) << r.out;
+  }
+  Result r = ticketctl({"--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* verb : {"validate", "convert", "version"})
+    EXPECT_NE(r.out.find(verb), std::string::npos) << r.out;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(ticketctl({}).status, 2);
+  EXPECT_EQ(ticketctl({"frobnicate"}).status, 2);
+  EXPECT_EQ(ticketctl({"validate"}).status, 2);  // -f is required
+  Result r = ticketctl({"validate", "-f", "manifests/blog", "--bogus"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ValidateTheBlogApp) {
+  Result r = ticketctl({"validate", "-f", "manifests/blog"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "14 objects in 8 files valid\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(Cli, ValidateAGlobAsSkaffoldWritesIt) {
+  Result r = ticketctl({"validate", "-f", "./manifests/blog/*", "-o", "name"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(count_lines_containing(r.out, "deployment.apps/"), 6u);
+  EXPECT_NE(r.out.find("ingress.networking.k8s.io/ingress-srv\n"), std::string::npos);
+  EXPECT_NE(r.out.find("service/posts-srv\n"), std::string::npos);
+}
+
+TEST(Cli, ValidateReadsStdin) {
+  Result r = ticketctl({"validate", "-f", "-"},
+                       "apiVersion: v1\nkind: Secret\nmetadata:\n  name: jwt-secret\ndata:\n  JWT_KEY: '%%%'\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err,
+            "<stdin>:6:12: error: Secret default/jwt-secret: data[JWT_KEY]: invalid value \"%%%\": "
+            "illegal base64 data at input byte 0\n"
+            "1 error, 0 warnings in 1 file\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(Cli, ValidateJsonOutputForScripts) {
+  Result r = ticketctl({"validate", "-f", "tests/manifests/bad-dir", "-o", "json"});
+  EXPECT_EQ(r.status, 1);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["valid"], false);
+  EXPECT_EQ(j["files"], 3);
+  ASSERT_FALSE(j["errors"].empty());
+  for (const auto& e : j["errors"]) {
+    EXPECT_TRUE(e["file"].get<std::string>().starts_with("tests/manifests/bad-dir/"));
+    EXPECT_GT(e["line"].get<int>(), 0);
+    EXPECT_GT(e["column"].get<int>(), 0);
+    EXPECT_FALSE(e["message"].get<std::string>().empty());
+  }
+  EXPECT_FALSE(j["objects"].empty());  // the good files' objects are still listed
+}
+
+TEST(Cli, MissingFileIsAnErrorNamingIt) {
+  Result r = ticketctl({"validate", "-f", "manifests/blog", "-f", "no/such.yaml"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("no/such.yaml: error: no such file or directory"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ConvertRewritesLegacyIngressWithTheSameRouting) {
+  Result r = ticketctl({"convert", "-f", "tests/manifests/good/legacy-ingress.yaml"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("legacy-ingress.yaml:2:13: warning: Ingress default/ingress-srv"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("apiVersion: networking.k8s.io/v1\n"), std::string::npos) << r.out;
+
+  // The converted manifest is valid v1 with no warning left, and routes the same paths to the
+  // same Services and ports.
+  Result again = ticketctl({"validate", "-f", "-", "-o", "json"}, r.out);
+  ASSERT_EQ(again.status, 0) << again.err << again.out;
+  EXPECT_TRUE(nlohmann::json::parse(again.out)["warnings"].empty());
+  Result as_json = ticketctl({"convert", "-f", "-", "-o", "json"}, r.out);
+  ASSERT_EQ(as_json.status, 0);
+  auto ing = nlohmann::json::parse(as_json.out)["items"][0];
+  EXPECT_EQ(ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"], "true");
+  EXPECT_EQ(ing["metadata"]["annotations"]["kubernetes.io/ingress.class"], "nginx");
+  const auto& paths = ing["spec"]["rules"][0]["http"]["paths"];
+  ASSERT_EQ(paths.size(), 4u);
+  const std::vector<std::tuple<std::string, std::string, int>> want = {
+      {"/posts/create", "posts-clusterip-srv", 4000},
+      {"/posts", "query-srv", 4002},
+      {"/posts/?(.*)/comments", "comments-srv", 4001},
+      {"/?(.*)", "client-srv", 3000}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(paths[i]["path"], std::get<0>(want[i]));
+    EXPECT_EQ(paths[i]["pathType"], "ImplementationSpecific");
+    EXPECT_EQ(paths[i]["backend"]["service"]["name"], std::get<1>(want[i]));
+    EXPECT_EQ(paths[i]["backend"]["service"]["port"]["number"], std::get<2>(want[i]));
+  }
+  EXPECT_EQ(ing["spec"]["rules"][0]["host"], "posts.com");
+}
+
+TEST(Cli, ConvertPrintsNothingWhenAManifestIsInvalid) {
+  Result r = ticketctl({"convert", "-f", "tests/manifests/bad-dir"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("error:"), std::string::npos);
+}
+
+TEST(Cli, ConvertPassesOtherKindsThroughInKubectlLayout) {
+  Result r = ticketctl({"convert", "-f", "manifests/blog/posts-srv.yaml"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "apiVersion: v1\n"
+            "kind: Service\n"
+            "metadata:\n"
+            "  name: posts-srv\n"
+            "spec:\n"
+            "  type: NodePort\n"
+            "  selector:\n"
+            "    app: posts\n"
+            "  ports:\n"
+            "  - name: posts\n"
+            "    protocol: TCP\n"
+            "    port: 4000\n"
+            "    targetPort: 4000\n");
+  EXPECT_EQ(r.err, "");
+}
+
+}  // namespace
