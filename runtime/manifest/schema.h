@@ -49,6 +49,7 @@ struct Schema {
   std::vector<std::string_view> allowed{};  // String enums
   ScalarCheck check = nullptr;             // scalar rule, after the type is right
   Rule rule = nullptr;                     // cross-field rule, after the fields are walked
+  std::string_view name{};                 // "Container": documented once under this name
 
   const Field* field(std::string_view name) const;
 };

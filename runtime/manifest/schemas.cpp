@@ -35,8 +35,8 @@ struct Tables {
   const Schema* map(const Schema* values, KeyCheck key_check = nullptr) {
     return add({.type = Type::Map, .items = values, .key_check = key_check});
   }
-  const Schema* object(std::vector<Field> fields, Rule rule = nullptr) {
-    return add({.type = Type::Object, .fields = std::move(fields), .rule = rule});
+  const Schema* object(std::vector<Field> fields, Rule rule = nullptr, std::string_view name = {}) {
+    return add({.type = Type::Object, .fields = std::move(fields), .rule = rule, .name = name});
   }
 };
 
@@ -71,7 +71,7 @@ Tables build() {
         inert("managedFields", any),
         opt("ownerReferences", any),
         ignored("finalizers", strings),
-    });
+    }, nullptr, "ObjectMeta");
   };
   const Schema* meta_subdomain = meta(string_check<check_dns1123_subdomain>);
   const Schema* meta_label = meta(string_check<check_dns1123_label>);
@@ -92,7 +92,7 @@ Tables build() {
                             req("operator", t.oneof({"In", "NotIn", "Exists", "DoesNotExist"})),
                             opt("values", t.array(t.str(string_check<check_label_value>)))},
                            c::selector_requirement))),
-  });
+  }, nullptr, "LabelSelector");
 
   // Containers.
   const Schema* key_ref = t.object({opt("name", t.str()), req("key", t.str(string_check<check_config_key>)),
@@ -106,14 +106,14 @@ Tables build() {
           opt("configMapKeyRef", key_ref),
           opt("secretKeyRef", key_ref),
       },
-      c::env_var_source);
+      c::env_var_source, "EnvVarSource");
   const Schema* env_var = t.object({req("name", t.str(string_check<check_env_var_name>)),
                                     opt("value", t.str()), opt("valueFrom", env_source)},
-                                   c::env_var);
+                                   c::env_var, "EnvVar");
   const Schema* name_ref = t.object({opt("name", t.str()), opt("optional", t.boolean())});
   const Schema* env_from = t.object(
       {opt("prefix", t.str(c::env_prefix)), opt("configMapRef", name_ref), opt("secretRef", name_ref)},
-      c::env_from);
+      c::env_from, "EnvFromSource");
   const Schema* container_port = t.object({
       req("containerPort", t.integer(c::port_number)),
       opt("name", t.str(string_check<check_port_name>)),
@@ -143,10 +143,10 @@ Tables build() {
           opt("failureThreshold", t.integer(c::positive)),
           opt("terminationGracePeriodSeconds", t.integer(c::positive)),
       },
-      c::probe);
+      c::probe, "Probe");
   const Schema* handler = t.object({opt("exec", exec), opt("httpGet", http_get), opt("tcpSocket", tcp_socket),
                                     opt("sleep", t.object({req("seconds", t.integer(c::non_negative))}))},
-                                   c::lifecycle_handler);
+                                   c::lifecycle_handler, "LifecycleHandler");
   const Schema* resources = t.object({
       opt("limits", t.map(t.quantity())),
       opt("requests", t.map(t.quantity())),
@@ -186,7 +186,7 @@ Tables build() {
       ignored("resizePolicy", any),
       ignored("restartPolicy", t.oneof({"Always"})),
       ignored("volumeDevices", any),
-  });
+  }, nullptr, "Container");
 
   const Schema* key_to_path = t.array(t.object({req("key", t.str()), req("path", t.str()), opt("mode", t.integer())}));
   const Schema* volume = t.object(
@@ -207,7 +207,7 @@ Tables build() {
           ignored("ephemeral", any),
           ignored("nfs", any),
       },
-      c::volume);
+      c::volume, "Volume");
 
   const Schema* pod_spec = t.object(
       {
@@ -252,7 +252,7 @@ Tables build() {
           ignored("resourceClaims", any),
           ignored("resources", any),
       },
-      c::pod_spec);
+      c::pod_spec, "PodSpec");
   const Schema* pod_template = t.object({opt("metadata", template_meta), req("spec", pod_spec)});
 
   auto kind_object = [&](const Schema* metadata, std::vector<Field> fields, Rule rule = nullptr) {
@@ -344,7 +344,7 @@ Tables build() {
                                                       opt("number", t.integer(c::port_number))},
                                                      c::service_backend_port))})),
        ignored("resource", typed_ref)},
-      c::ingress_backend);
+      c::ingress_backend, "IngressBackend");
   const Schema* tls = t.array(t.object({opt("hosts", t.array(t.str(string_check<check_ingress_host>))),
                                         opt("secretName", t.str())}));
   auto ingress = [&](const Schema* backend_schema, bool path_type_required) {
@@ -365,7 +365,7 @@ Tables build() {
   const Schema* legacy_backend = t.object({opt("serviceName", t.str(string_check<check_dns1035_label>)),
                                            opt("servicePort", t.int_or_str(c::target_port)),
                                            ignored("resource", typed_ref)},
-                                          c::legacy_ingress_backend);
+                                          c::legacy_ingress_backend, "IngressBackend (v1beta1)");
   const Schema* ingress_v1 = ingress(backend, true);
   const Schema* ingress_legacy = ingress(legacy_backend, false);
 
