@@ -8,8 +8,8 @@ namespace ticketctl::cli {
 namespace {
 
 Json diagnostic_json(const Diagnostic& d) {
-  return {{"file", d.pos.file}, {"line", d.pos.line},   {"column", d.pos.column},
-          {"object", d.object}, {"field", d.field},     {"message", d.message}};
+  return {{"file", d.pos.file}, {"line", d.pos.line}, {"column", d.pos.column},
+          {"object", d.object}, {"field", d.field},   {"message", d.message}};
 }
 
 int print_json(const manifest::LoadResult& r) {
@@ -20,8 +20,12 @@ int print_json(const manifest::LoadResult& r) {
               {"errors", Json::array()},
               {"warnings", Json::array()}};
   for (const auto& o : r.objects) {
-    out["objects"].push_back({{"apiVersion", o.api_version}, {"kind", o.kind}, {"namespace", o.ns},
-                              {"name", o.name}, {"file", o.pos.file}, {"line", o.pos.line}});
+    out["objects"].push_back({{"apiVersion", o.api_version},
+                              {"kind", o.kind},
+                              {"namespace", o.ns},
+                              {"name", o.name},
+                              {"file", o.pos.file},
+                              {"line", o.pos.line}});
   }
   for (const Diagnostic& d : r.diagnostics.items())
     out[d.severity == Severity::Error ? "errors" : "warnings"].push_back(diagnostic_json(d));
@@ -39,7 +43,8 @@ Handler attach_validate(CLI::App& verb) {
       ->check(CLI::IsMember({"json", "name"}));
   verb.footer(
       "Exit status: 0 when every object is valid (warnings allowed), 1 when any error was found.\n"
-      "Errors are printed to stderr as file:line:column: error: Kind namespace/name: field: message.");
+      "Errors are printed to stderr as file:line:column: error: Kind namespace/name: field: "
+      "message.");
   return [args, output] {
     const manifest::LoadResult r = args->load();
     if (*output == "json") return print_json(r);
@@ -55,9 +60,10 @@ Handler attach_validate(CLI::App& verb) {
       return kExitFailure;
     }
     if (output->empty()) {
-      std::cout << r.objects.size() << (r.objects.size() == 1 ? " object" : " objects")
-                << " in " << r.files << (r.files == 1 ? " file" : " files") << " valid";
-      if (warnings > 0) std::cout << " (" << warnings << (warnings == 1 ? " warning)" : " warnings)");
+      std::cout << r.objects.size() << (r.objects.size() == 1 ? " object" : " objects") << " in "
+                << r.files << (r.files == 1 ? " file" : " files") << " valid";
+      if (warnings > 0)
+        std::cout << " (" << warnings << (warnings == 1 ? " warning)" : " warnings)");
       std::cout << '\n';
     }
     return kExitOk;

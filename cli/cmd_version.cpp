@@ -23,8 +23,8 @@ Handler attach_version(CLI::App& verb) {
   verb.add_option("-o,--output", *output, "Output format: json")->check(CLI::IsMember({"json"}));
   return [output] {
     if (*output == "json") {
-      Json v = {{"clientVersion",
-                 {{"gitVersion", "v" TICKETCTL_VERSION}, {"platform", platform()}}}};
+      Json v = {
+          {"clientVersion", {{"gitVersion", "v" TICKETCTL_VERSION}, {"platform", platform()}}}};
       std::cout << v.dump(2) << '\n';
     } else {
       std::cout << "ticketctl v" TICKETCTL_VERSION "\n";

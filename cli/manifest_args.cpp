@@ -9,7 +9,8 @@ void ManifestArgs::attach(CLI::App& verb) {
                   "File, directory or glob of manifests ('-' reads stdin); repeatable")
       ->required()
       ->allow_extra_args(false);
-  verb.add_flag("-R,--recursive", recursive, "Also read the subdirectories of directories given with -f");
+  verb.add_flag("-R,--recursive", recursive,
+                "Also read the subdirectories of directories given with -f");
   verb.add_option("-n,--namespace", ns, "Namespace of objects that do not name one")
       ->capture_default_str();
 }

@@ -23,5 +23,4 @@ struct ManifestArgs {
 // One line per diagnostic, compiler style: "file:line:col: error: Kind ns/name: field: message".
 void print_diagnostics(const Diagnostics& diags, std::ostream& out);
 
-
 }  // namespace ticketctl::cli

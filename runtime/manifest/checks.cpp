@@ -17,9 +17,13 @@ const Json& get(const Json& v, std::string_view key) {
   return it == v.end() ? kNull : *it;
 }
 
-bool present(const Json& v, std::string_view key) { return !get(v, key).is_null(); }
+bool present(const Json& v, std::string_view key) {
+  return !get(v, key).is_null();
+}
 
-std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
 
 // Exactly one of `keys` must be set in `v`; the message names them as Kubernetes does.
 void exactly_one(const YAML::Node& n, const Json& v, Walker& w,
@@ -34,8 +38,8 @@ void exactly_one(const YAML::Node& n, const Json& v, Walker& w,
     w.error(n, fmt::format("must specify {}: one of {}", what, join(names, ", ")));
   } else {
     auto scope = w.field(set[1], child(n, set[1]));
-    w.error(child(n, set[1]), fmt::format("may not specify more than 1 {}; `{}` is already set",
-                                          what, set[0]));
+    w.error(child(n, set[1]),
+            fmt::format("may not specify more than 1 {}; `{}` is already set", what, set[0]));
   }
 }
 
@@ -48,7 +52,9 @@ Invalid int_range(const Json& v, long long lo, long long hi) {
 
 }  // namespace
 
-Invalid port_number(const Json& v) { return int_range(v, 1, 65535); }
+Invalid port_number(const Json& v) {
+  return int_range(v, 1, 65535);
+}
 Invalid node_port(const Json& v) {
   if (v.is_number_integer() && v.get<long long>() == 0) return std::nullopt;
   return int_range(v, 30000, 32767);
@@ -72,7 +78,9 @@ Invalid int_or_percent(const Json& v) {
   const std::string& s = v.get_ref<const std::string&>();
   const bool ok = s.size() >= 2 && s.back() == '%' &&
                   std::all_of(s.begin(), s.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
-  if (!ok) return "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%', or '93%')";
+  if (!ok)
+    return "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%', "
+           "or '93%')";
   return std::nullopt;
 }
 
@@ -87,15 +95,21 @@ Invalid base64_value(const Json& v) {
 Invalid field_path(const Json& v) {
   if (!v.is_string()) return std::nullopt;
   const std::string& s = v.get_ref<const std::string&>();
-  static constexpr std::string_view kPlain[] = {
-      "metadata.name", "metadata.namespace", "metadata.uid",   "spec.nodeName",
-      "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP",
-      "status.podIPs"};
+  static constexpr std::string_view kPlain[] = {"metadata.name",
+                                                "metadata.namespace",
+                                                "metadata.uid",
+                                                "spec.nodeName",
+                                                "spec.serviceAccountName",
+                                                "status.hostIP",
+                                                "status.hostIPs",
+                                                "status.podIP",
+                                                "status.podIPs"};
   for (auto p : kPlain)
     if (s == p) return std::nullopt;
   for (std::string_view prefix : {"metadata.labels['", "metadata.annotations['"}) {
     if (s.starts_with(prefix) && s.ends_with("']") && s.size() > prefix.size() + 2) {
-      if (auto bad = check_label_key(std::string_view(s).substr(prefix.size(), s.size() - prefix.size() - 2)))
+      if (auto bad = check_label_key(
+              std::string_view(s).substr(prefix.size(), s.size() - prefix.size() - 2)))
         return *bad;
       return std::nullopt;
     }
@@ -108,9 +122,9 @@ Invalid field_path(const Json& v) {
 
 Invalid resource_name(const Json& v) {
   if (!v.is_string()) return std::nullopt;
-  static constexpr std::string_view kNames[] = {"limits.cpu", "limits.memory", "limits.ephemeral-storage",
-                                                "requests.cpu", "requests.memory",
-                                                "requests.ephemeral-storage"};
+  static constexpr std::string_view kNames[] = {
+      "limits.cpu",   "limits.memory",   "limits.ephemeral-storage",
+      "requests.cpu", "requests.memory", "requests.ephemeral-storage"};
   for (auto n : kNames)
     if (v.get_ref<const std::string&>() == n) return std::nullopt;
   return "supported values: \"limits.cpu\", \"limits.ephemeral-storage\", \"limits.memory\", "
@@ -154,9 +168,12 @@ std::string selector_string(const Json& selector) {
     std::vector<std::string> values;
     if (get(e, "values").is_array())
       for (const Json& v : get(e, "values")) values.push_back(str(v));
-    if (op == "Exists") parts.push_back(key);
-    else if (op == "DoesNotExist") parts.push_back("!" + key);
-    else parts.push_back(key + (op == "In" ? " in (" : " notin (") + join(values, ",") + ")");
+    if (op == "Exists")
+      parts.push_back(key);
+    else if (op == "DoesNotExist")
+      parts.push_back("!" + key);
+    else
+      parts.push_back(key + (op == "In" ? " in (" : " notin (") + join(values, ",") + ")");
   }
   return parts.empty() ? "<none>" : join(parts, ",");
 }
@@ -194,7 +211,8 @@ void selector_requirement(const YAML::Node& n, const Json& v, Walker& w) {
   if ((op == "In" || op == "NotIn") && !has_values)
     w.error(n, "must be specified when `operator` is 'In' or 'NotIn'");
   if ((op == "Exists" || op == "DoesNotExist") && has_values)
-    w.error(child(n, "values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+    w.error(child(n, "values"),
+            "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
 }
 
 void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
@@ -226,7 +244,9 @@ void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
       const std::string name = str(get(c, "name"));
       if (!name.empty() && !container_names.insert(name).second) {
         auto s3 = w.field("name", child(c_node, "name"));
-        w.error(child(c_node, "name"), fmt::format("duplicate value {}: container names must be unique within a pod", quote(name)));
+        w.error(child(c_node, "name"),
+                fmt::format("duplicate value {}: container names must be unique within a pod",
+                            quote(name)));
       }
       const Json& cports = get(c, "ports");
       const YAML::Node ports_node = child(c_node, "ports");
@@ -238,7 +258,9 @@ void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
         const std::string pname = str(get(port, "name"));
         if (!pname.empty() && !port_names.insert(pname).second) {
           auto s5 = w.field("name", child(port_node, "name"));
-          w.error(child(port_node, "name"), fmt::format("duplicate value {}: port names must be unique within a pod", quote(pname)));
+          w.error(child(port_node, "name"),
+                  fmt::format("duplicate value {}: port names must be unique within a pod",
+                              quote(pname)));
         }
         const Json& number = get(port, "containerPort");
         if (number.is_number_integer()) {
@@ -248,7 +270,9 @@ void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
           if (!ports.insert({number.get<long long>(), proto}).second) {
             auto s5 = w.field("containerPort", child(port_node, "containerPort"));
             w.error(child(port_node, "containerPort"),
-                    fmt::format("duplicate value {}/{}: containers of one pod share its IP, so a port may be declared only once", number.get<long long>(), proto));
+                    fmt::format("duplicate value {}/{}: containers of one pod share its IP, so a "
+                                "port may be declared only once",
+                                number.get<long long>(), proto));
           }
         }
       }
@@ -295,10 +319,13 @@ void volume(const YAML::Node& n, const Json& v, Walker& w) {
   std::vector<std::string_view> sources;
   for (auto& [k, val] : v.items())
     if (k != "name" && !val.is_null()) sources.push_back(k);
-  if (sources.empty()) w.error(n, "must specify a volume type (emptyDir, secret, configMap or hostPath)");
+  if (sources.empty())
+    w.error(n, "must specify a volume type (emptyDir, secret, configMap or hostPath)");
   if (sources.size() > 1) {
     auto scope = w.field(sources[1], child(n, sources[1]));
-    w.error(child(n, sources[1]), fmt::format("may not specify more than 1 volume type; `{}` is already set", sources[0]));
+    w.error(
+        child(n, sources[1]),
+        fmt::format("may not specify more than 1 volume type; `{}` is already set", sources[0]));
   }
 }
 
@@ -340,7 +367,8 @@ void deployment_spec(const YAML::Node& n, const Json& v, Walker& w) {
   if (str(get(strategy, "type")) == "Recreate" && present(strategy, "rollingUpdate")) {
     auto s1 = w.field("strategy", strategy_node);
     auto s2 = w.field("rollingUpdate", child(strategy_node, "rollingUpdate"));
-    w.error(child(strategy_node, "rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'");
+    w.error(child(strategy_node, "rollingUpdate"),
+            "may not be specified when strategy `type` is 'Recreate'");
   }
   const Json& ru = get(strategy, "rollingUpdate");
   auto is_zero = [](const Json& x) {
@@ -377,7 +405,8 @@ void service_spec(const YAML::Node& n, const Json& v, Walker& w) {
   }
   if ((!ports.is_array() || ports.empty()) && !headless) {
     auto scope = w.field("ports", ports_node);
-    w.error(ports_node.IsDefined() && has_mark(ports_node) ? ports_node : n, "required value is missing");
+    w.error(ports_node.IsDefined() && has_mark(ports_node) ? ports_node : n,
+            "required value is missing");
     return;
   }
   if (headless && type != "ClusterIP") {
@@ -395,7 +424,9 @@ void service_spec(const YAML::Node& n, const Json& v, Walker& w) {
     const std::string name = str(get(p, "name"));
     if (ports.size() > 1 && name.empty()) {
       auto s3 = w.field("name", child(p_node, "name"));
-      w.error(p_node, "required value is missing: a port name is required when a Service has more than one port");
+      w.error(p_node,
+              "required value is missing: a port name is required when a Service has more than one "
+              "port");
     } else if (!name.empty() && !names.insert(name).second) {
       auto s3 = w.field("name", child(p_node, "name"));
       w.error(child(p_node, "name"), fmt::format("duplicate value {}", quote(name)));
@@ -405,7 +436,8 @@ void service_spec(const YAML::Node& n, const Json& v, Walker& w) {
     if (proto.empty()) proto = "TCP";
     if (port.is_number_integer() && !seen.insert({port.get<long long>(), proto}).second) {
       auto s3 = w.field("port", child(p_node, "port"));
-      w.error(child(p_node, "port"), fmt::format("duplicate value {}/{}", port.get<long long>(), proto));
+      w.error(child(p_node, "port"),
+              fmt::format("duplicate value {}/{}", port.get<long long>(), proto));
     }
     const Json& node_port = get(p, "nodePort");
     if (node_port.is_number_integer() && node_port.get<long long>() != 0 && type == "ClusterIP") {
@@ -457,7 +489,8 @@ void ingress_path(const YAML::Node& n, const Json& v, Walker& w) {
   if (!path.is_string()) {
     if (type == "Exact" || type == "Prefix") {
       auto scope = w.field("path", child(n, "path"));
-      w.error(n, fmt::format("required value is missing: must be specified when `pathType` is '{}'", type));
+      w.error(n, fmt::format("required value is missing: must be specified when `pathType` is '{}'",
+                             type));
     }
     return;
   }
@@ -470,12 +503,14 @@ void ingress_path(const YAML::Node& n, const Json& v, Walker& w) {
   if (type == "Exact" || type == "Prefix") {
     for (std::string_view bad : {"//", "/./", "/../", "%2f", "%2F"}) {
       if (p.find(bad) != std::string::npos) {
-        w.error(child(n, "path"), fmt::format("invalid value {}: must not contain '{}'", quote(p), bad));
+        w.error(child(n, "path"),
+                fmt::format("invalid value {}: must not contain '{}'", quote(p), bad));
         return;
       }
     }
     if (p.ends_with("/..") || p.ends_with("/.")) {
-      w.error(child(n, "path"), fmt::format("invalid value {}: must not end with '/..' or '/.'", quote(p)));
+      w.error(child(n, "path"),
+              fmt::format("invalid value {}: must not end with '/..' or '/.'", quote(p)));
     }
   }
 }

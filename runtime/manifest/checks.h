@@ -7,18 +7,18 @@
 namespace ticketctl::manifest::checks {
 
 // Scalar checks.
-Invalid port_number(const Json& v);         // 1..65535
-Invalid node_port(const Json& v);           // 30000..32767 (0 = allocate)
-Invalid target_port(const Json& v);         // number in range or IANA port name
+Invalid port_number(const Json& v);  // 1..65535
+Invalid node_port(const Json& v);    // 30000..32767 (0 = allocate)
+Invalid target_port(const Json& v);  // number in range or IANA port name
 Invalid non_negative(const Json& v);
 Invalid positive(const Json& v);
-Invalid int_or_percent(const Json& v);      // maxSurge / maxUnavailable
-Invalid base64_value(const Json& v);        // Secret.data, ConfigMap.binaryData
-Invalid field_path(const Json& v);          // env valueFrom.fieldRef.fieldPath
-Invalid resource_name(const Json& v);       // env valueFrom.resourceFieldRef.resource
-Invalid absolute_path(const Json& v);       // mountPath, hostPath.path, httpGet.path
-Invalid cluster_ip(const Json& v);          // "", "None" or an IP
-Invalid env_prefix(const Json& v);          // envFrom[].prefix
+Invalid int_or_percent(const Json& v);  // maxSurge / maxUnavailable
+Invalid base64_value(const Json& v);    // Secret.data, ConfigMap.binaryData
+Invalid field_path(const Json& v);      // env valueFrom.fieldRef.fieldPath
+Invalid resource_name(const Json& v);   // env valueFrom.resourceFieldRef.resource
+Invalid absolute_path(const Json& v);   // mountPath, hostPath.path, httpGet.path
+Invalid cluster_ip(const Json& v);      // "", "None" or an IP
+Invalid env_prefix(const Json& v);      // envFrom[].prefix
 
 // Cross-field rules.
 void selector_requirement(const YAML::Node& n, const Json& v, Walker& w);

@@ -10,8 +10,10 @@ Json convert_backend(const Json& b) {
     if (k == "serviceName") {
       Json port = Json::object();
       const Json& sp = b.contains("servicePort") ? b["servicePort"] : Json();
-      if (sp.is_string()) port["name"] = sp;
-      else if (!sp.is_null()) port["number"] = sp;
+      if (sp.is_string())
+        port["name"] = sp;
+      else if (!sp.is_null())
+        port["number"] = sp;
       out["service"] = Json{{"name", v}, {"port", port}};
     } else if (k != "servicePort") {
       out[k] = v;  // resource
@@ -23,15 +25,12 @@ Json convert_backend(const Json& b) {
 Json convert_path(const Json& p) {
   if (!p.is_object()) return p;
   Json out = Json::object();
-  const bool has_type = p.contains("pathType") && !p["pathType"].is_null();
   for (auto& [k, v] : p.items()) {
-    if (k == "backend") {
-      // v1beta1 defaulted pathType to ImplementationSpecific; v1 requires it.
-      if (!has_type) out["pathType"] = "ImplementationSpecific";
-      out["backend"] = convert_backend(v);
-    } else if (k != "pathType" || has_type) {
-      out[k] = v;
-    }
+    if (k == "pathType" && v.is_null()) continue;
+    // v1beta1 defaulted pathType to ImplementationSpecific; v1 requires it, before the backend.
+    if (k == "backend" && !out.contains("pathType") && !p.contains("pathType"))
+      out["pathType"] = "ImplementationSpecific";
+    out[k] = k == "backend" ? convert_backend(v) : v;
   }
   if (!out.contains("pathType")) out["pathType"] = "ImplementationSpecific";
   return out;
@@ -68,9 +67,12 @@ Json convert_spec(const Json& spec) {
 Json convert_legacy_ingress(const Json& legacy) {
   Json out = Json::object();
   for (auto& [k, v] : legacy.items()) {
-    if (k == "apiVersion") out[k] = "networking.k8s.io/v1";
-    else if (k == "spec") out[k] = convert_spec(v);
-    else out[k] = v;
+    if (k == "apiVersion")
+      out[k] = "networking.k8s.io/v1";
+    else if (k == "spec")
+      out[k] = convert_spec(v);
+    else
+      out[k] = v;
   }
   return out;
 }

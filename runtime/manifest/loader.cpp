@@ -18,14 +18,19 @@ std::string object_ref(std::string_view kind, std::string_view ns, std::string_v
   return ns.empty() ? fmt::format("{} {}", kind, n) : fmt::format("{} {}/{}", kind, ns, n);
 }
 
-std::string Object::ref() const { return object_ref(kind, ns, name); }
+std::string Object::ref() const {
+  return object_ref(kind, ns, name);
+}
 
 std::string api_group(std::string_view api_version) {
   const size_t slash = api_version.find('/');
-  return slash == std::string_view::npos ? std::string() : std::string(api_version.substr(0, slash));
+  return slash == std::string_view::npos ? std::string()
+                                         : std::string(api_version.substr(0, slash));
 }
 
-std::string Object::group() const { return api_group(api_version); }
+std::string Object::group() const {
+  return api_group(api_version);
+}
 
 std::string Object::kubectl_name() const {
   std::string k = kind;
@@ -120,14 +125,14 @@ class DocumentReader {
     if (!inserted) {
       auto s1 = w.field("metadata", metadata);
       auto s2 = w.field("name", child(metadata, "name"));
-      w.error(child(metadata, "name"), fmt::format("duplicate object: {} is also defined at {}:{}:{}",
-                                            ref, it->second.file, it->second.line,
-                                            it->second.column));
+      w.error(child(metadata, "name"),
+              fmt::format("duplicate object: {} is also defined at {}:{}:{}", ref, it->second.file,
+                          it->second.line, it->second.column));
       return;
     }
-    result_.objects.push_back(Object{
-        std::string(info->converts_to.empty() ? info->api_version : info->converts_to), kind,
-        name, ns, std::move(body), pos});
+    result_.objects.push_back(
+        Object{std::string(info->converts_to.empty() ? info->api_version : info->converts_to), kind,
+               name, ns, std::move(body), pos});
   }
 
   void read_list(const std::string& file, int line_offset, const YAML::Node& node, Walker& w) {
@@ -159,8 +164,9 @@ class DocumentReader {
     }
     if (!versions.empty()) {
       auto scope = w.field("apiVersion", child(node, "apiVersion"));
-      w.error(child(node, "apiVersion"), fmt::format("no matches for kind {} in version {}: use {}",
-                                              quote(kind), quote(api_version), join(versions, " or ")));
+      w.error(child(node, "apiVersion"),
+              fmt::format("no matches for kind {} in version {}: use {}", quote(kind),
+                          quote(api_version), join(versions, " or ")));
       return;
     }
     auto scope = w.field("kind", child(node, "kind"));
@@ -185,7 +191,8 @@ class DocumentReader {
 LoadResult load_manifests(const std::vector<std::string>& paths, const LoadOptions& options,
                           std::istream& stdin_stream) {
   LoadResult result;
-  std::vector<SourceFile> files = read_sources(paths, options.recursive, stdin_stream, result.diagnostics);
+  std::vector<SourceFile> files =
+      read_sources(paths, options.recursive, stdin_stream, result.diagnostics);
   std::map<Identity, SourcePos> seen;
   DocumentReader reader(options, result, seen);
   for (const SourceFile& f : files) reader.read_file(f);

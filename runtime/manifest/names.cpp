@@ -8,11 +8,19 @@
 namespace ticketctl::manifest {
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_alnum(char c) {
+  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
-std::string too_long(size_t max) { return "must be no more than " + std::to_string(max) + " characters"; }
+std::string too_long(size_t max) {
+  return "must be no more than " + std::to_string(max) + " characters";
+}
 
 bool matches_dns_label(std::string_view s) {
   if (s.empty() || !is_lower_alnum(s.front()) || !is_lower_alnum(s.back())) return false;
@@ -95,10 +103,10 @@ Invalid check_label_value(std::string_view s) {
 }
 
 Invalid check_env_var_name(std::string_view s) {
-  const bool ok = !s.empty() && !(s[0] >= '0' && s[0] <= '9') &&
-                  std::all_of(s.begin(), s.end(), [](char c) {
-                    return is_alnum(c) || c == '_' || c == '-' || c == '.';
-                  });
+  const bool ok =
+      !s.empty() && !(s[0] >= '0' && s[0] <= '9') && std::all_of(s.begin(), s.end(), [](char c) {
+        return is_alnum(c) || c == '_' || c == '-' || c == '.';
+      });
   if (!ok)
     return "a valid environment variable name must consist of alphabetic characters, digits, "
            "'_', '-', or '.', and must not start with a digit (e.g. 'my.env-name', or "
@@ -145,8 +153,7 @@ Invalid check_quantity(std::string_view s) {
   const std::string_view suffix = s.substr(i);
   static constexpr std::array<std::string_view, 16> kSuffixes = {
       "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-  if (std::find(kSuffixes.begin(), kSuffixes.end(), suffix) != kSuffixes.end())
-    return std::nullopt;
+  if (std::find(kSuffixes.begin(), kSuffixes.end(), suffix) != kSuffixes.end()) return std::nullopt;
   if (suffix[0] == 'e' || suffix[0] == 'E') {
     size_t j = 1;
     if (j < suffix.size() && (suffix[j] == '+' || suffix[j] == '-')) ++j;

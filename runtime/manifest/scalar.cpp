@@ -24,10 +24,14 @@ bool parse_digits(std::string_view s, int base, bool negative, Json& out) {
   for (char c : s) {
     if (c == '_') continue;
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return false;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return false;
     if (d >= base) return false;
     if (value > (std::numeric_limits<unsigned long long>::max() - d) / base) return false;
     value = value * base + d;
@@ -83,7 +87,10 @@ bool resolve_float(std::string_view s, Json& out) {
   size_t i = 0, digits = 0;
   std::string clean;
   while (i < body.size() && (std::isdigit(static_cast<unsigned char>(body[i])) || body[i] == '_')) {
-    if (body[i] != '_') { clean += body[i]; ++digits; }
+    if (body[i] != '_') {
+      clean += body[i];
+      ++digits;
+    }
     ++i;
   }
   bool dot = false;
@@ -93,7 +100,10 @@ bool resolve_float(std::string_view s, Json& out) {
     ++i;
     while (i < body.size() &&
            (std::isdigit(static_cast<unsigned char>(body[i])) || body[i] == '_')) {
-      if (body[i] != '_') { clean += body[i]; ++digits; }
+      if (body[i] != '_') {
+        clean += body[i];
+        ++digits;
+      }
       ++i;
     }
   }
@@ -136,15 +146,23 @@ Json resolve_scalar(std::string_view text, std::string_view tag) {
 
 std::string_view json_type_name(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "boolean";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "number";
-    case Json::value_t::string: return "string";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
-    default: return "value";
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::object:
+      return "object";
+    default:
+      return "value";
   }
 }
 

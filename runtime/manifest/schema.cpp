@@ -13,7 +13,9 @@ const Field* Schema::field(std::string_view name) const {
   return nullptr;
 }
 
-bool has_mark(const YAML::Node& node) { return node.IsDefined() && !node.Mark().is_null(); }
+bool has_mark(const YAML::Node& node) {
+  return node.IsDefined() && !node.Mark().is_null();
+}
 
 YAML::Node child(const YAML::Node& node, std::string_view key) {
   if (node.IsDefined() && node.IsMap()) {
@@ -41,8 +43,10 @@ Json to_json(const YAML::Node& node) {
       for (auto it = node.begin(); it != node.end(); ++it) arr.push_back(to_json(*it));
       return arr;
     }
-    case YAML::NodeType::Scalar: return resolve_scalar(node.Scalar(), node.Tag());
-    default: return nullptr;
+    case YAML::NodeType::Scalar:
+      return resolve_scalar(node.Scalar(), node.Tag());
+    default:
+      return nullptr;
   }
 }
 
@@ -110,37 +114,57 @@ namespace {
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::String: return "string";
-    case Type::Integer: return "integer";
-    case Type::Boolean: return "boolean";
-    case Type::Number: return "number";
-    case Type::IntOrString: return "integer or string";
-    case Type::Quantity: return "quantity (a string such as \"100m\" or \"1Gi\", or a number)";
-    case Type::Object: return "object";
-    case Type::Array: return "array";
-    case Type::Map: return "object";
-    case Type::Any: return "value";
+    case Type::String:
+      return "string";
+    case Type::Integer:
+      return "integer";
+    case Type::Boolean:
+      return "boolean";
+    case Type::Number:
+      return "number";
+    case Type::IntOrString:
+      return "integer or string";
+    case Type::Quantity:
+      return "quantity (a string such as \"100m\" or \"1Gi\", or a number)";
+    case Type::Object:
+      return "object";
+    case Type::Array:
+      return "array";
+    case Type::Map:
+      return "object";
+    case Type::Any:
+      return "value";
   }
   return "value";
 }
 
 std::string_view node_kind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "object";
-    case YAML::NodeType::Sequence: return "array";
-    default: return "value";
+    case YAML::NodeType::Map:
+      return "object";
+    case YAML::NodeType::Sequence:
+      return "array";
+    default:
+      return "value";
   }
 }
 
 bool type_accepts(Type t, const Json& v) {
   switch (t) {
-    case Type::String: return v.is_string();
-    case Type::Integer: return v.is_number_integer();
-    case Type::Boolean: return v.is_boolean();
-    case Type::Number: return v.is_number();
-    case Type::IntOrString: return v.is_number_integer() || v.is_string();
-    case Type::Quantity: return v.is_string() || v.is_number();
-    default: return true;
+    case Type::String:
+      return v.is_string();
+    case Type::Integer:
+      return v.is_number_integer();
+    case Type::Boolean:
+      return v.is_boolean();
+    case Type::Number:
+      return v.is_number();
+    case Type::IntOrString:
+      return v.is_number_integer() || v.is_string();
+    case Type::Quantity:
+      return v.is_string() || v.is_number();
+    default:
+      return true;
   }
 }
 
@@ -150,19 +174,24 @@ Json Walker::walk(const YAML::Node& node, const Schema& schema) {
   if (path_.empty() && has_mark(node)) root_mark_ = node.Mark();
   if (!node.IsDefined() || node.IsNull()) return nullptr;  // unset; required-ness is the parent's
   switch (schema.type) {
-    case Type::Object: return walk_object(node, schema);
-    case Type::Array: return walk_array(node, schema);
-    case Type::Map: return walk_map(node, schema);
-    case Type::Any: return to_json(node);
-    default: return walk_scalar(node, schema);
+    case Type::Object:
+      return walk_object(node, schema);
+    case Type::Array:
+      return walk_array(node, schema);
+    case Type::Map:
+      return walk_map(node, schema);
+    case Type::Any:
+      return to_json(node);
+    default:
+      return walk_scalar(node, schema);
   }
 }
 
 Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
   if (!node.IsMap()) {
-    error(node, fmt::format("expected object, got {}", node.IsSequence()
-                                                          ? std::string("array")
-                                                          : "scalar " + quote(node.Scalar())));
+    error(node,
+          fmt::format("expected object, got {}",
+                      node.IsSequence() ? std::string("array") : "scalar " + quote(node.Scalar())));
     return nullptr;
   }
   Json out = Json::object();
@@ -197,7 +226,8 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
     if (!f.required) continue;
     auto found = out.find(f.name);
     if (found == out.end() || found->is_null() ||
-        (f.schema->type == Type::String && found->is_string() && found->get_ref<const std::string&>().empty())) {
+        (f.schema->type == Type::String && found->is_string() &&
+         found->get_ref<const std::string&>().empty())) {
       auto scope = field(f.name, node);
       // A present-but-null field has a position of its own; a missing one points at its parent.
       const YAML::Node present = child(node, f.name);
@@ -210,8 +240,9 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
 
 Json Walker::walk_array(const YAML::Node& node, const Schema& schema) {
   if (!node.IsSequence()) {
-    error(node, fmt::format("expected array, got {}",
-                            node.IsMap() ? std::string("object") : "scalar " + quote(node.Scalar())));
+    error(node,
+          fmt::format("expected array, got {}",
+                      node.IsMap() ? std::string("object") : "scalar " + quote(node.Scalar())));
     return nullptr;
   }
   Json out = Json::array();
@@ -231,8 +262,9 @@ Json Walker::walk_array(const YAML::Node& node, const Schema& schema) {
 
 Json Walker::walk_map(const YAML::Node& node, const Schema& schema) {
   if (!node.IsMap()) {
-    error(node, fmt::format("expected object, got {}",
-                            node.IsSequence() ? std::string("array") : "scalar " + quote(node.Scalar())));
+    error(node,
+          fmt::format("expected object, got {}",
+                      node.IsSequence() ? std::string("array") : "scalar " + quote(node.Scalar())));
     return nullptr;
   }
   Json out = Json::object();
@@ -249,7 +281,8 @@ Json Walker::walk_map(const YAML::Node& node, const Schema& schema) {
       continue;
     }
     if (schema.key_check) {
-      if (auto bad = schema.key_check(name)) error(k, fmt::format("invalid key {}: {}", quote(name), *bad));
+      if (auto bad = schema.key_check(name))
+        error(k, fmt::format("invalid key {}: {}", quote(name), *bad));
     }
     const YAML::Node v = it->second;
     Json value = walk(v, *schema.items);
@@ -258,7 +291,8 @@ Json Walker::walk_map(const YAML::Node& node, const Schema& schema) {
       warning(has_mark(v) ? v : k, "no value given; read as \"\" (write \"\" to say so)");
       value = "";
     } else if (v.IsNull() && schema.items->type != Type::Any) {
-      error(has_mark(v) ? v : k, fmt::format("expected {}, got null", type_name(schema.items->type)));
+      error(has_mark(v) ? v : k,
+            fmt::format("expected {}, got null", type_name(schema.items->type)));
     }
     out[name] = std::move(value);
   }
@@ -273,7 +307,8 @@ Json Walker::walk_scalar(const YAML::Node& node, const Schema& schema) {
   }
   Json value = resolve_scalar(node.Scalar(), node.Tag());
   if (!type_accepts(schema.type, value)) {
-    std::string msg = fmt::format("expected {}, got {}", type_name(schema.type), json_type_name(value));
+    std::string msg =
+        fmt::format("expected {}, got {}", type_name(schema.type), json_type_name(value));
     if (value.is_string()) {
       msg += ' ' + quote(node.Scalar());
     } else {
@@ -289,17 +324,20 @@ Json Walker::walk_scalar(const YAML::Node& node, const Schema& schema) {
     if (std::find(schema.allowed.begin(), schema.allowed.end(), s) == schema.allowed.end()) {
       std::vector<std::string> list;
       for (auto a : schema.allowed) list.push_back(quote(a));
-      error(node, fmt::format("unsupported value {}: supported values: {}", quote(s), join(list, ", ")));
+      error(node,
+            fmt::format("unsupported value {}: supported values: {}", quote(s), join(list, ", ")));
       return value;
     }
   }
   if (schema.type == Type::Quantity) {
-    if (auto bad = check_quantity(node.Scalar())) error(node, fmt::format("invalid value {}: {}", quote(node.Scalar()), *bad));
+    if (auto bad = check_quantity(node.Scalar()))
+      error(node, fmt::format("invalid value {}: {}", quote(node.Scalar()), *bad));
   } else if (schema.check) {
     if (auto bad = schema.check(value))
-      error(node, fmt::format("invalid value {}: {}",
-                              value.is_string() ? quote(value.get_ref<const std::string&>()) : value.dump(),
-                              *bad));
+      error(node, fmt::format(
+                      "invalid value {}: {}",
+                      value.is_string() ? quote(value.get_ref<const std::string&>()) : value.dump(),
+                      *bad));
   }
   return value;
 }

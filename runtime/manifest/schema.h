@@ -16,7 +16,18 @@
 
 namespace ticketctl::manifest {
 
-enum class Type { String, Integer, Boolean, Number, IntOrString, Quantity, Object, Array, Map, Any };
+enum class Type {
+  String,
+  Integer,
+  Boolean,
+  Number,
+  IntOrString,
+  Quantity,
+  Object,
+  Array,
+  Map,
+  Any
+};
 
 // What ticketctl does with a field that Kubernetes defines.
 enum class Support {
@@ -44,12 +55,12 @@ struct Field {
 struct Schema {
   Type type = Type::Any;
   std::vector<Field> fields{};              // Object
-  const Schema* items = nullptr;           // Array elements and Map values
-  KeyCheck key_check = nullptr;            // Map keys
+  const Schema* items = nullptr;            // Array elements and Map values
+  KeyCheck key_check = nullptr;             // Map keys
   std::vector<std::string_view> allowed{};  // String enums
-  ScalarCheck check = nullptr;             // scalar rule, after the type is right
-  Rule rule = nullptr;                     // cross-field rule, after the fields are walked
-  std::string_view name{};                 // "Container": documented once under this name
+  ScalarCheck check = nullptr;              // scalar rule, after the type is right
+  Rule rule = nullptr;                      // cross-field rule, after the fields are walked
+  std::string_view name{};                  // "Container": documented once under this name
 
   const Field* field(std::string_view name) const;
 };

@@ -15,8 +15,10 @@ namespace {
 std::string anchor(std::string_view heading) {
   std::string out;
   for (char c : heading) {
-    if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(c));
-    else if (c == ' ' || c == '-') out += '-';
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(c));
+    else if (c == ' ' || c == '-')
+      out += '-';
   }
   return out;
 }
@@ -30,14 +32,22 @@ std::string describe(const Schema& s) {
         out += fmt::format("{} `{}`", i ? "," : "", s.allowed[i].empty() ? "\"\"" : s.allowed[i]);
       return out;
     }
-    case Type::Integer: return "integer";
-    case Type::Boolean: return "boolean";
-    case Type::Number: return "number";
-    case Type::IntOrString: return "integer or string";
-    case Type::Quantity: return "quantity";
-    case Type::Any: return "any";
-    case Type::Map: return "map of string to " + describe(*s.items);
-    case Type::Array: return "array of " + describe(*s.items);
+    case Type::Integer:
+      return "integer";
+    case Type::Boolean:
+      return "boolean";
+    case Type::Number:
+      return "number";
+    case Type::IntOrString:
+      return "integer or string";
+    case Type::Quantity:
+      return "quantity";
+    case Type::Any:
+      return "any";
+    case Type::Map:
+      return "map of string to " + describe(*s.items);
+    case Type::Array:
+      return "array of " + describe(*s.items);
     case Type::Object:
       return s.name.empty() ? "object" : fmt::format("[{}](#{})", s.name, anchor(s.name));
   }
@@ -96,7 +106,8 @@ std::string schema_reference_markdown() {
     done.push_back(k.schema);
     std::string versions(k.api_version);
     for (const KindInfo& other : all_kinds())
-      if (&other != &k && other.schema == k.schema) versions += ", " + std::string(other.api_version);
+      if (&other != &k && other.schema == k.schema)
+        versions += ", " + std::string(other.api_version);
     std::string title = fmt::format("{} ({})", k.kind, versions);
     if (!k.converts_to.empty()) title += fmt::format(", converted to {}", k.converts_to);
     w.section(title, *k.schema);

@@ -20,13 +20,19 @@ struct Tables {
     arena.push_back(std::move(s));
     return &arena.back();
   }
-  const Schema* str(ScalarCheck check = nullptr) { return add({.type = Type::String, .check = check}); }
+  const Schema* str(ScalarCheck check = nullptr) {
+    return add({.type = Type::String, .check = check});
+  }
   const Schema* oneof(std::vector<std::string_view> allowed) {
     return add({.type = Type::String, .allowed = std::move(allowed)});
   }
-  const Schema* integer(ScalarCheck check = nullptr) { return add({.type = Type::Integer, .check = check}); }
+  const Schema* integer(ScalarCheck check = nullptr) {
+    return add({.type = Type::Integer, .check = check});
+  }
   const Schema* boolean() { return add({.type = Type::Boolean}); }
-  const Schema* int_or_str(ScalarCheck check = nullptr) { return add({.type = Type::IntOrString, .check = check}); }
+  const Schema* int_or_str(ScalarCheck check = nullptr) {
+    return add({.type = Type::IntOrString, .check = check});
+  }
   const Schema* quantity() { return add({.type = Type::Quantity}); }
   const Schema* any() { return add({.type = Type::Any}); }
   const Schema* array(const Schema* items, Rule rule = nullptr) {
@@ -40,10 +46,18 @@ struct Tables {
   }
 };
 
-Field req(std::string_view name, const Schema* s) { return {name, s, true, Support::Used}; }
-Field opt(std::string_view name, const Schema* s) { return {name, s, false, Support::Used}; }
-Field inert(std::string_view name, const Schema* s) { return {name, s, false, Support::Inert}; }
-Field ignored(std::string_view name, const Schema* s) { return {name, s, false, Support::Ignored}; }
+Field req(std::string_view name, const Schema* s) {
+  return {name, s, true, Support::Used};
+}
+Field opt(std::string_view name, const Schema* s) {
+  return {name, s, false, Support::Used};
+}
+Field inert(std::string_view name, const Schema* s) {
+  return {name, s, false, Support::Inert};
+}
+Field ignored(std::string_view name, const Schema* s) {
+  return {name, s, false, Support::Ignored};
+}
 
 Tables build() {
   Tables t;
@@ -55,23 +69,25 @@ Tables build() {
   const Schema* labels = t.map(t.str(string_check<check_label_value>), check_label_key);
   const Schema* annotations = t.map(t.str(), check_label_key);
   auto meta = [&](ScalarCheck name_check) {
-    return t.object({
-        req("name", t.str(name_check)),
-        opt("namespace", t.str(string_check<check_dns1123_label>)),
-        opt("labels", labels),
-        opt("annotations", annotations),
-        ignored("generateName", t.str()),
-        inert("uid", t.str()),
-        inert("resourceVersion", t.str()),
-        inert("generation", t.integer()),
-        inert("creationTimestamp", any),
-        inert("deletionTimestamp", any),
-        inert("deletionGracePeriodSeconds", any),
-        inert("selfLink", t.str()),
-        inert("managedFields", any),
-        opt("ownerReferences", any),
-        ignored("finalizers", strings),
-    }, nullptr, "ObjectMeta");
+    return t.object(
+        {
+            req("name", t.str(name_check)),
+            opt("namespace", t.str(string_check<check_dns1123_label>)),
+            opt("labels", labels),
+            opt("annotations", annotations),
+            ignored("generateName", t.str()),
+            inert("uid", t.str()),
+            inert("resourceVersion", t.str()),
+            inert("generation", t.integer()),
+            inert("creationTimestamp", any),
+            inert("deletionTimestamp", any),
+            inert("deletionGracePeriodSeconds", any),
+            inert("selfLink", t.str()),
+            inert("managedFields", any),
+            opt("ownerReferences", any),
+            ignored("finalizers", strings),
+        },
+        nullptr, "ObjectMeta");
   };
   const Schema* meta_subdomain = meta(string_check<check_dns1123_subdomain>);
   const Schema* meta_label = meta(string_check<check_dns1123_label>);
@@ -85,24 +101,28 @@ Tables build() {
       inert("creationTimestamp", any),
   });
 
-  const Schema* selector = t.object({
-      opt("matchLabels", labels),
-      opt("matchExpressions",
-          t.array(t.object({req("key", t.str(string_check<check_label_key>)),
-                            req("operator", t.oneof({"In", "NotIn", "Exists", "DoesNotExist"})),
-                            opt("values", t.array(t.str(string_check<check_label_value>)))},
-                           c::selector_requirement))),
-  }, nullptr, "LabelSelector");
+  const Schema* selector = t.object(
+      {
+          opt("matchLabels", labels),
+          opt("matchExpressions",
+              t.array(t.object({req("key", t.str(string_check<check_label_key>)),
+                                req("operator", t.oneof({"In", "NotIn", "Exists", "DoesNotExist"})),
+                                opt("values", t.array(t.str(string_check<check_label_value>)))},
+                               c::selector_requirement))),
+      },
+      nullptr, "LabelSelector");
 
   // Containers.
-  const Schema* key_ref = t.object({opt("name", t.str()), req("key", t.str(string_check<check_config_key>)),
-                                    opt("optional", t.boolean())});
+  const Schema* key_ref =
+      t.object({opt("name", t.str()), req("key", t.str(string_check<check_config_key>)),
+                opt("optional", t.boolean())});
   const Schema* env_source = t.object(
       {
-          opt("fieldRef", t.object({inert("apiVersion", t.str()), req("fieldPath", t.str(c::field_path))})),
-          opt("resourceFieldRef", t.object({opt("containerName", t.str()),
-                                            req("resource", t.str(c::resource_name)),
-                                            opt("divisor", t.quantity())})),
+          opt("fieldRef",
+              t.object({inert("apiVersion", t.str()), req("fieldPath", t.str(c::field_path))})),
+          opt("resourceFieldRef",
+              t.object({opt("containerName", t.str()), req("resource", t.str(c::resource_name)),
+                        opt("divisor", t.quantity())})),
           opt("configMapKeyRef", key_ref),
           opt("secretKeyRef", key_ref),
       },
@@ -111,9 +131,9 @@ Tables build() {
                                     opt("value", t.str()), opt("valueFrom", env_source)},
                                    c::env_var, "EnvVar");
   const Schema* name_ref = t.object({opt("name", t.str()), opt("optional", t.boolean())});
-  const Schema* env_from = t.object(
-      {opt("prefix", t.str(c::env_prefix)), opt("configMapRef", name_ref), opt("secretRef", name_ref)},
-      c::env_from, "EnvFromSource");
+  const Schema* env_from = t.object({opt("prefix", t.str(c::env_prefix)),
+                                     opt("configMapRef", name_ref), opt("secretRef", name_ref)},
+                                    c::env_from, "EnvFromSource");
   const Schema* container_port = t.object({
       req("containerPort", t.integer(c::port_number)),
       opt("name", t.str(string_check<check_port_name>)),
@@ -128,14 +148,16 @@ Tables build() {
       opt("scheme", t.oneof({"HTTP", "HTTPS"})),
       opt("httpHeaders", t.array(t.object({req("name", t.str()), req("value", t.str())}))),
   });
-  const Schema* tcp_socket = t.object({req("port", t.int_or_str(c::target_port)), opt("host", t.str())});
+  const Schema* tcp_socket =
+      t.object({req("port", t.int_or_str(c::target_port)), opt("host", t.str())});
   const Schema* exec = t.object({opt("command", strings)});
   const Schema* probe = t.object(
       {
           opt("exec", exec),
           opt("httpGet", http_get),
           opt("tcpSocket", tcp_socket),
-          ignored("grpc", t.object({req("port", t.integer(c::port_number)), opt("service", t.str())})),
+          ignored("grpc",
+                  t.object({req("port", t.integer(c::port_number)), opt("service", t.str())})),
           opt("initialDelaySeconds", seconds),
           opt("timeoutSeconds", t.integer(c::positive)),
           opt("periodSeconds", t.integer(c::positive)),
@@ -144,9 +166,10 @@ Tables build() {
           opt("terminationGracePeriodSeconds", t.integer(c::positive)),
       },
       c::probe, "Probe");
-  const Schema* handler = t.object({opt("exec", exec), opt("httpGet", http_get), opt("tcpSocket", tcp_socket),
-                                    opt("sleep", t.object({req("seconds", t.integer(c::non_negative))}))},
-                                   c::lifecycle_handler, "LifecycleHandler");
+  const Schema* handler =
+      t.object({opt("exec", exec), opt("httpGet", http_get), opt("tcpSocket", tcp_socket),
+                opt("sleep", t.object({req("seconds", t.integer(c::non_negative))}))},
+               c::lifecycle_handler, "LifecycleHandler");
   const Schema* resources = t.object({
       opt("limits", t.map(t.quantity())),
       opt("requests", t.map(t.quantity())),
@@ -161,45 +184,51 @@ Tables build() {
       ignored("mountPropagation", t.str()),
       ignored("recursiveReadOnly", t.str()),
   });
-  const Schema* container = t.object({
-      req("name", t.str(string_check<check_dns1123_label>)),
-      req("image", t.str()),
-      opt("command", strings),
-      opt("args", strings),
-      opt("workingDir", t.str()),
-      opt("env", t.array(env_var)),
-      opt("envFrom", t.array(env_from)),
-      opt("ports", t.array(container_port)),
-      opt("readinessProbe", probe),
-      opt("livenessProbe", probe),
-      opt("startupProbe", probe),
-      opt("resources", resources),
-      opt("lifecycle", t.object({opt("preStop", handler), ignored("postStart", handler)})),
-      opt("volumeMounts", t.array(volume_mount)),
-      inert("imagePullPolicy", t.oneof({"Always", "Never", "IfNotPresent"})),
-      inert("terminationMessagePath", t.str()),
-      inert("terminationMessagePolicy", t.oneof({"File", "FallbackToLogsOnError"})),
-      ignored("securityContext", any),
-      ignored("stdin", t.boolean()),
-      ignored("stdinOnce", t.boolean()),
-      ignored("tty", t.boolean()),
-      ignored("resizePolicy", any),
-      ignored("restartPolicy", t.oneof({"Always"})),
-      ignored("volumeDevices", any),
-  }, nullptr, "Container");
+  const Schema* container = t.object(
+      {
+          req("name", t.str(string_check<check_dns1123_label>)),
+          req("image", t.str()),
+          opt("command", strings),
+          opt("args", strings),
+          opt("workingDir", t.str()),
+          opt("env", t.array(env_var)),
+          opt("envFrom", t.array(env_from)),
+          opt("ports", t.array(container_port)),
+          opt("readinessProbe", probe),
+          opt("livenessProbe", probe),
+          opt("startupProbe", probe),
+          opt("resources", resources),
+          opt("lifecycle", t.object({opt("preStop", handler), ignored("postStart", handler)})),
+          opt("volumeMounts", t.array(volume_mount)),
+          inert("imagePullPolicy", t.oneof({"Always", "Never", "IfNotPresent"})),
+          inert("terminationMessagePath", t.str()),
+          inert("terminationMessagePolicy", t.oneof({"File", "FallbackToLogsOnError"})),
+          ignored("securityContext", any),
+          ignored("stdin", t.boolean()),
+          ignored("stdinOnce", t.boolean()),
+          ignored("tty", t.boolean()),
+          ignored("resizePolicy", any),
+          ignored("restartPolicy", t.oneof({"Always"})),
+          ignored("volumeDevices", any),
+      },
+      nullptr, "Container");
 
-  const Schema* key_to_path = t.array(t.object({req("key", t.str()), req("path", t.str()), opt("mode", t.integer())}));
+  const Schema* key_to_path =
+      t.array(t.object({req("key", t.str()), req("path", t.str()), opt("mode", t.integer())}));
   const Schema* volume = t.object(
       {
           req("name", t.str(string_check<check_dns1123_label>)),
-          opt("emptyDir", t.object({opt("medium", t.oneof({"", "Memory"})), opt("sizeLimit", t.quantity())})),
+          opt("emptyDir",
+              t.object({opt("medium", t.oneof({"", "Memory"})), opt("sizeLimit", t.quantity())})),
           opt("secret", t.object({opt("secretName", t.str()), opt("items", key_to_path),
                                   opt("defaultMode", t.integer()), opt("optional", t.boolean())})),
-          opt("configMap", t.object({opt("name", t.str()), opt("items", key_to_path),
-                                     opt("defaultMode", t.integer()), opt("optional", t.boolean())})),
-          opt("hostPath", t.object({req("path", t.str(c::absolute_path)),
-                                    opt("type", t.oneof({"", "DirectoryOrCreate", "Directory", "FileOrCreate",
-                                                         "File", "Socket", "CharDevice", "BlockDevice"}))})),
+          opt("configMap",
+              t.object({opt("name", t.str()), opt("items", key_to_path),
+                        opt("defaultMode", t.integer()), opt("optional", t.boolean())})),
+          opt("hostPath",
+              t.object({req("path", t.str(c::absolute_path)),
+                        opt("type", t.oneof({"", "DirectoryOrCreate", "Directory", "FileOrCreate",
+                                             "File", "Socket", "CharDevice", "BlockDevice"}))})),
           ignored("persistentVolumeClaim", any),
           ignored("projected", any),
           ignored("downwardAPI", any),
@@ -233,7 +262,8 @@ Tables build() {
           inert("serviceAccount", t.str()),
           inert("serviceAccountName", t.str()),
           inert("automountServiceAccountToken", t.boolean()),
-          inert("dnsPolicy", t.oneof({"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"})),
+          inert("dnsPolicy",
+                t.oneof({"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"})),
           inert("runtimeClassName", t.str()),
           inert("readinessGates", any),
           inert("schedulingGates", any),
@@ -256,28 +286,31 @@ Tables build() {
   const Schema* pod_template = t.object({opt("metadata", template_meta), req("spec", pod_spec)});
 
   auto kind_object = [&](const Schema* metadata, std::vector<Field> fields, Rule rule = nullptr) {
-    std::vector<Field> all = {req("apiVersion", t.str()), req("kind", t.str()), req("metadata", metadata)};
+    std::vector<Field> all = {req("apiVersion", t.str()), req("kind", t.str()),
+                              req("metadata", metadata)};
     all.insert(all.end(), fields.begin(), fields.end());
     return t.object(std::move(all), rule);
   };
   const Schema* status = any;
 
   const Schema* namespace_ = kind_object(meta_label, {inert("spec", any), inert("status", status)});
-  const Schema* secret = kind_object(meta_subdomain,
-                                     {
-                                         opt("data", t.map(t.str(c::base64_value), check_config_key)),
-                                         opt("stringData", t.map(t.str(), check_config_key)),
-                                         opt("type", t.str()),
-                                         opt("immutable", t.boolean()),
-                                     },
-                                     c::secret);
-  const Schema* config_map = kind_object(meta_subdomain,
-                                         {
-                                             opt("data", t.map(t.str(), check_config_key)),
-                                             opt("binaryData", t.map(t.str(c::base64_value), check_config_key)),
-                                             opt("immutable", t.boolean()),
-                                         },
-                                         c::config_map);
+  const Schema* secret =
+      kind_object(meta_subdomain,
+                  {
+                      opt("data", t.map(t.str(c::base64_value), check_config_key)),
+                      opt("stringData", t.map(t.str(), check_config_key)),
+                      opt("type", t.str()),
+                      opt("immutable", t.boolean()),
+                  },
+                  c::secret);
+  const Schema* config_map =
+      kind_object(meta_subdomain,
+                  {
+                      opt("data", t.map(t.str(), check_config_key)),
+                      opt("binaryData", t.map(t.str(c::base64_value), check_config_key)),
+                      opt("immutable", t.boolean()),
+                  },
+                  c::config_map);
 
   const Schema* service_port = t.object({
       opt("name", t.str(string_check<check_port_name>)),
@@ -289,29 +322,31 @@ Tables build() {
   });
   const Schema* service = kind_object(
       meta_dns1035,
-      {opt("spec", t.object({
-                       opt("type", t.oneof({"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"})),
-                       opt("selector", labels),
-                       opt("ports", t.array(service_port)),
-                       opt("clusterIP", t.str(c::cluster_ip)),
-                       opt("clusterIPs", t.array(t.str(c::cluster_ip))),
-                       opt("sessionAffinity", t.oneof({"None", "ClientIP"})),
-                       opt("sessionAffinityConfig", any),
-                       opt("publishNotReadyAddresses", t.boolean()),
-                       ignored("externalName", t.str()),
-                       ignored("externalIPs", strings),
-                       inert("externalTrafficPolicy", t.oneof({"Cluster", "Local"})),
-                       inert("internalTrafficPolicy", t.oneof({"Cluster", "Local"})),
-                       inert("ipFamilies", strings),
-                       inert("ipFamilyPolicy", t.str()),
-                       inert("loadBalancerIP", t.str()),
-                       inert("loadBalancerSourceRanges", strings),
-                       inert("loadBalancerClass", t.str()),
-                       inert("allocateLoadBalancerNodePorts", t.boolean()),
-                       inert("healthCheckNodePort", t.integer()),
-                       inert("trafficDistribution", t.str()),
-                   },
-                   c::service_spec)),
+      {opt("spec",
+           t.object(
+               {
+                   opt("type", t.oneof({"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"})),
+                   opt("selector", labels),
+                   opt("ports", t.array(service_port)),
+                   opt("clusterIP", t.str(c::cluster_ip)),
+                   opt("clusterIPs", t.array(t.str(c::cluster_ip))),
+                   opt("sessionAffinity", t.oneof({"None", "ClientIP"})),
+                   opt("sessionAffinityConfig", any),
+                   opt("publishNotReadyAddresses", t.boolean()),
+                   ignored("externalName", t.str()),
+                   ignored("externalIPs", strings),
+                   inert("externalTrafficPolicy", t.oneof({"Cluster", "Local"})),
+                   inert("internalTrafficPolicy", t.oneof({"Cluster", "Local"})),
+                   inert("ipFamilies", strings),
+                   inert("ipFamilyPolicy", t.str()),
+                   inert("loadBalancerIP", t.str()),
+                   inert("loadBalancerSourceRanges", strings),
+                   inert("loadBalancerClass", t.str()),
+                   inert("allocateLoadBalancerNodePorts", t.boolean()),
+                   inert("healthCheckNodePort", t.integer()),
+                   inert("trafficDistribution", t.str()),
+               },
+               c::service_spec)),
        inert("status", status)});
 
   const Schema* pod = kind_object(meta_subdomain, {req("spec", pod_spec), inert("status", status)});
@@ -325,9 +360,10 @@ Tables build() {
                    req("template", pod_template),
                    opt("strategy",
                        t.object({opt("type", t.oneof({"RollingUpdate", "Recreate"})),
-                                 opt("rollingUpdate", t.object({opt("maxSurge", t.int_or_str(c::int_or_percent)),
-                                                                opt("maxUnavailable",
-                                                                    t.int_or_str(c::int_or_percent))}))})),
+                                 opt("rollingUpdate",
+                                     t.object({opt("maxSurge", t.int_or_str(c::int_or_percent)),
+                                               opt("maxUnavailable",
+                                                   t.int_or_str(c::int_or_percent))}))})),
                    opt("minReadySeconds", seconds),
                    opt("progressDeadlineSeconds", t.integer(c::positive)),
                    opt("revisionHistoryLimit", seconds),
@@ -337,35 +373,41 @@ Tables build() {
        inert("status", status)});
 
   // networking.k8s.io/v1 Ingress.
-  const Schema* typed_ref = t.object({opt("apiGroup", t.str()), req("kind", t.str()), req("name", t.str())});
+  const Schema* typed_ref =
+      t.object({opt("apiGroup", t.str()), req("kind", t.str()), req("name", t.str())});
   const Schema* backend = t.object(
-      {opt("service", t.object({req("name", t.str(string_check<check_dns1035_label>)),
-                                req("port", t.object({opt("name", t.str(string_check<check_port_name>)),
-                                                      opt("number", t.integer(c::port_number))},
-                                                     c::service_backend_port))})),
+      {opt("service",
+           t.object({req("name", t.str(string_check<check_dns1035_label>)),
+                     req("port", t.object({opt("name", t.str(string_check<check_port_name>)),
+                                           opt("number", t.integer(c::port_number))},
+                                          c::service_backend_port))})),
        ignored("resource", typed_ref)},
       c::ingress_backend, "IngressBackend");
-  const Schema* tls = t.array(t.object({opt("hosts", t.array(t.str(string_check<check_ingress_host>))),
-                                        opt("secretName", t.str())}));
+  const Schema* tls =
+      t.array(t.object({opt("hosts", t.array(t.str(string_check<check_ingress_host>))),
+                        opt("secretName", t.str())}));
   auto ingress = [&](const Schema* backend_schema, bool path_type_required) {
-    const Schema* path = t.object({opt("path", t.str()),
-                                   {"pathType", t.oneof({"Exact", "Prefix", "ImplementationSpecific"}),
-                                    path_type_required, Support::Used},
-                                   req("backend", backend_schema)},
-                                  c::ingress_path);
+    const Schema* path =
+        t.object({opt("path", t.str()),
+                  {"pathType", t.oneof({"Exact", "Prefix", "ImplementationSpecific"}),
+                   path_type_required, Support::Used},
+                  req("backend", backend_schema)},
+                 c::ingress_path);
     const Schema* rule = t.object({opt("host", t.str(string_check<check_ingress_host>)),
                                    opt("http", t.object({req("paths", t.array(path))}))});
-    std::vector<Field> spec_fields = {opt("ingressClassName", t.str(string_check<check_dns1123_subdomain>)),
-                                      opt("tls", tls), opt("rules", t.array(rule))};
+    std::vector<Field> spec_fields = {
+        opt("ingressClassName", t.str(string_check<check_dns1123_subdomain>)), opt("tls", tls),
+        opt("rules", t.array(rule))};
     spec_fields.push_back(path_type_required ? opt("defaultBackend", backend_schema)
                                              : opt("backend", backend_schema));
-    return kind_object(meta_subdomain, {req("spec", t.object(std::move(spec_fields), c::ingress_spec)),
-                                        inert("status", status)});
+    return kind_object(
+        meta_subdomain,
+        {req("spec", t.object(std::move(spec_fields), c::ingress_spec)), inert("status", status)});
   };
-  const Schema* legacy_backend = t.object({opt("serviceName", t.str(string_check<check_dns1035_label>)),
-                                           opt("servicePort", t.int_or_str(c::target_port)),
-                                           ignored("resource", typed_ref)},
-                                          c::legacy_ingress_backend, "IngressBackend (v1beta1)");
+  const Schema* legacy_backend =
+      t.object({opt("serviceName", t.str(string_check<check_dns1035_label>)),
+                opt("servicePort", t.int_or_str(c::target_port)), ignored("resource", typed_ref)},
+               c::legacy_ingress_backend, "IngressBackend (v1beta1)");
   const Schema* ingress_v1 = ingress(backend, true);
   const Schema* ingress_legacy = ingress(legacy_backend, false);
 
@@ -399,8 +441,12 @@ const KindInfo* find_kind(std::string_view api_version, std::string_view kind) {
   return nullptr;
 }
 
-std::span<const KindInfo> all_kinds() { return tables().kinds; }
+std::span<const KindInfo> all_kinds() {
+  return tables().kinds;
+}
 
-const Schema& list_schema() { return *tables().list; }
+const Schema& list_schema() {
+  return *tables().list;
+}
 
 }  // namespace ticketctl::manifest

@@ -39,8 +39,10 @@ void read_directory(const fs::path& dir, bool recursive, std::vector<SourceFile>
   std::vector<fs::path> files, subdirs;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_directory()) subdirs.push_back(entry.path());
-    else if (is_manifest_file(entry.path())) files.push_back(entry.path());
+    if (entry.is_directory())
+      subdirs.push_back(entry.path());
+    else if (is_manifest_file(entry.path()))
+      files.push_back(entry.path());
   }
   if (ec) {
     error(diags, dir.string(), "cannot read directory: " + ec.message());
@@ -63,7 +65,9 @@ void read_path(const std::string& path, bool recursive, std::vector<SourceFile>&
   }
 }
 
-bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+bool has_glob_chars(std::string_view s) {
+  return s.find_first_of("*?[") != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -97,8 +101,10 @@ std::vector<SourceFile> read_sources(const std::vector<std::string>& paths, bool
       // glob(3) sorts its matches, as skaffold's filepath.Glob does.
       for (size_t i = 0; i < g.gl_pathc; ++i) {
         const std::string match = g.gl_pathv[i];
-        if (fs::is_directory(match, ec)) read_directory(match, recursive, out, diags);
-        else if (is_manifest_file(match)) read_file(match, out, diags);
+        if (fs::is_directory(match, ec))
+          read_directory(match, recursive, out, diags);
+        else if (is_manifest_file(match))
+          read_file(match, out, diags);
       }
     }
     globfree(&g);

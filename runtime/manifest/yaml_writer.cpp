@@ -22,7 +22,9 @@ bool needs_quotes(const std::string& s) {
   return false;
 }
 
-std::string scalar(const std::string& s) { return needs_quotes(s) ? Json(s).dump() : s; }
+std::string scalar(const std::string& s) {
+  return needs_quotes(s) ? Json(s).dump() : s;
+}
 
 // A literal block keeps multi-line text (config files, scripts) readable.
 bool literal_block_fits(const std::string& s) {
@@ -118,10 +120,18 @@ void write_value(const Json& v, int indent, std::string& out) {
         }
       }
       return;
-    case Json::value_t::string: out += scalar(v.get_ref<const std::string&>()); return;
-    case Json::value_t::null: out += "null"; return;
-    case Json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return;
-    default: out += number(v); return;
+    case Json::value_t::string:
+      out += scalar(v.get_ref<const std::string&>());
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    case Json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
+    default:
+      out += number(v);
+      return;
   }
 }
 

@@ -25,14 +25,17 @@ std::string generate(int objects) {
            "\n  template:\n    metadata:\n      labels:\n        app: " + n +
            "\n    spec:\n      containers:\n        - name: " + n + "\n          image: demo/" + n +
            "\n          ports:\n            - containerPort: 3000\n          env:\n"
-           "            - name: MONGO_URI\n              value: \"mongodb://" + n +
+           "            - name: MONGO_URI\n              value: \"mongodb://" +
+           n +
            "-mongo-srv:27017/db\"\n            - name: JWT_KEY\n              valueFrom:\n"
            "                secretKeyRef:\n                  name: jwt-secret\n"
            "                  key: JWT_KEY\n          readinessProbe:\n            httpGet:\n"
            "              path: /healthz\n              port: 3000\n          resources:\n"
            "            limits:\n              memory: 256Mi\n              cpu: 500m\n---\n";
-    out += "apiVersion: v1\nkind: Service\nmetadata:\n  name: " + n + "-srv\nspec:\n  selector:\n    app: " + n +
-           "\n  ports:\n    - name: http\n      protocol: TCP\n      port: 3000\n      targetPort: 3000\n---\n";
+    out += "apiVersion: v1\nkind: Service\nmetadata:\n  name: " + n +
+           "-srv\nspec:\n  selector:\n    app: " + n +
+           "\n  ports:\n    - name: http\n      protocol: TCP\n      port: 3000\n      targetPort: "
+           "3000\n---\n";
     out += "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + n +
            "-config\ndata:\n  LOG_LEVEL: debug\n  FEATURE_X: \"on\"\n---\n";
     out += "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + n +

@@ -70,7 +70,8 @@ TEST(Cli, VersionPrintsTheVersion) {
   EXPECT_EQ(r.out, "ticketctl v" TICKETCTL_TEST_VERSION "\n");
   r = ticketctl({"version", "-o", "json"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(nlohmann::json::parse(r.out)["clientVersion"]["gitVersion"], "v" TICKETCTL_TEST_VERSION);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["clientVersion"]["gitVersion"],
+            "v" TICKETCTL_TEST_VERSION);
 }
 
 TEST(Cli, EveryVerbHasHelp) {
@@ -110,8 +111,9 @@ TEST(Cli, ValidateAGlobAsSkaffoldWritesIt) {
 }
 
 TEST(Cli, ValidateReadsStdin) {
-  Result r = ticketctl({"validate", "-f", "-"},
-                       "apiVersion: v1\nkind: Secret\nmetadata:\n  name: jwt-secret\ndata:\n  JWT_KEY: '%%%'\n");
+  Result r = ticketctl(
+      {"validate", "-f", "-"},
+      "apiVersion: v1\nkind: Secret\nmetadata:\n  name: jwt-secret\ndata:\n  JWT_KEY: '%%%'\n");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err,
             "<stdin>:6:12: error: Secret default/jwt-secret: data[JWT_KEY]: invalid value \"%%%\": "
@@ -139,7 +141,8 @@ TEST(Cli, ValidateJsonOutputForScripts) {
 TEST(Cli, MissingFileIsAnErrorNamingIt) {
   Result r = ticketctl({"validate", "-f", "manifests/blog", "-f", "no/such.yaml"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("no/such.yaml: error: no such file or directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no/such.yaml: error: no such file or directory"), std::string::npos)
+      << r.err;
 }
 
 TEST(Cli, ConvertRewritesLegacyIngressWithTheSameRouting) {

@@ -19,11 +19,13 @@ Diagnostic make(Severity s, std::string file, int line, int column, std::string 
 }
 
 TEST(Diagnostic, FormatsLikeACompiler) {
-  const Diagnostic d = make(Severity::Error, "k8s/posts.yaml", 12, 9, "Deployment default/posts-depl",
-                            "spec.replicas", "expected integer");
-  EXPECT_EQ(d.to_string(),
-            "k8s/posts.yaml:12:9: error: Deployment default/posts-depl: spec.replicas: expected integer");
-  const Diagnostic file_only = make(Severity::Warning, "x.yaml", 0, 0, "", "", "pattern matches no files");
+  const Diagnostic d = make(Severity::Error, "k8s/posts.yaml", 12, 9,
+                            "Deployment default/posts-depl", "spec.replicas", "expected integer");
+  EXPECT_EQ(
+      d.to_string(),
+      "k8s/posts.yaml:12:9: error: Deployment default/posts-depl: spec.replicas: expected integer");
+  const Diagnostic file_only =
+      make(Severity::Warning, "x.yaml", 0, 0, "", "", "pattern matches no files");
   EXPECT_EQ(file_only.to_string(), "x.yaml: warning: pattern matches no files");
 }
 

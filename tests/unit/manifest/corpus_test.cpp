@@ -62,7 +62,9 @@ INSTANTIATE_TEST_SUITE_P(Corpus, BadManifest, ::testing::ValuesIn(corpus_files()
                            return n;
                          });
 
-TEST(Corpus, HasAtLeastFortyCases) { EXPECT_GE(corpus_files().size(), 40u); }
+TEST(Corpus, HasAtLeastFortyCases) {
+  EXPECT_GE(corpus_files().size(), 40u);
+}
 
 }  // namespace
 }  // namespace ticketctl::manifest

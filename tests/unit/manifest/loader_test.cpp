@@ -53,7 +53,7 @@ TEST(Loader, ValidDeploymentBecomesOneObject) {
   EXPECT_EQ(o.pos.line, 1);
   EXPECT_EQ(o.body["spec"]["replicas"], 1);
   EXPECT_EQ(o.body["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]
-                 ["secretKeyRef"]["key"],
+                  ["secretKeyRef"]["key"],
             "JWT_KEY");
 }
 
@@ -83,11 +83,12 @@ metadata:
 data:
   JWT_KEY: not*base64
 )");
-  EXPECT_EQ(messages(r),
-            (std::vector<std::string>{
-                "t.yaml:8:13: error: Service default/posts-srv: spec.ports[0].port: expected integer, got string \"4000\"",
-                "t.yaml:16:12: error: Secret default/jwt-secret: data[JWT_KEY]: invalid value \"not*base64\": illegal base64 data at input byte 3",
-            }));
+  EXPECT_EQ(messages(r), (std::vector<std::string>{
+                             "t.yaml:8:13: error: Service default/posts-srv: spec.ports[0].port: "
+                             "expected integer, got string \"4000\"",
+                             "t.yaml:16:12: error: Secret default/jwt-secret: data[JWT_KEY]: "
+                             "invalid value \"not*base64\": illegal base64 data at input byte 3",
+                         }));
   EXPECT_TRUE(r.objects.empty());
   EXPECT_EQ(r.documents, 2u);
 }
@@ -101,7 +102,8 @@ data:
   DEBUG: yes
 )");
   EXPECT_EQ(messages(r), (std::vector<std::string>{
-                             "t.yaml:6:10: error: ConfigMap default/cfg: data[DEBUG]: expected string, got boolean yes (quote it to keep it a string: \"yes\")"}));
+                             "t.yaml:6:10: error: ConfigMap default/cfg: data[DEBUG]: expected "
+                             "string, got boolean yes (quote it to keep it a string: \"yes\")"}));
 }
 
 TEST(Loader, SyntaxErrorInOneDocumentDoesNotHideTheOthers) {
@@ -122,7 +124,9 @@ metadata:
 )");
   const auto m = messages(r);
   ASSERT_EQ(m.size(), 2u) << testing::PrintToString(m);
-  EXPECT_TRUE(m[0].starts_with("t.yaml:4:9: error: Namespace Blog: metadata.name: invalid value \"Blog\": a lowercase RFC 1123 label"));
+  EXPECT_TRUE(
+      m[0].starts_with("t.yaml:4:9: error: Namespace Blog: metadata.name: invalid value \"Blog\": "
+                       "a lowercase RFC 1123 label"));
   EXPECT_TRUE(m[1].starts_with("t.yaml:10:1: error: YAML syntax error: ")) << m[1];
   ASSERT_EQ(r.objects.size(), 1u);
   EXPECT_EQ(r.objects[0].name, "ok");
@@ -132,8 +136,10 @@ metadata:
 TEST(Loader, DuplicateObjectNamesTheFirstDefinition) {
   std::string twice = std::string(kDeployment) + "---\n" + std::string(kDeployment);
   LoadResult r = load(twice);
-  EXPECT_EQ(messages(r), (std::vector<std::string>{
-                             "t.yaml:28:9: error: Deployment default/posts-depl: metadata.name: duplicate object: Deployment default/posts-depl is also defined at t.yaml:1:1"}));
+  EXPECT_EQ(messages(r),
+            (std::vector<std::string>{
+                "t.yaml:28:9: error: Deployment default/posts-depl: metadata.name: duplicate "
+                "object: Deployment default/posts-depl is also defined at t.yaml:1:1"}));
   EXPECT_EQ(r.objects.size(), 1u);
 }
 
@@ -166,8 +172,9 @@ items:
     metadata: {name: b}
     dta: {}
 )");
-  EXPECT_EQ(messages(r), (std::vector<std::string>{
-                             "t.yaml:10:5: error: ConfigMap default/b: dta: unknown field \"dta\" (did you mean \"data\"?)"}));
+  EXPECT_EQ(messages(r),
+            (std::vector<std::string>{"t.yaml:10:5: error: ConfigMap default/b: dta: unknown field "
+                                      "\"dta\" (did you mean \"data\"?)"}));
   ASSERT_EQ(r.objects.size(), 1u);
   EXPECT_EQ(r.objects[0].name, "a");
 }
@@ -187,8 +194,11 @@ spec:
               serviceName: auth-srv
               servicePort: 3000
 )");
-  EXPECT_EQ(messages(r), (std::vector<std::string>{
-                             "t.yaml:1:13: warning: Ingress default/ingress-srv: apiVersion: extensions/v1beta1 Ingress is no longer served by Kubernetes (removed in v1.22); converted to networking.k8s.io/v1 (`ticketctl convert -f t.yaml` rewrites the file)"}));
+  EXPECT_EQ(messages(r),
+            (std::vector<std::string>{
+                "t.yaml:1:13: warning: Ingress default/ingress-srv: apiVersion: extensions/v1beta1 "
+                "Ingress is no longer served by Kubernetes (removed in v1.22); converted to "
+                "networking.k8s.io/v1 (`ticketctl convert -f t.yaml` rewrites the file)"}));
   ASSERT_EQ(r.objects.size(), 1u);
   EXPECT_EQ(r.objects[0].api_version, "networking.k8s.io/v1");
   EXPECT_EQ(r.objects[0].body["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
@@ -216,15 +226,18 @@ spec:
       image: redis
       imagePullPolicy: IfNotPresent
 )");
-  EXPECT_EQ(messages(r), (std::vector<std::string>{
-                             "t.yaml:7:3: warning: Pod default/p: spec.hostNetwork: accepted but ignored: ticketctl does not implement this field"}));
+  EXPECT_EQ(
+      messages(r),
+      (std::vector<std::string>{"t.yaml:7:3: warning: Pod default/p: spec.hostNetwork: accepted "
+                                "but ignored: ticketctl does not implement this field"}));
   EXPECT_EQ(r.objects.size(), 1u);
 }
 
 TEST(Loader, NotAnObject) {
   LoadResult r = load("- a\n- b\n");
-  EXPECT_EQ(messages(r), (std::vector<std::string>{
-                             "t.yaml:1:1: error: expected a Kubernetes object (a mapping with apiVersion, kind and metadata)"}));
+  EXPECT_EQ(messages(r),
+            (std::vector<std::string>{"t.yaml:1:1: error: expected a Kubernetes object (a mapping "
+                                      "with apiVersion, kind and metadata)"}));
 }
 
 }  // namespace

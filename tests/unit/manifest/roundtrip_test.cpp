@@ -22,7 +22,8 @@ std::vector<fs::path> example_manifests() {
     const fs::path root = fs::path(TICKETCTL_SOURCE_DIR) / dir;
     if (!fs::exists(root)) continue;
     for (const auto& e : fs::recursive_directory_iterator(root))
-      if (e.path().extension() == ".yaml" || e.path().extension() == ".yml") out.push_back(e.path());
+      if (e.path().extension() == ".yaml" || e.path().extension() == ".yml")
+        out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -56,7 +57,8 @@ TEST_P(RoundTrip, KeepsEveryFieldTheUserWrote) {
   std::string yaml;
   for (const Object& o : first.objects) yaml += "---\n" + to_yaml(o.body);
   LoadResult second = load_text("roundtrip.yaml", yaml, LoadOptions{});
-  ASSERT_FALSE(second.diagnostics.has_errors()) << second.diagnostics.items()[0].to_string() << "\n" << yaml;
+  ASSERT_FALSE(second.diagnostics.has_errors()) << second.diagnostics.items()[0].to_string() << "\n"
+                                                << yaml;
   ASSERT_EQ(second.objects.size(), first.objects.size());
   for (size_t i = 0; i < first.objects.size(); ++i) {
     EXPECT_EQ(second.objects[i].body, first.objects[i].body) << yaml;

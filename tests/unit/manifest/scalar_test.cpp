@@ -25,7 +25,8 @@ TEST(ResolveScalar, PlainScalarsFollowYaml11AsKubernetesDoes) {
 }
 
 TEST(ResolveScalar, TextThatIsNotANumberStaysAString) {
-  for (const char* s : {"100m", "1Gi", "1.2.3", "0x", "08", "--port", "e3", ".", "yes please", "1e"}) {
+  for (const char* s :
+       {"100m", "1Gi", "1.2.3", "0x", "08", "--port", "e3", ".", "yes please", "1e"}) {
     EXPECT_TRUE(resolve_scalar(s, "?").is_string()) << s;
   }
 }

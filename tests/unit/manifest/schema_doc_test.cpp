@@ -17,7 +17,8 @@ constexpr std::string_view kBegin = "<!-- BEGIN GENERATED FIELD REFERENCE -->\n"
 constexpr std::string_view kEnd = "<!-- END GENERATED FIELD REFERENCE -->\n";
 
 TEST(SchemaDoc, ManifestsDocumentListsEverySchemaField) {
-  const std::filesystem::path path = std::filesystem::path(TICKETCTL_SOURCE_DIR) / "docs/manifests.md";
+  const std::filesystem::path path =
+      std::filesystem::path(TICKETCTL_SOURCE_DIR) / "docs/manifests.md";
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
   std::stringstream buf;
@@ -42,10 +43,12 @@ TEST(SchemaDoc, NamesSharedTypesOnceAndMarksIgnoredFields) {
   const std::string md = schema_reference_markdown();
   EXPECT_NE(md.find("### Container\n"), std::string::npos);
   EXPECT_EQ(md.find("### Container\n"), md.rfind("### Container\n"));
-  EXPECT_NE(md.find("| `containers[]` | array of [Container](#container) | required |"), std::string::npos);
+  EXPECT_NE(md.find("| `containers[]` | array of [Container](#container) | required |"),
+            std::string::npos);
   EXPECT_NE(md.find("| `hostNetwork` | boolean | accepted with a warning; not implemented |"),
             std::string::npos);
-  EXPECT_NE(md.find("### Ingress (networking.k8s.io/v1beta1, extensions/v1beta1), converted to networking.k8s.io/v1"),
+  EXPECT_NE(md.find("### Ingress (networking.k8s.io/v1beta1, extensions/v1beta1), converted to "
+                    "networking.k8s.io/v1"),
             std::string::npos);
 }
 

@@ -25,7 +25,9 @@ class SourceTest : public ::testing::Test {
     write("k8s/sub/d.yaml", "d");
   }
   void TearDown() override { fs::remove_all(root_); }
-  void write(const std::string& rel, const std::string& text) { std::ofstream(root_ / rel) << text; }
+  void write(const std::string& rel, const std::string& text) {
+    std::ofstream(root_ / rel) << text;
+  }
   std::vector<std::string> texts(const std::vector<SourceFile>& files) {
     std::vector<std::string> out;
     for (const auto& f : files) out.push_back(f.text);
@@ -83,7 +85,8 @@ TEST_F(SourceTest, DashReadsStdin) {
 }
 
 TEST(SplitDocuments, SplitsAtSeparatorLinesAndKeepsLineNumbers) {
-  auto docs = split_documents("a: 1\n---\n# only a comment\n---   # trailing comment\nb: 2\nc: 3\n---\n");
+  auto docs =
+      split_documents("a: 1\n---\n# only a comment\n---   # trailing comment\nb: 2\nc: 3\n---\n");
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_EQ(docs[0].text, "a: 1\n");
   EXPECT_EQ(docs[0].first_line, 0);

@@ -8,7 +8,9 @@
 namespace ticketctl::manifest {
 namespace {
 
-Json reparse(const std::string& yaml) { return to_json(YAML::Load(yaml)); }
+Json reparse(const std::string& yaml) {
+  return to_json(YAML::Load(yaml));
+}
 
 TEST(ToYaml, WritesKubectlLayout) {
   Json v = Json::parse(R"({"metadata": {"name": "posts"}, "spec": {"containers": [
@@ -44,7 +46,8 @@ TEST(ToYaml, MultiLineStringsRoundTrip) {
 }
 
 TEST(ToYaml, NumbersBooleansNullsAndNestedLists) {
-  Json v = Json::parse(R"({"n": 3, "f": 0.5, "t": true, "z": null, "nested": [[1, 2], {"a": [{"b": 1}]}]})");
+  Json v = Json::parse(
+      R"({"n": 3, "f": 0.5, "t": true, "z": null, "nested": [[1, 2], {"a": [{"b": 1}]}]})");
   const std::string y = to_yaml(v);
   EXPECT_EQ(reparse(y), v) << y;
 }
