@@ -80,7 +80,8 @@ std::optional<std::string> base64_decode(std::string_view in, size_t* error_offs
     std::array<int, 4> v{};
     size_t pad = 0;
     for (size_t k = 0; k < 4; ++k) {
-      if (i + k >= clean.size()) return fail(clean.size());
+      // As Go does: input that ends inside a group is reported at the group's start.
+      if (i + k >= clean.size()) return fail(i);
       const char c = clean[i + k];
       if (c == '=' && k >= 2) {
         pad = 4 - k;

@@ -25,22 +25,26 @@ std::string str(const Json& v) {
   return v.is_string() ? v.get<std::string>() : std::string();
 }
 
-// Exactly one of `keys` must be set in `v`; the message names them as Kubernetes does.
+// Exactly one of `keys` must be set. The second one written (in file order) is the extra one.
 void exactly_one(const YAML::Node& n, const Json& v, Walker& w,
                  std::initializer_list<std::string_view> keys, std::string_view what) {
-  std::vector<std::string_view> set;
-  for (auto k : keys)
-    if (present(v, k)) set.push_back(k);
-  if (set.size() == 1) return;
-  std::vector<std::string> names;
-  for (auto k : keys) names.push_back(fmt::format("`{}`", k));
-  if (set.empty()) {
-    w.error(n, fmt::format("must specify {}: one of {}", what, join(names, ", ")));
-  } else {
-    auto scope = w.field(set[1], child(n, set[1]));
-    w.error(child(n, set[1]),
-            fmt::format("may not specify more than 1 {}; `{}` is already set", what, set[0]));
+  std::vector<YAML::Node> set;
+  for (auto it = n.begin(); n.IsMap() && it != n.end(); ++it) {
+    if (!it->first.IsScalar() || it->second.IsNull()) continue;
+    const std::string& k = it->first.Scalar();
+    if (std::find(keys.begin(), keys.end(), k) != keys.end() && present(v, k))
+      set.push_back(it->first);
   }
+  if (set.size() == 1) return;
+  if (set.empty()) {
+    std::vector<std::string> names;
+    for (auto k : keys) names.push_back(fmt::format("`{}`", k));
+    w.error(n, fmt::format("must specify a {}: one of {}", what, join(names, ", ")));
+    return;
+  }
+  auto scope = w.field(set[1].Scalar(), set[1]);
+  w.error(set[1], fmt::format("may not specify more than 1 {}; `{}` is already set", what,
+                              set[0].Scalar()));
 }
 
 Invalid int_range(const Json& v, long long lo, long long hi) {
@@ -218,6 +222,7 @@ void selector_requirement(const YAML::Node& n, const Json& v, Walker& w) {
 void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
   std::set<std::string> container_names, port_names, volume_names;
   std::set<std::pair<long long, std::string>> ports;
+  const std::string volumes_path = w.path() + ".volumes";
   const Json& volumes = get(v, "volumes");
   if (volumes.is_array()) {
     for (size_t i = 0; i < volumes.size(); ++i) {
@@ -285,7 +290,7 @@ void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
         auto s3 = w.field("volumeMounts", mounts_node);
         auto s4 = w.index(m, item(mounts_node, m));
         auto s5 = w.field("name", at);
-        w.error(at, fmt::format("not found: no volume named {} in spec.volumes", quote(vname)));
+        w.error(at, fmt::format("not found: no volume named {} in {}", quote(vname), volumes_path));
       }
     }
   }
@@ -293,26 +298,26 @@ void pod_spec(const YAML::Node& n, const Json& v, Walker& w) {
 
 void env_var(const YAML::Node& n, const Json& v, Walker& w) {
   if (present(v, "valueFrom") && !str(get(v, "value")).empty()) {
-    auto scope = w.field("valueFrom", child(n, "valueFrom"));
-    w.error(child(n, "valueFrom"), "may not be specified when `value` is not empty");
+    auto scope = w.field("valueFrom", key_of(n, "valueFrom"));
+    w.error(key_of(n, "valueFrom"), "may not be specified when `value` is not empty");
   }
 }
 
 void env_var_source(const YAML::Node& n, const Json& v, Walker& w) {
   exactly_one(n, v, w, {"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"},
-              "a source");
+              "source");
 }
 
 void env_from(const YAML::Node& n, const Json& v, Walker& w) {
-  exactly_one(n, v, w, {"configMapRef", "secretRef"}, "a source");
+  exactly_one(n, v, w, {"configMapRef", "secretRef"}, "source");
 }
 
 void probe(const YAML::Node& n, const Json& v, Walker& w) {
-  exactly_one(n, v, w, {"exec", "httpGet", "tcpSocket", "grpc"}, "a handler type");
+  exactly_one(n, v, w, {"exec", "httpGet", "tcpSocket", "grpc"}, "handler type");
 }
 
 void lifecycle_handler(const YAML::Node& n, const Json& v, Walker& w) {
-  exactly_one(n, v, w, {"exec", "httpGet", "tcpSocket", "sleep"}, "a handler type");
+  exactly_one(n, v, w, {"exec", "httpGet", "tcpSocket", "sleep"}, "handler type");
 }
 
 void volume(const YAML::Node& n, const Json& v, Walker& w) {
@@ -366,8 +371,8 @@ void deployment_spec(const YAML::Node& n, const Json& v, Walker& w) {
   const YAML::Node strategy_node = child(n, "strategy");
   if (str(get(strategy, "type")) == "Recreate" && present(strategy, "rollingUpdate")) {
     auto s1 = w.field("strategy", strategy_node);
-    auto s2 = w.field("rollingUpdate", child(strategy_node, "rollingUpdate"));
-    w.error(child(strategy_node, "rollingUpdate"),
+    auto s2 = w.field("rollingUpdate", key_of(strategy_node, "rollingUpdate"));
+    w.error(key_of(strategy_node, "rollingUpdate"),
             "may not be specified when strategy `type` is 'Recreate'");
   }
   const Json& ru = get(strategy, "rollingUpdate");
@@ -388,6 +393,14 @@ void deployment_spec(const YAML::Node& n, const Json& v, Walker& w) {
     auto scope = w.field("progressDeadlineSeconds", child(n, "progressDeadlineSeconds"));
     w.error(child(n, "progressDeadlineSeconds"), "must be greater than minReadySeconds");
   }
+}
+
+void service(const YAML::Node& n, const Json& v, Walker& w) {
+  // Without a spec there are no ports, which only an ExternalName Service may lack.
+  if (present(v, "spec")) return;
+  auto s1 = w.field("spec", key_of(n, "spec"));
+  auto s2 = w.field("ports");
+  w.error(key_of(n, "spec").IsDefined() ? key_of(n, "spec") : n, "required value is missing");
 }
 
 void service_spec(const YAML::Node& n, const Json& v, Walker& w) {
@@ -471,8 +484,8 @@ void config_map(const YAML::Node& n, const Json& v, Walker& w) {
   for (auto& [k, val] : binary.items()) {
     if (!data.contains(k)) continue;
     auto s1 = w.field("binaryData", bin_node);
-    auto s2 = w.key(k, child(bin_node, k));
-    w.error(child(bin_node, k), fmt::format("duplicate of key {} present in `data`", quote(k)));
+    auto s2 = w.key(k, key_of(bin_node, k));
+    w.error(key_of(bin_node, k), fmt::format("duplicate of key {} present in `data`", quote(k)));
   }
 }
 
@@ -516,11 +529,11 @@ void ingress_path(const YAML::Node& n, const Json& v, Walker& w) {
 }
 
 void ingress_backend(const YAML::Node& n, const Json& v, Walker& w) {
-  exactly_one(n, v, w, {"service", "resource"}, "a backend");
+  exactly_one(n, v, w, {"service", "resource"}, "backend");
 }
 
 void service_backend_port(const YAML::Node& n, const Json& v, Walker& w) {
-  exactly_one(n, v, w, {"name", "number"}, "a port");
+  exactly_one(n, v, w, {"name", "number"}, "port");
 }
 
 void legacy_ingress_backend(const YAML::Node& n, const Json& v, Walker& w) {

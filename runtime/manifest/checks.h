@@ -30,6 +30,7 @@ void probe(const YAML::Node& n, const Json& v, Walker& w);
 void lifecycle_handler(const YAML::Node& n, const Json& v, Walker& w);
 void volume(const YAML::Node& n, const Json& v, Walker& w);
 void deployment_spec(const YAML::Node& n, const Json& v, Walker& w);
+void service(const YAML::Node& n, const Json& v, Walker& w);
 void service_spec(const YAML::Node& n, const Json& v, Walker& w);
 void secret(const YAML::Node& n, const Json& v, Walker& w);
 void config_map(const YAML::Node& n, const Json& v, Walker& w);

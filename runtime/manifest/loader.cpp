@@ -107,15 +107,16 @@ class DocumentReader {
       report_unknown_kind(node, api_version, kind, w);
       return;
     }
-    Json body = w.walk(node, *info->schema);
-    if (!info->converts_to.empty()) {
+    const bool legacy = !info->converts_to.empty();
+    if (legacy) {
       auto scope = w.field("apiVersion", child(node, "apiVersion"));
       w.warning(child(node, "apiVersion"),
                 fmt::format("{} {} is no longer served by Kubernetes (removed in v1.22); converted "
                             "to {} (`ticketctl convert -f {}` rewrites the file)",
                             api_version, kind, info->converts_to, file));
-      if (w.ok()) body = convert_legacy_ingress(body);
     }
+    Json body = w.walk(node, *info->schema);
+    if (legacy && w.ok()) body = convert_legacy_ingress(body);
     if (!w.ok()) return;
 
     Identity id{api_group(info->converts_to.empty() ? api_version : info->converts_to), kind, ns,

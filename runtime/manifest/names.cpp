@@ -103,14 +103,14 @@ Invalid check_label_value(std::string_view s) {
 }
 
 Invalid check_env_var_name(std::string_view s) {
-  const bool ok =
-      !s.empty() && !(s[0] >= '0' && s[0] <= '9') && std::all_of(s.begin(), s.end(), [](char c) {
-        return is_alnum(c) || c == '_' || c == '-' || c == '.';
-      });
+  // Kubernetes 1.32 relaxed the old C-identifier-like rule (RelaxedEnvironmentVariableValidation,
+  // on by default): any printable ASCII but '='.
+  const bool ok = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return c >= ' ' && c <= '~' && c != '=';
+  });
   if (!ok)
-    return "a valid environment variable name must consist of alphabetic characters, digits, "
-           "'_', '-', or '.', and must not start with a digit (e.g. 'my.env-name', or "
-           "'MY_ENV.NAME', or 'MyEnvName1')";
+    return "a valid environment variable name must consist only of printable ASCII characters "
+           "other than '='";
   return std::nullopt;
 }
 
@@ -173,8 +173,8 @@ Invalid check_ip(std::string_view s) {
 }
 
 Invalid check_ingress_host(std::string_view s) {
-  if (s.starts_with("*.")) {
-    if (auto bad = check_dns1123_subdomain(s.substr(2)))
+  if (s.find('*') != std::string_view::npos) {
+    if (!s.starts_with("*.") || check_dns1123_subdomain(s.substr(2)))
       return "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
              "subdomain, which must consist of lower case alphanumeric characters, '-' or '.' "
              "and end with an alphanumeric character (e.g. '*.example.com')";

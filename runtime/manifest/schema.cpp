@@ -30,6 +30,14 @@ YAML::Node item(const YAML::Node& node, size_t index) {
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
+YAML::Node key_of(const YAML::Node& node, std::string_view key) {
+  if (node.IsDefined() && node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->first;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
 Json to_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
@@ -89,7 +97,10 @@ std::string Walker::path() const {
 }
 
 SourcePos Walker::position(const YAML::Node& at) const {
-  YAML::Mark mark = has_mark(at) ? at.Mark() : (path_.empty() ? root_mark_ : path_.back().mark);
+  // yaml-cpp marks an empty value at the token after it, often the next line; the key that
+  // introduced it is where the user looks.
+  const bool usable = has_mark(at) && !at.IsNull();
+  YAML::Mark mark = usable ? at.Mark() : (path_.empty() ? root_mark_ : path_.back().mark);
   SourcePos pos{file_, 0, 0};
   if (!mark.is_null()) {
     pos.line = mark.line + 1 + line_offset_;
@@ -214,7 +225,13 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
       std::vector<std::string_view> names;
       for (const Field& known : schema.fields) names.push_back(known.name);
       std::string msg = fmt::format("unknown field {}", quote(name));
-      if (auto near = nearest(name, names)) msg += fmt::format(" (did you mean {}?)", quote(*near));
+      const auto hint = std::find_if(schema.hints.begin(), schema.hints.end(),
+                                     [&](const auto& h) { return h.first == name; });
+      if (hint != schema.hints.end()) {
+        msg += fmt::format(": {}", hint->second);
+      } else if (auto near = nearest(name, names)) {
+        msg += fmt::format(" (did you mean {}?)", quote(*near));
+      }
       error(k, std::move(msg));
       continue;
     }
@@ -224,15 +241,16 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
   }
   for (const Field& f : schema.fields) {
     if (!f.required) continue;
-    auto found = out.find(f.name);
-    if (found == out.end() || found->is_null() ||
-        (f.schema->type == Type::String && found->is_string() &&
-         found->get_ref<const std::string&>().empty())) {
-      auto scope = field(f.name, node);
-      // A present-but-null field has a position of its own; a missing one points at its parent.
-      const YAML::Node present = child(node, f.name);
-      error(present.IsDefined() ? present : node, "required value is missing");
-    }
+    const YAML::Node value = child(node, f.name);
+    // A value of the wrong type was reported already; empty strings and lists count as missing.
+    const bool missing =
+        !value.IsDefined() || value.IsNull() ||
+        (value.IsScalar() && f.schema->type == Type::String && value.Scalar().empty()) ||
+        (value.IsSequence() && value.size() == 0);
+    if (!missing) continue;
+    const YAML::Node key = key_of(node, f.name);
+    auto scope = field(f.name, key.IsDefined() ? key : node);
+    error(key.IsDefined() ? key : node, "required value is missing");
   }
   if (schema.rule) schema.rule(node, out, *this);
   return out;

@@ -61,6 +61,8 @@ struct Schema {
   ScalarCheck check = nullptr;              // scalar rule, after the type is right
   Rule rule = nullptr;                      // cross-field rule, after the fields are walked
   std::string_view name{};                  // "Container": documented once under this name
+  // Unknown fields that users write for a reason, with what to write instead.
+  std::vector<std::pair<std::string_view, std::string_view>> hints{};
 
   const Field* field(std::string_view name) const;
 };
@@ -133,5 +135,7 @@ bool has_mark(const YAML::Node& node);
 // mapping or has no such key. yaml-cpp's own lookup returns nodes that throw on Type().
 YAML::Node child(const YAML::Node& node, std::string_view key);
 YAML::Node item(const YAML::Node& node, size_t index);
+// The key node of `key` in a mapping: where errors about the field as a whole point.
+YAML::Node key_of(const YAML::Node& node, std::string_view key);
 
 }  // namespace ticketctl::manifest

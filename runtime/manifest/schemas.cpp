@@ -313,7 +313,8 @@ Tables build() {
                   c::config_map);
 
   const Schema* service_port = t.object({
-      opt("name", t.str(string_check<check_port_name>)),
+      // A Service port's name is a DNS label, not an IANA service name as a container's is.
+      opt("name", t.str(string_check<check_dns1123_label>)),
       req("port", t.integer(c::port_number)),
       opt("targetPort", t.int_or_str(c::target_port)),
       opt("nodePort", t.integer(c::node_port)),
@@ -347,7 +348,8 @@ Tables build() {
                    inert("trafficDistribution", t.str()),
                },
                c::service_spec)),
-       inert("status", status)});
+       inert("status", status)},
+      c::service);
 
   const Schema* pod = kind_object(meta_subdomain, {req("spec", pod_spec), inert("status", status)});
   const Schema* deployment = kind_object(
@@ -375,14 +377,23 @@ Tables build() {
   // networking.k8s.io/v1 Ingress.
   const Schema* typed_ref =
       t.object({opt("apiGroup", t.str()), req("kind", t.str()), req("name", t.str())});
-  const Schema* backend = t.object(
-      {opt("service",
-           t.object({req("name", t.str(string_check<check_dns1035_label>)),
-                     req("port", t.object({opt("name", t.str(string_check<check_port_name>)),
-                                           opt("number", t.integer(c::port_number))},
-                                          c::service_backend_port))})),
-       ignored("resource", typed_ref)},
-      c::ingress_backend, "IngressBackend");
+  // Course code written for v1beta1 often keeps serviceName/servicePort under a v1 apiVersion.
+  constexpr std::string_view kV1Backend =
+      "networking.k8s.io/v1 writes `service: {name: ..., port: {number: ...}}`; serviceName and "
+      "servicePort belong to the removed v1beta1 Ingress";
+  const Schema* backend = t.add({
+      .type = Type::Object,
+      .fields = {opt("service",
+                     t.object({req("name", t.str(string_check<check_dns1035_label>)),
+                               req("port",
+                                   t.object({opt("name", t.str(string_check<check_port_name>)),
+                                             opt("number", t.integer(c::port_number))},
+                                            c::service_backend_port))})),
+                 ignored("resource", typed_ref)},
+      .rule = c::ingress_backend,
+      .name = "IngressBackend",
+      .hints = {{"serviceName", kV1Backend}, {"servicePort", kV1Backend}},
+  });
   const Schema* tls =
       t.array(t.object({opt("hosts", t.array(t.str(string_check<check_ingress_host>))),
                         opt("secretName", t.str())}));

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace {
@@ -136,6 +137,29 @@ TEST(Cli, ValidateJsonOutputForScripts) {
     EXPECT_FALSE(e["message"].get<std::string>().empty());
   }
   EXPECT_FALSE(j["objects"].empty());  // the good files' objects are still listed
+}
+
+TEST(Cli, ADirectoryWithOneBadFileReportsEveryErrorAndFails) {
+  Result r = ticketctl({"validate", "-f", "tests/manifests/bad-dir"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err,
+            "tests/manifests/bad-dir/ingress-srv.yaml:19:27: error: Ingress default/ingress-srv: "
+            "spec.rules[0].http.paths[0].backend.service.port.number: expected integer, got string "
+            "\"4000\"\n"
+            "tests/manifests/bad-dir/ingress-srv.yaml:20:13: error: Ingress default/ingress-srv: "
+            "spec.rules[0].http.paths[1].pathType: required value is missing\n"
+            "2 errors, 0 warnings in 3 files\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(Cli, ErrorsOfEveryFileAreReportedInOneRun) {
+  Result r = ticketctl({"validate", "-f", "tests/manifests/bad/*.yaml", "-o", "json"});
+  EXPECT_EQ(r.status, 1);
+  auto j = nlohmann::json::parse(r.out);
+  std::set<std::string> files;
+  for (const auto& e : j["errors"]) files.insert(e["file"].get<std::string>());
+  EXPECT_EQ(files.size(), j["files"].get<size_t>());  // every bad file contributed its errors
+  EXPECT_GE(files.size(), 40u);
 }
 
 TEST(Cli, MissingFileIsAnErrorNamingIt) {

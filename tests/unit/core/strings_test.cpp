@@ -36,8 +36,10 @@ TEST(Base64, ReportsTheFirstBadByte) {
   size_t at = 99;
   EXPECT_FALSE(base64_decode("YXNk*g==", &at));
   EXPECT_EQ(at, 4u);
-  EXPECT_FALSE(base64_decode("YXNkZg", &at));  // missing padding
-  EXPECT_EQ(at, 6u);
+  EXPECT_FALSE(base64_decode("YXNkZg", &at));  // missing padding: Go names the group's start
+  EXPECT_EQ(at, 4u);
+  EXPECT_FALSE(base64_decode("secret", &at));
+  EXPECT_EQ(at, 4u);
   EXPECT_FALSE(base64_decode("YQ==YQ==", &at));  // data after padding
   EXPECT_EQ(at, 4u);
   EXPECT_FALSE(base64_decode("Y===", &at));

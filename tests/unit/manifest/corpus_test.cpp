@@ -42,7 +42,8 @@ TEST_P(BadManifest, ReportsExactlyTheExpectedDiagnostics) {
   const std::vector<std::string> expected = expectations(text);
   ASSERT_FALSE(expected.empty()) << "no # expect: lines in " << GetParam();
 
-  const std::string name = GetParam().filename().string();
+  // Named as the CLI names it when run from the repository root.
+  const std::string name = "tests/manifests/bad/" + GetParam().filename().string();
   LoadResult r = load_text(name, text, LoadOptions{});
   std::vector<std::string> actual;
   for (const Diagnostic& d : r.diagnostics.items()) {

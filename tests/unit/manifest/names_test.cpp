@@ -45,8 +45,12 @@ TEST(Names, LabelKeysAndValues) {
 TEST(Names, EnvVarNamesAndConfigKeys) {
   EXPECT_FALSE(check_env_var_name("JWT_KEY"));
   EXPECT_FALSE(check_env_var_name("my.env-name"));
-  EXPECT_TRUE(check_env_var_name("1KEY"));
-  EXPECT_TRUE(check_env_var_name("A=B"));
+  // Kubernetes 1.32's relaxed rule: printable ASCII but '='.
+  EXPECT_FALSE(check_env_var_name("1KEY"));
+  EXPECT_FALSE(check_env_var_name("my var"));
+  EXPECT_TRUE(check_env_var_name("JWT_KEY=asdf"));
+  EXPECT_TRUE(check_env_var_name(""));
+  EXPECT_TRUE(check_env_var_name("caf\xc3\xa9"));
   EXPECT_FALSE(check_config_key("nginx.conf"));
   EXPECT_TRUE(check_config_key("a/b"));
   EXPECT_TRUE(check_config_key(".."));
