@@ -121,8 +121,6 @@ void Walker::warning(const YAML::Node& at, std::string message) {
   report(Severity::Warning, at, std::move(message));
 }
 
-namespace {
-
 std::string_view type_name(Type t) {
   switch (t) {
     case Type::String:
@@ -136,7 +134,7 @@ std::string_view type_name(Type t) {
     case Type::IntOrString:
       return "integer or string";
     case Type::Quantity:
-      return "quantity (a string such as \"100m\" or \"1Gi\", or a number)";
+      return "quantity";
     case Type::Object:
       return "object";
     case Type::Array:
@@ -144,10 +142,12 @@ std::string_view type_name(Type t) {
     case Type::Map:
       return "object";
     case Type::Any:
-      return "value";
+      return "any";
   }
   return "value";
 }
+
+namespace {
 
 std::string_view node_kind(const YAML::Node& node) {
   switch (node.Type()) {

@@ -125,6 +125,9 @@ class Walker {
   size_t errors_ = 0;
 };
 
+// How a type is named in messages and docs: "string", "integer or string", "quantity", ...
+std::string_view type_name(Type t);
+
 // Converts any YAML to JSON with Kubernetes' scalar resolution, without a schema.
 Json to_json(const YAML::Node& node);
 

@@ -33,17 +33,12 @@ std::string describe(const Schema& s) {
       return out;
     }
     case Type::Integer:
-      return "integer";
     case Type::Boolean:
-      return "boolean";
     case Type::Number:
-      return "number";
     case Type::IntOrString:
-      return "integer or string";
     case Type::Quantity:
-      return "quantity";
     case Type::Any:
-      return "any";
+      return std::string(type_name(s.type));
     case Type::Map:
       return "map of string to " + describe(*s.items);
     case Type::Array:

@@ -384,11 +384,11 @@ Tables build() {
   const Schema* backend = t.add({
       .type = Type::Object,
       .fields = {opt("service",
-                     t.object({req("name", t.str(string_check<check_dns1035_label>)),
-                               req("port",
-                                   t.object({opt("name", t.str(string_check<check_port_name>)),
-                                             opt("number", t.integer(c::port_number))},
-                                            c::service_backend_port))})),
+                     t.object(
+                         {req("name", t.str(string_check<check_dns1035_label>)),
+                          req("port", t.object({opt("name", t.str(string_check<check_port_name>)),
+                                                opt("number", t.integer(c::port_number))},
+                                               c::service_backend_port))})),
                  ignored("resource", typed_ref)},
       .rule = c::ingress_backend,
       .name = "IngressBackend",

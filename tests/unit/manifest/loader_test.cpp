@@ -226,10 +226,9 @@ spec:
       image: redis
       imagePullPolicy: IfNotPresent
 )");
-  EXPECT_EQ(
-      messages(r),
-      (std::vector<std::string>{"t.yaml:7:3: warning: Pod default/p: spec.hostNetwork: accepted "
-                                "but ignored: ticketctl does not implement this field"}));
+  EXPECT_EQ(messages(r), (std::vector<std::string>{
+                             "t.yaml:7:3: warning: Pod default/p: spec.hostNetwork: accepted "
+                             "but ignored: ticketctl does not implement this field"}));
   EXPECT_EQ(r.objects.size(), 1u);
 }
 
