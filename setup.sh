@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev
   libgtest-dev libbenchmark-dev
 )
 
