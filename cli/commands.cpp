@@ -9,6 +9,11 @@ namespace {
 constexpr Verb kVerbs[] = {
     {"validate", "Check manifests as strictly as a Kubernetes API server would", attach_validate},
     {"convert", "Rewrite legacy Ingress manifests as networking.k8s.io/v1", attach_convert},
+    {"up", "Start the control plane (store and API) and apply manifests", attach_up},
+    {"down", "Stop the control plane", attach_down},
+    {"apply", "Create or update objects from manifests", attach_apply},
+    {"get", "List objects or show them by name", attach_get},
+    {"delete", "Delete objects by kind and name, selector, or manifest", attach_delete},
     {"version", "Print the ticketctl version", attach_version},
 };
 

@@ -25,6 +25,11 @@ struct Verb {
 Handler attach_validate(CLI::App& verb);
 Handler attach_convert(CLI::App& verb);
 Handler attach_version(CLI::App& verb);
+Handler attach_up(CLI::App& verb);
+Handler attach_down(CLI::App& verb);
+Handler attach_apply(CLI::App& verb);
+Handler attach_get(CLI::App& verb);
+Handler attach_delete(CLI::App& verb);
 
 int run(int argc, char** argv);
 

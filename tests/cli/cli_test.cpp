@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include "tests/support/process.h"
 
 #include <filesystem>
 #include <fstream>
@@ -16,46 +18,9 @@
 namespace {
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
-// Runs ticketctl with `args` in the source tree; `input` becomes its stdin.
-Result ticketctl(std::vector<std::string> args, const std::string& input = "") {
-  const fs::path dir = fs::temp_directory_path() / ("ticketctl-cli-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const fs::path in = dir / "stdin", out = dir / "stdout", err = dir / "stderr";
-  std::ofstream(in) << input;
-  args.insert(args.begin(), TICKETCTL_BIN);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::chdir(TICKETCTL_SOURCE_DIR);
-    ::dup2(::open(in.c_str(), O_RDONLY), 0);
-    ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-    ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int wstatus = 0;
-  ::waitpid(pid, &wstatus, 0);
-  Result r;
-  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  fs::remove_all(dir);
-  return r;
-}
+using ticketctl::testing::Result;
+using ticketctl::testing::slurp;
+using ticketctl::testing::ticketctl;
 
 size_t count_lines_containing(const std::string& text, const std::string& needle) {
   size_t n = 0;

@@ -1,0 +1,137 @@
+#include <chrono>
+#include <iostream>
+
+#include "cli/api_verbs.h"
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "cli/printers.h"
+#include "runtime/api/resources.h"
+#include "runtime/manifest/yaml_writer.h"
+
+namespace ticketctl::cli {
+namespace {
+
+struct GetArgs {
+  std::vector<std::string> words;  // KIND[,KIND] [NAME...]
+  std::string ns = "default";
+  bool all_namespaces = false;
+  std::string labels, fields, output;
+  StateDirArg state;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string name_of(const api::Resource& r, const Json& o) {
+  return r.kubectl_kind() + "/" + o["metadata"].value("name", "");
+}
+
+}  // namespace
+
+Handler attach_get(CLI::App& verb) {
+  auto a = std::make_shared<GetArgs>();
+  verb.add_option("resource", a->words, "KIND[,KIND...] [NAME...], or `all`")->required();
+  verb.add_option("-n,--namespace", a->ns, "Namespace")->capture_default_str();
+  verb.add_flag("-A,--all-namespaces", a->all_namespaces, "List across all namespaces");
+  verb.add_option("-l,--selector", a->labels, "Label selector, e.g. app=posts,tier!=db");
+  verb.add_option("--field-selector", a->fields,
+                  "metadata.name, metadata.namespace or status.phase");
+  verb.add_option("-o,--output", a->output, "json, yaml, name or wide")
+      ->check(CLI::IsMember({"json", "yaml", "name", "wide"}));
+  a->state.attach(verb);
+  return [a] {
+    std::vector<const api::Resource*> resources;
+    for (const std::string& kind : split_commas(a->words[0])) {
+      if (kind == "all") {
+        for (const api::Resource& r : api::all_resources())
+          if (std::find(r.categories.begin(), r.categories.end(), "all") != r.categories.end())
+            resources.push_back(&r);
+        continue;
+      }
+      const api::Resource* r = api::find_resource(kind);
+      if (!r) {
+        std::cerr << "error: the server doesn't have a resource type \"" << kind << "\"\n";
+        return kExitFailure;
+      }
+      resources.push_back(r);
+    }
+    const std::vector<std::string> names(a->words.begin() + 1, a->words.end());
+    Result<api::ApiClient> client = a->state.connect();
+    if (!client.ok()) {
+      std::cerr << "error: " << client.error().message << '\n';
+      return kExitFailure;
+    }
+    const std::string ns = a->all_namespaces ? std::string() : a->ns;
+    const auto now = std::chrono::system_clock::now();
+    int status = kExitOk;
+    Json everything = Json::array();
+    bool printed_any = false;
+    for (const api::Resource* r : resources) {
+      std::vector<Json> objects;
+      if (names.empty()) {
+        Result<Json> list = client.value().get(r->path(r->namespaced ? ns : "") +
+                                               selector_query(a->labels, a->fields));
+        if (!list.ok()) {
+          std::cerr << server_error(list.error()) << '\n';
+          return kExitFailure;
+        }
+        for (Json& o : list.value()["items"]) {
+          // A list's items carry no kind; kubectl fills it in for output.
+          o["apiVersion"] = r->api_version();
+          o["kind"] = r->kind;
+          objects.push_back(std::move(o));
+        }
+      } else {
+        for (const std::string& name : names) {
+          Result<Json> o = client.value().get(r->path(r->namespaced ? a->ns : "", name));
+          if (!o.ok()) {
+            std::cerr << server_error(o.error()) << '\n';
+            status = kExitFailure;
+            continue;
+          }
+          objects.push_back(std::move(o.value()));
+        }
+      }
+      if (a->output == "name") {
+        for (const Json& o : objects) std::cout << name_of(*r, o) << '\n';
+      } else if (a->output == "json" || a->output == "yaml") {
+        for (Json& o : objects) everything.push_back(std::move(o));
+      } else if (!objects.empty()) {
+        TableOptions t;
+        t.wide = a->output == "wide";
+        t.with_namespace = a->all_namespaces && r->namespaced;
+        t.show_kind = resources.size() > 1;
+        if (printed_any) std::cout << '\n';
+        std::cout << print_table(r->plural, objects, t, now);
+        printed_any = true;
+      }
+    }
+    if (a->output == "json" || a->output == "yaml") {
+      // One object by name prints as itself; anything else as a List, as kubectl does.
+      Json out = (names.size() == 1 && resources.size() == 1 && everything.size() == 1)
+                     ? everything[0]
+                     : Json{{"apiVersion", "v1"},
+                            {"kind", "List"},
+                            {"items", everything},
+                            {"metadata", {{"resourceVersion", ""}}}};
+      std::cout << (a->output == "json" ? out.dump(4) + "\n" : manifest::to_yaml(out));
+    } else if (!printed_any && names.empty() && (a->output.empty() || a->output == "wide")) {
+      if (a->all_namespaces)
+        std::cerr << "No resources found\n";
+      else
+        std::cerr << "No resources found in " << a->ns << " namespace.\n";
+    }
+    return status;
+  };
+}
+
+}  // namespace ticketctl::cli

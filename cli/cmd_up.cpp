@@ -1,0 +1,128 @@
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "cli/manifest_args.h"
+#include "runtime/daemon/control_plane.h"
+
+namespace ticketctl::cli {
+namespace {
+namespace fs = std::filesystem;
+
+// Without -f, a course repository says where its manifests are in skaffold.yaml.
+std::vector<std::string> skaffold_manifests() {
+  for (const char* name : {"skaffold.yaml", "skaffold.yml"}) {
+    if (!fs::exists(name)) continue;
+    try {
+      std::vector<std::string> out;
+      const YAML::Node root = YAML::LoadFile(name);
+      const YAML::Node list = root["deploy"]["kubectl"]["manifests"];
+      for (const YAML::Node& m : list) out.push_back(m.as<std::string>());
+      return out;
+    } catch (const YAML::Exception&) {
+      return {};
+    }
+  }
+  return {};
+}
+
+// `up -d`: the control plane runs in a child of its own session; the parent relays its report
+// until the child closes the pipe, then checks the child is still alive.
+int run_detached(daemon::ControlPlaneOptions options) {
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    std::perror("ticketctl up: pipe");
+    return kExitFailure;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    std::perror("ticketctl up: fork");
+    return kExitFailure;
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    ::setsid();
+    std::error_code ec;
+    fs::create_directories(options.dir.root, ec);
+    const int log =
+        ::open(options.dir.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, 0);
+    if (log >= 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    options.report = ::fdopen(fds[1], "w");
+    options.close_report_when_ready = true;
+    ::_exit(daemon::run_control_plane(options));
+  }
+  ::close(fds[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) std::cout.write(buf, n);
+  ::close(fds[0]);
+  int status = 0;
+  if (::waitpid(child, &status, WNOHANG) == child) return kExitFailure;  // it failed to start
+  return kExitOk;
+}
+
+}  // namespace
+
+Handler attach_up(CLI::App& verb) {
+  auto args = std::make_shared<ManifestArgs>();
+  auto state = std::make_shared<StateDirArg>();
+  auto detach = std::make_shared<bool>(false);
+  verb.add_option(
+      "-f,--filename", args->paths,
+      "Manifests to apply at start (files, directories, globs); default: skaffold.yaml's "
+      "deploy.kubectl.manifests");
+  verb.add_flag("-R,--recursive", args->recursive, "Also read subdirectories");
+  verb.add_flag("-d,--detach", *detach,
+                "Run in the background; return once the API answers and the manifests are applied");
+  state->attach(verb);
+  verb.footer(
+      "Runs the control plane: an object store and a Kubernetes-shaped API on 127.0.0.1 (HTTPS,\n"
+      "bearer token; kubeconfig in the state directory). In the foreground Ctrl-C stops it (exit\n"
+      "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
+      "Pods do not run yet: objects are stored and served.");
+  return [args, state, detach] {
+    if (args->paths.empty()) args->paths = skaffold_manifests();
+    daemon::ControlPlaneOptions options;
+    options.dir = state->dir();
+    if (!args->paths.empty()) {
+      manifest::LoadResult loaded = args->load();
+      print_diagnostics(loaded.diagnostics, std::cerr);
+      if (loaded.diagnostics.has_errors()) return kExitFailure;
+      options.objects = std::move(loaded.objects);
+    }
+    if (*detach) return run_detached(std::move(options));
+    return daemon::run_control_plane(options);
+  };
+}
+
+Handler attach_down(CLI::App& verb) {
+  auto state = std::make_shared<StateDirArg>();
+  state->attach(verb);
+  verb.footer(
+      "Stops the control plane of the state directory (SIGTERM) and waits until it is gone.");
+  return [state] {
+    Result<bool> r = daemon::stop_control_plane(state->dir(), stdout);
+    if (!r.ok()) {
+      std::cerr << "ticketctl down: " << r.error().message << '\n';
+      return kExitFailure;
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace ticketctl::cli

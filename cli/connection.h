@@ -1,0 +1,20 @@
+#pragma once
+// The --state-dir flag of every verb that talks to a control plane, and the client it yields.
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "runtime/api/client.h"
+#include "runtime/daemon/state_dir.h"
+
+namespace ticketctl::cli {
+
+struct StateDirArg {
+  std::string flag;
+  void attach(CLI::App& verb);
+  daemon::StateDir dir() const { return {daemon::resolve_state_dir(flag)}; }
+  Result<api::ApiClient> connect() const;
+};
+
+}  // namespace ticketctl::cli

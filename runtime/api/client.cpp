@@ -1,0 +1,75 @@
+#include "runtime/api/client.h"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+namespace ticketctl::api {
+namespace {
+
+ErrorCode code_of(int status, const Json& body) {
+  const std::string reason = body.is_object() ? body.value("reason", "") : "";
+  if (status == 404) return ErrorCode::NotFound;
+  if (reason == "AlreadyExists") return ErrorCode::AlreadyExists;
+  if (status == 409) return ErrorCode::Conflict;
+  if (status == 422 || status == 400) return ErrorCode::Invalid;
+  return ErrorCode::Internal;
+}
+
+}  // namespace
+
+ApiClient::ApiClient(Connection c) : c_(std::move(c)) {
+  http_ = std::make_unique<httplib::SSLClient>(c_.host, c_.port);
+  http_->set_ca_cert_path(c_.ca_cert.c_str());
+  http_->enable_server_certificate_verification(true);
+  http_->set_bearer_token_auth(c_.token);
+  http_->set_connection_timeout(5);
+  http_->set_read_timeout(30);
+  http_->set_keep_alive(true);
+}
+
+ApiClient::~ApiClient() = default;
+ApiClient::ApiClient(ApiClient&&) noexcept = default;
+
+Result<std::pair<int, std::string>> ApiClient::raw(const std::string& method,
+                                                   const std::string& path,
+                                                   const std::string& body) {
+  httplib::Result res = method == "GET"      ? http_->Get(path)
+                        : method == "DELETE" ? http_->Delete(path)
+                        : method == "POST"   ? http_->Post(path, body, "application/json")
+                        : method == "PUT"    ? http_->Put(path, body, "application/json")
+                                             : http_->Patch(path, body, "application/json");
+  if (!res)
+    return Error{ErrorCode::Internal,
+                 fmt::format("cannot reach the control plane at https://{}:{}: {}", c_.host,
+                             c_.port, httplib::to_string(res.error()))};
+  return std::make_pair(res->status, res->body);
+}
+
+Result<Json> ApiClient::call(const std::string& method, const std::string& path,
+                             const std::string& body) {
+  Result<std::pair<int, std::string>> r = raw(method, path, body);
+  if (!r.ok()) return r.error();
+  const auto& [status, text] = r.value();
+  Json parsed = Json::parse(text, nullptr, false);
+  if (status >= 200 && status < 300 && !parsed.is_discarded()) return parsed;
+  std::string message = !parsed.is_discarded() && parsed.is_object() && parsed.contains("message")
+                            ? parsed["message"].get<std::string>()
+                            : fmt::format("the server answered {} {}", status, text);
+  return Error{code_of(status, parsed), std::move(message)};
+}
+
+Result<Json> ApiClient::get(const std::string& path) {
+  return call("GET", path, {});
+}
+Result<Json> ApiClient::post(const std::string& path, const Json& body) {
+  return call("POST", path, body.dump());
+}
+Result<Json> ApiClient::put(const std::string& path, const Json& body) {
+  return call("PUT", path, body.dump());
+}
+Result<Json> ApiClient::remove(const std::string& path) {
+  return call("DELETE", path, {});
+}
+
+}  // namespace ticketctl::api

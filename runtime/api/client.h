@@ -1,0 +1,46 @@
+#pragma once
+// The CLI's side of the API: HTTPS to the control plane on loopback, verifying its certificate
+// against the state directory's CA and sending the bearer token. Errors come back as the
+// server's Status message with its reason. One client per thread.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "runtime/core/result.h"
+#include "runtime/manifest/json.h"
+
+namespace httplib {
+class SSLClient;
+}
+
+namespace ticketctl::api {
+
+struct Connection {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::filesystem::path ca_cert;
+  std::string token;
+};
+
+class ApiClient {
+ public:
+  explicit ApiClient(Connection c);
+  ~ApiClient();
+  ApiClient(ApiClient&&) noexcept;
+
+  Result<Json> get(const std::string& path);
+  Result<Json> post(const std::string& path, const Json& body);
+  Result<Json> put(const std::string& path, const Json& body);
+  Result<Json> remove(const std::string& path);
+  // Any method, for tests and raw access; returns the HTTP status and body, or a transport error.
+  Result<std::pair<int, std::string>> raw(const std::string& method, const std::string& path,
+                                          const std::string& body = {});
+
+ private:
+  Result<Json> call(const std::string& method, const std::string& path, const std::string& body);
+  Connection c_;
+  std::unique_ptr<httplib::SSLClient> http_;
+};
+
+}  // namespace ticketctl::api

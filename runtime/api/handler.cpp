@@ -1,0 +1,278 @@
+#include "runtime/api/handler.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <vector>
+
+#include "runtime/api/resources.h"
+#include "runtime/api/selector.h"
+#include "runtime/core/strings.h"
+#include "runtime/manifest/loader.h"
+
+namespace ticketctl::api {
+namespace {
+
+constexpr const char* kKubernetesVersion = "v1.32.0";
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t slash = path.find('/', start);
+    const size_t end = slash == std::string_view::npos ? path.size() : slash;
+    if (end > start) out.emplace_back(path.substr(start, end - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::string_view reason_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::NotFound:
+      return "NotFound";
+    case ErrorCode::AlreadyExists:
+      return "AlreadyExists";
+    case ErrorCode::Conflict:
+      return "Conflict";
+    case ErrorCode::Invalid:
+      return "Invalid";
+    case ErrorCode::Internal:
+      return "InternalError";
+  }
+  return "InternalError";
+}
+
+int http_code_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::NotFound:
+      return 404;
+    case ErrorCode::AlreadyExists:
+    case ErrorCode::Conflict:
+      return 409;
+    case ErrorCode::Invalid:
+      return 422;
+    case ErrorCode::Internal:
+      return 500;
+  }
+  return 500;
+}
+
+Response failure(int code, std::string_view reason, std::string_view message,
+                 Json details = Json()) {
+  return {code, status_json(code, reason, message, std::move(details))};
+}
+
+Response from_error(const Error& e, const Resource& r, std::string_view name) {
+  Json details = {{"name", name}, {"group", r.group}, {"kind", r.plural}};
+  return failure(http_code_of(e.code), reason_of(e.code), e.message, std::move(details));
+}
+
+Response not_served() {
+  return failure(404, "NotFound", "the server could not find the requested resource");
+}
+
+Json resource_list(std::string_view group_version) {
+  Json resources = Json::array();
+  for (const Resource& r : all_resources()) {
+    if (r.api_version() != group_version) continue;
+    Json entry = {{"name", r.plural},
+                  {"singularName", r.singular},
+                  {"namespaced", r.namespaced},
+                  {"kind", r.kind},
+                  {"verbs", {"create", "delete", "get", "list", "update"}}};
+    if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
+    if (!r.categories.empty()) entry["categories"] = r.categories;
+    resources.push_back(std::move(entry));
+  }
+  return {{"kind", "APIResourceList"},
+          {"apiVersion", "v1"},
+          {"groupVersion", group_version},
+          {"resources", std::move(resources)}};
+}
+
+Json group_list() {
+  Json groups = Json::array();
+  std::vector<std::string_view> seen;
+  for (const Resource& r : all_resources()) {
+    if (r.group.empty() || std::find(seen.begin(), seen.end(), r.group) != seen.end()) continue;
+    seen.push_back(r.group);
+    const Json version = {{"groupVersion", r.api_version()}, {"version", r.version}};
+    groups.push_back({{"name", r.group}, {"versions", {version}}, {"preferredVersion", version}});
+  }
+  return {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", std::move(groups)}};
+}
+
+std::string query_value(const Request& req, const std::string& key) {
+  auto it = req.query.find(key);
+  return it == req.query.end() ? std::string() : it->second;
+}
+
+// Causes in the form clients show them: one per field, as the API server lists them.
+Response invalid(const manifest::LoadResult& loaded, const Resource& r) {
+  Json causes = Json::array();
+  std::vector<std::string> parts;
+  std::string name;
+  for (const Diagnostic& d : loaded.diagnostics.items()) {
+    if (d.severity != Severity::Error) continue;
+    causes.push_back({{"reason", "FieldValueInvalid"}, {"message", d.message}, {"field", d.field}});
+    parts.push_back(d.field.empty() ? d.message : fmt::format("{}: {}", d.field, d.message));
+    if (name.empty() && !d.object.empty()) name = d.object.substr(d.object.find_last_of(" /") + 1);
+  }
+  const std::string kind =
+      r.group.empty() ? std::string(r.kind) : fmt::format("{}.{}", r.kind, r.group);
+  Json details = {{"name", name}, {"group", r.group}, {"kind", r.kind}, {"causes", causes}};
+  return failure(422, "Invalid",
+                 fmt::format("{} {} is invalid: {}", kind, quote(name), join(parts, ", ")),
+                 std::move(details));
+}
+
+// Validates a request body as `ticketctl validate` would; on failure `rejected` is the reply.
+std::optional<manifest::Object> decode_body(const Request& req, const Resource& r,
+                                            const std::string& ns, Response& rejected) {
+  manifest::LoadOptions options;
+  options.default_namespace = ns.empty() ? "default" : ns;
+  manifest::LoadResult loaded = manifest::load_text("request body", req.body, options);
+  if (loaded.diagnostics.has_errors()) {
+    rejected = invalid(loaded, r);
+    return std::nullopt;
+  }
+  if (loaded.objects.size() != 1) {
+    rejected = failure(400, "BadRequest", "the request body must hold exactly one object");
+    return std::nullopt;
+  }
+  manifest::Object& object = loaded.objects[0];
+  if (object.api_version != r.api_version() || object.kind != r.kind) {
+    rejected = failure(400, "BadRequest",
+                       fmt::format("the object ({} {}) does not belong at this path ({} {})",
+                                   object.api_version, object.kind, r.api_version(), r.kind));
+    return std::nullopt;
+  }
+  return std::move(object);
+}
+
+}  // namespace
+
+Json status_json(int code, std::string_view reason, std::string_view message, Json details) {
+  Json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
+            {"status", "Failure"}, {"message", message}, {"reason", reason}};
+  if (!details.is_null()) s["details"] = std::move(details);
+  s["code"] = code;
+  return s;
+}
+
+ApiHandler::ApiHandler(store::Store& store, std::string server_address)
+    : store_(store), server_address_(std::move(server_address)) {}
+
+Response ApiHandler::handle(const Request& req) {
+  const std::vector<std::string> seg = split_path(req.path);
+  const bool get = req.method == "GET";
+  // Discovery.
+  if (get && seg == std::vector<std::string>{"version"})
+    return {200,
+            {{"major", "1"},
+             {"minor", "32"},
+             {"gitVersion", kKubernetesVersion},
+             {"platform", "linux/amd64"},
+             {"ticketctlVersion", TICKETCTL_VERSION}}};
+  if (get && seg == std::vector<std::string>{"api"})
+    return {200,
+            {{"kind", "APIVersions"},
+             {"versions", {"v1"}},
+             {"serverAddressByClientCIDRs",
+              {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address_}}}}}};
+  if (get && seg == std::vector<std::string>{"apis"}) return {200, group_list()};
+
+  // /api/v1/... or /apis/GROUP/VERSION/...
+  std::string group, version;
+  size_t rest = 0;
+  if (seg.size() >= 2 && seg[0] == "api") {
+    version = seg[1];
+    rest = 2;
+  } else if (seg.size() >= 3 && seg[0] == "apis") {
+    group = seg[1];
+    version = seg[2];
+    rest = 3;
+  } else {
+    return not_served();
+  }
+  const std::string group_version = group.empty() ? version : group + "/" + version;
+  if (seg.size() == rest) {
+    if (!get || resource_list(group_version)["resources"].empty()) return not_served();
+    return {200, resource_list(group_version)};
+  }
+
+  // [namespaces/NS/]PLURAL[/NAME]
+  std::string ns, plural, name;
+  const size_t n = seg.size() - rest;
+  auto at = [&](size_t i) -> const std::string& { return seg[rest + i]; };
+  if (n >= 3 && at(0) == "namespaces") {
+    ns = at(1);
+    plural = at(2);
+    if (n >= 4) name = at(3);
+    if (n > 4) return not_served();  // subresources come later
+  } else if (n <= 2) {
+    plural = at(0);
+    if (n == 2) name = at(1);
+  } else {
+    return not_served();
+  }
+  const Resource* r = resource_for(group, version, plural);
+  if (!r) return not_served();
+  if (!r->namespaced && !ns.empty()) return not_served();
+  if (r->namespaced && !name.empty() && ns.empty()) return not_served();
+
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = r->store_key();
+  if (req.method == "GET" && name.empty()) {
+    Result<Selector> labels = parse_label_selector(query_value(req, "labelSelector"));
+    if (!labels.ok()) return failure(400, "BadRequest", labels.error().message);
+    Result<Selector> fields = parse_field_selector(query_value(req, "fieldSelector"));
+    if (!fields.ok()) return failure(400, "BadRequest", fields.error().message);
+    Json items = Json::array();
+    for (Json& o : store_.list(key, ns)) {
+      const Json& meta = o["metadata"];
+      if (matches(labels.value(), meta.value("labels", Json::object())) &&
+          matches_fields(fields.value(), o))
+        items.push_back(std::move(o));
+    }
+    return {200,
+            {{"kind", fmt::format("{}List", r->kind)},
+             {"apiVersion", r->api_version()},
+             {"metadata", {{"resourceVersion", std::to_string(store_.resource_version())}}},
+             {"items", std::move(items)}}};
+  }
+  if (req.method == "GET") {
+    Result<Json> o = store_.get({key, ns, name});
+    return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
+  }
+  if (req.method == "DELETE") {
+    Result<Json> o = store_.remove({key, ns, name});
+    return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
+  }
+  if (req.method == "POST" || req.method == "PUT") {
+    if ((req.method == "POST") != name.empty())
+      return failure(405, "MethodNotAllowed",
+                     fmt::format("{} is not allowed on this path", req.method));
+    Response rejected;
+    std::optional<manifest::Object> object = decode_body(req, *r, ns, rejected);
+    if (!object) return rejected;
+    manifest::Object& o = *object;
+    if (r->namespaced && o.ns != (ns.empty() ? "default" : ns))
+      return failure(
+          400, "BadRequest",
+          "the namespace of the provided object does not match the namespace sent on the request");
+    if (!name.empty() && o.name != name)
+      return failure(400, "BadRequest",
+                     "the name of the object does not match the name on the URL");
+    if (r->namespaced) o.body["metadata"]["namespace"] = o.ns;
+    Result<Json> stored = req.method == "POST" ? store_.create(key, std::move(o.body))
+                                               : store_.update(key, std::move(o.body));
+    if (!stored.ok()) return from_error(stored.error(), *r, o.name);
+    return {req.method == "POST" ? 201 : 200, stored.value()};
+  }
+  return failure(405, "MethodNotAllowed", fmt::format("{} is not supported yet", req.method));
+}
+
+}  // namespace ticketctl::api

@@ -1,0 +1,87 @@
+#include "runtime/api/resources.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+
+namespace ticketctl::api {
+namespace {
+
+const std::vector<Resource>& table() {
+  static const std::vector<Resource> t = {
+      {"Namespace", "namespaces", "namespace", "", "v1", false, {"ns"}, {}},
+      {"Pod", "pods", "pod", "", "v1", true, {"po"}, {"all"}},
+      {"Service", "services", "service", "", "v1", true, {"svc"}, {"all"}},
+      {"Secret", "secrets", "secret", "", "v1", true, {}, {}},
+      {"ConfigMap", "configmaps", "configmap", "", "v1", true, {"cm"}, {}},
+      {"Endpoints", "endpoints", "endpoints", "", "v1", true, {"ep"}, {}},
+      {"Event", "events", "event", "", "v1", true, {"ev"}, {}},
+      {"Deployment", "deployments", "deployment", "apps", "v1", true, {"deploy"}, {"all"}},
+      {"ReplicaSet", "replicasets", "replicaset", "apps", "v1", true, {"rs"}, {"all"}},
+      {"Ingress", "ingresses", "ingress", "networking.k8s.io", "v1", true, {"ing"}, {}},
+  };
+  return t;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string Resource::api_version() const {
+  return group.empty() ? std::string(version) : fmt::format("{}/{}", group, version);
+}
+
+std::string Resource::store_key() const {
+  return group.empty() ? std::string(plural) : fmt::format("{}.{}", plural, group);
+}
+
+std::string Resource::kubectl_kind() const {
+  return group.empty() ? std::string(singular) : fmt::format("{}.{}", singular, group);
+}
+
+std::string Resource::path(std::string_view ns, std::string_view name) const {
+  std::string out = group.empty() ? "/api/v1" : fmt::format("/apis/{}/{}", group, version);
+  if (namespaced && !ns.empty()) out += fmt::format("/namespaces/{}", ns);
+  out += fmt::format("/{}", plural);
+  if (!name.empty()) out += fmt::format("/{}", name);
+  return out;
+}
+
+std::span<const Resource> all_resources() {
+  return table();
+}
+
+const Resource* find_resource(std::string_view typed) {
+  const std::string name = lower(typed);
+  std::string_view base = name, group;
+  if (const size_t dot = name.find('.'); dot != std::string::npos) {
+    base = std::string_view(name).substr(0, dot);
+    group = std::string_view(name).substr(dot + 1);
+  }
+  for (const Resource& r : table()) {
+    if (!group.empty() && group != r.group) continue;
+    if (base == r.plural || base == r.singular || base == lower(r.kind)) return &r;
+    for (auto s : r.short_names)
+      if (base == s) return &r;
+  }
+  return nullptr;
+}
+
+const Resource* resource_for(std::string_view group, std::string_view version,
+                             std::string_view plural) {
+  for (const Resource& r : table())
+    if (r.group == group && r.version == version && r.plural == plural) return &r;
+  return nullptr;
+}
+
+const Resource* resource_for_kind(std::string_view api_version, std::string_view kind) {
+  for (const Resource& r : table())
+    if (r.kind == kind && r.api_version() == api_version) return &r;
+  return nullptr;
+}
+
+}  // namespace ticketctl::api

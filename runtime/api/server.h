@@ -1,0 +1,47 @@
+#pragma once
+// The API over HTTPS on loopback: TLS from the state directory's CA, a bearer token on every
+// request (anything else gets 401 and nothing more), requests handed to ApiHandler.
+// Threads: start()/stop() from the owner's thread; requests run on httplib's worker threads.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "runtime/api/handler.h"
+#include "runtime/core/result.h"
+
+namespace httplib {
+class SSLServer;
+}
+
+namespace ticketctl::api {
+
+struct ServerOptions {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+  std::string token;
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0: the kernel picks one
+};
+
+class ApiServer {
+ public:
+  ApiServer(store::Store& store, ServerOptions options);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds and starts serving in the background; returns the port it listens on.
+  Result<int> start();
+  void stop();
+
+ private:
+  store::Store& store_;
+  ServerOptions options_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  std::unique_ptr<ApiHandler> handler_;
+  std::thread thread_;
+};
+
+}  // namespace ticketctl::api

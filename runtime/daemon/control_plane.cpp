@@ -1,0 +1,212 @@
+#include "runtime/daemon/control_plane.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "runtime/api/resources.h"
+#include "runtime/api/server.h"
+#include "runtime/api/tls.h"
+#include "runtime/core/strings.h"
+#include "runtime/store/store.h"
+
+namespace ticketctl::daemon {
+namespace fs = std::filesystem;
+namespace {
+
+// Holds the state directory's flock for the life of the process; the kernel drops it when the
+// process dies, so a control plane killed with -9 leaves no stale lock.
+class DirLock {
+ public:
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Result<bool> acquire(const StateDir& dir) {
+    fd_ = ::open(dir.lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+      return Error{ErrorCode::Internal,
+                   fmt::format("cannot open {}: {}", dir.lock().string(), std::strerror(errno))};
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {};
+      const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      const std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
+      return Error{ErrorCode::AlreadyExists,
+                   fmt::format("the state directory {} is in use by the control plane with pid {}",
+                               dir.root.string(), pid.substr(0, pid.find('\n')))};
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0)
+      return Error{ErrorCode::Internal, fmt::format("cannot write {}", dir.lock().string())};
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Result<std::string> load_or_create_token(const StateDir& dir) {
+  std::ifstream in(dir.token());
+  std::string token;
+  if (in && std::getline(in, token) && token.size() == 64) return token;
+  token = api::random_token();
+  Result<bool> w = write_private_file(dir.token(), token + "\n");
+  if (!w.ok()) return w.error();
+  return token;
+}
+
+std::string kubeconfig_text(const std::string& name, int port, const std::string& ca_pem,
+                            const std::string& token) {
+  return fmt::format(
+      "apiVersion: v1\n"
+      "kind: Config\n"
+      "clusters:\n"
+      "- name: {0}\n"
+      "  cluster:\n"
+      "    server: https://127.0.0.1:{1}\n"
+      "    certificate-authority-data: {2}\n"
+      "users:\n"
+      "- name: {0}\n"
+      "  user:\n"
+      "    token: {3}\n"
+      "contexts:\n"
+      "- name: {0}\n"
+      "  context:\n"
+      "    cluster: {0}\n"
+      "    user: {0}\n"
+      "    namespace: default\n"
+      "current-context: {0}\n",
+      name, port, base64_encode(ca_pem), token);
+}
+
+// Applies the manifests `up` was given in one transaction: all or nothing.
+Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Object>& objects,
+                           std::FILE* report) {
+  std::vector<std::pair<std::string, Json>> batch;
+  std::vector<const api::Resource*> resources;
+  for (const manifest::Object& o : objects) {
+    const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
+    if (!r) return Error{ErrorCode::Invalid, fmt::format("{}: kind is not served", o.ref())};
+    Json body = o.body;
+    if (r->namespaced) body["metadata"]["namespace"] = o.ns;
+    batch.emplace_back(r->store_key(), std::move(body));
+    resources.push_back(r);
+  }
+  Result<std::vector<store::Applied>> applied = store.apply(batch);
+  if (!applied.ok()) return applied.error();
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const store::Outcome outcome = applied.value()[i].outcome;
+    std::fprintf(report, "%s/%s %s\n", resources[i]->kubectl_kind().c_str(),
+                 objects[i].name.c_str(),
+                 outcome == store::Outcome::Created      ? "created"
+                 : outcome == store::Outcome::Configured ? "configured"
+                                                         : "unchanged");
+  }
+  return true;
+}
+
+int fail(std::FILE* report, const std::string& message) {
+  std::fprintf(report, "ticketctl up: %s\n", message.c_str());
+  std::fflush(report);
+  return 1;
+}
+
+}  // namespace
+
+int run_control_plane(const ControlPlaneOptions& o) {
+  const StateDir& dir = o.dir;
+  std::error_code ec;
+  fs::create_directories(dir.root, ec);
+  ::chmod(dir.root.c_str(), 0700);
+  DirLock lock;
+  if (Result<bool> l = lock.acquire(dir); !l.ok()) return fail(o.report, l.error().message);
+
+  // Signals are taken with sigwait below; block them before any thread exists so every thread
+  // inherits the mask and none is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Result<std::unique_ptr<store::Store>> store = store::Store::open(dir.db());
+  if (!store.ok()) return fail(o.report, store.error().message);
+  Result<api::TlsFiles> tls = api::ensure_tls(dir.pki());
+  if (!tls.ok()) return fail(o.report, tls.error().message);
+  Result<std::string> token = load_or_create_token(dir);
+  if (!token.ok()) return fail(o.report, token.error().message);
+  Result<std::string> ca = api::read_file(tls.value().ca_cert);
+  if (!ca.ok()) return fail(o.report, ca.error().message);
+
+  api::ApiServer server(*store.value(),
+                        {tls.value().server_cert, tls.value().server_key, token.value()});
+  Result<int> port = server.start();
+  if (!port.ok()) return fail(o.report, port.error().message);
+
+  const std::string name = fmt::format("ticketctl-{}", dir.root.filename().string());
+  for (auto [file, text] :
+       {std::pair{dir.kubeconfig(), kubeconfig_text(name, port.value(), ca.value(), token.value())},
+        std::pair{dir.apiserver(),
+                  Json{{"pid", ::getpid()}, {"port", port.value()}}.dump() + "\n"}}) {
+    if (Result<bool> w = write_private_file(file, text); !w.ok())
+      return fail(o.report, w.error().message);
+  }
+  if (Result<bool> a = apply_objects(*store.value(), o.objects, o.report); !a.ok())
+    return fail(o.report, a.error().message);
+  std::fprintf(o.report, "control plane ready: https://127.0.0.1:%d (pid %d)\nkubeconfig: %s\n",
+               port.value(), ::getpid(), dir.kubeconfig().c_str());
+  std::fflush(o.report);
+  if (o.close_report_when_ready) std::fclose(o.report);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  server.stop();
+  fs::remove(dir.apiserver(), ec);
+  return sig == SIGINT ? 130 : 0;
+}
+
+Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
+  const int fd = ::open(dir.lock().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    if (fd >= 0) ::close(fd);
+    std::fprintf(report, "no control plane is running for %s\n", dir.root.c_str());
+    return false;
+  }
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  const pid_t pid = n > 0 ? static_cast<pid_t>(std::atol(buf)) : 0;
+  if (pid <= 0) {
+    ::close(fd);
+    return Error{ErrorCode::Internal,
+                 fmt::format("cannot read the control plane's pid from {}", dir.lock().string())};
+  }
+  if (::kill(pid, SIGTERM) != 0) {
+    ::close(fd);
+    return Error{ErrorCode::Internal,
+                 fmt::format("cannot signal pid {}: {}", pid, std::strerror(errno))};
+  }
+  // The lock is released when the control plane exits: waiting for it is waiting for the exit.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool stopped = false;
+  while (!stopped && std::chrono::steady_clock::now() < deadline) {
+    stopped = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::close(fd);
+  if (!stopped)
+    return Error{ErrorCode::Internal,
+                 fmt::format("the control plane (pid {}) did not stop within 30s", pid)};
+  std::fprintf(report, "control plane (pid %d) stopped\n", pid);
+  return true;
+}
+
+}  // namespace ticketctl::daemon

@@ -1,0 +1,31 @@
+#pragma once
+// The control plane process: holds the state directory's lock, opens the store, serves the API,
+// applies the manifests `up` was given, and runs until SIGINT or SIGTERM.
+// Call from the main thread of a process that has started no other threads.
+
+#include <cstdio>
+#include <vector>
+
+#include "runtime/daemon/state_dir.h"
+#include "runtime/manifest/object.h"
+
+namespace ticketctl::daemon {
+
+struct ControlPlaneOptions {
+  StateDir dir;
+  std::vector<manifest::Object> objects;  // validated manifests to apply at start
+  // Where to report progress ("deployment.apps/posts-depl created") and readiness. `up -d`
+  // passes a pipe to the waiting parent and closes it once ready.
+  std::FILE* report = stdout;
+  bool close_report_when_ready = false;
+};
+
+// Returns the process exit status: 0 after SIGTERM (`ticketctl down`), 130 after SIGINT
+// (Ctrl-C), 1 when it could not start (the reason is written to `report`).
+int run_control_plane(const ControlPlaneOptions& options);
+
+// `ticketctl down`: asks the running control plane to stop and waits for it to be gone.
+// Returns false (with a message) when none was running.
+Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report);
+
+}  // namespace ticketctl::daemon

@@ -1,0 +1,162 @@
+// The control plane end to end: `ticketctl up -d` in a temporary state directory, the CLI and a
+// raw HTTPS client against its API on loopback, `down`, and a restart after kill -9.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "runtime/api/client.h"
+#include "runtime/daemon/state_dir.h"
+#include "tests/support/process.h"
+
+namespace ticketctl {
+namespace {
+namespace fs = std::filesystem;
+using testing::Result;
+using testing::ticketctl;
+
+class ControlPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ticketctl-cp-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    ticketctl({"down", "--state-dir", dir_.string()});
+    fs::remove_all(dir_);
+  }
+  Result run(std::vector<std::string> args, const std::string& input = "") {
+    args.push_back("--state-dir");
+    args.push_back(dir_.string());
+    return ticketctl(std::move(args), input);
+  }
+  api::ApiClient client(const std::string& token_override = "") {
+    auto c = daemon::connection_for(daemon::StateDir{dir_});
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+    api::Connection conn = c.value();
+    if (!token_override.empty()) conn.token = token_override;
+    return api::ApiClient(conn);
+  }
+  static unsigned mode(const fs::path& p) {
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    return st.st_mode & 0777;
+  }
+  fs::path dir_;
+};
+
+TEST_F(ControlPlaneTest, UpApplyGetDeleteDown) {
+  Result up = run({"up", "-d", "-f", "manifests/blog"});
+  ASSERT_EQ(up.status, 0) << up.out << up.err;
+  EXPECT_NE(up.out.find("deployment.apps/posts-depl created\n"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("ingress.networking.k8s.io/ingress-srv created\n"), std::string::npos);
+  EXPECT_NE(up.out.find("control plane ready: https://127.0.0.1:"), std::string::npos);
+  for (const char* f : {"kubeconfig", "token", "state.db", "pki/ca.key", "pki/server.key"})
+    EXPECT_EQ(mode(dir_ / f), 0600u) << f;
+
+  Result get = run({"get", "deployments"});
+  ASSERT_EQ(get.status, 0) << get.err;
+  EXPECT_TRUE(get.out.starts_with("NAME ")) << get.out;
+  EXPECT_NE(get.out.find("posts-depl "), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("query-depl "), std::string::npos) << get.out;
+
+  Result svc = run({"get", "svc", "posts-srv", "-o", "json"});
+  ASSERT_EQ(svc.status, 0) << svc.err;
+  const Json s = Json::parse(svc.out);
+  EXPECT_EQ(s["kind"], "Service");
+  EXPECT_EQ(s["spec"]["type"], "NodePort");
+  EXPECT_FALSE(s["metadata"]["uid"].get<std::string>().empty());
+
+  Result again = run({"apply", "-f", "manifests/blog"});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("deployment.apps/posts-depl unchanged\n"), std::string::npos)
+      << again.out;
+
+  Result del = run({"delete", "deployment", "posts-depl"});
+  ASSERT_EQ(del.status, 0) << del.err;
+  EXPECT_EQ(del.out, "deployment.apps \"posts-depl\" deleted\n");
+  Result gone = run({"get", "deploy", "posts-depl"});
+  EXPECT_EQ(gone.status, 1);
+  EXPECT_EQ(gone.err, "Error from server (NotFound): deployments.apps \"posts-depl\" not found\n");
+
+  Result second = run({"up", "-d"});
+  EXPECT_EQ(second.status, 1);
+  EXPECT_NE(second.out.find("is in use by the control plane with pid"), std::string::npos)
+      << second.out;
+
+  Result down = run({"down"});
+  ASSERT_EQ(down.status, 0) << down.err;
+  EXPECT_NE(down.out.find("stopped"), std::string::npos);
+  Result after = run({"get", "pods"});
+  EXPECT_EQ(after.status, 1);
+  EXPECT_NE(after.err.find("no control plane is running"), std::string::npos) << after.err;
+}
+
+TEST_F(ControlPlaneTest, ApiRejectsMissingTokenStaleUpdatesAndInvalidObjects) {
+  ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog/posts-depl.yaml"}).status, 0);
+
+  auto unauthorized =
+      client(std::string(64, '0')).raw("GET", "/api/v1/namespaces/default/services");
+  ASSERT_TRUE(unauthorized.ok());
+  EXPECT_EQ(unauthorized.value().first, 401);
+  EXPECT_EQ(Json::parse(unauthorized.value().second)["reason"], "Unauthorized");
+  EXPECT_EQ(unauthorized.value().second.find("posts"), std::string::npos);
+
+  api::ApiClient c = client();
+  const std::string path = "/apis/apps/v1/namespaces/default/deployments/posts-depl";
+  Json d = c.get(path).value();
+  d["spec"]["replicas"] = 2;
+  ASSERT_TRUE(c.put(path, d).ok());
+  auto stale = c.raw("PUT", path, d.dump());  // same, now outdated, resourceVersion
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(stale.value().first, 409);
+  EXPECT_EQ(Json::parse(stale.value().second)["reason"], "Conflict");
+
+  Json bad = d;
+  bad["metadata"].erase("resourceVersion");
+  bad["metadata"]["name"] = "bad-depl";
+  bad["spec"]["replicas"] = "two";
+  bad["spec"]["template"]["spec"]["containers"][0]["image"] = "";
+  auto invalid = c.raw("POST", "/apis/apps/v1/namespaces/default/deployments", bad.dump());
+  ASSERT_TRUE(invalid.ok());
+  EXPECT_EQ(invalid.value().first, 422);
+  const Json status = Json::parse(invalid.value().second);
+  EXPECT_EQ(status["reason"], "Invalid");
+  ASSERT_EQ(status["details"]["causes"].size(), 2u) << status.dump(2);
+  EXPECT_EQ(status["details"]["causes"][0]["field"], "spec.replicas");
+  EXPECT_EQ(status["details"]["causes"][1]["field"], "spec.template.spec.containers[0].image");
+  EXPECT_EQ(c.get("/apis/apps/v1/namespaces/default/deployments/bad-depl").error().code,
+            ErrorCode::NotFound);
+}
+
+TEST_F(ControlPlaneTest, AnApplyWithOneInvalidDocumentStoresNothing) {
+  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  Result apply = run({"apply", "-f", "tests/manifests/bad-dir"});
+  EXPECT_EQ(apply.status, 1);
+  EXPECT_EQ(apply.out, "");
+  Result get = run({"get", "deployments,services,secrets", "-o", "name"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "");
+}
+
+TEST_F(ControlPlaneTest, KillNineThenUpFindsEveryObjectAndResourceVersion) {
+  ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog"}).status, 0);
+  Result before = run({"get", "deployments,services,ingresses", "-o", "json"});
+  ASSERT_EQ(before.status, 0);
+  const Json info = Json::parse(testing::slurp(dir_ / "apiserver.json"));
+  ASSERT_EQ(::kill(info["pid"].get<pid_t>(), SIGKILL), 0);
+
+  Result up = run({"up", "-d"});  // the dead control plane's lock is taken over
+  ASSERT_EQ(up.status, 0) << up.out << up.err;
+  Result after = run({"get", "deployments,services,ingresses", "-o", "json"});
+  ASSERT_EQ(after.status, 0);
+  EXPECT_EQ(Json::parse(after.out), Json::parse(before.out));
+}
+
+}  // namespace
+}  // namespace ticketctl
