@@ -115,7 +115,7 @@ Handler attach_get(CLI::App& verb) {
         printed_any = true;
       }
     }
-    if (a->output == "json" || a->output == "yaml") {
+    if ((a->output == "json" || a->output == "yaml") && (names.empty() || !everything.empty())) {
       // One object by name prints as itself; anything else as a List, as kubectl does.
       Json out = (names.size() == 1 && resources.size() == 1 && everything.size() == 1)
                      ? everything[0]

@@ -30,6 +30,7 @@ Handler attach_down(CLI::App& verb);
 Handler attach_apply(CLI::App& verb);
 Handler attach_get(CLI::App& verb);
 Handler attach_delete(CLI::App& verb);
+Handler attach_create(CLI::App& verb);
 
 int run(int argc, char** argv);
 

@@ -266,7 +266,12 @@ Response ApiHandler::handle(const Request& req) {
     if (!name.empty() && o.name != name)
       return failure(400, "BadRequest",
                      "the name of the object does not match the name on the URL");
-    if (r->namespaced) o.body["metadata"]["namespace"] = o.ns;
+    if (r->namespaced) {
+      o.body["metadata"]["namespace"] = o.ns;
+      if (!store_.get({"namespaces", "", o.ns}).ok())
+        return failure(404, "NotFound", fmt::format("namespaces {} not found", quote(o.ns)),
+                       {{"name", o.ns}, {"kind", "namespaces"}});
+    }
     Result<Json> stored = req.method == "POST" ? store_.create(key, std::move(o.body))
                                                : store_.update(key, std::move(o.body));
     if (!stored.ok()) return from_error(stored.error(), *r, o.name);

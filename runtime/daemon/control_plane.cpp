@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -88,6 +89,19 @@ std::string kubeconfig_text(const std::string& name, int port, const std::string
       name, port, base64_encode(ca_pem), token);
 }
 
+// The namespaces every cluster has; objects may only be created in namespaces that exist.
+Result<bool> ensure_builtin_namespaces(store::Store& store) {
+  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    if (store.get({"namespaces", "", ns}).ok()) continue;
+    Json object = {{"apiVersion", "v1"},
+                   {"kind", "Namespace"},
+                   {"metadata", {{"name", ns}}},
+                   {"status", {{"phase", "Active"}}}};
+    if (Result<Json> r = store.create("namespaces", std::move(object)); !r.ok()) return r.error();
+  }
+  return true;
+}
+
 // Applies the manifests `up` was given in one transaction: all or nothing.
 Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Object>& objects,
                            std::FILE* report) {
@@ -96,6 +110,12 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
   for (const manifest::Object& o : objects) {
     const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
     if (!r) return Error{ErrorCode::Invalid, fmt::format("{}: kind is not served", o.ref())};
+    const bool ns_defined = std::any_of(objects.begin(), objects.end(), [&](const auto& other) {
+      return other.kind == "Namespace" && other.name == o.ns;
+    });
+    if (r->namespaced && !ns_defined && !store.get({"namespaces", "", o.ns}).ok())
+      return Error{ErrorCode::NotFound,
+                   fmt::format("{}: namespaces {} not found", o.ref(), quote(o.ns))};
     Json body = o.body;
     if (r->namespaced) body["metadata"]["namespace"] = o.ns;
     batch.emplace_back(r->store_key(), std::move(body));
@@ -160,6 +180,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (Result<bool> w = write_private_file(file, text); !w.ok())
       return fail(o.report, w.error().message);
   }
+  if (Result<bool> n = ensure_builtin_namespaces(*store.value()); !n.ok())
+    return fail(o.report, n.error().message);
   if (Result<bool> a = apply_objects(*store.value(), o.objects, o.report); !a.ok())
     return fail(o.report, a.error().message);
   std::fprintf(o.report, "control plane ready: https://127.0.0.1:%d (pid %d)\nkubeconfig: %s\n",

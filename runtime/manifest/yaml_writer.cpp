@@ -1,5 +1,6 @@
 #include "runtime/manifest/yaml_writer.h"
 
+#include <cctype>
 #include <cmath>
 
 #include "runtime/manifest/scalar.h"
@@ -10,6 +11,10 @@ namespace {
 bool needs_quotes(const std::string& s) {
   if (s.empty()) return true;
   if (!resolve_scalar(s, "?").is_string()) return true;  // "3000", "yes", "null", "1e3"
+  // YAML 1.1 readers (go-yaml, so kubectl) take 2026-11-25... for a timestamp.
+  if (s.size() >= 10 && std::isdigit(static_cast<unsigned char>(s[0])) && s[4] == '-' &&
+      s[7] == '-')
+    return true;
   static constexpr std::string_view kIndicators = "-?:,[]{}#&*!|>'\"%@`";
   if (kIndicators.find(s.front()) != std::string_view::npos) {
     // "--port" is a plain scalar: a dash is an indicator only before a space.

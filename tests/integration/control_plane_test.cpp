@@ -158,5 +158,39 @@ TEST_F(ControlPlaneTest, KillNineThenUpFindsEveryObjectAndResourceVersion) {
   EXPECT_EQ(Json::parse(after.out), Json::parse(before.out));
 }
 
+TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
+  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  Result created =
+      run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=asdf"});
+  ASSERT_EQ(created.status, 0) << created.err;
+  EXPECT_EQ(created.out, "secret/jwt-secret created\n");
+  Result again = run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=x"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_EQ(again.err, "error: failed to create secret secrets \"jwt-secret\" already exists\n");
+
+  Result yaml = run({"get", "secret", "jwt-secret", "-o", "yaml"});
+  ASSERT_EQ(yaml.status, 0);
+  EXPECT_NE(yaml.out.find("  JWT_KEY: YXNkZg==\n"), std::string::npos) << yaml.out;
+  EXPECT_EQ(yaml.out.find("asdf"), std::string::npos);  // only base64 on the wire and screen
+  Result table = run({"get", "secrets"});
+  EXPECT_NE(table.out.find("jwt-secret   Opaque   1      "), std::string::npos) << table.out;
+
+  Result bad = run({"create", "configmap", "cfg", "--from-literal=no_equals_sign"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("expected key=value"), std::string::npos) << bad.err;
+}
+
+TEST_F(ControlPlaneTest, ObjectsNeedAnExistingNamespace) {
+  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  Result missing = run({"create", "configmap", "cfg", "-n", "blog", "--from-literal=a=1"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("namespaces \"blog\" not found"), std::string::npos) << missing.err;
+  ASSERT_EQ(run({"create", "namespace", "blog"}).status, 0);
+  Result ok = run({"create", "configmap", "cfg", "-n", "blog", "--from-literal=a=1"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  Result list = run({"get", "cm", "-A", "-o", "name"});
+  EXPECT_EQ(list.out, "configmap/cfg\n");
+}
+
 }  // namespace
 }  // namespace ticketctl
