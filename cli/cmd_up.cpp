@@ -36,8 +36,8 @@ std::vector<std::string> skaffold_manifests() {
 // `up -d`: the control plane runs in a child of its own session; the parent relays its report
 // until the child closes the pipe, then checks the child is still alive.
 int run_detached(daemon::ControlPlaneOptions options) {
-  int fds[2];
-  if (::pipe(fds) != 0) {
+  int report[2], ready[2];
+  if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
     std::perror("ticketctl up: pipe");
     return kExitFailure;
   }
@@ -49,7 +49,8 @@ int run_detached(daemon::ControlPlaneOptions options) {
     return kExitFailure;
   }
   if (child == 0) {
-    ::close(fds[0]);
+    ::close(report[0]);
+    ::close(ready[0]);
     ::setsid();
     std::error_code ec;
     fs::create_directories(options.dir.root, ec);
@@ -61,19 +62,27 @@ int run_detached(daemon::ControlPlaneOptions options) {
       ::dup2(log, 1);
       ::dup2(log, 2);
     }
-    options.report = ::fdopen(fds[1], "w");
+    options.report = ::fdopen(report[1], "w");
     options.close_report_when_ready = true;
+    options.ready_fd = ready[1];
     ::_exit(daemon::run_control_plane(options));
   }
-  ::close(fds[1]);
+  ::close(report[1]);
+  ::close(ready[1]);
   char buf[4096];
   ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+  while ((n = ::read(report[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
     if (n > 0) std::cout.write(buf, n);
-  ::close(fds[0]);
+  ::close(report[0]);
+  // The ready byte comes only from a control plane that serves; a failed one just closes.
+  char byte = 0;
+  while ((n = ::read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
+  }
+  ::close(ready[0]);
+  if (n == 1 && byte == '1') return kExitOk;
   int status = 0;
-  if (::waitpid(child, &status, WNOHANG) == child) return kExitFailure;  // it failed to start
-  return kExitOk;
+  ::waitpid(child, &status, 0);
+  return kExitFailure;
 }
 
 }  // namespace

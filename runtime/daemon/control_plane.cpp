@@ -188,6 +188,11 @@ int run_control_plane(const ControlPlaneOptions& o) {
                port.value(), ::getpid(), dir.kubeconfig().c_str());
   std::fflush(o.report);
   if (o.close_report_when_ready) std::fclose(o.report);
+  if (o.ready_fd >= 0) {
+    const char ready = '1';
+    if (::write(o.ready_fd, &ready, 1) != 1) return 1;
+    ::close(o.ready_fd);
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);

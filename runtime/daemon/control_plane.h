@@ -18,6 +18,9 @@ struct ControlPlaneOptions {
   // passes a pipe to the waiting parent and closes it once ready.
   std::FILE* report = stdout;
   bool close_report_when_ready = false;
+  // When >= 0, one byte is written here and the descriptor closed once the API serves and the
+  // manifests are applied: the waiting parent's proof of success (a failure only closes it).
+  int ready_fd = -1;
 };
 
 // Returns the process exit status: 0 after SIGTERM (`ticketctl down`), 130 after SIGINT
