@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include <fmt/format.h>
 
@@ -29,6 +30,10 @@ Result<int> ApiServer::start() {
   if (!server_->is_valid())
     return Error{ErrorCode::Internal, fmt::format("api: cannot load TLS certificate {} and key {}",
                                                   options_.cert.string(), options_.key.string())};
+  // Clients here never resume sessions; TLS 1.3 tickets sent after the handshake only make a
+  // short-lived CLI wait (httplib sleeps 1 ms per SSL_ERROR_WANT_READ) before its reply.
+  SSL_CTX_set_num_tickets(server_->ssl_context(), 0);
+  server_->set_tcp_nodelay(true);  // small JSON replies must not wait for delayed ACKs
   const std::string token = options_.token;
   server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
     if (token_matches(req.get_header_value("Authorization"), token))
