@@ -162,10 +162,21 @@ Json status_json(int code, std::string_view reason, std::string_view message, Js
   return s;
 }
 
-ApiHandler::ApiHandler(store::Store& store, std::string server_address)
-    : store_(store), server_address_(std::move(server_address)) {}
+ApiHandler::ApiHandler(store::Store& store, std::mutex& store_mutex,
+                       std::function<void()> on_change, std::string server_address)
+    : store_(store),
+      mu_(store_mutex),
+      on_change_(std::move(on_change)),
+      server_address_(std::move(server_address)) {}
 
 Response ApiHandler::handle(const Request& req) {
+  bool changed = false;
+  Response r = handle_locked(req, changed);
+  if (changed && on_change_) on_change_();
+  return r;
+}
+
+Response ApiHandler::handle_locked(const Request& req, bool& changed) {
   const std::vector<std::string> seg = split_path(req.path);
   const bool get = req.method == "GET";
   // Discovery.
@@ -249,6 +260,7 @@ Response ApiHandler::handle(const Request& req) {
   }
   if (req.method == "DELETE") {
     Result<Json> o = store_.remove({key, ns, name});
+    changed = o.ok();
     return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
   }
   if (req.method == "POST" || req.method == "PUT") {
@@ -275,6 +287,7 @@ Response ApiHandler::handle(const Request& req) {
     Result<Json> stored = req.method == "POST" ? store_.create(key, std::move(o.body))
                                                : store_.update(key, std::move(o.body));
     if (!stored.ok()) return from_error(stored.error(), *r, o.name);
+    changed = true;
     return {req.method == "POST" ? 201 : 200, stored.value()};
   }
   return failure(405, "MethodNotAllowed", fmt::format("{} is not supported yet", req.method));

@@ -2,8 +2,9 @@
 // The Kubernetes REST semantics, without HTTP: a request (method, path, query, body) in, a status
 // code and a JSON body (an object, a List, or a Status) out. The HTTPS server is a thin shell
 // around it, so tests can drive the API directly.
-// Threads: any; every call takes the store's lock.
+// Threads: any; every call takes the store lock it was given, shared with the controllers.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -27,14 +28,19 @@ struct Response {
 
 class ApiHandler {
  public:
-  // `server_address` ("127.0.0.1:6443") goes into discovery documents.
-  ApiHandler(store::Store& store, std::string server_address);
+  // `server_address` ("127.0.0.1:6443") goes into discovery documents; `on_change` runs after
+  // every successful write (outside the lock), so controllers wake up.
+  ApiHandler(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
+             std::string server_address);
   Response handle(const Request& request);
 
  private:
+  Response handle_locked(const Request& request, bool& changed);
+
   store::Store& store_;
+  std::mutex& mu_;
+  std::function<void()> on_change_;
   std::string server_address_;
-  std::mutex mu_;
 };
 
 // A Kubernetes `Status` failure object: reason and code as the API server sends them.

@@ -18,8 +18,12 @@ bool token_matches(const std::string& header, const std::string& token) {
 
 }  // namespace
 
-ApiServer::ApiServer(store::Store& store, ServerOptions options)
-    : store_(store), options_(std::move(options)) {}
+ApiServer::ApiServer(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
+                     ServerOptions options)
+    : store_(store),
+      store_mutex_(store_mutex),
+      on_change_(std::move(on_change)),
+      options_(std::move(options)) {}
 
 ApiServer::~ApiServer() {
   stop();
@@ -61,7 +65,8 @@ Result<int> ApiServer::start() {
   if (port <= 0)
     return Error{ErrorCode::Internal,
                  fmt::format("api: cannot listen on {}:{}", options_.address, options_.port)};
-  handler_ = std::make_unique<ApiHandler>(store_, fmt::format("{}:{}", options_.address, port));
+  handler_ = std::make_unique<ApiHandler>(store_, store_mutex_, on_change_,
+                                          fmt::format("{}:{}", options_.address, port));
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return port;
 }

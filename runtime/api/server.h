@@ -4,7 +4,9 @@
 // Threads: start()/stop() from the owner's thread; requests run on httplib's worker threads.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -27,7 +29,9 @@ struct ServerOptions {
 
 class ApiServer {
  public:
-  ApiServer(store::Store& store, ServerOptions options);
+  // `store_mutex` guards `store` for everyone who uses it; `on_change` runs after each write.
+  ApiServer(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
+            ServerOptions options);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -38,6 +42,8 @@ class ApiServer {
 
  private:
   store::Store& store_;
+  std::mutex& store_mutex_;
+  std::function<void()> on_change_;
   ServerOptions options_;
   std::unique_ptr<httplib::SSLServer> server_;
   std::unique_ptr<ApiHandler> handler_;

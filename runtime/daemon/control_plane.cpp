@@ -12,12 +12,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"
 #include "runtime/api/tls.h"
+#include "runtime/controllers/deployment.h"
 #include "runtime/core/strings.h"
 #include "runtime/store/store.h"
 
@@ -134,6 +137,61 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
   return true;
 }
 
+// Runs the controllers on their own thread: after every API write, and every few seconds as a
+// level-based safety net; each round repeats until a pass writes nothing.
+class ControllerLoop {
+ public:
+  ControllerLoop(store::Store& store, std::mutex& store_mutex)
+      : deployments_(store), store_mutex_(store_mutex) {}
+  ~ControllerLoop() { stop(); }
+
+  // Converges once on the calling thread, then keeps converging in the background.
+  void start() {
+    converge();
+    thread_ = std::thread([this] { run(); });
+  }
+  void wake() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      dirty_ = true;
+    }
+    cv_.notify_one();
+  }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void converge() {
+    std::lock_guard<std::mutex> l(store_mutex_);
+    for (int pass = 0; pass < 10 && deployments_.reconcile() > 0; ++pass) {
+    }
+  }
+  void run() {
+    while (true) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait_for(l, std::chrono::seconds(5), [this] { return dirty_ || stopping_; });
+        if (stopping_) return;
+        dirty_ = false;
+      }
+      converge();
+    }
+  }
+
+  controllers::DeploymentController deployments_;
+  std::mutex& store_mutex_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = false, stopping_ = false;
+  std::thread thread_;
+};
+
 int fail(std::FILE* report, const std::string& message) {
   std::fprintf(report, "ticketctl up: %s\n", message.c_str());
   std::fflush(report);
@@ -167,7 +225,10 @@ int run_control_plane(const ControlPlaneOptions& o) {
   Result<std::string> ca = api::read_file(tls.value().ca_cert);
   if (!ca.ok()) return fail(o.report, ca.error().message);
 
-  api::ApiServer server(*store.value(),
+  // One lock for the store, shared by the API's worker threads and the controllers.
+  std::mutex store_mutex;
+  ControllerLoop controllers(*store.value(), store_mutex);
+  api::ApiServer server(*store.value(), store_mutex, [&controllers] { controllers.wake(); },
                         {tls.value().server_cert, tls.value().server_key, token.value()});
   Result<int> port = server.start();
   if (!port.ok()) return fail(o.report, port.error().message);
@@ -184,6 +245,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
     return fail(o.report, n.error().message);
   if (Result<bool> a = apply_objects(*store.value(), o.objects, o.report); !a.ok())
     return fail(o.report, a.error().message);
+  // Converge before saying ready, so a script that runs `get pods` next sees them.
+  controllers.start();
   std::fprintf(o.report, "control plane ready: https://127.0.0.1:%d (pid %d)\nkubeconfig: %s\n",
                port.value(), ::getpid(), dir.kubeconfig().c_str());
   std::fflush(o.report);
@@ -197,6 +260,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   int sig = 0;
   sigwait(&signals, &sig);
   server.stop();
+  controllers.stop();
   fs::remove(dir.apiserver(), ec);
   return sig == SIGINT ? 130 : 0;
 }

@@ -220,6 +220,7 @@ Result<Json> Store::write(const std::string& resource, Json object, bool must_ex
     const bool spec_changed = object.value("spec", Json()) != old.value("spec", Json());
     meta["generation"] = spec_changed ? generation + 1 : generation;
     // Status belongs to controllers, not to whoever writes the object.
+    // Inserting moves the object's members: `meta` is not used after this.
     if (old.contains("status"))
       object["status"] = old["status"];
     else
@@ -231,7 +232,8 @@ Result<Json> Store::write(const std::string& resource, Json object, bool must_ex
   }
   const int64_t rv = next_resource_version();
   if (rv == 0) return internal(db_, "resourceVersion");
-  meta["resourceVersion"] = std::to_string(rv);
+  // Re-fetched: inserting "status" above may have moved the metadata object.
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
   Statement put(
       db_, "INSERT OR REPLACE INTO objects (resource, namespace, name, body) VALUES (?, ?, ?, ?)");
   if (!put.ok()) return internal(db_, "write");
@@ -274,6 +276,25 @@ Result<Json> Store::remove(const Key& key) {
   // A deletion is a change too: its watch event carries the new resourceVersion.
   existing.value()["metadata"]["resourceVersion"] = std::to_string(rv);
   return existing;
+}
+
+Result<Json> Store::update_status(const Key& key, Json status) {
+  Transaction tx(db_);
+  if (!tx.began()) return internal(db_, "begin");
+  Result<Json> existing = get(key);
+  if (!existing.ok()) return existing;
+  Json object = std::move(existing.value());
+  if (object.value("status", Json()) == status) return object;
+  object["status"] = std::move(status);
+  const int64_t rv = next_resource_version();
+  if (rv == 0) return internal(db_, "resourceVersion");
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
+  Statement put(db_,
+                "UPDATE objects SET body = ? WHERE resource = ? AND namespace = ? AND name = ?");
+  if (!put.ok()) return internal(db_, "write");
+  put.bind(1, object.dump()).bind(2, key.resource).bind(3, key.ns).bind(4, key.name);
+  if (put.step() != SQLITE_DONE || !tx.commit()) return internal(db_, "write");
+  return object;
 }
 
 Result<std::vector<Applied>> Store::apply(const std::vector<std::pair<std::string, Json>>& batch) {

@@ -51,6 +51,9 @@ class Store {
   std::vector<Json> list(const std::string& resource, const std::string& ns) const;
   // Returns the object as it was; NotFound when absent.
   Result<Json> remove(const Key& key);
+  // Replaces only `status` (the status subresource): what controllers write. Bumps
+  // resourceVersion, not generation; unchanged status writes nothing.
+  Result<Json> update_status(const Key& key, Json status);
 
   // kubectl apply for a batch: each object is created, updated when its content differs, or
   // left alone. All or nothing: on any error no object of the batch is written.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "runtime/api/client.h"
@@ -156,6 +157,41 @@ TEST_F(ControlPlaneTest, KillNineThenUpFindsEveryObjectAndResourceVersion) {
   Result after = run({"get", "deployments,services,ingresses", "-o", "json"});
   ASSERT_EQ(after.status, 0);
   EXPECT_EQ(Json::parse(after.out), Json::parse(before.out));
+}
+
+TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleAndDelete) {
+  ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog"}).status, 0);
+  // `up -d` returns after the controllers converged: the pods are there at once.
+  Result pods = run({"get", "pods", "-l", "app=posts", "-o", "json"});
+  ASSERT_EQ(pods.status, 0) << pods.err;
+  Json list = Json::parse(pods.out);
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_TRUE(list["items"][0]["metadata"]["name"].get<std::string>().starts_with("posts-depl-"));
+  EXPECT_EQ(list["items"][0]["status"]["phase"], "Pending");
+
+  // Scaling through the API: the controller follows (waited for with a deadline, not a sleep).
+  api::ApiClient c = client();
+  const std::string path = "/apis/apps/v1/namespaces/default/deployments/posts-depl";
+  Json d = c.get(path).value();
+  d["spec"]["replicas"] = 3;
+  ASSERT_TRUE(c.put(path, d).ok());
+  auto count_pods = [&] {
+    return c.get("/api/v1/namespaces/default/pods?labelSelector=app%3Dposts")
+        .value()["items"]
+        .size();
+  };
+  auto wait_for = [&](size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (count_pods() != n && std::chrono::steady_clock::now() < deadline) {
+    }
+    return count_pods();
+  };
+  EXPECT_EQ(wait_for(3), 3u);
+
+  ASSERT_EQ(run({"delete", "deployment", "posts-depl"}).status, 0);
+  EXPECT_EQ(wait_for(0), 0u);
+  Result rs = run({"get", "rs", "-l", "app=posts", "-o", "name"});
+  EXPECT_EQ(rs.out, "");
 }
 
 TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {

@@ -86,6 +86,27 @@ TEST_F(StoreTest, UpdateWithAStaleResourceVersionConflicts) {
   EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
 }
 
+TEST_F(StoreTest, StatusBelongsToControllers) {
+  auto s = open();
+  Json v1 = s->create("deployments.apps", deployment("posts-depl", 1)).value();
+  auto with_status =
+      s->update_status({"deployments.apps", "default", "posts-depl"}, {{"replicas", 1}});
+  ASSERT_TRUE(with_status.ok());
+  EXPECT_EQ(with_status.value()["metadata"]["generation"], 1);
+  EXPECT_EQ(with_status.value()["metadata"]["resourceVersion"], "2");
+  // A user's update without status (kubectl apply) keeps the controller's status.
+  auto v3 = s->update("deployments.apps", deployment("posts-depl", 3));
+  ASSERT_TRUE(v3.ok());
+  EXPECT_EQ(v3.value()["status"]["replicas"], 1);
+  EXPECT_EQ(v3.value()["metadata"]["resourceVersion"], "3");
+  EXPECT_EQ(v3.value()["metadata"]["generation"], 2);
+  // The same status again writes nothing.
+  auto same = s->update_status({"deployments.apps", "default", "posts-depl"}, {{"replicas", 1}});
+  EXPECT_EQ(same.value()["metadata"]["resourceVersion"], "3");
+  EXPECT_EQ(s->update_status({"deployments.apps", "default", "nope"}, {}).error().code,
+            ErrorCode::NotFound);
+}
+
 TEST_F(StoreTest, ListByNamespaceAndRemove) {
   auto s = open();
   ASSERT_TRUE(s->create("deployments.apps", deployment("b", 1)).ok());
