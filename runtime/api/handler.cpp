@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "runtime/api/patch.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/selector.h"
 #include "runtime/core/strings.h"
@@ -81,7 +82,7 @@ Json resource_list(std::string_view group_version) {
                   {"singularName", r.singular},
                   {"namespaced", r.namespaced},
                   {"kind", r.kind},
-                  {"verbs", {"create", "delete", "get", "list", "update"}}};
+                  {"verbs", {"create", "delete", "get", "list", "patch", "update"}}};
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
     if (!r.categories.empty()) entry["categories"] = r.categories;
     resources.push_back(std::move(entry));
@@ -263,12 +264,28 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     changed = o.ok();
     return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
   }
-  if (req.method == "POST" || req.method == "PUT") {
+  if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
     if ((req.method == "POST") != name.empty())
       return failure(405, "MethodNotAllowed",
                      fmt::format("{} is not allowed on this path", req.method));
+    Request effective = req;
+    if (req.method == "PATCH") {
+      if (!is_patch_type(req.content_type))
+        return failure(415, "UnsupportedMediaType",
+                       fmt::format("the body of the request was in an unknown format ({}): use "
+                                   "application/merge-patch+json, application/json-patch+json or "
+                                   "application/strategic-merge-patch+json",
+                                   req.content_type));
+      // The patch applies to the stored object; the result is validated like any write and
+      // carries the stored resourceVersion, so it cannot silently undo a concurrent change.
+      Result<Json> current = store_.get({key, ns, name});
+      if (!current.ok()) return from_error(current.error(), *r, name);
+      Result<Json> patched = apply_patch(current.value(), req.content_type, req.body);
+      if (!patched.ok()) return failure(422, "Invalid", patched.error().message);
+      effective.body = patched.value().dump();
+    }
     Response rejected;
-    std::optional<manifest::Object> object = decode_body(req, *r, ns, rejected);
+    std::optional<manifest::Object> object = decode_body(effective, *r, ns, rejected);
     if (!object) return rejected;
     manifest::Object& o = *object;
     if (r->namespaced && o.ns != (ns.empty() ? "default" : ns))

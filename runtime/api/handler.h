@@ -19,6 +19,7 @@ struct Request {
   std::string path;    // "/apis/apps/v1/namespaces/default/deployments"
   std::multimap<std::string, std::string> query;
   std::string body;
+  std::string content_type;
 };
 
 struct Response {

@@ -47,7 +47,7 @@ Result<int> ApiServer::start() {
     return httplib::Server::HandlerResponse::Handled;
   });
   auto serve = [this](const httplib::Request& req, httplib::Response& res) {
-    Request r{req.method, req.path, {}, req.body};
+    Request r{req.method, req.path, {}, req.body, req.get_header_value("Content-Type")};
     for (const auto& [k, v] : req.params) r.query.emplace(k, v);
     Response out = handler_->handle(r);
     res.status = out.status;

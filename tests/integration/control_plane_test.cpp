@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "runtime/api/client.h"
@@ -192,6 +196,38 @@ TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleA
   EXPECT_EQ(wait_for(0), 0u);
   Result rs = run({"get", "rs", "-l", "app=posts", "-o", "name"});
   EXPECT_EQ(rs.out, "");
+}
+
+// Real kubectl is the API's second client. It is not in Debian's archive, so a machine without
+// it skips this test and says so.
+TEST_F(ControlPlaneTest, RealKubectlReadsAndPatchesThroughTheKubeconfig) {
+  if (std::system("command -v kubectl >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
+  ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog"}).status, 0);
+  const std::string kubectl = "KUBECONFIG=" + (dir_ / "kubeconfig").string() + " kubectl ";
+  auto shell = [](const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    const int status = ::pclose(p);
+    return std::make_pair(WEXITSTATUS(status), out);
+  };
+  auto [get_status, names] = shell(kubectl + "get deployments -o name");
+  EXPECT_EQ(get_status, 0) << names;
+  EXPECT_NE(names.find("deployment.apps/posts-depl"), std::string::npos) << names;
+
+  auto [patch_status, patched] =
+      shell(kubectl + "patch deployment posts-depl -p '{\"spec\":{\"replicas\":2}}'");
+  EXPECT_EQ(patch_status, 0) << patched;
+  EXPECT_EQ(patched, "deployment.apps/posts-depl patched\n");
+  Result d = run({"get", "deploy", "posts-depl", "-o", "json"});
+  EXPECT_EQ(Json::parse(d.out)["spec"]["replicas"], 2);
+
+  auto [bad_status, bad] =
+      shell(kubectl + "patch deployment posts-depl -p '{\"spec\":{\"replicas\":\"x\"}}'");
+  EXPECT_NE(bad_status, 0);
+  EXPECT_NE(bad.find("spec.replicas: expected integer"), std::string::npos) << bad;
 }
 
 TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {

@@ -1,0 +1,26 @@
+#pragma once
+// PATCH as the API server does it: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and
+// Kubernetes' strategic merge patch, in which lists of containers, env vars, ports, volumes and
+// mounts merge element by element on their merge keys instead of being replaced.
+// Pure; any thread.
+
+#include <string>
+#include <string_view>
+
+#include "runtime/core/result.h"
+#include "runtime/manifest/json.h"
+
+namespace ticketctl::api {
+
+// Whether a Content-Type names one of the three patch formats.
+bool is_patch_type(std::string_view content_type);
+
+// `content_type` is the request's Content-Type; an unsupported one is ErrorCode::Invalid with a
+// message naming the supported ones.
+Result<Json> apply_patch(const Json& original, std::string_view content_type,
+                         const std::string& body);
+
+// The strategic merge of `patch` into `original` (exposed for tests).
+Json strategic_merge(const Json& original, const Json& patch, std::string_view field = {});
+
+}  // namespace ticketctl::api
