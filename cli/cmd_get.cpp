@@ -16,6 +16,7 @@ struct GetArgs {
   std::string ns = "default";
   bool all_namespaces = false;
   std::string labels, fields, output;
+  bool watch = false;
   StateDirArg state;
 };
 
@@ -35,6 +36,42 @@ std::string name_of(const api::Resource& r, const Json& o) {
   return r.kubectl_kind() + "/" + o["metadata"].value("name", "");
 }
 
+// Prints every change after `from_rv` the way the first listing printed objects.
+int watch_changes(api::ApiClient& client, const api::Resource& r, const GetArgs& a,
+                  const std::string& ns, const std::string& from_rv) {
+  std::string path = r.path(r.namespaced ? ns : "") + selector_query(a.labels, a.fields);
+  path += path.find('?') == std::string::npos ? '?' : '&';
+  path += "watch=1&resourceVersion=" + from_rv;
+  TableOptions t;
+  t.wide = a.output == "wide";
+  t.with_namespace = a.all_namespaces && r.namespaced;
+  Result<bool> done = client.watch(path, [&](const Json& event) {
+    if (event.value("type", "") == "ERROR") {
+      std::cerr << "error: " << event["object"].value("message", "the watch ended") << '\n';
+      return false;
+    }
+    const Json& o = event["object"];
+    if (a.output == "name") {
+      std::cout << name_of(r, o) << '\n';
+    } else if (a.output == "json") {
+      std::cout << o.dump(4) << '\n';
+    } else if (a.output == "yaml") {
+      std::cout << "---\n" << manifest::to_yaml(o);
+    } else {
+      // The row alone: the header was printed with the listing.
+      const std::string table = print_table(r.plural, {o}, t, std::chrono::system_clock::now());
+      std::cout << table.substr(table.find('\n') + 1);
+    }
+    std::cout << std::flush;
+    return true;
+  });
+  if (!done.ok()) {
+    std::cerr << "error: " << done.error().message << '\n';
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 Handler attach_get(CLI::App& verb) {
@@ -45,6 +82,8 @@ Handler attach_get(CLI::App& verb) {
   verb.add_option("-l,--selector", a->labels, "Label selector, e.g. app=posts,tier!=db");
   verb.add_option("--field-selector", a->fields,
                   "metadata.name, metadata.namespace or status.phase");
+  verb.add_flag("-w,--watch", a->watch,
+                "After listing, print each change as it happens (one kind; until Ctrl-C)");
   verb.add_option("-o,--output", a->output, "json, yaml, name or wide")
       ->check(CLI::IsMember({"json", "yaml", "name", "wide"}));
   a->state.attach(verb);
@@ -64,7 +103,20 @@ Handler attach_get(CLI::App& verb) {
       }
       resources.push_back(r);
     }
-    const std::vector<std::string> names(a->words.begin() + 1, a->words.end());
+    std::vector<std::string> names(a->words.begin() + 1, a->words.end());
+    if (a->watch) {
+      if (resources.size() != 1 || names.size() > 1) {
+        std::cerr
+            << "error: watch is only supported on a single resource type and at most one name\n";
+        return kExitUsage;
+      }
+      // A watched name is a list narrowed to it, so the watch can start where the list ended.
+      if (!names.empty()) {
+        a->fields += (a->fields.empty() ? "" : ",") + std::string("metadata.name=") + names[0];
+        names.clear();
+      }
+    }
+    std::string list_rv;
     Result<api::ApiClient> client = a->state.connect();
     if (!client.ok()) {
       std::cerr << "error: " << client.error().message << '\n';
@@ -84,6 +136,7 @@ Handler attach_get(CLI::App& verb) {
           std::cerr << server_error(list.error()) << '\n';
           return kExitFailure;
         }
+        list_rv = list.value()["metadata"].value("resourceVersion", "");
         for (Json& o : list.value()["items"]) {
           // A list's items carry no kind; kubectl fills it in for output.
           o["apiVersion"] = r->api_version();
@@ -130,7 +183,8 @@ Handler attach_get(CLI::App& verb) {
       else
         std::cerr << "No resources found in " << a->ns << " namespace.\n";
     }
-    return status;
+    if (!a->watch || status != kExitOk) return status;
+    return watch_changes(client.value(), *resources[0], *a, ns, list_rv);
   };
 }
 

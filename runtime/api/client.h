@@ -4,6 +4,7 @@
 // server's Status message with its reason. One client per thread.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,9 @@ class ApiClient {
   Result<Json> post(const std::string& path, const Json& body);
   Result<Json> put(const std::string& path, const Json& body);
   Result<Json> remove(const std::string& path);
+  // Streams a watch (`path` with ?watch=1): calls `on_event` with each {"type","object"} until it
+  // returns false or the server ends the stream. Ending normally is ok().
+  Result<bool> watch(const std::string& path, const std::function<bool(const Json&)>& on_event);
   // Any method, for tests and raw access; returns the HTTP status and body, or a transport error.
   Result<std::pair<int, std::string>> raw(const std::string& method, const std::string& path,
                                           const std::string& body = {});

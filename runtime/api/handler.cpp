@@ -164,11 +164,13 @@ Json status_json(int code, std::string_view reason, std::string_view message, Js
 }
 
 ApiHandler::ApiHandler(store::Store& store, std::mutex& store_mutex,
-                       std::function<void()> on_change, std::string server_address)
+                       std::function<void()> on_change, std::string server_address,
+                       WatchHub* watches)
     : store_(store),
       mu_(store_mutex),
       on_change_(std::move(on_change)),
-      server_address_(std::move(server_address)) {}
+      server_address_(std::move(server_address)),
+      watches_(watches) {}
 
 Response ApiHandler::handle(const Request& req) {
   bool changed = false;
@@ -242,6 +244,31 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     if (!labels.ok()) return failure(400, "BadRequest", labels.error().message);
     Result<Selector> fields = parse_field_selector(query_value(req, "fieldSelector"));
     if (!fields.ok()) return failure(400, "BadRequest", fields.error().message);
+    const std::string watch = query_value(req, "watch");
+    if (watches_ && (watch == "1" || watch == "true")) {
+      auto stream = std::make_shared<WatchStream>();
+      stream->hub = watches_;
+      stream->filter = {key, ns, labels.value(), fields.value()};
+      const std::string rv = query_value(req, "resourceVersion");
+      if (rv.empty() || rv == "0") {
+        // Without a starting point a watch begins with the current state, as ADDED events.
+        for (Json& o : store_.list(key, ns))
+          if (matches(labels.value(), o["metadata"].value("labels", Json::object())) &&
+              matches_fields(fields.value(), o))
+            stream->initial_lines.push_back(watch_line("ADDED", o));
+        stream->after_rv = store_.resource_version();
+      } else if (rv.find_first_not_of("0123456789") == std::string::npos) {
+        stream->after_rv = std::stoll(rv);
+      } else {
+        return failure(400, "BadRequest", fmt::format("invalid resourceVersion {}", quote(rv)));
+      }
+      const std::string timeout = query_value(req, "timeoutSeconds");
+      const long seconds = timeout.empty() ? 1800 : std::strtol(timeout.c_str(), nullptr, 10);
+      stream->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+      Response r200;
+      r200.watch = std::move(stream);
+      return r200;
+    }
     Json items = Json::array();
     for (Json& o : store_.list(key, ns)) {
       const Json& meta = o["metadata"];
@@ -269,6 +296,15 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       return failure(405, "MethodNotAllowed",
                      fmt::format("{} is not allowed on this path", req.method));
     Request effective = req;
+    const std::string_view media =
+        std::string_view(req.content_type).substr(0, req.content_type.find(';'));
+    if (req.method != "PATCH" && !media.empty() && media != "application/json" &&
+        media != "application/yaml")
+      // kubectl sends protobuf for built-in kinds unless told otherwise; say we speak JSON.
+      return failure(415, "UnsupportedMediaType",
+                     fmt::format("the body of the request was in an unknown format ({}): "
+                                 "accepted media types are application/json and application/yaml",
+                                 req.content_type));
     if (req.method == "PATCH") {
       if (!is_patch_type(req.content_type))
         return failure(415, "UnsupportedMediaType",

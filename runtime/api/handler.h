@@ -4,11 +4,14 @@
 // around it, so tests can drive the API directly.
 // Threads: any; every call takes the store lock it was given, shared with the controllers.
 
+#include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
+#include "runtime/api/watch.h"
 #include "runtime/manifest/json.h"
 #include "runtime/store/store.h"
 
@@ -22,9 +25,20 @@ struct Request {
   std::string content_type;
 };
 
+// A watch request's stream: lines to send first (the current objects, when the client gave no
+// resourceVersion), then events from the hub after `after_rv`, until `deadline`.
+struct WatchStream {
+  WatchHub* hub = nullptr;
+  WatchFilter filter;
+  int64_t after_rv = 0;
+  std::vector<std::string> initial_lines;
+  std::chrono::steady_clock::time_point deadline;
+};
+
 struct Response {
   int status = 200;
   Json body;
+  std::shared_ptr<WatchStream> watch{};  // set for ?watch=1: stream instead of `body`
 };
 
 class ApiHandler {
@@ -32,7 +46,7 @@ class ApiHandler {
   // `server_address` ("127.0.0.1:6443") goes into discovery documents; `on_change` runs after
   // every successful write (outside the lock), so controllers wake up.
   ApiHandler(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
-             std::string server_address);
+             std::string server_address, WatchHub* watches = nullptr);
   Response handle(const Request& request);
 
  private:
@@ -42,6 +56,7 @@ class ApiHandler {
   std::mutex& mu_;
   std::function<void()> on_change_;
   std::string server_address_;
+  WatchHub* watches_;
 };
 
 // A Kubernetes `Status` failure object: reason and code as the API server sends them.

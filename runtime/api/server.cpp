@@ -16,6 +16,38 @@ bool token_matches(const std::string& header, const std::string& token) {
          CRYPTO_memcmp(header.data(), expected.data(), expected.size()) == 0;
 }
 
+// Streams a watch as newline-delimited JSON in chunks. Each call of the provider waits up to a
+// second for events, so a closed connection or a stopping server is noticed within that time.
+void stream_watch(httplib::Response& res, std::shared_ptr<WatchStream> stream) {
+  res.set_chunked_content_provider("application/json", [stream](size_t, httplib::DataSink& sink) {
+    for (const std::string& line : stream->initial_lines)
+      if (!sink.write(line.data(), line.size())) return false;
+    stream->initial_lines.clear();
+    if (std::chrono::steady_clock::now() >= stream->deadline) {
+      sink.done();
+      return true;
+    }
+    std::vector<std::string> lines;
+    switch (stream->hub->next(stream->after_rv, stream->filter, std::chrono::seconds(1), lines)) {
+      case WatchHub::Wait::Stopped:
+        sink.done();
+        return true;
+      case WatchHub::Wait::Gone: {
+        const std::string expired =
+            watch_line("ERROR", status_json(410, "Expired", "too old resource version"));
+        sink.write(expired.data(), expired.size());
+        sink.done();
+        return true;
+      }
+      default:
+        break;
+    }
+    for (const std::string& line : lines)
+      if (!sink.write(line.data(), line.size())) return false;
+    return sink.is_writable();
+  });
+}
+
 }  // namespace
 
 ApiServer::ApiServer(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
@@ -37,7 +69,11 @@ Result<int> ApiServer::start() {
   // Clients here never resume sessions; TLS 1.3 tickets sent after the handshake only make a
   // short-lived CLI wait (httplib sleeps 1 ms per SSL_ERROR_WANT_READ) before its reply.
   SSL_CTX_set_num_tickets(server_->ssl_context(), 0);
-  server_->set_tcp_nodelay(true);  // small JSON replies must not wait for delayed ACKs
+  server_->set_tcp_nodelay(true);
+  // Each open watch holds a worker thread; leave room for several beside ordinary requests.
+  server_->new_task_queue = [] {
+    return new httplib::ThreadPool(32);
+  };  // small JSON replies must not wait for delayed ACKs
   const std::string token = options_.token;
   server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
     if (token_matches(req.get_header_value("Authorization"), token))
@@ -51,6 +87,10 @@ Result<int> ApiServer::start() {
     for (const auto& [k, v] : req.params) r.query.emplace(k, v);
     Response out = handler_->handle(r);
     res.status = out.status;
+    if (out.watch) {
+      stream_watch(res, std::move(out.watch));
+      return;
+    }
     res.set_content(out.body.dump(), "application/json");
   };
   server_->Get(".*", serve);
@@ -66,12 +106,13 @@ Result<int> ApiServer::start() {
     return Error{ErrorCode::Internal,
                  fmt::format("api: cannot listen on {}:{}", options_.address, options_.port)};
   handler_ = std::make_unique<ApiHandler>(store_, store_mutex_, on_change_,
-                                          fmt::format("{}:{}", options_.address, port));
+                                          fmt::format("{}:{}", options_.address, port), &watches_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return port;
 }
 
 void ApiServer::stop() {
+  watches_.stop();  // ends open watch streams, so the workers can finish
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }

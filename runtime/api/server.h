@@ -36,6 +36,9 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
+  // Every committed store change must be passed here, under the store lock, for watches.
+  void publish(const store::Event& e) { watches_.publish(e); }
+
   // Binds and starts serving in the background; returns the port it listens on.
   Result<int> start();
   void stop();
@@ -47,6 +50,7 @@ class ApiServer {
   ServerOptions options_;
   std::unique_ptr<httplib::SSLServer> server_;
   std::unique_ptr<ApiHandler> handler_;
+  WatchHub watches_;
   std::thread thread_;
 };
 

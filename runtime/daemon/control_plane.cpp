@@ -230,6 +230,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   ControllerLoop controllers(*store.value(), store_mutex);
   api::ApiServer server(*store.value(), store_mutex, [&controllers] { controllers.wake(); },
                         {tls.value().server_cert, tls.value().server_key, token.value()});
+  store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });
   Result<int> port = server.start();
   if (!port.ok()) return fail(o.report, port.error().message);
 

@@ -250,14 +250,17 @@ Result<Json> Store::create(const std::string& resource, Json object) {
     object["metadata"].erase("resourceVersion");
   Result<Json> r = write(resource, std::move(object), false, true, nullptr);
   if (r.ok() && !tx.commit()) return internal(db_, "commit");
+  if (r.ok()) notify(Event::Type::Added, resource, r.value());
   return r;
 }
 
 Result<Json> Store::update(const std::string& resource, Json object) {
   Transaction tx(db_);
   if (!tx.began()) return internal(db_, "begin");
-  Result<Json> r = write(resource, std::move(object), true, false, nullptr);
+  Outcome outcome = Outcome::Unchanged;
+  Result<Json> r = write(resource, std::move(object), true, false, &outcome);
   if (r.ok() && !tx.commit()) return internal(db_, "commit");
+  if (r.ok() && outcome != Outcome::Unchanged) notify(Event::Type::Modified, resource, r.value());
   return r;
 }
 
@@ -275,6 +278,7 @@ Result<Json> Store::remove(const Key& key) {
   if (!tx.commit()) return internal(db_, "commit");
   // A deletion is a change too: its watch event carries the new resourceVersion.
   existing.value()["metadata"]["resourceVersion"] = std::to_string(rv);
+  notify(Event::Type::Deleted, key.resource, existing.value());
   return existing;
 }
 
@@ -294,6 +298,7 @@ Result<Json> Store::update_status(const Key& key, Json status) {
   if (!put.ok()) return internal(db_, "write");
   put.bind(1, object.dump()).bind(2, key.resource).bind(3, key.ns).bind(4, key.name);
   if (put.step() != SQLITE_DONE || !tx.commit()) return internal(db_, "write");
+  notify(Event::Type::Modified, key.resource, object);
   return object;
 }
 
@@ -309,6 +314,10 @@ Result<std::vector<Applied>> Store::apply(const std::vector<std::pair<std::strin
     out.push_back({outcome, std::move(r.value())});
   }
   if (!tx.commit()) return internal(db_, "commit");
+  for (size_t i = 0; i < out.size(); ++i)
+    if (out[i].outcome != Outcome::Unchanged)
+      notify(out[i].outcome == Outcome::Created ? Event::Type::Added : Event::Type::Modified,
+             batch[i].first, out[i].object);
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ struct Key {
 };
 
 enum class Outcome { Created, Configured, Unchanged };
+
+// A committed change, as watchers see it. `object` carries its new resourceVersion.
+struct Event {
+  enum class Type { Added, Modified, Deleted } type;
+  std::string resource;
+  Json object;
+};
 
 struct Applied {
   Outcome outcome;
@@ -62,6 +70,10 @@ class Store {
   // The highest resourceVersion handed out so far.
   int64_t resource_version() const;
 
+  // Called after every committed change, on the writer's thread, in resourceVersion order
+  // (writers hold one lock); watches are fed from here.
+  void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
+
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   Result<Json> write(const std::string& resource, Json object, bool must_exist, bool must_not_exist,
@@ -69,7 +81,12 @@ class Store {
   bool exec(const char* sql);
   int64_t next_resource_version();  // 0 on failure; inside the caller's transaction
 
+  void notify(Event::Type type, const std::string& resource, const Json& object) {
+    if (observer_) observer_(Event{type, resource, object});
+  }
+
   sqlite3* db_;
+  std::function<void(const Event&)> observer_;
 };
 
 // "2026-11-25T22:06:16Z", as Kubernetes writes timestamps.

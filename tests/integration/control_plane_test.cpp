@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "runtime/api/client.h"
 #include "runtime/daemon/state_dir.h"
@@ -228,6 +229,43 @@ TEST_F(ControlPlaneTest, RealKubectlReadsAndPatchesThroughTheKubeconfig) {
       shell(kubectl + "patch deployment posts-depl -p '{\"spec\":{\"replicas\":\"x\"}}'");
   EXPECT_NE(bad_status, 0);
   EXPECT_NE(bad.find("spec.replicas: expected integer"), std::string::npos) << bad;
+}
+
+TEST_F(ControlPlaneTest, WatchStreamsChangesFromAResourceVersion) {
+  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  api::ApiClient c = client();
+  const std::string cms = "/api/v1/namespaces/default/configmaps";
+  const Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "a"}}}};
+  ASSERT_TRUE(c.post(cms, cm).ok());
+  const std::string rv = c.get(cms).value()["metadata"]["resourceVersion"];
+
+  // Changes made after the list's resourceVersion arrive in order; the watcher stops itself
+  // after the deletion, so no timing is assumed.
+  std::thread writer([&] {
+    api::ApiClient w = client();
+    Json b = cm;
+    b["metadata"]["name"] = "b";
+    w.post(cms, b);
+    w.remove(cms + "/a");
+  });
+  std::vector<std::string> seen;
+  auto done = c.watch(cms + "?watch=1&resourceVersion=" + rv, [&](const Json& e) {
+    seen.push_back(e["type"].get<std::string>() + " " +
+                   e["object"]["metadata"]["name"].get<std::string>());
+    return seen.size() < 2;
+  });
+  writer.join();
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b", "DELETED a"}));
+
+  // Without a resourceVersion a watch starts with what exists now.
+  seen.clear();
+  c.watch(cms + "?watch=1", [&](const Json& e) {
+    seen.push_back(e["type"].get<std::string>() + " " +
+                   e["object"]["metadata"]["name"].get<std::string>());
+    return false;
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b"}));
 }
 
 TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
