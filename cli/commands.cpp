@@ -15,6 +15,8 @@ constexpr Verb kVerbs[] = {
     {"get", "List objects or show them by name", attach_get},
     {"create", "Create a Secret, ConfigMap or Namespace from the command line", attach_create},
     {"delete", "Delete objects by kind and name, selector, or manifest", attach_delete},
+    {"status", "Show whether the control plane runs, where, and what it stores", attach_status},
+    {"config", "Show the kubeconfig for kubectl (view, path)", attach_config},
     {"version", "Print the ticketctl version", attach_version},
 };
 

@@ -41,14 +41,16 @@ TEST(Cli, VersionPrintsTheVersion) {
 }
 
 TEST(Cli, EveryVerbHasHelp) {
-  for (const char* verb : {"validate", "convert", "version"}) {
+  for (const char* verb : {"validate", "convert", "up", "down", "apply", "get", "create", "delete",
+                           "status", "config", "version"}) {
     Result r = ticketctl({verb, "--help"});
     EXPECT_EQ(r.status, 0) << verb;
     EXPECT_NE(r.out.find(verb), std::string::npos) << r.out;
   }
   Result r = ticketctl({"--help"});
   EXPECT_EQ(r.status, 0);
-  for (const char* verb : {"validate", "convert", "version"})
+  for (const char* verb : {"validate", "convert", "up", "down", "apply", "get", "create", "delete",
+                           "status", "config", "version"})
     EXPECT_NE(r.out.find(verb), std::string::npos) << r.out;
 }
 

@@ -268,6 +268,27 @@ TEST_F(ControlPlaneTest, WatchStreamsChangesFromAResourceVersion) {
   EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b"}));
 }
 
+TEST_F(ControlPlaneTest, StatusAndConfigView) {
+  Result stopped = run({"status"});
+  EXPECT_EQ(stopped.status, 1);
+  EXPECT_NE(stopped.out.find("control plane:   not running"), std::string::npos) << stopped.out;
+
+  ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog"}).status, 0);
+  Result status = run({"status"});
+  EXPECT_EQ(status.status, 0) << status.err;
+  EXPECT_NE(status.out.find("  deployments: 6\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("  ingresses: 1\n"), std::string::npos) << status.out;
+
+  const std::string token = testing::slurp(dir_ / "token").substr(0, 64);
+  Result view = run({"config", "view"});
+  EXPECT_EQ(view.status, 0);
+  EXPECT_NE(view.out.find("token: REDACTED"), std::string::npos) << view.out;
+  EXPECT_EQ(view.out.find(token), std::string::npos);
+  Result raw = run({"config", "view", "--raw"});
+  EXPECT_NE(raw.out.find(token), std::string::npos);
+  EXPECT_EQ(run({"config", "path"}).out, (dir_ / "kubeconfig").string() + "\n");
+}
+
 TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
   ASSERT_EQ(run({"up", "-d"}).status, 0);
   Result created =
