@@ -13,6 +13,7 @@ constexpr Verb kVerbs[] = {
     {"down", "Stop the control plane", attach_down},
     {"apply", "Create or update objects from manifests", attach_apply},
     {"get", "List objects or show them by name", attach_get},
+    {"describe", "Show an object in detail, with related objects and events", attach_describe},
     {"create", "Create a Secret, ConfigMap or Namespace from the command line", attach_create},
     {"delete", "Delete objects by kind and name, selector, or manifest", attach_delete},
     {"status", "Show whether the control plane runs, where, and what it stores", attach_status},

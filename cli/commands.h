@@ -32,6 +32,7 @@ Handler attach_get(CLI::App& verb);
 Handler attach_delete(CLI::App& verb);
 Handler attach_create(CLI::App& verb);
 Handler attach_status(CLI::App& verb);
+Handler attach_describe(CLI::App& verb);
 Handler attach_config(CLI::App& verb);
 
 int run(int argc, char** argv);

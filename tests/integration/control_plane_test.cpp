@@ -268,6 +268,24 @@ TEST_F(ControlPlaneTest, WatchStreamsChangesFromAResourceVersion) {
   EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b"}));
 }
 
+TEST_F(ControlPlaneTest, DescribeShowsTheDeploymentsReplicaSetAndHidesSecrets) {
+  ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog"}).status, 0);
+  ASSERT_EQ(
+      run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=asdf"}).status, 0);
+  Result d = run({"describe", "deployment", "posts-depl"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_TRUE(d.out.starts_with("Name:                   posts-depl\n")) << d.out;
+  EXPECT_NE(d.out.find("NewReplicaSet:   posts-depl-"), std::string::npos) << d.out;
+  Result s = run({"describe", "secret", "jwt-secret"});
+  ASSERT_EQ(s.status, 0);
+  EXPECT_NE(s.out.find("JWT_KEY:  4 bytes"), std::string::npos) << s.out;
+  EXPECT_EQ(s.out.find("asdf"), std::string::npos);
+  EXPECT_EQ(s.out.find("YXNkZg"), std::string::npos);
+  Result missing = run({"describe", "svc", "nope"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "Error from server (NotFound): services \"nope\" not found\n");
+}
+
 TEST_F(ControlPlaneTest, StatusAndConfigView) {
   Result stopped = run({"status"});
   EXPECT_EQ(stopped.status, 1);
