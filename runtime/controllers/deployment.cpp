@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <set>
 
 namespace ticketctl::controllers {
@@ -66,12 +68,57 @@ std::string DeploymentController::random_suffix() {
   return s;
 }
 
+void DeploymentController::record(const Json& object, std::string_view reason,
+                                  std::string message) {
+  const Json& meta = object["metadata"];
+  const std::string now = store::rfc3339_now();
+  // Event names are "<object>.<unique suffix>", as client-go makes them.
+  const std::string name = fmt::format("{}.{:016x}", str(meta["name"]), rng_());
+  const std::string component =
+      object["kind"] == "Deployment" ? "deployment-controller" : "replicaset-controller";
+  Json event = {{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", name}, {"namespace", meta["namespace"]}}},
+                {"involvedObject",
+                 {{"apiVersion", object["apiVersion"]},
+                  {"kind", object["kind"]},
+                  {"namespace", meta["namespace"]},
+                  {"name", meta["name"]},
+                  {"uid", meta["uid"]},
+                  {"resourceVersion", meta.value("resourceVersion", "")}}},
+                {"reason", reason},
+                {"message", std::move(message)},
+                {"source", {{"component", component}}},
+                {"firstTimestamp", now},
+                {"lastTimestamp", now},
+                {"count", 1},
+                {"type", "Normal"},
+                {"reportingComponent", component}};
+  store_.create("events", std::move(event));
+}
+
+// Events live an hour, like the API server's default --event-ttl.
+int DeploymentController::expire_events() {
+  const auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(1);
+  int writes = 0;
+  for (const Json& e : store_.list("events", "")) {
+    std::tm tm{};
+    const std::string last = str(field(e, "lastTimestamp"));
+    if (!strptime(last.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) continue;
+    if (std::chrono::system_clock::from_time_t(timegm(&tm)) >= cutoff) continue;
+    if (store_.remove({"events", str(e["metadata"]["namespace"]), str(e["metadata"]["name"])}).ok())
+      ++writes;
+  }
+  return writes;
+}
+
 int DeploymentController::reconcile() {
   int writes = 0;
   for (const Json& d : store_.list("deployments.apps", "")) writes += reconcile_deployment(d);
   for (const Json& rs : store_.list("replicasets.apps", "")) writes += reconcile_replicaset(rs);
   writes += collect_orphans("replicasets.apps");
   writes += collect_orphans("pods");
+  writes += expire_events();
   return writes;
 }
 
@@ -97,12 +144,24 @@ int DeploymentController::reconcile_deployment(const Json& d) {
     if (str(rs["metadata"]["name"]) == rs_name) {
       have_current = true;
       if (replicas_of(rs) != replicas) {
+        const int64_t from = replicas_of(rs);
         rs["spec"]["replicas"] = replicas;
-        if (store_.update("replicasets.apps", rs).ok()) ++writes;
+        if (store_.update("replicasets.apps", rs).ok()) {
+          ++writes;
+          record(d, "ScalingReplicaSet",
+                 fmt::format("Scaled {} replica set {} from {} to {}",
+                             replicas > from ? "up" : "down", rs_name, from, replicas));
+        }
       }
     } else if (replicas_of(rs) != 0) {
+      const int64_t from = replicas_of(rs);
       rs["spec"]["replicas"] = 0;
-      if (store_.update("replicasets.apps", rs).ok()) ++writes;
+      if (store_.update("replicasets.apps", rs).ok()) {
+        ++writes;
+        record(d, "ScalingReplicaSet",
+               fmt::format("Scaled down replica set {} from {} to 0", str(rs["metadata"]["name"]),
+                           from));
+      }
     }
   }
   if (!have_current) {
@@ -117,7 +176,11 @@ int DeploymentController::reconcile_deployment(const Json& d) {
                   {{"deployment.kubernetes.io/desired-replicas", std::to_string(replicas)}}},
                  {"ownerReferences", {owner_reference(d)}}}},
                {"spec", {{"replicas", replicas}, {"selector", selector}, {"template", tmpl}}}};
-    if (store_.create("replicasets.apps", std::move(rs)).ok()) ++writes;
+    if (store_.create("replicasets.apps", std::move(rs)).ok()) {
+      ++writes;
+      record(d, "ScalingReplicaSet",
+             fmt::format("Scaled up replica set {} to {}", rs_name, replicas));
+    }
   }
   // Old ReplicaSets beyond revisionHistoryLimit (default 10) are deleted, oldest first.
   const Json& limit_v = field(d["spec"], "revisionHistoryLimit");
@@ -178,6 +241,8 @@ int DeploymentController::reconcile_replicaset(const Json& rs) {
       pod["metadata"]["name"] = fmt::format("{}-{}", name, random_suffix());
       if (store_.create("pods", pod).ok()) {
         ++writes;
+        record(rs, "SuccessfulCreate",
+               fmt::format("Created pod: {}", str(pod["metadata"]["name"])));
         break;
       }
     }
@@ -187,8 +252,12 @@ int DeploymentController::reconcile_replicaset(const Json& rs) {
     return std::stoll(str(a["metadata"]["resourceVersion"])) >
            std::stoll(str(b["metadata"]["resourceVersion"]));
   });
-  for (size_t i = 0; static_cast<int64_t>(pods.size() - i) > want && i < pods.size(); ++i)
-    if (store_.remove({"pods", ns, str(pods[i]["metadata"]["name"])}).ok()) ++writes;
+  for (size_t i = 0; static_cast<int64_t>(pods.size() - i) > want && i < pods.size(); ++i) {
+    const std::string pod_name = str(pods[i]["metadata"]["name"]);
+    if (!store_.remove({"pods", ns, pod_name}).ok()) continue;
+    ++writes;
+    record(rs, "SuccessfulDelete", fmt::format("Deleted pod: {}", pod_name));
+  }
 
   int64_t count = 0;
   for (const Json& p : store_.list("pods", ns))

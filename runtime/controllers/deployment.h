@@ -3,7 +3,8 @@
 // (Deployments) with what exists (ReplicaSets, Pods) and writes the difference, never relying
 // on having seen every change. Deployment -> ReplicaSet "<deploy>-<pod-template-hash>" -> Pods
 // "<replicaset>-<5 chars>", owned through ownerReferences; objects whose owner is gone are
-// collected. Pods stay Pending until the supervisor runs them.
+// collected; its actions are recorded as Events (expired after an hour, as the API server's TTL
+// does). Pods stay Pending until the supervisor runs them.
 // Not thread-safe: the caller holds the store's lock for a whole reconcile.
 
 #include <cstdint>
@@ -29,6 +30,9 @@ class DeploymentController {
   int reconcile_deployment(const Json& deployment);
   int reconcile_replicaset(const Json& rs);
   int collect_orphans(const std::string& resource);
+  // Records a Normal event on `object`, as kubelet and controllers do ("ScalingReplicaSet").
+  void record(const Json& object, std::string_view reason, std::string message);
+  int expire_events();
   std::string random_suffix();
 
   store::Store& store_;

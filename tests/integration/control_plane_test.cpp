@@ -276,6 +276,15 @@ TEST_F(ControlPlaneTest, DescribeShowsTheDeploymentsReplicaSetAndHidesSecrets) {
   ASSERT_EQ(d.status, 0) << d.err;
   EXPECT_TRUE(d.out.starts_with("Name:                   posts-depl\n")) << d.out;
   EXPECT_NE(d.out.find("NewReplicaSet:   posts-depl-"), std::string::npos) << d.out;
+  EXPECT_NE(
+      d.out.find(
+          "Normal  ScalingReplicaSet  deployment-controller  Scaled up replica set posts-depl-"),
+      std::string::npos)
+      << d.out;
+  Result events = run({"get", "events"});
+  EXPECT_EQ(events.status, 0);
+  EXPECT_TRUE(events.out.starts_with("LAST SEEN   TYPE     REASON")) << events.out;
+  EXPECT_NE(events.out.find("SuccessfulCreate"), std::string::npos) << events.out;
   Result s = run({"describe", "secret", "jwt-secret"});
   ASSERT_EQ(s.status, 0);
   EXPECT_NE(s.out.find("JWT_KEY:  4 bytes"), std::string::npos) << s.out;

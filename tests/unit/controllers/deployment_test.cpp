@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace ticketctl::controllers {
@@ -75,6 +76,27 @@ TEST_F(DeploymentControllerTest, CreatesAReplicaSetAndPendingPodsNamedAsKubernet
   EXPECT_EQ(status["updatedReplicas"], 2);
   EXPECT_EQ(status["readyReplicas"], 0);
   EXPECT_EQ(c.reconcile(), 0);  // steady state writes nothing
+}
+
+TEST_F(DeploymentControllerTest, RecordsEventsAsKubernetesControllersDo) {
+  store_->create("deployments.apps", deployment(2));
+  DeploymentController c(*store_, 5);
+  converge(c);
+  std::vector<std::string> seen;
+  for (const Json& e : store_->list("events", "default"))
+    seen.push_back(e["involvedObject"]["kind"].get<std::string>() + " " +
+                   e["reason"].get<std::string>());
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"Deployment ScalingReplicaSet", "ReplicaSet SuccessfulCreate",
+                                      "ReplicaSet SuccessfulCreate"}));
+  const Json rs = replicasets()[0];
+  bool scaled = false;
+  for (const Json& e : store_->list("events", "default"))
+    if (e["reason"] == "ScalingReplicaSet")
+      scaled = e["message"] ==
+               "Scaled up replica set " + rs["metadata"]["name"].get<std::string>() + " to 2";
+  EXPECT_TRUE(scaled);
 }
 
 TEST_F(DeploymentControllerTest, ScalesDownAndUp) {
