@@ -4,7 +4,7 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
-#include "cli/printers.h"
+#include "runtime/api/printers.h"
 #include "runtime/api/resources.h"
 #include "runtime/manifest/yaml_writer.h"
 
@@ -42,7 +42,7 @@ int watch_changes(api::ApiClient& client, const api::Resource& r, const GetArgs&
   std::string path = r.path(r.namespaced ? ns : "") + selector_query(a.labels, a.fields);
   path += path.find('?') == std::string::npos ? '?' : '&';
   path += "watch=1&resourceVersion=" + from_rv;
-  TableOptions t;
+  api::TableOptions t;
   t.wide = a.output == "wide";
   t.with_namespace = a.all_namespaces && r.namespaced;
   Result<bool> done = client.watch(path, [&](const Json& event) {
@@ -59,7 +59,8 @@ int watch_changes(api::ApiClient& client, const api::Resource& r, const GetArgs&
       std::cout << "---\n" << manifest::to_yaml(o);
     } else {
       // The row alone: the header was printed with the listing.
-      const std::string table = print_table(r.plural, {o}, t, std::chrono::system_clock::now());
+      const std::string table =
+          api::print_table(r.plural, {o}, t, std::chrono::system_clock::now());
       std::cout << table.substr(table.find('\n') + 1);
     }
     std::cout << std::flush;
@@ -159,12 +160,12 @@ Handler attach_get(CLI::App& verb) {
       } else if (a->output == "json" || a->output == "yaml") {
         for (Json& o : objects) everything.push_back(std::move(o));
       } else if (!objects.empty()) {
-        TableOptions t;
+        api::TableOptions t;
         t.wide = a->output == "wide";
         t.with_namespace = a->all_namespaces && r->namespaced;
         t.show_kind = resources.size() > 1;
         if (printed_any) std::cout << '\n';
-        std::cout << print_table(r->plural, objects, t, now);
+        std::cout << api::print_table(r->plural, objects, t, now);
         printed_any = true;
       }
     }

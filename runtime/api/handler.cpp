@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/api/patch.h"
+#include "runtime/api/printers.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/selector.h"
 #include "runtime/core/strings.h"
@@ -155,6 +156,30 @@ std::optional<manifest::Object> decode_body(const Request& req, const Resource& 
 
 }  // namespace
 
+Json table_json(std::string_view plural, const std::vector<Json>& objects,
+                const std::string& resource_version) {
+  const TableData data = table_data(plural, objects, std::chrono::system_clock::now());
+  Json columns = Json::array();
+  for (size_t i = 0; i < data.columns.size(); ++i)
+    columns.push_back({{"name", data.columns[i].name},
+                       {"type", "string"},
+                       {"format", i == 0 ? "name" : ""},
+                       {"description", ""},
+                       {"priority", data.columns[i].wide ? 1 : 0}});
+  Json rows = Json::array();
+  for (size_t i = 0; i < data.rows.size(); ++i)
+    rows.push_back({{"cells", data.rows[i]},
+                    {"object",
+                     {{"kind", "PartialObjectMetadata"},
+                      {"apiVersion", "meta.k8s.io/v1"},
+                      {"metadata", objects[i].value("metadata", Json::object())}}}});
+  return {{"kind", "Table"},
+          {"apiVersion", "meta.k8s.io/v1"},
+          {"metadata", {{"resourceVersion", resource_version}}},
+          {"columnDefinitions", std::move(columns)},
+          {"rows", std::move(rows)}};
+}
+
 Json status_json(int code, std::string_view reason, std::string_view message, Json details) {
   Json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", Json::object()},
             {"status", "Failure"}, {"message", message}, {"reason", reason}};
@@ -249,6 +274,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       auto stream = std::make_shared<WatchStream>();
       stream->hub = watches_;
       stream->filter = {key, ns, labels.value(), fields.value()};
+      if (req.accept.find("as=Table") != std::string::npos) stream->table_for = r->plural;
       const std::string rv = query_value(req, "resourceVersion");
       if (rv.empty() || rv == "0") {
         // Without a starting point a watch begins with the current state, as ADDED events.
@@ -269,6 +295,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       r200.watch = std::move(stream);
       return r200;
     }
+    const bool as_table = req.accept.find("as=Table") != std::string::npos;
     Json items = Json::array();
     for (Json& o : store_.list(key, ns)) {
       const Json& meta = o["metadata"];
@@ -276,15 +303,21 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
           matches_fields(fields.value(), o))
         items.push_back(std::move(o));
     }
+    const std::string rv = std::to_string(store_.resource_version());
+    if (as_table) return {200, table_json(r->plural, items.get<std::vector<Json>>(), rv)};
     return {200,
             {{"kind", fmt::format("{}List", r->kind)},
              {"apiVersion", r->api_version()},
-             {"metadata", {{"resourceVersion", std::to_string(store_.resource_version())}}},
+             {"metadata", {{"resourceVersion", rv}}},
              {"items", std::move(items)}}};
   }
   if (req.method == "GET") {
     Result<Json> o = store_.get({key, ns, name});
-    return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
+    if (!o.ok()) return from_error(o.error(), *r, name);
+    if (req.accept.find("as=Table") != std::string::npos)
+      return {200, table_json(r->plural, {o.value()},
+                              o.value()["metadata"].value("resourceVersion", ""))};
+    return {200, o.value()};
   }
   if (req.method == "DELETE") {
     Result<Json> o = store_.remove({key, ns, name});

@@ -23,6 +23,7 @@ struct Request {
   std::multimap<std::string, std::string> query;
   std::string body;
   std::string content_type;
+  std::string accept;  // "application/json;as=Table;v=v1;g=meta.k8s.io" asks for a Table
 };
 
 // A watch request's stream: lines to send first (the current objects, when the client gave no
@@ -33,6 +34,7 @@ struct WatchStream {
   int64_t after_rv = 0;
   std::vector<std::string> initial_lines;
   std::chrono::steady_clock::time_point deadline;
+  std::string table_for;  // a resource's plural: send each object as a one-row Table
 };
 
 struct Response {
@@ -58,6 +60,10 @@ class ApiHandler {
   std::string server_address_;
   WatchHub* watches_;
 };
+
+// A meta.k8s.io/v1 Table of `objects` of one resource (its plural), as `kubectl get` asks for.
+Json table_json(std::string_view plural, const std::vector<Json>& objects,
+                const std::string& resource_version);
 
 // A Kubernetes `Status` failure object: reason and code as the API server sends them.
 Json status_json(int code, std::string_view reason, std::string_view message,

@@ -9,6 +9,8 @@
 namespace ticketctl::api {
 namespace {
 
+constexpr const char* kTableMediaType = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
 // Compares in constant time so the token cannot be guessed byte by byte from response times.
 bool token_matches(const std::string& header, const std::string& token) {
   const std::string expected = "Bearer " + token;
@@ -19,9 +21,20 @@ bool token_matches(const std::string& header, const std::string& token) {
 // Streams a watch as newline-delimited JSON in chunks. Each call of the provider waits up to a
 // second for events, so a closed connection or a stopping server is noticed within that time.
 void stream_watch(httplib::Response& res, std::shared_ptr<WatchStream> stream) {
-  res.set_chunked_content_provider("application/json", [stream](size_t, httplib::DataSink& sink) {
+  // A Table stream says so in its media type, as the API server does; clients decode by it.
+  const std::string type = stream->table_for.empty() ? "application/json" : kTableMediaType;
+  res.set_chunked_content_provider(type, [stream](size_t, httplib::DataSink& sink) {
+    // kubectl asks for Tables: each event's object becomes a one-row Table.
+    const auto send = [&](const std::string& line) {
+      if (stream->table_for.empty()) return sink.write(line.data(), line.size());
+      const Json event = Json::parse(line);
+      const std::string rv = event["object"]["metadata"].value("resourceVersion", "");
+      const std::string out = watch_line(event["type"].get<std::string>(),
+                                         table_json(stream->table_for, {event["object"]}, rv));
+      return sink.write(out.data(), out.size());
+    };
     for (const std::string& line : stream->initial_lines)
-      if (!sink.write(line.data(), line.size())) return false;
+      if (!send(line)) return false;
     stream->initial_lines.clear();
     if (std::chrono::steady_clock::now() >= stream->deadline) {
       sink.done();
@@ -43,7 +56,7 @@ void stream_watch(httplib::Response& res, std::shared_ptr<WatchStream> stream) {
         break;
     }
     for (const std::string& line : lines)
-      if (!sink.write(line.data(), line.size())) return false;
+      if (!send(line)) return false;
     return sink.is_writable();
   });
 }
@@ -83,7 +96,12 @@ Result<int> ApiServer::start() {
     return httplib::Server::HandlerResponse::Handled;
   });
   auto serve = [this](const httplib::Request& req, httplib::Response& res) {
-    Request r{req.method, req.path, {}, req.body, req.get_header_value("Content-Type")};
+    Request r{req.method,
+              req.path,
+              {},
+              req.body,
+              req.get_header_value("Content-Type"),
+              req.get_header_value("Accept")};
     for (const auto& [k, v] : req.params) r.query.emplace(k, v);
     Response out = handler_->handle(r);
     res.status = out.status;
@@ -91,7 +109,8 @@ Result<int> ApiServer::start() {
       stream_watch(res, std::move(out.watch));
       return;
     }
-    res.set_content(out.body.dump(), "application/json");
+    const bool table = out.body.is_object() && out.body.value("kind", "") == "Table";
+    res.set_content(out.body.dump(), table ? kTableMediaType : "application/json");
   };
   server_->Get(".*", serve);
   server_->Post(".*", serve);

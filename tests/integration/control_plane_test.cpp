@@ -217,6 +217,12 @@ TEST_F(ControlPlaneTest, RealKubectlReadsAndPatchesThroughTheKubeconfig) {
   auto [get_status, names] = shell(kubectl + "get deployments -o name");
   EXPECT_EQ(get_status, 0) << names;
   EXPECT_NE(names.find("deployment.apps/posts-depl"), std::string::npos) << names;
+  // kubectl asks for a Table and prints the server's columns.
+  auto [table_status, table] = shell(kubectl + "get deployments");
+  EXPECT_EQ(table_status, 0) << table;
+  EXPECT_TRUE(table.starts_with("NAME              READY   UP-TO-DATE   AVAILABLE   AGE\n"))
+      << table;
+  EXPECT_NE(table.find("posts-depl        0/1     1            0"), std::string::npos) << table;
 
   auto [patch_status, patched] =
       shell(kubectl + "patch deployment posts-depl -p '{\"spec\":{\"replicas\":2}}'");

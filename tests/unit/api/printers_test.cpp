@@ -1,4 +1,5 @@
-#include "cli/printers.h"
+#include "runtime/api/printers.h"
+#include "runtime/api/handler.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace ticketctl::cli {
+namespace ticketctl::api {
 namespace {
 
 using namespace std::chrono_literals;
@@ -771,4 +772,30 @@ TEST(PrintTable, NothingToPrintIsEmpty) {
 }
 
 }  // namespace
-}  // namespace ticketctl::cli
+}  // namespace ticketctl::api
+
+namespace ticketctl::api {
+namespace {
+
+TEST(TableJson, IsAMetaV1TableWithPrioritiesAndObjectMetadata) {
+  const Json svc = Json::parse(R"({"metadata": {"name": "query-srv", "namespace": "default",
+      "uid": "u"}, "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.12",
+      "selector": {"app": "query"}, "ports": [{"port": 4002, "protocol": "TCP"}]}})");
+  const Json t = table_json("services", {svc}, "7");
+  EXPECT_EQ(t["kind"], "Table");
+  EXPECT_EQ(t["apiVersion"], "meta.k8s.io/v1");
+  EXPECT_EQ(t["metadata"]["resourceVersion"], "7");
+  std::vector<std::string> names;
+  for (const Json& c : t["columnDefinitions"]) names.push_back(c["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)",
+                                             "AGE", "SELECTOR"}));
+  EXPECT_EQ(t["columnDefinitions"][6]["priority"], 1);  // SELECTOR only with -o wide
+  EXPECT_EQ(t["columnDefinitions"][0]["format"], "name");
+  ASSERT_EQ(t["rows"].size(), 1u);
+  EXPECT_EQ(t["rows"][0]["cells"][0], "query-srv");
+  EXPECT_EQ(t["rows"][0]["cells"][4], "4002/TCP");
+  EXPECT_EQ(t["rows"][0]["object"]["metadata"]["uid"], "u");
+}
+
+}  // namespace
+}  // namespace ticketctl::api

@@ -10,7 +10,7 @@
 
 #include "runtime/manifest/json.h"
 
-namespace ticketctl::cli {
+namespace ticketctl::api {
 
 // kubectl's HumanDuration: "45s", "2m30s"/"5m", "3h4m", "2d3h", "400d", "3y20d" ...
 std::string human_duration(std::chrono::seconds d);
@@ -31,7 +31,20 @@ struct TableOptions {
 // left-aligned exactly as kubectl (tabwriter with padding 3), trailing spaces trimmed, one line per
 // object, '\n' after each line. An empty `objects` returns "" (the caller prints "No resources
 // found in NS namespace."). Any other resource gets kubectl's default NAME AGE table.
+// The same table as data, for the API's `Table` responses: every column (`wide` marks those
+// kubectl shows only with -o wide: priority 1) and one row of cells per object.
+struct TableColumn {
+  std::string name;
+  bool wide = false;
+};
+struct TableData {
+  std::vector<TableColumn> columns;
+  std::vector<std::vector<std::string>> rows;
+};
+TableData table_data(std::string_view resource, const std::vector<Json>& objects,
+                     std::chrono::system_clock::time_point now);
+
 std::string print_table(std::string_view resource, const std::vector<Json>& objects,
                         const TableOptions& options, std::chrono::system_clock::time_point now);
 
-}  // namespace ticketctl::cli
+}  // namespace ticketctl::api

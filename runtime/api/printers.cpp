@@ -1,4 +1,4 @@
-#include "cli/printers.h"
+#include "runtime/api/printers.h"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 #include <set>
 #include <utility>
 
-namespace ticketctl::cli {
+namespace ticketctl::api {
 namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
@@ -951,6 +951,19 @@ std::string age(const Json& object, std::chrono::system_clock::time_point now) {
   return since(created(object), now);
 }
 
+TableData table_data(std::string_view resource, const std::vector<Json>& objects,
+                     std::chrono::system_clock::time_point now) {
+  const Printer& p = printer_for(resource);
+  TableData out;
+  for (const Column& c : p.columns) out.columns.push_back({std::string(c.header), c.wide_only});
+  for (const Json& object : objects) {
+    Cells cells = p.row(object, now);
+    for (std::string& c : cells) c = printable(c);
+    out.rows.push_back(std::move(cells));
+  }
+  return out;
+}
+
 std::string print_table(std::string_view resource, const std::vector<Json>& objects,
                         const TableOptions& options, std::chrono::system_clock::time_point now) {
   if (objects.empty()) return "";
@@ -964,4 +977,4 @@ std::string print_table(std::string_view resource, const std::vector<Json>& obje
   return layout(rows);
 }
 
-}  // namespace ticketctl::cli
+}  // namespace ticketctl::api
