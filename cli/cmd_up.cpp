@@ -2,8 +2,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 #include <iostream>
 
@@ -11,27 +9,11 @@
 #include "cli/connection.h"
 #include "cli/manifest_args.h"
 #include "runtime/daemon/control_plane.h"
+#include "runtime/project/config.h"
 
 namespace ticketctl::cli {
 namespace {
 namespace fs = std::filesystem;
-
-// Without -f, a course repository says where its manifests are in skaffold.yaml.
-std::vector<std::string> skaffold_manifests() {
-  for (const char* name : {"skaffold.yaml", "skaffold.yml"}) {
-    if (!fs::exists(name)) continue;
-    try {
-      std::vector<std::string> out;
-      const YAML::Node root = YAML::LoadFile(name);
-      const YAML::Node list = root["deploy"]["kubectl"]["manifests"];
-      for (const YAML::Node& m : list) out.push_back(m.as<std::string>());
-      return out;
-    } catch (const YAML::Exception&) {
-      return {};
-    }
-  }
-  return {};
-}
 
 // `up -d`: the control plane runs in a child of its own session; the parent relays its report
 // until the child closes the pipe, then checks the child is still alive.
@@ -93,8 +75,8 @@ Handler attach_up(CLI::App& verb) {
   auto detach = std::make_shared<bool>(false);
   verb.add_option(
       "-f,--filename", args->paths,
-      "Manifests to apply at start (files, directories, globs); default: skaffold.yaml's "
-      "deploy.kubectl.manifests");
+      "Manifests to apply at start (files, directories, globs); default: ticketctl.yaml's "
+      "manifests, else the ones skaffold.yaml deploys");
   verb.add_flag("-R,--recursive", args->recursive, "Also read subdirectories");
   verb.add_flag("-d,--detach", *detach,
                 "Run in the background; return once the API answers and the manifests are applied");
@@ -105,7 +87,14 @@ Handler attach_up(CLI::App& verb) {
       "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
       "Pods do not run yet: objects are stored and served.");
   return [args, state, detach] {
-    if (args->paths.empty()) args->paths = skaffold_manifests();
+    if (args->paths.empty()) {
+      // Without -f: ticketctl.yaml's `manifests`, else what skaffold.yaml deploys.
+      Diagnostics diags;
+      project::Config config = project::load(fs::current_path(), diags);
+      print_diagnostics(diags, std::cerr);
+      if (diags.has_errors()) return kExitFailure;
+      args->paths = std::move(config.manifests);
+    }
     daemon::ControlPlaneOptions options;
     options.dir = state->dir();
     if (!args->paths.empty()) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "runtime/api/client.h"
@@ -299,6 +300,29 @@ TEST_F(ControlPlaneTest, DescribeShowsTheDeploymentsReplicaSetAndHidesSecrets) {
   Result missing = run({"describe", "svc", "nope"});
   EXPECT_EQ(missing.status, 1);
   EXPECT_EQ(missing.err, "Error from server (NotFound): services \"nope\" not found\n");
+}
+
+TEST_F(ControlPlaneTest, UpInACourseRepositoryReadsSkaffoldYaml) {
+  const fs::path repo = dir_.string() + "-repo";
+  fs::create_directories(repo / "infra" / "k8s");
+  fs::copy_file(fs::path(TICKETCTL_SOURCE_DIR) / "manifests/blog/posts-depl.yaml",
+                repo / "infra/k8s/posts-depl.yaml");
+  std::ofstream(repo / "skaffold.yaml")
+      << "apiVersion: skaffold/v2alpha3\nkind: Config\n"
+         "deploy:\n  kubectl:\n    manifests:\n      - ./infra/k8s/*\n";
+  Result up = ticketctl({"up", "-d", "--state-dir", dir_.string()}, "", repo.string());
+  EXPECT_EQ(up.status, 0) << up.out << up.err;
+  EXPECT_NE(up.out.find("deployment.apps/posts-depl created\n"), std::string::npos) << up.out;
+
+  std::ofstream(repo / "ticketctl.yaml") << "manifests: [infra/k8s]\nmanifestz: []\n";
+  Result bad = ticketctl({"up", "-d", "--state-dir", dir_.string() + "-2"}, "", repo.string());
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("ticketctl.yaml:2:1: error: manifestz: unknown field \"manifestz\" (did "
+                         "you mean \"manifests\"?)"),
+            std::string::npos)
+      << bad.err;
+  fs::remove_all(repo);
+  fs::remove_all(dir_.string() + "-2");
 }
 
 TEST_F(ControlPlaneTest, StatusAndConfigView) {

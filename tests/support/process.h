@@ -26,9 +26,10 @@ inline std::string slurp(const std::filesystem::path& p) {
   return buf.str();
 }
 
-// Runs ticketctl with `args` in the source tree; `input` becomes its stdin. Output goes through
-// files, not pipes, so a detached child that keeps a descriptor cannot make this wait.
-inline Result ticketctl(std::vector<std::string> args, const std::string& input = "") {
+// Runs ticketctl with `args` in `cwd` (default: the source tree); `input` becomes its stdin. Output
+// goes through files, not pipes, so a detached child that keeps a descriptor cannot make this wait.
+inline Result ticketctl(std::vector<std::string> args, const std::string& input = "",
+                        const std::string& cwd = TICKETCTL_SOURCE_DIR) {
   namespace fs = std::filesystem;
   static int counter = 0;
   const fs::path dir = fs::temp_directory_path() / ("ticketctl-run-" + std::to_string(::getpid()) +
@@ -42,7 +43,7 @@ inline Result ticketctl(std::vector<std::string> args, const std::string& input 
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    if (::chdir(TICKETCTL_SOURCE_DIR) != 0) ::_exit(126);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::dup2(::open(in.c_str(), O_RDONLY), 0);
     ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
     ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
