@@ -4,6 +4,7 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "cli/jsonpath.h"
 #include "runtime/api/printers.h"
 #include "runtime/api/resources.h"
 #include "runtime/manifest/yaml_writer.h"
@@ -85,8 +86,12 @@ Handler attach_get(CLI::App& verb) {
                   "metadata.name, metadata.namespace or status.phase");
   verb.add_flag("-w,--watch", a->watch,
                 "After listing, print each change as it happens (one kind; until Ctrl-C)");
-  verb.add_option("-o,--output", a->output, "json, yaml, name or wide")
-      ->check(CLI::IsMember({"json", "yaml", "name", "wide"}));
+  verb.add_option("-o,--output", a->output, "json, yaml, name, wide or jsonpath=TEMPLATE")
+      ->check([](const std::string& v) -> std::string {
+        if (v == "json" || v == "yaml" || v == "name" || v == "wide" || v.starts_with("jsonpath="))
+          return {};
+        return "must be json, yaml, name, wide or jsonpath=TEMPLATE";
+      });
   a->state.attach(verb);
   return [a] {
     std::vector<const api::Resource*> resources;
@@ -157,7 +162,7 @@ Handler attach_get(CLI::App& verb) {
       }
       if (a->output == "name") {
         for (const Json& o : objects) std::cout << name_of(*r, o) << '\n';
-      } else if (a->output == "json" || a->output == "yaml") {
+      } else if (a->output == "json" || a->output == "yaml" || a->output.starts_with("jsonpath=")) {
         for (Json& o : objects) everything.push_back(std::move(o));
       } else if (!objects.empty()) {
         api::TableOptions t;
@@ -169,7 +174,9 @@ Handler attach_get(CLI::App& verb) {
         printed_any = true;
       }
     }
-    if ((a->output == "json" || a->output == "yaml") && (names.empty() || !everything.empty())) {
+    const bool structured =
+        a->output == "json" || a->output == "yaml" || a->output.starts_with("jsonpath=");
+    if (structured && (names.empty() || !everything.empty())) {
       // One object by name prints as itself; anything else as a List, as kubectl does.
       Json out = (names.size() == 1 && resources.size() == 1 && everything.size() == 1)
                      ? everything[0]
@@ -177,7 +184,16 @@ Handler attach_get(CLI::App& verb) {
                             {"kind", "List"},
                             {"items", everything},
                             {"metadata", {{"resourceVersion", ""}}}};
-      std::cout << (a->output == "json" ? out.dump(4) + "\n" : manifest::to_yaml(out));
+      if (a->output.starts_with("jsonpath=")) {
+        Result<std::string> text = render_jsonpath(a->output.substr(9), out);
+        if (!text.ok()) {
+          std::cerr << "error: " << text.error().message << '\n';
+          return kExitFailure;
+        }
+        std::cout << text.value();
+      } else {
+        std::cout << (a->output == "json" ? out.dump(4) + "\n" : manifest::to_yaml(out));
+      }
     } else if (!printed_any && names.empty() && (a->output.empty() || a->output == "wide")) {
       if (a->all_namespaces)
         std::cerr << "No resources found\n";

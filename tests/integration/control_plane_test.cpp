@@ -1,6 +1,7 @@
 // The control plane end to end: `ticketctl up -d` in a temporary state directory, the CLI and a
 // raw HTTPS client against its API on loopback, `down`, and a restart after kill -9.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -323,6 +324,38 @@ TEST_F(ControlPlaneTest, UpInACourseRepositoryReadsSkaffoldYaml) {
       << bad.err;
   fs::remove_all(repo);
   fs::remove_all(dir_.string() + "-2");
+}
+
+// The foreground control plane: Ctrl-C (SIGINT) stops it cleanly with exit status 130, and the
+// state directory comes from TICKETCTL_HOME when --state-dir is not given.
+TEST_F(ControlPlaneTest, ForegroundUpStopsOnCtrlCWith130) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("TICKETCTL_HOME", dir_.c_str(), 1);
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    if (::chdir(TICKETCTL_SOURCE_DIR) != 0) ::_exit(126);
+    ::execl(TICKETCTL_BIN, TICKETCTL_BIN, "up", "-f", "manifests/blog/posts-srv.yaml", nullptr);
+    ::_exit(127);
+  }
+  // Ready when the API answers; waited for with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    auto c = daemon::connection_for(daemon::StateDir{dir_});
+    ready = c.ok() &&
+            api::ApiClient(c.value()).get("/api/v1/namespaces/default/services/posts-srv").ok();
+  }
+  ASSERT_TRUE(ready) << "the foreground control plane never answered";
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_FALSE(fs::exists(dir_ / "apiserver.json"));  // nothing claims to serve any more
+  EXPECT_TRUE(fs::exists(dir_ / "state.db"));         // and nothing stored is lost
 }
 
 TEST_F(ControlPlaneTest, StatusAndConfigView) {
