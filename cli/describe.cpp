@@ -11,12 +11,7 @@
 namespace ticketctl::cli {
 namespace {
 
-const Json& at(const Json& v, std::string_view key) {
-  static const Json kNull;
-  if (!v.is_object()) return kNull;
-  auto it = v.find(key);
-  return it == v.end() ? kNull : *it;
-}
+constexpr auto at = &json_at;
 
 std::string str(const Json& v, std::string_view fallback = "") {
   if (v.is_string()) return v.get<std::string>();

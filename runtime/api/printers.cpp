@@ -20,12 +20,7 @@ using Cells = std::vector<std::string>;
 // ---- Reading objects. A missing or mistyped field reads as Go's zero value, which is what the
 // API server's printers see after decoding.
 
-const Json& at(const Json& v, std::string_view key) {
-  static const Json kNull;
-  if (!v.is_object()) return kNull;
-  auto it = v.find(key);
-  return it == v.end() ? kNull : *it;
-}
+constexpr auto at = &json_at;
 
 const Json& dig(const Json& v, std::initializer_list<std::string_view> path) {
   const Json* cur = &v;

@@ -13,12 +13,7 @@ namespace {
 constexpr std::string_view kSafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 constexpr const char* kHashLabel = "pod-template-hash";
 
-const Json& field(const Json& v, std::string_view key) {
-  static const Json kNull;
-  if (!v.is_object()) return kNull;
-  auto it = v.find(key);
-  return it == v.end() ? kNull : *it;
-}
+constexpr auto field = &json_at;
 
 std::string str(const Json& v) {
   return v.is_string() ? v.get<std::string>() : std::string();

@@ -10,12 +10,7 @@
 namespace ticketctl::manifest::checks {
 namespace {
 
-const Json& get(const Json& v, std::string_view key) {
-  static const Json kNull;
-  if (!v.is_object()) return kNull;
-  auto it = v.find(key);
-  return it == v.end() ? kNull : *it;
-}
+constexpr auto get = &json_at;
 
 bool present(const Json& v, std::string_view key) {
   return !get(v, key).is_null();

@@ -4,6 +4,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string_view>
+
 namespace ticketctl {
 using Json = nlohmann::ordered_json;
+
+// v[key] for reading: a null when `v` is not an object or has no such key. Unlike operator[]
+// on a const object, never undefined behaviour.
+inline const Json& json_at(const Json& v, std::string_view key) {
+  static const Json kNull;
+  if (!v.is_object()) return kNull;
+  auto it = v.find(key);
+  return it == v.end() ? kNull : *it;
 }
+
+}  // namespace ticketctl

@@ -19,6 +19,7 @@
 #include "runtime/api/client.h"
 #include "runtime/daemon/state_dir.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace ticketctl {
 namespace {
@@ -28,16 +29,8 @@ using testing::ticketctl;
 
 class ControlPlaneTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ticketctl-cp-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override {
-    ticketctl({"down", "--state-dir", dir_.string()});
-    fs::remove_all(dir_);
-  }
+  // Whatever a test started is stopped before its state directory goes.
+  void TearDown() override { ticketctl({"down", "--state-dir", dir_.string()}); }
   Result run(std::vector<std::string> args, const std::string& input = "") {
     args.push_back("--state-dir");
     args.push_back(dir_.string());
@@ -55,7 +48,8 @@ class ControlPlaneTest : public ::testing::Test {
     ::stat(p.c_str(), &st);
     return st.st_mode & 0777;
   }
-  fs::path dir_;
+  ticketctl::testing::TempDir tmp_{"ticketctl-cp"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(ControlPlaneTest, UpApplyGetDeleteDown) {

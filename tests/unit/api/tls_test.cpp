@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -82,22 +84,15 @@ int days_left(X509* cert) {
 
 class TlsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("ticketctl-tls-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    dir_ = root_ / "tls";  // left for ensure_tls to create
-  }
-  void TearDown() override { fs::remove_all(root_); }
   TlsFiles ensure(const fs::path& dir) {
     auto r = ensure_tls(dir);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r.value() : TlsFiles{};
   }
   TlsFiles ensure() { return ensure(dir_); }
-  fs::path root_, dir_;
+  ticketctl::testing::TempDir tmp_{"ticketctl-tls"};
+  const fs::path& root_ = tmp_.path();
+  const fs::path dir_ = root_ / "tls";  // left for ensure_tls to create
 };
 
 TEST_F(TlsTest, CreatesPrivateFilesInAPrivateDirectory) {

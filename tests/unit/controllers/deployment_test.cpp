@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 #include <algorithm>
 #include <filesystem>
 
@@ -12,16 +14,7 @@ namespace fs = std::filesystem;
 class DeploymentControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ticketctl-ctl-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store_ = std::move(store::Store::open(dir_ / "state.db").value());
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
+    store_ = std::move(store::Store::open(tmp_.path() / "state.db").value());
   }
   static Json deployment(int replicas, const std::string& image = "demo/posts") {
     Json d = Json::parse(R"({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -42,8 +35,8 @@ class DeploymentControllerTest : public ::testing::Test {
   std::vector<Json> pods() { return store_->list("pods", "default"); }
   std::vector<Json> replicasets() { return store_->list("replicasets.apps", "default"); }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  ticketctl::testing::TempDir tmp_{"ticketctl-ctl"};
+  std::unique_ptr<store::Store> store_;  // declared after tmp_: closed before it is removed
 };
 
 TEST_F(DeploymentControllerTest, CreatesAReplicaSetAndPendingPodsNamedAsKubernetesDoes) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,10 +15,6 @@ namespace fs = std::filesystem;
 class SourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("ticketctl-source-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
     fs::create_directories(root_ / "k8s" / "sub");
     write("k8s/b.yaml", "b");
     write("k8s/a.yml", "a");
@@ -24,7 +22,6 @@ class SourceTest : public ::testing::Test {
     write("k8s/notes.txt", "ignored");
     write("k8s/sub/d.yaml", "d");
   }
-  void TearDown() override { fs::remove_all(root_); }
   void write(const std::string& rel, const std::string& text) {
     std::ofstream(root_ / rel) << text;
   }
@@ -38,7 +35,8 @@ class SourceTest : public ::testing::Test {
     std::istringstream in(stdin_text);
     return read_sources(paths, recursive, in, d);
   }
-  fs::path root_;
+  ticketctl::testing::TempDir tmp_{"ticketctl-source"};
+  const fs::path& root_ = tmp_.path();
 };
 
 TEST_F(SourceTest, DirectoryYieldsManifestFilesInNameOrder) {

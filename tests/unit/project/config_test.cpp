@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 #include <fstream>
 
 namespace ticketctl::project {
@@ -10,14 +12,6 @@ namespace fs = std::filesystem;
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ticketctl-project-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
   }
@@ -26,7 +20,8 @@ class ConfigTest : public ::testing::Test {
     for (const auto& x : d.items()) out.push_back(x.to_string().substr(dir_.string().size() + 1));
     return out;
   }
-  fs::path dir_;
+  ticketctl::testing::TempDir tmp_{"ticketctl-project"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(ConfigTest, TicketctlYamlManifestsAreRelativeToTheFile) {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -17,14 +19,6 @@ namespace fs = std::filesystem;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ticketctl-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::unique_ptr<Store> open() {
     auto r = Store::open(dir_ / "state.db");
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
@@ -36,7 +30,8 @@ class StoreTest : public ::testing::Test {
                 {"metadata", {{"name", name}, {"namespace", ns}}},
                 {"spec", {{"replicas", replicas}}}};
   }
-  fs::path dir_;
+  ticketctl::testing::TempDir tmp_{"ticketctl-store"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(StoreTest, CreateSetsServerFieldsAndGetReturnsTheObject) {
