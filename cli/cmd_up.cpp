@@ -87,15 +87,13 @@ Handler attach_up(CLI::App& verb) {
       "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
       "Pods do not run yet: objects are stored and served.");
   return [args, state, detach] {
-    if (args->paths.empty()) {
-      // Without -f: ticketctl.yaml's `manifests`, else what skaffold.yaml deploys.
-      Diagnostics diags;
-      project::Config config = project::load(fs::current_path(), diags);
-      print_diagnostics(diags, std::cerr);
-      if (diags.has_errors()) return kExitFailure;
-      args->paths = std::move(config.manifests);
-    }
+    // ticketctl.yaml / skaffold.yaml: how images run, and the manifests when -f is not given.
+    Diagnostics diags;
     daemon::ControlPlaneOptions options;
+    options.project = project::load(fs::current_path(), diags);
+    print_diagnostics(diags, std::cerr);
+    if (diags.has_errors()) return kExitFailure;
+    if (args->paths.empty()) args->paths = options.project.manifests;
     options.dir = state->dir();
     if (!args->paths.empty()) {
       manifest::LoadResult loaded = args->load();

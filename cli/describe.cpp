@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "runtime/core/strings.h"
@@ -151,7 +152,13 @@ void containers(Writer& w, int indent, const Json& pod_spec, const Json& statuse
     for (const Json& s : statuses) {
       if (str(at(s, "name")) != str(at(c, "name"))) continue;
       const Json& state = at(s, "state");
-      if (!state.empty() && state.is_object()) w.line(indent + 2, "State", state.begin().key());
+      if (!state.empty() && state.is_object()) {
+        std::string st = state.begin().key();
+        st[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(st[0])));
+        w.line(indent + 2, "State", st);
+        if (const Json& reason = at(state.begin().value(), "reason"); reason.is_string())
+          w.line(indent + 3, "Reason", str(reason));
+      }
       w.line(indent + 2, "Ready", at(s, "ready") == true ? "True" : "False");
       w.line(indent + 2, "Restart Count", str(at(s, "restartCount"), "0"));
     }

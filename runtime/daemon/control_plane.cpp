@@ -21,6 +21,7 @@
 #include "runtime/api/server.h"
 #include "runtime/api/tls.h"
 #include "runtime/controllers/deployment.h"
+#include "runtime/controllers/image_status.h"
 #include "runtime/core/strings.h"
 #include "runtime/store/store.h"
 
@@ -141,8 +142,8 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
 // level-based safety net; each round repeats until a pass writes nothing.
 class ControllerLoop {
  public:
-  ControllerLoop(store::Store& store, std::mutex& store_mutex)
-      : deployments_(store), store_mutex_(store_mutex) {}
+  ControllerLoop(store::Store& store, std::mutex& store_mutex, images::Resolver resolver)
+      : deployments_(store), images_(store, std::move(resolver)), store_mutex_(store_mutex) {}
   ~ControllerLoop() { stop(); }
 
   // Converges once on the calling thread, then keeps converging in the background.
@@ -169,7 +170,7 @@ class ControllerLoop {
  private:
   void converge() {
     std::lock_guard<std::mutex> l(store_mutex_);
-    for (int pass = 0; pass < 10 && deployments_.reconcile() > 0; ++pass) {
+    for (int pass = 0; pass < 10 && deployments_.reconcile() + images_.reconcile() > 0; ++pass) {
     }
   }
   void run() {
@@ -185,6 +186,7 @@ class ControllerLoop {
   }
 
   controllers::DeploymentController deployments_;
+  controllers::ImageStatusController images_;
   std::mutex& store_mutex_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -227,7 +229,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
 
   // One lock for the store, shared by the API's worker threads and the controllers.
   std::mutex store_mutex;
-  ControllerLoop controllers(*store.value(), store_mutex);
+  ControllerLoop controllers(*store.value(), store_mutex, images::Resolver(o.project));
   api::ApiServer server(*store.value(), store_mutex, [&controllers] { controllers.wake(); },
                         {tls.value().server_cert, tls.value().server_key, token.value()});
   store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });

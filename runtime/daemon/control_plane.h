@@ -8,12 +8,15 @@
 
 #include "runtime/daemon/state_dir.h"
 #include "runtime/manifest/object.h"
+#include "runtime/project/config.h"
 
 namespace ticketctl::daemon {
 
 struct ControlPlaneOptions {
   StateDir dir;
   std::vector<manifest::Object> objects;  // validated manifests to apply at start
+  // ticketctl.yaml / skaffold.yaml of the directory `up` ran in: how images run.
+  project::Config project;
   // Where to report progress ("deployment.apps/posts-depl created") and readiness. `up -d`
   // passes a pipe to the waiting parent and closes it once ready.
   std::FILE* report = stdout;

