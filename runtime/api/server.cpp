@@ -124,6 +124,10 @@ Result<int> ApiServer::start() {
   if (port <= 0)
     return Error{ErrorCode::Internal,
                  fmt::format("api: cannot listen on {}:{}", options_.address, options_.port)};
+  {
+    std::lock_guard<std::mutex> l(store_mutex_);
+    watches_.start_after(store_.resource_version());
+  }
   handler_ = std::make_unique<ApiHandler>(store_, store_mutex_, on_change_,
                                           fmt::format("{}:{}", options_.address, port), &watches_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });

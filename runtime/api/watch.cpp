@@ -1,5 +1,7 @@
 #include "runtime/api/watch.h"
 
+#include <algorithm>
+
 namespace ticketctl::api {
 namespace {
 
@@ -45,6 +47,11 @@ void WatchHub::publish(const store::Event& e) {
     }
   }
   cv_.notify_all();
+}
+
+void WatchHub::start_after(int64_t rv) {
+  std::lock_guard<std::mutex> l(mu_);
+  evicted_up_to_ = std::max(evicted_up_to_, rv);
 }
 
 WatchHub::Wait WatchHub::next(int64_t& after_rv, const WatchFilter& filter,

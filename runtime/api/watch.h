@@ -31,6 +31,9 @@ class WatchHub {
   explicit WatchHub(size_t capacity = 10000) : capacity_(capacity) {}
 
   void publish(const store::Event& e);
+  // Changes up to `rv` happened before this hub existed (before a restart): a watch from an
+  // older resourceVersion gets 410 Gone and re-lists instead of silently missing them.
+  void start_after(int64_t rv);
 
   enum class Wait { Events, Timeout, Gone, Stopped };
   // Appends to `lines` the watch events ({"type":"ADDED","object":{...}}) after `after_rv` that

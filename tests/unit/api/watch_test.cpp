@@ -62,6 +62,19 @@ TEST(WatchHub, ATooOldResourceVersionIsGone) {
   EXPECT_EQ(lines.size(), 2u);
 }
 
+TEST(WatchHub, AResourceVersionFromBeforeARestartIsGone) {
+  WatchHub hub;
+  hub.start_after(40);  // the store was at 40 when this control plane started
+  hub.publish(event(store::Event::Type::Added, "p", 41));
+  int64_t rv = 30;
+  std::vector<std::string> lines;
+  EXPECT_EQ(hub.next(rv, {"pods", "", {}, {}}, std::chrono::milliseconds(0), lines),
+            WatchHub::Wait::Gone);
+  rv = 40;  // listed after the restart: nothing is missed
+  EXPECT_EQ(hub.next(rv, {"pods", "", {}, {}}, std::chrono::milliseconds(0), lines),
+            WatchHub::Wait::Events);
+}
+
 TEST(WatchHub, AWaitingWatcherWakesOnPublishAndOnStop) {
   WatchHub hub;
   int64_t rv = 0;
