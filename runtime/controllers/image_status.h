@@ -11,8 +11,8 @@ namespace ticketctl::controllers {
 
 class ImageStatusController {
  public:
-  ImageStatusController(store::Store& store, images::Resolver resolver)
-      : store_(store), resolver_(std::move(resolver)) {}
+  ImageStatusController(store::Store& store, project::Config project)
+      : store_(store), resolver_(std::move(project)) {}
   int reconcile();  // returns how many pods' status it wrote
 
  private:

@@ -142,8 +142,8 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
 // level-based safety net; each round repeats until a pass writes nothing.
 class ControllerLoop {
  public:
-  ControllerLoop(store::Store& store, std::mutex& store_mutex, images::Resolver resolver)
-      : deployments_(store), images_(store, std::move(resolver)), store_mutex_(store_mutex) {}
+  ControllerLoop(store::Store& store, std::mutex& store_mutex, project::Config project)
+      : deployments_(store), images_(store, std::move(project)), store_mutex_(store_mutex) {}
   ~ControllerLoop() { stop(); }
 
   // Converges once on the calling thread, then keeps converging in the background.
@@ -229,7 +229,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
 
   // One lock for the store, shared by the API's worker threads and the controllers.
   std::mutex store_mutex;
-  ControllerLoop controllers(*store.value(), store_mutex, images::Resolver(o.project));
+  ControllerLoop controllers(*store.value(), store_mutex, o.project);
   api::ApiServer server(*store.value(), store_mutex, [&controllers] { controllers.wake(); },
                         {tls.value().server_cert, tls.value().server_key, token.value()});
   store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });

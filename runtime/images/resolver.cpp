@@ -71,30 +71,61 @@ const project::ImageSetting* lookup(const std::map<std::string, project::ImageSe
   return nullptr;
 }
 
-Resolution from_setting(const project::ImageSetting& s, const Json& container,
-                        bool need_dockerfile) {
+}  // namespace
+
+std::string image_name(std::string_view image, bool keep_tag) {
+  std::string name(image.substr(0, image.find('@')));  // digests never map
+  const size_t slash = name.rfind('/');
+  const size_t colon = name.rfind(':');
+  if (!keep_tag && colon != std::string::npos && (slash == std::string::npos || colon > slash))
+    name.erase(colon);
+  for (std::string_view prefix : {"docker.io/", "index.docker.io/"})
+    if (name.starts_with(prefix)) name.erase(0, prefix.size());
+  if (name.starts_with("library/")) name.erase(0, 8);
+  return name;
+}
+
+Resolver::Resolver(project::Config config, std::function<bool(const std::string&)> find_binary)
+    : config_(std::move(config)), find_binary_(find_binary ? std::move(find_binary) : on_path) {}
+
+// Dockerfiles are read again only when they change: controllers resolve every pending pod on
+// every pass.
+std::optional<Result<Dockerfile>> Resolver::load_dockerfile(const fs::path& file) const {
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(file, ec);
+  if (ec) return std::nullopt;
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (auto it = dockerfiles_.find(file); it != dockerfiles_.end() && it->second.first == mtime)
+    return it->second.second;
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::stringstream buf;
+  buf << in.rdbuf();
+  Result<Dockerfile> parsed = parse_dockerfile(buf.str(), file.string());
+  dockerfiles_.insert_or_assign(file, std::make_pair(mtime, parsed));
+  return parsed;
+}
+
+Resolution Resolver::from_setting(const project::ImageSetting& s, const Json& container,
+                                  bool need_dockerfile) const {
   Resolution r;
   Dockerfile docker;
   const fs::path dockerfile = s.context / s.dockerfile;
   if (need_dockerfile || !s.command) {
-    std::ifstream in(dockerfile);
-    if (!in) {
+    std::optional<Result<Dockerfile>> read = load_dockerfile(dockerfile);
+    if (!read) {
       if (need_dockerfile || !strings(container, "command")) {
         r.reason = "ErrDockerfile";
         r.message = fmt::format("{}: cannot read {}; give the image a command in ticketctl.yaml",
                                 s.source, dockerfile.string());
         return r;
       }
+    } else if (!read->ok()) {
+      r.reason = "ErrDockerfile";
+      r.message = read->error().message;
+      return r;
     } else {
-      std::stringstream buf;
-      buf << in.rdbuf();
-      Result<Dockerfile> parsed = parse_dockerfile(buf.str(), dockerfile.string());
-      if (!parsed.ok()) {
-        r.reason = "ErrDockerfile";
-        r.message = parsed.error().message;
-        return r;
-      }
-      docker = std::move(parsed.value());
+      docker = read->value();
     }
   }
   const std::vector<std::string> entrypoint = s.command ? *s.command : docker.entrypoint;
@@ -115,23 +146,6 @@ Resolution from_setting(const project::ImageSetting& s, const Json& container,
   r.spec = std::move(spec);
   return r;
 }
-
-}  // namespace
-
-std::string image_name(std::string_view image, bool keep_tag) {
-  std::string name(image.substr(0, image.find('@')));  // digests never map
-  const size_t slash = name.rfind('/');
-  const size_t colon = name.rfind(':');
-  if (!keep_tag && colon != std::string::npos && (slash == std::string::npos || colon > slash))
-    name.erase(colon);
-  for (std::string_view prefix : {"docker.io/", "index.docker.io/"})
-    if (name.starts_with(prefix)) name.erase(0, prefix.size());
-  if (name.starts_with("library/")) name.erase(0, 8);
-  return name;
-}
-
-Resolver::Resolver(project::Config config, std::function<bool(const std::string&)> find_binary)
-    : config_(std::move(config)), find_binary_(find_binary ? std::move(find_binary) : on_path) {}
 
 Resolution Resolver::resolve(const Json& container) const {
   const std::string image = container.value("image", "");

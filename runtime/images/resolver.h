@@ -2,14 +2,17 @@
 // Image -> local process, in DESIGN.md's order: a ticketctl.yaml `images:` entry, else a
 // skaffold.yaml artifact with the Dockerfile in its context, else a well-known infrastructure
 // image mapped to a locally installed server. Container command/args override ENTRYPOINT/CMD as
-// in Kubernetes. Reads Dockerfiles; any thread.
+// in Kubernetes. Reads Dockerfiles (cached by modification time); any thread.
 
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/images/dockerfile.h"
 #include "runtime/manifest/json.h"
 #include "runtime/project/config.h"
 
@@ -41,8 +44,16 @@ class Resolver {
   Resolution resolve(const Json& container) const;
 
  private:
+  Resolution from_setting(const project::ImageSetting& s, const Json& container,
+                          bool need_dockerfile) const;
+  std::optional<Result<Dockerfile>> load_dockerfile(const std::filesystem::path& file) const;
+
   project::Config config_;
   std::function<bool(const std::string&)> find_binary_;
+  mutable std::mutex cache_mu_;
+  mutable std::map<std::filesystem::path,
+                   std::pair<std::filesystem::file_time_type, Result<Dockerfile>>>
+      dockerfiles_;
 };
 
 }  // namespace ticketctl::images

@@ -52,6 +52,18 @@ TEST_F(ResolverTest, SkaffoldArtifactUsesTheDockerfileInItsContext) {
   EXPECT_EQ(r.resolve(with_command).spec->argv, (Strings{"node", "index.js"}));
 }
 
+TEST_F(ResolverTest, AnEditedDockerfileIsReadAgain) {
+  write("skaffold.yaml", "build:\n  artifacts:\n    - image: demo/posts\n      context: posts\n");
+  write("posts/Dockerfile", "FROM node\nCMD [\"npm\", \"start\"]\n");
+  Resolver r(load());
+  EXPECT_EQ(r.resolve(container("demo/posts")).spec->argv, (Strings{"npm", "start"}));
+  const auto before = fs::last_write_time(dir_ / "posts/Dockerfile");
+  write("posts/Dockerfile", "FROM node\nCMD [\"npm\", \"run\", \"dev\"]\n");
+  // Set the time explicitly: two writes within one clock tick would otherwise look unchanged.
+  fs::last_write_time(dir_ / "posts/Dockerfile", before + std::chrono::seconds(1));
+  EXPECT_EQ(r.resolve(container("demo/posts")).spec->argv, (Strings{"npm", "run", "dev"}));
+}
+
 TEST_F(ResolverTest, TicketctlYamlComesFirstAndMayNameATag) {
   write("skaffold.yaml", "build:\n  artifacts:\n    - image: demo/posts\n      context: posts\n");
   write("ticketctl.yaml",
