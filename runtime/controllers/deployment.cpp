@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/controllers/events.h"
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -65,31 +67,8 @@ std::string DeploymentController::random_suffix() {
 
 void DeploymentController::record(const Json& object, std::string_view reason,
                                   std::string message) {
-  const Json& meta = object["metadata"];
-  const std::string now = store::rfc3339_now();
-  // Event names are "<object>.<unique suffix>", as client-go makes them.
-  const std::string name = fmt::format("{}.{:016x}", str(meta["name"]), rng_());
-  const std::string component =
-      object["kind"] == "Deployment" ? "deployment-controller" : "replicaset-controller";
-  Json event = {{"apiVersion", "v1"},
-                {"kind", "Event"},
-                {"metadata", {{"name", name}, {"namespace", meta["namespace"]}}},
-                {"involvedObject",
-                 {{"apiVersion", object["apiVersion"]},
-                  {"kind", object["kind"]},
-                  {"namespace", meta["namespace"]},
-                  {"name", meta["name"]},
-                  {"uid", meta["uid"]},
-                  {"resourceVersion", meta.value("resourceVersion", "")}}},
-                {"reason", reason},
-                {"message", std::move(message)},
-                {"source", {{"component", component}}},
-                {"firstTimestamp", now},
-                {"lastTimestamp", now},
-                {"count", 1},
-                {"type", "Normal"},
-                {"reportingComponent", component}};
-  store_.create("events", std::move(event));
+  record_event(store_, object, "Normal", reason, std::move(message),
+               object["kind"] == "Deployment" ? "deployment-controller" : "replicaset-controller");
 }
 
 // Events live an hour, like the API server's default --event-ttl.

@@ -1,8 +1,6 @@
 #include "runtime/controllers/image_status.h"
 
-#include <fmt/format.h>
-
-#include <random>
+#include "runtime/controllers/events.h"
 
 namespace ticketctl::controllers {
 
@@ -39,29 +37,8 @@ int ImageStatusController::reconcile() {
     const std::string ns = meta.value("namespace", ""), name = meta.value("name", "");
     if (!store_.update_status({"pods", ns, name}, next).ok()) continue;
     ++writes;
-    for (const std::string& message : problems) {
-      static thread_local std::mt19937_64 rng{std::random_device{}()};
-      const std::string now = store::rfc3339_now();
-      store_.create(
-          "events",
-          Json{{"apiVersion", "v1"},
-               {"kind", "Event"},
-               {"metadata", {{"name", fmt::format("{}.{:016x}", name, rng())}, {"namespace", ns}}},
-               {"involvedObject",
-                {{"apiVersion", "v1"},
-                 {"kind", "Pod"},
-                 {"namespace", ns},
-                 {"name", name},
-                 {"uid", meta.value("uid", "")}}},
-               {"reason", "Failed"},
-               {"message", message},
-               {"source", {{"component", "kubelet"}}},
-               {"firstTimestamp", now},
-               {"lastTimestamp", now},
-               {"count", 1},
-               {"type", "Warning"},
-               {"reportingComponent", "kubelet"}});
-    }
+    for (std::string& message : problems)
+      record_event(store_, pod, "Warning", "Failed", std::move(message), "kubelet");
   }
   return writes;
 }
