@@ -85,7 +85,8 @@ Handler attach_up(CLI::App& verb) {
       "Runs the control plane: an object store and a Kubernetes-shaped API on 127.0.0.1 (HTTPS,\n"
       "bearer token; kubeconfig in the state directory). In the foreground Ctrl-C stops it (exit\n"
       "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
-      "Pods do not run yet: objects are stored and served.");
+      "Every pod runs as local processes (image -> command from ticketctl.yaml, skaffold.yaml and\n"
+      "Dockerfiles); in the foreground their output is printed with a [pod] prefix.");
   return [args, state, detach] {
     // ticketctl.yaml / skaffold.yaml: how images run, and the manifests when -f is not given.
     Diagnostics diags;
@@ -102,6 +103,7 @@ Handler attach_up(CLI::App& verb) {
       options.objects = std::move(loaded.objects);
     }
     if (*detach) return run_detached(std::move(options));
+    options.echo_logs = true;
     return daemon::run_control_plane(options);
   };
 }

@@ -3,6 +3,7 @@
 // request (anything else gets 401 and nothing more), requests handed to ApiHandler.
 // Threads: start()/stop() from the owner's thread; requests run on httplib's worker threads.
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -25,6 +26,9 @@ struct ServerOptions {
   std::string token;
   std::string address = "127.0.0.1";
   int port = 0;  // 0: the kernel picks one
+  // Where the kubelet keeps container logs (<pods_dir>/<ns>_<pod>_<uid>/<container>/N.log), for
+  // /api/v1/namespaces/NS/pods/NAME/log.
+  std::filesystem::path pods_dir;
 };
 
 class ApiServer {
@@ -51,6 +55,7 @@ class ApiServer {
   std::unique_ptr<httplib::SSLServer> server_;
   std::unique_ptr<ApiHandler> handler_;
   WatchHub watches_;
+  std::atomic<bool> stopping_{false};  // ends followed pods/log streams
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -21,9 +24,13 @@
 #include "runtime/api/server.h"
 #include "runtime/api/tls.h"
 #include "runtime/controllers/deployment.h"
-#include "runtime/controllers/image_status.h"
+#include "runtime/controllers/endpoints.h"
+#include "runtime/controllers/events.h"
+#include "runtime/net/allocator.h"
+#include "runtime/net/dataplane.h"
 #include "runtime/core/strings.h"
 #include "runtime/store/store.h"
+#include "runtime/supervisor/kubelet.h"
 
 namespace ticketctl::daemon {
 namespace fs = std::filesystem;
@@ -142,8 +149,14 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
 // level-based safety net; each round repeats until a pass writes nothing.
 class ControllerLoop {
  public:
-  ControllerLoop(store::Store& store, std::mutex& store_mutex, project::Config project)
-      : deployments_(store), images_(store, std::move(project)), store_mutex_(store_mutex) {}
+  ControllerLoop(store::Store& store, std::mutex& store_mutex, net::Dataplane& dataplane,
+                 std::function<void()> after_write)
+      : store_(store),
+        deployments_(store),
+        endpoints_(store),
+        store_mutex_(store_mutex),
+        dataplane_(dataplane),
+        after_write_(std::move(after_write)) {}
   ~ControllerLoop() { stop(); }
 
   // Converges once on the calling thread, then keeps converging in the background.
@@ -169,9 +182,25 @@ class ControllerLoop {
 
  private:
   void converge() {
-    std::lock_guard<std::mutex> l(store_mutex_);
-    for (int pass = 0; pass < 10 && deployments_.reconcile() + images_.reconcile() > 0; ++pass) {
+    int writes = 0;
+    net::DataplanePlan plan;
+    {
+      std::lock_guard<std::mutex> l(store_mutex_);
+      for (int pass = 0; pass < 10; ++pass) {
+        const int n = deployments_.reconcile() + endpoints_.reconcile();
+        writes += n;
+        if (n == 0) break;
+      }
+      plan = net::Dataplane::plan(store_);
     }
+    // Listeners and the name table change outside the lock; problems become Warning events.
+    std::vector<std::string> problems = dataplane_.apply(plan);
+    for (std::string& w : plan.warnings) problems.push_back(std::move(w));
+    for (std::string& problem : problems) {
+      if (!reported_.insert(problem).second) continue;
+      std::fprintf(stderr, "ticketctl: %s\n", problem.c_str());
+    }
+    if (writes > 0 && after_write_) after_write_();
   }
   void run() {
     while (true) {
@@ -185,13 +214,55 @@ class ControllerLoop {
     }
   }
 
+  store::Store& store_;
   controllers::DeploymentController deployments_;
-  controllers::ImageStatusController images_;
+  controllers::EndpointsController endpoints_;
   std::mutex& store_mutex_;
+  net::Dataplane& dataplane_;
+  std::function<void()> after_write_;
+  std::set<std::string> reported_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool dirty_ = false, stopping_ = false;
   std::thread thread_;
+};
+
+// The preload library that gives pods their network identity: $TICKETCTL_PRELOAD, else next to
+// the binary (installed) or where the build tree puts it. Empty when none exists.
+fs::path find_preload_library() {
+  if (const char* env = std::getenv("TICKETCTL_PRELOAD")) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const fs::path& candidate :
+       {exe.parent_path() / "libticketctl_net.so",
+        exe.parent_path() / "../lib/ticketctl/libticketctl_net.so",
+        exe.parent_path() / "../runtime/net/preload/libticketctl_net.so"})
+    if (fs::exists(candidate, ec)) return fs::canonical(candidate, ec);
+  return {};
+}
+
+// `up` in the foreground: every log line with its pod's name in front, in a colour of its own
+// on a terminal.
+class ForegroundPrinter {
+ public:
+  explicit ForegroundPrinter(std::FILE* out) : out_(out), colour_(::isatty(::fileno(out)) != 0) {}
+  void print(const std::string& pod, const std::string& line, bool is_log) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto [it, inserted] = colours_.try_emplace(pod, static_cast<int>(colours_.size() % 6));
+    if (colour_)
+      std::fprintf(out_, "\033[%dm[%s]\033[0m %s%s\n", 31 + it->second, pod.c_str(),
+                   is_log ? "" : "\033[2m", (line + (is_log ? "" : "\033[0m")).c_str());
+    else
+      std::fprintf(out_, "[%s] %s\n", pod.c_str(), line.c_str());
+    std::fflush(out_);
+  }
+
+ private:
+  std::FILE* out_;
+  bool colour_;
+  std::mutex mu_;
+  std::map<std::string, int> colours_;
 };
 
 int fail(std::FILE* report, const std::string& message) {
@@ -216,7 +287,12 @@ int run_control_plane(const ControlPlaneOptions& o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t blocked = signals;
+  sigaddset(&blocked, SIGCHLD);  // the kubelet takes SIGCHLD through a signalfd
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  // Pods' grandchildren (npm start -> sh -> node) are reparented here when their parent dies,
+  // so they are reaped instead of lingering as zombies of init.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   Result<std::unique_ptr<store::Store>> store = store::Store::open(dir.db());
   if (!store.ok()) return fail(o.report, store.error().message);
@@ -229,9 +305,43 @@ int run_control_plane(const ControlPlaneOptions& o) {
 
   // One lock for the store, shared by the API's worker threads and the controllers.
   std::mutex store_mutex;
-  ControllerLoop controllers(*store.value(), store_mutex, o.project);
-  api::ApiServer server(*store.value(), store_mutex, [&controllers] { controllers.wake(); },
-                        {tls.value().server_cert, tls.value().server_key, token.value()});
+  supervisor::KubeletOptions kubelet_options;
+  kubelet_options.pods_dir = dir.root / "pods";
+  kubelet_options.project = o.project;
+  kubelet_options.preload_library = find_preload_library();
+  kubelet_options.net_table = dir.root / "net" / "table";
+  kubelet_options.backoff_initial = o.project.backoff_initial;
+  kubelet_options.backoff_max = o.project.backoff_max;
+  for (const std::string& name : o.project.host_env) kubelet_options.host_env.push_back(name);
+  kubelet_options.pod_ip_base = o.project.pod_cidr;
+  kubelet_options.pod_ip_mask_bits = static_cast<uint32_t>(o.project.pod_prefix);
+  ForegroundPrinter printer(o.report);
+  if (o.echo_logs)
+    kubelet_options.report = [&printer](const std::string& pod, const std::string& line,
+                                        bool is_log) { printer.print(pod, line, is_log); };
+  ControllerLoop* controllers_ptr = nullptr;
+  kubelet_options.on_status_written = [&controllers_ptr] {
+    if (controllers_ptr) controllers_ptr->wake();
+  };
+  supervisor::Kubelet kubelet(*store.value(), store_mutex, kubelet_options);
+  // Services get their addresses as they are written (the API server's admission step).
+  const net::ServiceRange range{o.project.service_cidr, o.project.service_prefix};
+  store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,
+                                       const Json* old) -> Result<bool> {
+    if (resource != "services") return true;
+    return net::admit_service(s, range, object, old);
+  });
+  net::ServiceProxy service_proxy(1);
+  net::Dataplane dataplane(service_proxy, kubelet_options.net_table);
+  ControllerLoop controllers(*store.value(), store_mutex, dataplane, [&kubelet] { kubelet.wake(); });
+  controllers_ptr = &controllers;
+  api::ApiServer server(*store.value(), store_mutex,
+                        [&controllers, &kubelet] {
+                          controllers.wake();
+                          kubelet.wake();
+                        },
+                        {tls.value().server_cert, tls.value().server_key, token.value(), "127.0.0.1", 0,
+                         kubelet_options.pods_dir});
   store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });
   Result<int> port = server.start();
   if (!port.ok()) return fail(o.report, port.error().message);
@@ -250,6 +360,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
     return fail(o.report, a.error().message);
   // Converge before saying ready, so a script that runs `get pods` next sees them.
   controllers.start();
+  kubelet.start();
   std::fprintf(o.report, "control plane ready: https://127.0.0.1:%d (pid %d)\nkubeconfig: %s\n",
                port.value(), ::getpid(), dir.kubeconfig().c_str());
   std::fflush(o.report);
@@ -264,6 +375,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
   sigwait(&signals, &sig);
   server.stop();
   controllers.stop();
+  // Every pod stops in parallel; this returns once all their processes are gone.
+  kubelet.stop();
   fs::remove(dir.apiserver(), ec);
   return sig == SIGINT ? 130 : 0;
 }
@@ -289,7 +402,7 @@ Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
                  fmt::format("cannot signal pid {}: {}", pid, std::strerror(errno))};
   }
   // The lock is released when the control plane exits: waiting for it is waiting for the exit.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   bool stopped = false;
   while (!stopped && std::chrono::steady_clock::now() < deadline) {
     stopped = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
@@ -298,7 +411,7 @@ Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
   ::close(fd);
   if (!stopped)
     return Error{ErrorCode::Internal,
-                 fmt::format("the control plane (pid {}) did not stop within 30s", pid)};
+                 fmt::format("the control plane (pid {}) did not stop within 120s", pid)};
   std::fprintf(report, "control plane (pid %d) stopped\n", pid);
   return true;
 }

@@ -24,6 +24,8 @@ struct ControlPlaneOptions {
   // When >= 0, one byte is written here and the descriptor closed once the API serves and the
   // manifests are applied: the waiting parent's proof of success (a failure only closes it).
   int ready_fd = -1;
+  // Foreground `up`: print every pod's log lines and state changes to `report`.
+  bool echo_logs = false;
 };
 
 // Returns the process exit status: 0 after SIGTERM (`ticketctl down`), 130 after SIGINT

@@ -4,7 +4,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <cstdio>
 #include <sstream>
+#include <tuple>
 
 #include "runtime/manifest/schema.h"
 
@@ -17,8 +19,7 @@ using manifest::Schema;
 using manifest::Support;
 using manifest::Type;
 
-// ticketctl.yaml as DESIGN.md defines it. `manifests` and `images` are acted on; the other
-// settings are checked and accepted with a warning until the parts that use them exist.
+// ticketctl.yaml as DESIGN.md defines it.
 const Schema& config_schema() {
   static const Schema kString{.type = Type::String};
   static const Schema kInt{.type = Type::Integer};
@@ -42,10 +43,10 @@ const Schema& config_schema() {
                                          {"kind", &kString},
                                          {"manifests", &kStrings},
                                          {"images", &kImages},
-                                         {"ingress", &kIngress, false, Support::Ignored},
-                                         {"restartBackoff", &kBackoff, false, Support::Ignored},
-                                         {"hostEnv", &kStrings, false, Support::Ignored},
-                                         {"network", &kNetwork, false, Support::Ignored}}};
+                                         {"ingress", &kIngress},
+                                         {"restartBackoff", &kBackoff},
+                                         {"hostEnv", &kStrings},
+                                         {"network", &kNetwork}}};
   return kConfig;
 }
 
@@ -134,7 +135,101 @@ void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config
   }
 }
 
+SourcePos mark_of(const fs::path& file, const YAML::Node& n) {
+  return {file.string(), n.Mark().line + 1, n.Mark().column + 1};
+}
+
+void read_settings(const fs::path& file, const YAML::Node& root, Config& config,
+                   Diagnostics& diags) {
+  auto error = [&](const YAML::Node& n, const std::string& path, std::string message) {
+    diags.add({Severity::Error, mark_of(file, n), "", path, std::move(message)});
+  };
+  const YAML::Node backoff = manifest::child(root, "restartBackoff");
+  for (auto [key, target] : {std::pair{"initial", &config.backoff_initial},
+                             std::pair{"max", &config.backoff_max}}) {
+    const YAML::Node v = manifest::child(backoff, key);
+    if (!v.IsDefined() || !v.IsScalar()) continue;
+    const auto d = parse_duration(v.Scalar());
+    if (!d || d->count() <= 0)
+      error(v, fmt::format("restartBackoff.{}", key),
+            fmt::format("{:?} is not a duration (write e.g. 500ms, 1s, 2m)", v.Scalar()));
+    else
+      *target = *d;
+  }
+  if (config.backoff_max < config.backoff_initial) config.backoff_max = config.backoff_initial;
+  config.host_env = strings_at(manifest::child(root, "hostEnv"));
+  const YAML::Node ingress = manifest::child(root, "ingress");
+  for (auto [key, target] : {std::pair{"http", &config.ingress_http},
+                             std::pair{"https", &config.ingress_https}}) {
+    const YAML::Node v = manifest::child(ingress, key);
+    if (!v.IsDefined() || !v.IsScalar()) continue;
+    const int port = v.as<int>(-2);
+    if (port < -1 || port > 65535)
+      error(v, fmt::format("ingress.{}", key), "a port is 0..65535 (0: any free port, -1: off)");
+    else
+      *target = port;
+  }
+  if (const YAML::Node a = manifest::child(ingress, "address"); a.IsDefined() && a.IsScalar())
+    config.ingress_address = a.Scalar();
+  const YAML::Node network = manifest::child(root, "network");
+  for (auto [key, base, prefix] :
+       {std::tuple{"podCIDR", &config.pod_cidr, &config.pod_prefix},
+        std::tuple{"serviceCIDR", &config.service_cidr, &config.service_prefix}}) {
+    const YAML::Node v = manifest::child(network, key);
+    if (!v.IsDefined() || !v.IsScalar()) continue;
+    const auto cidr = parse_loopback_cidr(v.Scalar());
+    if (!cidr) {
+      error(v, fmt::format("network.{}", key),
+            fmt::format("{:?} is not a loopback range inside 127.0.0.0/8 with a prefix of 8 to 30",
+                        v.Scalar()));
+      continue;
+    }
+    *base = cidr->first;
+    *prefix = cidr->second;
+  }
+  const uint64_t pod_size = 1ull << (32 - config.pod_prefix);
+  const uint64_t svc_size = 1ull << (32 - config.service_prefix);
+  if (config.pod_cidr < config.service_cidr + svc_size && config.service_cidr < config.pod_cidr + pod_size)
+    error(network, "network", "podCIDR and serviceCIDR overlap");
+}
+
 }  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double total_ms = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.'))
+      ++j;
+    if (j == i) return std::nullopt;
+    const double number = std::strtod(std::string(text.substr(i, j - i)).c_str(), nullptr);
+    size_t k = j;
+    while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+    const std::string_view unit = text.substr(j, k - j);
+    double scale;
+    if (unit == "ms") scale = 1;
+    else if (unit == "s") scale = 1000;
+    else if (unit == "m") scale = 60000;
+    else if (unit == "h") scale = 3600000;
+    else return std::nullopt;
+    total_ms += number * scale;
+    i = k;
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(total_ms));
+}
+
+std::optional<std::pair<uint32_t, int>> parse_loopback_cidr(std::string_view text) {
+  unsigned a, b, c, d;
+  int prefix;
+  char tail;
+  if (std::sscanf(std::string(text).c_str(), "%u.%u.%u.%u/%d%c", &a, &b, &c, &d, &prefix, &tail) != 5)
+    return std::nullopt;
+  if (a != 127 || b > 255 || c > 255 || d > 255 || prefix < 8 || prefix > 30) return std::nullopt;
+  const uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
+  return std::pair{((a << 24) | (b << 16) | (c << 8) | d) & mask, prefix};
+}
 
 Config load(const fs::path& dir, Diagnostics& diags) {
   Config config;
@@ -147,6 +242,7 @@ Config load(const fs::path& dir, Diagnostics& diags) {
       if (w.ok()) {
         config.manifests = relative_to(file, strings_at(manifest::child(root, "manifests")));
         read_images(file, root, config);
+        read_settings(file, root, config, diags);
       }
     }
   }

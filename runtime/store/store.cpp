@@ -200,6 +200,10 @@ Result<Json> Store::write(const std::string& resource, Json object, bool must_ex
                  fmt::format("{} {} already exists", resource, Json(name).dump())};
   if (!exists && must_exist) return Error{ErrorCode::NotFound, not_found(resource, name)};
 
+  if (admission_) {
+    Result<bool> admitted = admission_(*this, resource, object, exists ? &existing.value() : nullptr);
+    if (!admitted.ok()) return admitted.error();
+  }
   Json& meta = object["metadata"];
   if (exists) {
     const Json& old = existing.value();

@@ -74,6 +74,14 @@ class Store {
   // (writers hold one lock); watches are fed from here.
   void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
 
+  // Called inside every create/update/apply before anything is compared or written, with the
+  // stored object when there is one: the API server's admission step (allocating a Service's
+  // ClusterIP and nodePorts, keeping them across updates that leave them out). An error rejects
+  // the write, and the whole batch with it.
+  using Admission =
+      std::function<Result<bool>(Store&, const std::string& resource, Json& object, const Json* old)>;
+  void set_admission(Admission admission) { admission_ = std::move(admission); }
+
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   Result<Json> write(const std::string& resource, Json object, bool must_exist, bool must_not_exist,
@@ -87,6 +95,7 @@ class Store {
 
   sqlite3* db_;
   std::function<void(const Event&)> observer_;
+  Admission admission_;
 };
 
 // "2026-11-25T22:06:16Z", as Kubernetes writes timestamps.

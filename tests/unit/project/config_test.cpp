@@ -34,16 +34,59 @@ TEST_F(ConfigTest, TicketctlYamlManifestsAreRelativeToTheFile) {
             (std::vector<std::string>{(dir_ / "k8s").string(), (dir_ / "infra/k8s/*").string()}));
 }
 
-TEST_F(ConfigTest, UnknownKeysAreErrorsAndUnusedSettingsWarn) {
+TEST_F(ConfigTest, UnknownKeysAreErrors) {
   write("ticketctl.yaml", "manifests: [k8s]\nmanifest: [x]\ningress: {http: 8080}\n");
   Diagnostics d;
   Config c = load(dir_, d);
   EXPECT_EQ(messages(d),
             (std::vector<std::string>{"ticketctl.yaml:2:1: error: manifest: unknown field "
-                                      "\"manifest\" (did you mean \"manifests\"?)",
-                                      "ticketctl.yaml:3:1: warning: ingress: accepted but ignored: "
-                                      "ticketctl does not implement this field"}));
+                                      "\"manifest\" (did you mean \"manifests\"?)"}));
   EXPECT_TRUE(c.manifests.empty());  // a file with an error gives nothing to act on
+}
+
+TEST_F(ConfigTest, LocalSettingsAreReadAndCheckedWithTheirLines) {
+  write("ticketctl.yaml",
+        "restartBackoff: {initial: 500ms, max: 1m30s}\n"
+        "hostEnv: [NODE_OPTIONS]\n"
+        "ingress: {http: 9080, https: -1, address: 127.0.0.2}\n"
+        "network: {podCIDR: 127.81.0.0/16, serviceCIDR: 127.97.0.0/24}\n");
+  Diagnostics d;
+  Config c = load(dir_, d);
+  EXPECT_TRUE(d.items().empty()) << messages(d).front();
+  EXPECT_EQ(c.backoff_initial, std::chrono::milliseconds(500));
+  EXPECT_EQ(c.backoff_max, std::chrono::milliseconds(90000));
+  EXPECT_EQ(c.host_env, std::vector<std::string>{"NODE_OPTIONS"});
+  EXPECT_EQ(c.ingress_http, 9080);
+  EXPECT_EQ(c.ingress_https, -1);
+  EXPECT_EQ(c.ingress_address, "127.0.0.2");
+  EXPECT_EQ(c.pod_cidr, 0x7f510000u);
+  EXPECT_EQ(c.service_cidr, 0x7f610000u);
+  EXPECT_EQ(c.service_prefix, 24);
+
+  write("ticketctl.yaml",
+        "restartBackoff: {initial: soon}\n"
+        "network: {podCIDR: 10.0.0.0/8}\n"
+        "ingress: {http: 70000}\n");
+  Diagnostics bad;
+  load(dir_, bad);
+  EXPECT_EQ(messages(bad),
+            (std::vector<std::string>{
+                "ticketctl.yaml:1:27: error: restartBackoff.initial: \"soon\" is not a duration "
+                "(write e.g. 500ms, 1s, 2m)",
+                "ticketctl.yaml:3:17: error: ingress.http: a port is 0..65535 (0: any free port, "
+                "-1: off)",
+                "ticketctl.yaml:2:20: error: network.podCIDR: \"10.0.0.0/8\" is not a loopback "
+                "range inside 127.0.0.0/8 with a prefix of 8 to 30"}));
+}
+
+TEST(Duration, GoSyntax) {
+  EXPECT_EQ(parse_duration("1m30s"), std::chrono::milliseconds(90000));
+  EXPECT_EQ(parse_duration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(parse_duration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(parse_duration("2h"), std::chrono::milliseconds(7200000));
+  EXPECT_FALSE(parse_duration("10"));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_FALSE(parse_duration("5 minutes"));
 }
 
 TEST_F(ConfigTest, SkaffoldYamlOfTheCourseAndOfNewerSkaffold) {

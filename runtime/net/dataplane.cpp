@@ -1,0 +1,119 @@
+#include "runtime/net/dataplane.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "runtime/daemon/state_dir.h"
+
+namespace ticketctl::net {
+namespace {
+std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+}  // namespace
+
+std::string backends_key(std::string_view ns, std::string_view service, std::string_view port) {
+  return fmt::format("{}/{}/{}", ns, service, port);
+}
+
+DataplanePlan Dataplane::plan(const store::Store& store) {
+  DataplanePlan plan;
+  std::map<std::pair<std::string, std::string>, Json> endpoints;
+  for (Json& ep : store.list("endpoints", "")) {
+    // Json's operator= takes its argument by value: build the key before moving `ep`.
+    std::pair key{str(ep["metadata"]["namespace"]), str(ep["metadata"]["name"])};
+    endpoints[std::move(key)] = std::move(ep);
+  }
+  for (const Json& svc : store.list("services", "")) {
+    const std::string ns = str(svc["metadata"]["namespace"]), name = str(svc["metadata"]["name"]);
+    const Json& spec = json_at(svc, "spec");
+    const std::string ip = str(json_at(spec, "clusterIP"));
+    const Json& ep = endpoints[{ns, name}];
+    const Affinity affinity =
+        str(json_at(spec, "sessionAffinity")) == "ClientIP" ? Affinity::ClientIP : Affinity::None;
+    ServiceEntry entry{name, ns, {}};
+    if (ip == "None") {
+      std::set<std::string> ready;
+      for (const Json& subset : json_at(ep, "subsets"))
+        for (const Json& a : json_at(subset, "addresses")) ready.insert(str(a["ip"]));
+      entry.ips.assign(ready.begin(), ready.end());
+      plan.names.push_back(std::move(entry));
+      continue;
+    }
+    if (ip.empty()) continue;
+    entry.ips.push_back(ip);
+    plan.names.push_back(std::move(entry));
+    const Json& ports = json_at(spec, "ports");
+    for (const Json& sp : ports) {
+      const int port = json_at(sp, "port").is_number_integer() ? sp["port"].get<int>() : 0;
+      if (port <= 0) continue;
+      if (sp.value("protocol", "TCP") != "TCP") {
+        plan.warnings.push_back(fmt::format("{}/{}: {} port {} is not served (TCP only)", ns, name,
+                                            sp.value("protocol", ""), port));
+        continue;
+      }
+      const std::string port_name = str(json_at(sp, "name"));
+      Backends backends;
+      for (const Json& subset : json_at(ep, "subsets")) {
+        int target = 0;
+        const Json& eports = json_at(subset, "ports");
+        for (const Json& p : eports)
+          if (str(json_at(p, "name")) == port_name || (eports.size() == 1 && ports.size() == 1))
+            target = json_at(p, "port").get<int>();
+        if (target <= 0) continue;
+        for (const Json& a : json_at(subset, "addresses")) {
+          const Json& ref = json_at(a, "targetRef");
+          backends.push_back({str(a["ip"]), static_cast<uint16_t>(target),
+                              ref.is_null() ? std::string() : ns + "/" + str(ref["name"])});
+        }
+      }
+      plan.backends[backends_key(ns, name, std::to_string(port))] = backends;
+      if (!port_name.empty()) plan.backends[backends_key(ns, name, port_name)] = backends;
+      plan.listeners.push_back({fmt::format("svc/{}/{}/{}", ns, name, port), ip,
+                                static_cast<uint16_t>(port), port < 1024, backends, affinity});
+      if (json_at(sp, "nodePort").is_number_integer())
+        plan.listeners.push_back({fmt::format("nodeport/{}", sp["nodePort"].get<int>()),
+                                  "127.0.0.1", static_cast<uint16_t>(sp["nodePort"].get<int>()),
+                                  false, backends, affinity});
+    }
+  }
+  return plan;
+}
+
+std::vector<std::string> Dataplane::apply(const DataplanePlan& plan) {
+  std::vector<std::string> problems;
+  std::vector<Redirect> redirects;
+  std::set<std::string> keys;
+  for (const DataplanePlan::Listener& l : plan.listeners) {
+    keys.insert(l.key);
+    Result<uint16_t> bound =
+        proxy_.listen(l.key, {l.ip, l.privileged ? uint16_t{0} : l.port}, l.backends, l.affinity);
+    if (!bound.ok()) {
+      problems.push_back(fmt::format("{}: cannot listen on {}:{}: {}", l.key, l.ip, l.port,
+                                     bound.error().message));
+      continue;
+    }
+    if (l.privileged) redirects.push_back({l.ip, l.port, l.ip, bound.value()});
+  }
+  for (const std::string& key : proxy_.keys())
+    if (!keys.count(key)) proxy_.close(key);
+  std::atomic_store(&backends_, std::make_shared<const ServiceBackends>(plan.backends));
+  const std::string table = format_net_table(plan.names, redirects);
+  if (table != last_table_) {
+    std::error_code ec;
+    std::filesystem::create_directories(table_file_.parent_path(), ec);
+    if (Result<bool> w = daemon::write_private_file(table_file_, table); !w.ok()) {
+      problems.push_back(w.error().message);
+    } else {
+      // Pods of any user read it; it holds names and loopback addresses only.
+      std::filesystem::permissions(table_file_, std::filesystem::perms::owner_read |
+                                                    std::filesystem::perms::owner_write |
+                                                    std::filesystem::perms::group_read |
+                                                    std::filesystem::perms::others_read,
+                                   ec);
+      last_table_ = table;
+    }
+  }
+  return problems;
+}
+
+}  // namespace ticketctl::net

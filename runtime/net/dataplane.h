@@ -1,0 +1,60 @@
+#pragma once
+// Turns stored Services and Endpoints into the running network: a TCP relay per Service port on
+// its ClusterIP (ports below 1024 relay from an unprivileged port, with a `redirect` line so the
+// preload library sends connects there), a listener on 127.0.0.1:<nodePort> for NodePort
+// Services, the name table pods resolve Service names from, and the Service -> ready endpoints
+// map the ingress reads. plan() reads the store (the caller holds its lock); apply() acts
+// without it. apply() and backends() may be called from any thread; apply() calls are
+// serialised by the caller (the controller loop).
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/net/backend.h"
+#include "runtime/net/net_table.h"
+#include "runtime/net/service_proxy.h"
+#include "runtime/store/store.h"
+
+namespace ticketctl::net {
+
+// "ns/service/port" -> ready endpoints; the port both as number and as name.
+using ServiceBackends = std::map<std::string, Backends, std::less<>>;
+
+struct DataplanePlan {
+  struct Listener {
+    std::string key;
+    std::string ip;
+    uint16_t port = 0;          // the Service's port (or nodePort)
+    bool privileged = false;    // below 1024: bind an ephemeral port and redirect
+    Backends backends;
+    Affinity affinity = Affinity::None;
+  };
+  std::vector<Listener> listeners;
+  std::vector<ServiceEntry> names;
+  ServiceBackends backends;
+  std::vector<std::string> warnings;  // "default/x: UDP port 53 is not served"
+};
+
+class Dataplane {
+ public:
+  Dataplane(ServiceProxy& proxy, std::filesystem::path table_file)
+      : proxy_(proxy), table_file_(std::move(table_file)) {}
+  static DataplanePlan plan(const store::Store& store);
+  // Returns problems to report (a listener that could not bind, the table not writable).
+  std::vector<std::string> apply(const DataplanePlan& plan);
+  std::shared_ptr<const ServiceBackends> backends() const { return std::atomic_load(&backends_); }
+
+ private:
+  ServiceProxy& proxy_;
+  std::filesystem::path table_file_;
+  std::string last_table_;
+  std::shared_ptr<const ServiceBackends> backends_ = std::make_shared<ServiceBackends>();
+};
+
+std::string backends_key(std::string_view ns, std::string_view service, std::string_view port);
+
+}  // namespace ticketctl::net

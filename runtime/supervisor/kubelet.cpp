@@ -1,0 +1,738 @@
+#include "runtime/supervisor/kubelet.h"
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "runtime/controllers/events.h"
+#include "runtime/supervisor/log_file.h"
+#include "runtime/supervisor/probe.h"
+#include "runtime/supervisor/process.h"
+
+namespace ticketctl::supervisor {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+
+int int_field(const Json& v, std::string_view key, int fallback) {
+  const Json& f = json_at(v, key);
+  return f.is_number_integer() ? f.get<int>() : fallback;
+}
+
+std::string ip_string(uint32_t ip) {
+  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+// A probe's schedule and counters (kubelet's prober worker, one per probe).
+struct ProbeState {
+  const Json* spec = nullptr;
+  Clock::time_point next{};
+  int successes = 0, failures = 0;
+  int period() const { return std::max(1, int_field(*spec, "periodSeconds", 10)); }
+  int success_threshold() const { return std::max(1, int_field(*spec, "successThreshold", 1)); }
+  int failure_threshold() const { return std::max(1, int_field(*spec, "failureThreshold", 3)); }
+};
+
+struct PendingEvent {
+  Json object;
+  std::string type, reason, message;
+};
+
+}  // namespace
+
+struct Kubelet::Stream {
+  int fd = -1;
+  bool is_stderr = false;
+  std::shared_ptr<LogFile> log;
+  std::string pod;      // "posts-depl-abc12", for the foreground prefix
+  std::string partial;  // an unfinished line, for the foreground echo
+};
+
+struct Kubelet::Container {
+  std::string name;
+  Json spec;
+  pid_t pid = 0;  // the main process, also its group; 0 when not running
+  unsigned long long start_ticks = 0;
+  bool ever_started = false;
+  std::string started_at;
+  Clock::time_point started_steady{};
+  int restart_count = 0;
+  int backoff_step = 0;
+  bool in_backoff = false;
+  Clock::time_point restart_at{};
+  Json last_terminated;  // lastState.terminated
+  Json terminated;       // state.terminated when it will not run again
+  std::string waiting_reason = "ContainerCreating", waiting_message;
+  bool ready = false;
+  bool startup_done = true;
+  std::optional<ProbeState> readiness, liveness, startup;
+  Clock::time_point next_port_check{};
+  bool stopping = false;
+  Clock::time_point kill_at{};
+  bool killed = false;
+  std::shared_ptr<LogFile> log;
+  SpawnSpec process;  // how it was started: exec probes run with the same env and directory
+  fs::path pid_file;
+};
+
+struct Kubelet::Pod {
+  std::string uid, ns, name, ip;
+  std::string restart_policy = "Always";
+  int grace_seconds = 30;
+  fs::path dir;
+  std::vector<std::unique_ptr<Container>> containers;
+  bool deleting = false;
+  std::string start_time;
+  std::map<std::string, std::string> condition_since;  // type -> lastTransitionTime
+  std::map<std::string, bool> condition_value;
+  Json last_status;
+  bool running_reported = false;
+};
+
+Kubelet::Kubelet(store::Store& store, std::mutex& store_mutex, KubeletOptions options)
+    : store_(store),
+      store_mutex_(store_mutex),
+      options_(std::move(options)),
+      resolver_(options_.project) {}
+
+Kubelet::~Kubelet() { stop(); }
+
+void Kubelet::start() {
+  // Pods a previous control plane left behind are replaced, never run twice: kill each group
+  // whose leader still has the start time recorded when it was spawned.
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(options_.pods_dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec || it->path().filename() != "pid") continue;
+    std::ifstream in(it->path());
+    pid_t pid = 0;
+    unsigned long long ticks = 0;
+    if (in >> pid >> ticks && pid > 0 && process_start_time(pid) == ticks)
+      signal_group(pid, SIGKILL);
+    fs::remove(it->path(), ec);
+  }
+  fs::create_directories(options_.pods_dir, ec);
+
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  signal_fd_ = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  for (int fd : {wake_fd_, signal_fd_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Kubelet::wake() {
+  if (wake_fd_ < 0) return;
+  const uint64_t one = 1;
+  const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  (void)n;
+}
+
+void Kubelet::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;  // read by the thread after the wake-up below
+  wake();
+  thread_.join();
+  for (int fd : {epoll_fd_, wake_fd_, signal_fd_})
+    if (fd >= 0) ::close(fd);
+  epoll_fd_ = wake_fd_ = signal_fd_ = -1;
+}
+
+Clock::time_point Kubelet::next_deadline() const {
+  Clock::time_point next = Clock::now() + seconds(5);
+  for (const auto& [uid, pod] : pods_) {
+    for (const auto& c : pod->containers) {
+      if (c->in_backoff) next = std::min(next, c->restart_at);
+      if (c->stopping && !c->killed) next = std::min(next, c->kill_at);
+      if (c->pid == 0 && !c->ever_started && c->terminated.is_null())
+        next = std::min(next, Clock::now() + seconds(1));  // config or image may appear
+      if (c->pid != 0 && !c->stopping) {
+        for (const auto* p : {&c->readiness, &c->liveness, &c->startup})
+          if (*p) next = std::min(next, (*p)->next);
+        if (!c->readiness && !c->ready) next = std::min(next, c->next_port_check);
+      }
+    }
+  }
+  return next;
+}
+
+void Kubelet::run() {
+  bool need_sync = true;
+  while (true) {
+    if (need_sync || Clock::now() >= next_deadline()) {
+      sync();
+      need_sync = false;
+    }
+    const bool all_gone = std::all_of(pods_.begin(), pods_.end(), [](const auto& p) {
+      return std::all_of(p.second->containers.begin(), p.second->containers.end(),
+                         [](const auto& c) { return c->pid == 0; });
+    });
+    if (stopping_ && all_gone && streams_.empty()) return;
+    const auto wait = std::chrono::duration_cast<milliseconds>(next_deadline() - Clock::now());
+    epoll_event events[64];
+    const int n = ::epoll_wait(epoll_fd_, events, 64,
+                               static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, 5000)));
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        uint64_t v;
+        while (::read(wake_fd_, &v, sizeof v) > 0) {
+        }
+        need_sync = true;
+      } else if (fd == signal_fd_) {
+        signalfd_siginfo si;
+        while (::read(signal_fd_, &si, sizeof si) > 0) {
+        }
+        reap();
+        need_sync = true;
+      } else {
+        drain(fd);
+      }
+    }
+  }
+}
+
+void Kubelet::drain(int fd) {
+  auto it = streams_.find(fd);
+  if (it == streams_.end()) return;
+  Stream& s = *it->second;
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      const std::string_view bytes(buf, static_cast<size_t>(n));
+      s.log->write(s.is_stderr, bytes);
+      if (options_.report) {
+        s.partial.append(bytes);
+        size_t start = 0, nl;
+        while ((nl = s.partial.find('\n', start)) != std::string::npos) {
+          options_.report(s.pod, s.partial.substr(start, nl - start), true);
+          start = nl + 1;
+        }
+        s.partial.erase(0, start);
+      }
+      if (static_cast<size_t>(n) < sizeof buf) return;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    close_stream(fd);  // EOF: every process holding the pipe is gone
+    return;
+  }
+}
+
+void Kubelet::close_stream(int fd) {
+  auto it = streams_.find(fd);
+  if (it == streams_.end()) return;
+  if (options_.report && !it->second->partial.empty())
+    options_.report(it->second->pod, it->second->partial, true);
+  it->second->log->flush();
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  streams_.erase(it);
+}
+
+void Kubelet::reap() {
+  int status = 0;
+  pid_t pid;
+  // As a subreaper we also collect orphaned grandchildren; those are simply gone.
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = by_pid_.find(pid);
+    if (it == by_pid_.end()) continue;
+    Container& c = *it->second;
+    by_pid_.erase(it);
+    // A container is its main process: what it left running in its group goes with it.
+    signal_group(pid, SIGKILL);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    Json terminated = {{"exitCode", code},
+                       {"reason", code == 0 ? "Completed" : "Error"},
+                       {"startedAt", c.started_at},
+                       {"finishedAt", store::rfc3339_now()},
+                       {"containerID", fmt::format("ticketctl://{}", pid)}};
+    if (WIFSIGNALED(status)) terminated["signal"] = WTERMSIG(status);
+    c.pid = 0;
+    c.ready = false;
+    std::error_code ec;
+    fs::remove(c.pid_file, ec);
+    for (auto& [fd, s] : streams_) {
+      (void)fd;
+      if (s->log == c.log) drain(s->fd);
+    }
+    c.log->flush();
+    c.stopping = false;
+    c.last_terminated = terminated;
+    c.terminated = std::move(terminated);
+    if (options_.report)
+      options_.report(c.process.env.empty() ? c.name : c.name,
+                      fmt::format("container {} exited with code {}", c.name, code), false);
+  }
+}
+
+std::string Kubelet::allocate_ip() {
+  std::set<std::string> used;
+  for (const auto& [uid, p] : pods_) used.insert(p->ip);
+  const uint32_t size = 1u << (32 - options_.pod_ip_mask_bits);
+  for (uint32_t i = 0; i < size; ++i) {
+    const uint32_t offset = (next_ip_ + i) % size;
+    if (offset < 2 || offset == size - 1) continue;
+    const std::string ip = ip_string(options_.pod_ip_base + offset);
+    if (used.count(ip)) continue;
+    next_ip_ = offset + 1;  // the next pod gets the next address: a fresh IP for a replacement
+    return ip;
+  }
+  return {};
+}
+
+bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
+  std::vector<PendingEvent>* no_events = nullptr;
+  (void)no_events;
+  const images::Resolution r = resolver_.resolve(c.spec);
+  if (!r.spec) {
+    c.waiting_reason = r.reason;
+    c.waiting_message = r.message;
+    return false;
+  }
+  EnvInputs in;
+  in.pod = &pod_json;
+  in.container = &c.spec;
+  in.image_env = r.spec->env;
+  for (const std::string& name : options_.host_env)
+    if (const char* v = std::getenv(name.c_str())) in.host_env.emplace_back(name, v);
+  const bool service_links = json_at(json_at(pod_json, "spec"), "enableServiceLinks") != false;
+  if (service_links)
+    for (const Json& svc : store_.list("services", pod.ns))
+      for (auto& kv : service_link_env(svc)) in.service_env.push_back(std::move(kv));
+  in.lookup = [this](const std::string& resource, const std::string& ns,
+                     const std::string& name) -> std::optional<Json> {
+    Result<Json> o = store_.get({resource, ns, name});
+    if (!o.ok()) return std::nullopt;
+    return o.value();
+  };
+  in.node_memory_bytes = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  in.node_cpus = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  Result<EnvList> env = resolve_env(in);
+  if (!env.ok()) {
+    c.waiting_reason = "CreateContainerConfigError";
+    c.waiting_message = env.error().message;
+    return false;
+  }
+  EnvList vars = std::move(env.value());
+  auto has = [&](const std::string& k) {
+    return std::any_of(vars.begin(), vars.end(), [&](const auto& kv) { return kv.first == k; });
+  };
+  if (!has("HOSTNAME")) vars.emplace_back("HOSTNAME", pod.name);
+  std::vector<std::string> ports;
+  for (const Json& ctr : json_at(json_at(pod_json, "spec"), "containers"))
+    for (const Json& p : json_at(ctr, "ports"))
+      if (p.value("protocol", "TCP") == "TCP")
+        ports.push_back(std::to_string(json_at(p, "containerPort").get<int>()));
+  const Json& own_ports = json_at(c.spec, "ports");
+  if (!has("PORT") && own_ports.is_array() && !own_ports.empty())
+    vars.emplace_back("PORT", std::to_string(json_at(own_ports[0], "containerPort").get<int>()));
+  if (!options_.preload_library.empty()) {
+    vars.emplace_back("TICKETCTL_POD_IP", pod.ip);
+    vars.emplace_back("TICKETCTL_POD_NAMESPACE", pod.ns);
+    std::string joined;
+    for (const std::string& p : ports) joined += (joined.empty() ? "" : ",") + p;
+    vars.emplace_back("TICKETCTL_POD_PORTS", joined);
+    vars.emplace_back("TICKETCTL_NET_TABLE", options_.net_table.string());
+    auto preload = std::find_if(vars.begin(), vars.end(),
+                                [](const auto& kv) { return kv.first == "LD_PRELOAD"; });
+    if (preload == vars.end())
+      vars.emplace_back("LD_PRELOAD", options_.preload_library.string());
+    else
+      preload->second += ":" + options_.preload_library.string();
+  }
+  c.process.argv.clear();
+  for (const std::string& a : r.spec->argv) c.process.argv.push_back(expand_vars(a, vars));
+  c.process.env = std::move(vars);
+  c.process.working_dir = r.spec->working_dir;
+  Result<Spawned> spawned = spawn_process(c.process);
+  if (!spawned.ok()) {
+    c.waiting_reason = "RunContainerError";
+    c.waiting_message = spawned.error().message;
+    return false;
+  }
+  const Spawned& s = spawned.value();
+  c.pid = s.pid;
+  c.start_ticks = process_start_time(s.pid);
+  by_pid_[s.pid] = &c;
+  c.ever_started = true;
+  c.started_at = store::rfc3339_now();
+  c.started_steady = Clock::now();
+  c.terminated = nullptr;
+  c.in_backoff = false;
+  c.waiting_reason.clear();
+  c.waiting_message.clear();
+  c.ready = false;
+  c.stopping = c.killed = false;
+  const fs::path dir = pod.dir / c.name;
+  c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
+                                    options_.log_max_bytes, options_.log_max_files);
+  // Only the previous run is kept for --previous.
+  std::error_code ec;
+  if (c.restart_count >= 2)
+    for (const fs::path& old : run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
+      fs::remove(old, ec);
+  c.pid_file = dir / "pid";
+  std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
+  for (auto [fd, is_err] : {std::pair{s.stdout_fd, false}, std::pair{s.stderr_fd, true}}) {
+    auto stream = std::make_unique<Stream>();
+    stream->fd = fd;
+    stream->is_stderr = is_err;
+    stream->log = c.log;
+    stream->pod = pod.name;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    streams_[fd] = std::move(stream);
+  }
+  const auto now = Clock::now();
+  auto schedule = [&](std::optional<ProbeState>& state, const char* field) {
+    const Json& p = json_at(c.spec, field);
+    if (p.is_null()) {
+      state.reset();
+      return;
+    }
+    state = ProbeState{};
+    state->spec = &json_at(c.spec, field);
+    state->next = now + seconds(int_field(p, "initialDelaySeconds", 0));
+  };
+  schedule(c.readiness, "readinessProbe");
+  schedule(c.liveness, "livenessProbe");
+  schedule(c.startup, "startupProbe");
+  c.startup_done = !c.startup;
+  c.next_port_check = now;
+  return true;
+}
+
+void Kubelet::begin_stop(Container& c, seconds grace, const std::string& reason) {
+  if (c.pid == 0 || c.stopping) return;
+  c.stopping = true;
+  c.killed = false;
+  c.kill_at = Clock::now() + grace;
+  // npm start forks node: signal the group, not the pid.
+  signal_group(c.pid, grace.count() == 0 ? SIGKILL : SIGTERM);
+  if (grace.count() == 0) c.killed = true;
+  (void)reason;
+}
+
+Json Kubelet::status_of(const Pod& pod, const Json& pod_json) const {
+  Json statuses = Json::array();
+  bool all_ready = true, any_pending = false, all_done = true, any_failed = false;
+  for (const auto& cp : pod.containers) {
+    const Container& c = *cp;
+    Json state;
+    if (c.pid != 0) {
+      state = {{"running", {{"startedAt", c.started_at}}}};
+    } else if (!c.terminated.is_null() && !c.in_backoff) {
+      state = {{"terminated", c.terminated}};
+    } else {
+      Json waiting = {{"reason", c.in_backoff ? "CrashLoopBackOff" : c.waiting_reason}};
+      if (c.in_backoff)
+        waiting["message"] = fmt::format(
+            "back-off {}s restarting failed container={} pod={}_{}({})",
+            std::chrono::duration_cast<seconds>(
+                std::min(options_.backoff_max,
+                         options_.backoff_initial * (1 << std::min(c.backoff_step - 1, 20))))
+                .count(),
+            c.name, pod.name, pod.ns, pod.uid);
+      else if (!c.waiting_message.empty())
+        waiting["message"] = c.waiting_message;
+      state = {{"waiting", waiting}};
+    }
+    if (!c.ever_started) any_pending = true;
+    if (c.pid != 0 || c.in_backoff || c.terminated.is_null()) all_done = false;
+    if (!c.terminated.is_null() && int_field(c.terminated, "exitCode", 0) != 0) any_failed = true;
+    all_ready = all_ready && c.ready;
+    Json s = {{"name", c.name},
+              {"state", state},
+              {"lastState", c.last_terminated.is_null() || c.restart_count == 0
+                                ? Json::object()
+                                : Json{{"terminated", c.last_terminated}}},
+              {"ready", c.ready},
+              {"restartCount", c.restart_count},
+              {"image", str(json_at(c.spec, "image"))},
+              {"imageID", ""},
+              {"started", c.pid != 0 && c.startup_done}};
+    if (c.pid != 0) s["containerID"] = fmt::format("ticketctl://{}", c.pid);
+    statuses.push_back(std::move(s));
+  }
+  std::string phase = "Running";
+  if (any_pending && !all_done) phase = "Pending";
+  if (all_done) phase = any_failed ? "Failed" : "Succeeded";
+  auto condition = [&](const char* type, bool value) {
+    auto since = pod.condition_since.find(type);
+    return Json{{"type", type},
+                {"status", value ? "True" : "False"},
+                {"lastProbeTime", nullptr},
+                {"lastTransitionTime",
+                 since == pod.condition_since.end() ? pod.start_time : since->second}};
+  };
+  const bool ready = all_ready && phase == "Running";
+  Json status = {{"phase", phase},
+                 {"conditions",
+                  {condition("Initialized", true), condition("Ready", ready),
+                   condition("ContainersReady", ready), condition("PodScheduled", true)}},
+                 {"hostIP", "127.0.0.1"},
+                 {"hostIPs", {{{"ip", "127.0.0.1"}}}},
+                 {"podIP", pod.ip},
+                 {"podIPs", {{{"ip", pod.ip}}}},
+                 {"startTime", pod.start_time},
+                 {"containerStatuses", statuses},
+                 {"qosClass", "BestEffort"}};
+  (void)pod_json;
+  return status;
+}
+
+void Kubelet::sync() {
+  std::vector<PendingEvent> events;
+  auto event = [&](const Json& object, const char* type, const char* reason, std::string message) {
+    events.push_back({object, type, reason, std::move(message)});
+  };
+  std::map<std::string, Json> wanted;  // uid -> pod
+  const auto now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    if (!stopping_)
+      for (Json& p : store_.list("pods", ""))
+        wanted.emplace(str(p["metadata"]["uid"]), std::move(p));
+    for (auto& [uid, pod_json] : wanted) {
+      auto it = pods_.find(uid);
+      if (it == pods_.end()) {
+        auto pod = std::make_unique<Pod>();
+        const Json& meta = pod_json["metadata"];
+        const Json& spec = pod_json["spec"];
+        pod->uid = uid;
+        pod->ns = str(meta["namespace"]);
+        pod->name = str(meta["name"]);
+        pod->restart_policy = spec.value("restartPolicy", "Always");
+        pod->grace_seconds = int_field(spec, "terminationGracePeriodSeconds", 30);
+        pod->dir = options_.pods_dir / fmt::format("{}_{}_{}", pod->ns, pod->name, uid);
+        pod->start_time = store::rfc3339_now();
+        const Json& status = json_at(pod_json, "status");
+        const std::string old_ip = str(json_at(status, "podIP"));
+        bool ip_free = !old_ip.empty();
+        for (const auto& [u, other] : pods_) ip_free = ip_free && other->ip != old_ip;
+        pod->ip = ip_free ? old_ip : allocate_ip();
+        for (const Json& c : json_at(spec, "containers")) {
+          auto container = std::make_unique<Container>();
+          container->name = str(c["name"]);
+          container->spec = c;
+          for (const Json& s : json_at(status, "containerStatuses"))
+            if (str(json_at(s, "name")) == container->name)
+              container->restart_count = int_field(s, "restartCount", 0);
+          pod->containers.push_back(std::move(container));
+        }
+        event(pod_json, "Normal", "Scheduled",
+              fmt::format("Successfully assigned {}/{} to localhost", pod->ns, pod->name));
+        it = pods_.emplace(uid, std::move(pod)).first;
+      }
+      Pod& pod = *it->second;
+      if (!json_at(pod_json["metadata"], "deletionTimestamp").is_null() && !pod.deleting) {
+        pod.deleting = true;
+        for (auto& c : pod.containers) {
+          if (c->pid == 0) continue;
+          event(pod_json, "Normal", "Killing", fmt::format("Stopping container {}", c->name));
+          begin_stop(*c, seconds(pod.grace_seconds), "deleted");
+        }
+      }
+      if (pod.deleting) continue;
+      for (auto& cp : pod.containers) {
+        Container& c = *cp;
+        if (c.pid != 0 || c.stopping) continue;
+        if (!c.terminated.is_null() && !c.in_backoff) {
+          // Exited: restart as the policy says, after the back-off.
+          const int code = int_field(c.terminated, "exitCode", 0);
+          const bool restart = pod.restart_policy == "Always" ||
+                               (pod.restart_policy == "OnFailure" && code != 0);
+          if (!restart) continue;
+          if (now - c.started_steady >= std::chrono::minutes(10)) c.backoff_step = 0;
+          const milliseconds delay =
+              c.backoff_step == 0
+                  ? milliseconds(0)
+                  : std::min(options_.backoff_max,
+                             options_.backoff_initial * (1 << std::min(c.backoff_step - 1, 20)));
+          ++c.backoff_step;
+          c.in_backoff = true;
+          c.restart_at = now + delay;
+          if (delay.count() > 0)
+            event(pod_json, "Warning", "BackOff",
+                  fmt::format("Back-off restarting failed container {} in pod {}_{}({})", c.name,
+                              pod.name, pod.ns, pod.uid));
+        }
+        if (c.in_backoff && now < c.restart_at) continue;
+        const bool restarting = c.in_backoff;
+        const std::string before = c.waiting_reason + c.waiting_message;
+        if (restarting) ++c.restart_count;
+        if (!start_container(pod, c, pod_json)) {
+          if (restarting) --c.restart_count;
+          if (c.waiting_reason + c.waiting_message != before)
+            event(pod_json, "Warning", "Failed",
+                  c.waiting_reason == "CreateContainerConfigError"
+                      ? "Error: " + c.waiting_message
+                      : c.waiting_message);
+          continue;
+        }
+        event(pod_json, "Normal", "Created", fmt::format("Created container {}", c.name));
+        event(pod_json, "Normal", "Started", fmt::format("Started container {}", c.name));
+        if (options_.report)
+          options_.report(pod.name, fmt::format("started container {} (pid {})", c.name, c.pid),
+                          false);
+      }
+    }
+  }
+
+  // Pods no longer stored (deleted, or everything on `down`) are stopped, then forgotten.
+  for (auto it = pods_.begin(); it != pods_.end();) {
+    Pod& pod = *it->second;
+    if (!wanted.count(pod.uid)) {
+      for (auto& c : pod.containers)
+        if (c->pid != 0 && !c->stopping)
+          begin_stop(*c, seconds(pod.grace_seconds), stopping_ ? "shutdown" : "deleted");
+      const bool gone = std::all_of(pod.containers.begin(), pod.containers.end(),
+                                    [](const auto& c) { return c->pid == 0; });
+      if (gone) {
+        if (!stopping_) {
+          std::error_code ec;
+          fs::remove_all(pod.dir, ec);
+        }
+        it = pods_.erase(it);
+        continue;
+      }
+    }
+    ++it;
+  }
+
+  // Grace periods that ran out.
+  for (auto& [uid, pod] : pods_)
+    for (auto& c : pod->containers)
+      if (c->pid != 0 && c->stopping && !c->killed && now >= c->kill_at) {
+        signal_group(c->pid, SIGKILL);
+        c->killed = true;
+      }
+
+  // Probes, without the store's lock: they may take up to their timeout.
+  for (auto& [uid, pod] : pods_) {
+    if (pod->deleting || !wanted.count(uid)) continue;
+    for (auto& cp : pod->containers) {
+      Container& c = *cp;
+      if (c.pid == 0 || c.stopping) continue;
+      ProbeTarget target{pod->ip, &c.spec, c.process};
+      const Json& pod_json = wanted[uid];
+      auto kill_for = [&](const char* which, const std::string& message) {
+        event(pod_json, "Warning", "Unhealthy", fmt::format("{} probe failed: {}", which, message));
+        event(pod_json, "Normal", "Killing",
+              fmt::format("Container {} failed {} probe, will be restarted", c.name,
+                          std::string(which) == "Liveness" ? "liveness" : "startup"));
+        begin_stop(c, seconds(pod->grace_seconds), which);
+      };
+      if (c.startup && !c.startup_done && now >= c.startup->next) {
+        const ProbeOutcome r = run_probe(*c.startup->spec, target);
+        c.startup->next = now + seconds(c.startup->period());
+        if (r.ok) {
+          c.startup_done = true;
+        } else if (++c.startup->failures >= c.startup->failure_threshold()) {
+          kill_for("Startup", r.message);
+          continue;
+        }
+      }
+      if (!c.startup_done) continue;
+      if (c.liveness && now >= c.liveness->next) {
+        const ProbeOutcome r = run_probe(*c.liveness->spec, target);
+        c.liveness->next = now + seconds(c.liveness->period());
+        if (r.ok) {
+          c.liveness->failures = 0;
+        } else if (++c.liveness->failures >= c.liveness->failure_threshold()) {
+          c.liveness->failures = 0;
+          kill_for("Liveness", r.message);
+          continue;
+        }
+      }
+      if (c.readiness) {
+        if (now < c.readiness->next) continue;
+        const ProbeOutcome r = run_probe(*c.readiness->spec, target);
+        c.readiness->next = now + seconds(c.readiness->period());
+        if (r.ok) {
+          c.readiness->failures = 0;
+          if (++c.readiness->successes >= c.readiness->success_threshold()) c.ready = true;
+        } else {
+          c.readiness->successes = 0;
+          if (c.ready || c.readiness->failures == 0)
+            event(pod_json, "Warning", "Unhealthy", "Readiness probe failed: " + r.message);
+          if (++c.readiness->failures >= c.readiness->failure_threshold()) c.ready = false;
+        }
+        continue;
+      }
+      // No readinessProbe: ready once the first declared port accepts connections (ticketctl's
+      // documented default), or at once when it declares none.
+      const Json& ports = json_at(c.spec, "ports");
+      if (c.ready) continue;
+      if (!ports.is_array() || ports.empty()) {
+        c.ready = true;
+        continue;
+      }
+      if (now < c.next_port_check) continue;
+      const int port = json_at(ports[0], "containerPort").get<int>();
+      c.ready = tcp_probe(pod->ip, port, milliseconds(200)).ok;
+      c.next_port_check = now + milliseconds(c.ready ? 0 : 50);
+    }
+  }
+
+  // Status and events.
+  bool wrote = false;
+  {
+    std::lock_guard<std::mutex> lock(store_mutex_);
+    for (auto& [uid, pod] : pods_) {
+      auto w = wanted.find(uid);
+      if (w == wanted.end() || pod->deleting) continue;
+      Json status = status_of(*pod, w->second);
+      // Conditions keep the time they last changed.
+      for (Json& cond : status["conditions"]) {
+        const std::string type = str(cond["type"]);
+        const bool value = cond["status"] == "True";
+        auto known = pod->condition_value.find(type);
+        if (known == pod->condition_value.end() || known->second != value) {
+          pod->condition_value[type] = value;
+          pod->condition_since[type] = store::rfc3339_now();
+        }
+        cond["lastTransitionTime"] = pod->condition_since[type];
+      }
+      if (status == pod->last_status) continue;
+      if (store_.update_status({"pods", pod->ns, pod->name}, status).ok()) {
+        pod->last_status = std::move(status);
+        wrote = true;
+      }
+    }
+    for (PendingEvent& e : events)
+      controllers::record_event(store_, e.object, e.type, e.reason, std::move(e.message),
+                                "kubelet");
+    wrote = wrote || !events.empty();
+  }
+  if (wrote && options_.on_status_written) options_.on_status_written();
+}
+
+}  // namespace ticketctl::supervisor

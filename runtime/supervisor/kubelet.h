@@ -1,0 +1,95 @@
+#pragma once
+// The kubelet of ticketctl: runs every stored pod as local processes and reports what they do.
+// Level-based: each sync compares the pods in the store with the processes it supervises,
+// starts what is missing (image -> command, environment, pod IP), stops what is no longer
+// wanted, restarts with Kubernetes' back-off, runs probes, and writes pod status and events.
+// One thread owns all process state: it waits (epoll) on the containers' output pipes, on
+// SIGCHLD (signalfd; SIGCHLD must be blocked in every thread before any is started) and on
+// wake-ups, and takes the store's lock only to read pods and write their status.
+// start/wake/stop may be called from any thread.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/images/resolver.h"
+#include "runtime/net/backend.h"
+#include "runtime/store/store.h"
+#include "runtime/supervisor/env.h"
+
+namespace ticketctl::supervisor {
+
+struct KubeletOptions {
+  std::filesystem::path pods_dir;  // logs and pid files: <pods_dir>/<ns>_<pod>_<uid>/<container>/
+  project::Config project;
+  // Injected into every pod (appended to LD_PRELOAD) with the net table's path; empty: none.
+  std::filesystem::path preload_library;
+  std::filesystem::path net_table;
+  std::chrono::milliseconds backoff_initial{10000};
+  std::chrono::milliseconds backoff_max{300000};
+  uint64_t log_max_bytes = 10 * 1024 * 1024;
+  int log_max_files = 5;
+  std::vector<std::string> host_env = {"PATH", "HOME", "LANG", "TZ", "TERM"};
+  uint32_t pod_ip_base = 0x7f500000;  // 127.80.0.0/16
+  uint32_t pod_ip_mask_bits = 16;
+  // Called (without the store's lock) after the kubelet wrote pod status, so controllers that
+  // read readiness (deployments, endpoints) run again.
+  std::function<void()> on_status_written;
+  // A line per pod state change and, when `echo_logs`, every log line with a [pod] prefix:
+  // what `up` in the foreground prints. Called on the kubelet thread.
+  std::function<void(const std::string& pod, const std::string& line, bool is_log)> report;
+};
+
+class Kubelet {
+ public:
+  Kubelet(store::Store& store, std::mutex& store_mutex, KubeletOptions options);
+  ~Kubelet();
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  // Kills process groups a previous control plane left running (pid files whose process still
+  // has the recorded start time), then starts the thread.
+  void start();
+  // Something in the store changed: sync soon.
+  void wake();
+  // Stops every pod in parallel (SIGTERM to each group, SIGKILL after its grace period), waits
+  // for all of them, then ends the thread.
+  void stop();
+
+ private:
+  struct Pod;
+  struct Container;
+  struct Stream;
+  void run();
+  void sync();
+  void reap();
+  void drain(int fd);
+  void close_stream(int fd);
+  bool start_container(Pod& pod, Container& c, const Json& pod_json);
+  void begin_stop(Container& c, std::chrono::seconds grace, const std::string& reason);
+  Json status_of(const Pod& pod, const Json& pod_json) const;
+  std::string allocate_ip();
+  std::chrono::steady_clock::time_point next_deadline() const;
+
+  store::Store& store_;
+  std::mutex& store_mutex_;
+  KubeletOptions options_;
+  images::Resolver resolver_;
+  std::map<std::string, std::unique_ptr<Pod>> pods_;   // by uid
+  std::map<int, std::unique_ptr<Stream>> streams_;     // by pipe fd
+  std::map<pid_t, Container*> by_pid_;
+  uint32_t next_ip_ = 2;
+  int epoll_fd_ = -1, signal_fd_ = -1, wake_fd_ = -1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ticketctl::supervisor

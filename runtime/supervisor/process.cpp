@@ -1,0 +1,145 @@
+#include "runtime/supervisor/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ticketctl::supervisor {
+namespace {
+
+// The program as Kubernetes would find it: a path is used as given (relative to the working
+// directory), a bare name is searched in the container's PATH.
+Result<std::string> find_program(const SpawnSpec& spec) {
+  const std::string& name = spec.argv.front();
+  if (name.find('/') != std::string::npos) {
+    const std::filesystem::path p =
+        name.front() == '/' ? std::filesystem::path(name) : spec.working_dir / name;
+    if (::access(p.c_str(), X_OK) != 0)
+      return Error{ErrorCode::NotFound,
+                   fmt::format("exec: {:?}: {}", name, std::strerror(errno))};
+    return p.string();
+  }
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& [k, v] : spec.env)
+    if (k == "PATH") path = v;
+  std::stringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    std::filesystem::path p = std::filesystem::path(dir.empty() ? std::string_view(".") : dir) / name;
+    if (p.is_relative()) p = spec.working_dir / p;
+    if (::access(p.c_str(), X_OK) == 0) return p.string();
+  }
+  return Error{ErrorCode::NotFound,
+               fmt::format("exec: {:?}: executable file not found in $PATH", name)};
+}
+
+[[noreturn]] void child_fail(int report_fd, int err) {
+  const ssize_t n = ::write(report_fd, &err, sizeof err);
+  (void)n;
+  ::_exit(127);
+}
+
+}  // namespace
+
+Result<Spawned> spawn_process(const SpawnSpec& spec) {
+  if (spec.argv.empty()) return Error{ErrorCode::Invalid, "no command to run"};
+  Result<std::string> program = find_program(spec);
+  if (!program.ok()) return program.error();
+
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<char*> argv, envp;
+  for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  env_strings.reserve(spec.env.size());
+  for (const auto& [k, v] : spec.env) env_strings.push_back(fmt::format("{}={}", k, v));
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int out[2], err[2], report[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return Error{ErrorCode::Internal, "pipe failed"};
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]), ::close(out[1]);
+    return Error{ErrorCode::Internal, "pipe failed"};
+  }
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+    return Error{ErrorCode::Internal, "pipe failed"};
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    for (int fd : {out[0], out[1], err[0], err[1], report[0], report[1]}) ::close(fd);
+    return Error{ErrorCode::Internal, fmt::format("fork failed: {}", std::strerror(errno))};
+  }
+  if (pid == 0) {
+    ::setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
+      child_fail(report[1], errno);
+    // Only the report pipe survives past stdio (as fd 3, closed by exec); nothing else the
+    // control plane has open (API sockets, the store) may leak into a pod.
+    if (::dup2(report[1], 3) < 0) child_fail(report[1], errno);
+    ::fcntl(3, F_SETFD, FD_CLOEXEC);
+    if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+      for (int fd = 4; fd < 65536; ++fd) ::close(fd);
+    if (::chdir(spec.working_dir.c_str()) != 0) child_fail(3, errno);
+    ::execve(program.value().c_str(), argv.data(), envp.data());
+    child_fail(3, errno);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(report[1]);
+  // The report pipe closes on a successful exec; an errno arrives when the child could not run.
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    ::close(out[0]);
+    ::close(err[0]);
+    if (child_errno == ENOENT && ::access(spec.working_dir.c_str(), F_OK) != 0)
+      return Error{ErrorCode::NotFound,
+                   fmt::format("chdir to {}: {}", spec.working_dir.string(),
+                               std::strerror(child_errno))};
+    return Error{ErrorCode::Internal,
+                 fmt::format("exec: {:?}: {}", spec.argv.front(), std::strerror(child_errno))};
+  }
+  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(err[0], F_SETFL, O_NONBLOCK);
+  return Spawned{pid, out[0], err[0]};
+}
+
+bool signal_group(pid_t pgid, int sig) { return pgid > 0 && ::kill(-pgid, sig) == 0; }
+
+unsigned long long process_start_time(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  if (!std::getline(in, stat)) return 0;
+  // The command name may hold spaces and parentheses: count fields after the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i)
+    if (i == 22) return std::stoull(field);
+  return 0;
+}
+
+}  // namespace ticketctl::supervisor
