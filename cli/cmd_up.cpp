@@ -9,6 +9,7 @@
 #include "cli/connection.h"
 #include "cli/manifest_args.h"
 #include "runtime/daemon/control_plane.h"
+#include "runtime/core/strings.h"
 #include "runtime/project/config.h"
 
 namespace ticketctl::cli {
@@ -62,6 +63,8 @@ int run_detached(daemon::ControlPlaneOptions options) {
   }
   ::close(ready[0]);
   if (n == 1 && byte == '1') return kExitOk;
+  // Running, but the Deployments did not stabilize in time: the report said which.
+  if (n == 1 && byte == '2') return kExitFailure;
   int status = 0;
   ::waitpid(child, &status, 0);
   return kExitFailure;
@@ -73,6 +76,7 @@ Handler attach_up(CLI::App& verb) {
   auto args = std::make_shared<ManifestArgs>();
   auto state = std::make_shared<StateDirArg>();
   auto detach = std::make_shared<bool>(false);
+  auto timeout = std::make_shared<std::string>();
   verb.add_option(
       "-f,--filename", args->paths,
       "Manifests to apply at start (files, directories, globs); default: ticketctl.yaml's "
@@ -80,6 +84,9 @@ Handler attach_up(CLI::App& verb) {
   verb.add_flag("-R,--recursive", args->recursive, "Also read subdirectories");
   verb.add_flag("-d,--detach", *detach,
                 "Run in the background; return once the API answers and the manifests are applied");
+  verb.add_option("--timeout", *timeout,
+                  "Wait at most this long (e.g. 90s, 2m) for every Deployment to be ready; exit 1 "
+                  "if they are not (with -d: wait, then return)");
   state->attach(verb);
   verb.footer(
       "Runs the control plane: an object store and a Kubernetes-shaped API on 127.0.0.1 (HTTPS,\n"
@@ -87,7 +94,7 @@ Handler attach_up(CLI::App& verb) {
       "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
       "Every pod runs as local processes (image -> command from ticketctl.yaml, skaffold.yaml and\n"
       "Dockerfiles); in the foreground their output is printed with a [pod] prefix.");
-  return [args, state, detach] {
+  return [args, state, detach, timeout] {
     // ticketctl.yaml / skaffold.yaml: how images run, and the manifests when -f is not given.
     Diagnostics diags;
     daemon::ControlPlaneOptions options;
@@ -96,6 +103,15 @@ Handler attach_up(CLI::App& verb) {
     if (diags.has_errors()) return kExitFailure;
     if (args->paths.empty()) args->paths = options.project.manifests;
     options.dir = state->dir();
+    if (!timeout->empty()) {
+      const auto d = project::parse_duration(*timeout);
+      if (!d || d->count() <= 0) {
+        std::cerr << "ticketctl up: --timeout " << quote(*timeout)
+                  << " is not a duration (write e.g. 90s, 2m)\n";
+        return kExitUsage;
+      }
+      options.stabilize_timeout = *d;
+    }
     if (!args->paths.empty()) {
       manifest::LoadResult loaded = args->load();
       print_diagnostics(loaded.diagnostics, std::cerr);

@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -280,10 +282,11 @@ std::optional<Pair> make_ca() {
   return ca;
 }
 
-std::optional<Pair> make_server(const Pair& ca) {
+std::optional<Pair> make_server(const Pair& ca, const char* common_name = "ticketctl-apiserver",
+                                const char* names = "DNS:localhost,IP:127.0.0.1") {
   Pair server{nullptr, new_key()};
   if (!server.key) return std::nullopt;
-  server.cert = new_cert("ticketctl-apiserver", server.key.get(), kServerDays);
+  server.cert = new_cert(common_name, server.key.get(), kServerDays);
   X509* c = server.cert.get();
   X509* issuer = ca.cert.get();
   // digitalSignature is all an ECDSA key does in TLS; keyEncipherment is RSA-only.
@@ -291,7 +294,7 @@ std::optional<Pair> make_server(const Pair& ca) {
       !add_extension(c, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
       !add_extension(c, issuer, NID_key_usage, "critical,digitalSignature") ||
       !add_extension(c, issuer, NID_ext_key_usage, "serverAuth") ||
-      !add_extension(c, issuer, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1") ||
+      !add_extension(c, issuer, NID_subject_alt_name, names) ||
       !add_extension(c, issuer, NID_subject_key_identifier, "hash") ||
       !add_extension(c, issuer, NID_authority_key_identifier, "keyid") ||
       X509_sign(c, ca.key.get(), EVP_sha256()) <= 0)
@@ -324,6 +327,24 @@ Result<TlsFiles> ensure_tls(const fs::path& dir) {
   if (!server) return ssl_error("issue the server certificate", files.server_cert);
   if (std::optional<Error> e = save(*server, files.server_cert, files.server_key)) return *e;
   return files;
+}
+
+Result<std::pair<std::string, std::string>> issue_host_certificate(const fs::path& dir,
+                                                                   const std::string& host) {
+  ERR_clear_error();
+  std::optional<Pair> ca = load_pair(dir / "ca.crt", dir / "ca.key");
+  if (!ca) return ssl_error("read the CA from", dir / "ca.crt");
+  // Only DNS names go into a SAN: anything else would make OpenSSL's config parser misread it.
+  for (char ch : host)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.' && ch != '*')
+      return Error{ErrorCode::Invalid, fmt::format("{:?} is not a host name", host)};
+  const std::string san = "DNS:" + host;
+  std::optional<Pair> cert = make_server(*ca, host.c_str(), san.c_str());
+  if (!cert) return ssl_error("issue a certificate for " + host + " from", dir / "ca.crt");
+  std::optional<std::string> cert_text = cert_pem(cert->cert.get());
+  std::optional<std::string> key_text = key_pem(cert->key.get());
+  if (!cert_text || !key_text) return ssl_error("encode the certificate in", dir);
+  return std::pair{*cert_text, *key_text};
 }
 
 std::string random_token() {

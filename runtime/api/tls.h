@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "runtime/core/result.h"
 
@@ -22,6 +23,11 @@ struct TlsFiles {
 // verifies against the CA, expires within 30 days, or is unreadable is re-issued from the CA; a
 // missing or unreadable CA makes a new CA and a new server certificate.
 Result<TlsFiles> ensure_tls(const std::filesystem::path& dir);
+
+// A certificate and key (PEM) for one host name, signed by the CA in `dir` (ensure_tls made it):
+// what the ingress serves for each Ingress host, so browsers that trust the CA accept it.
+Result<std::pair<std::string, std::string>> issue_host_certificate(const std::filesystem::path& dir,
+                                                                   const std::string& host);
 
 // 32 random bytes (RAND_bytes) as 64 lowercase hex characters: the API's bearer token.
 std::string random_token();

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include "runtime/api/server.h"
 #include "runtime/api/tls.h"
 #include "runtime/controllers/deployment.h"
+#include "runtime/daemon/ingress.h"
 #include "runtime/controllers/endpoints.h"
 #include "runtime/controllers/events.h"
 #include "runtime/net/allocator.h"
@@ -31,6 +33,7 @@
 #include "runtime/core/strings.h"
 #include "runtime/store/store.h"
 #include "runtime/supervisor/kubelet.h"
+#include "runtime/supervisor/log_file.h"
 
 namespace ticketctl::daemon {
 namespace fs = std::filesystem;
@@ -150,8 +153,9 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
 class ControllerLoop {
  public:
   ControllerLoop(store::Store& store, std::mutex& store_mutex, net::Dataplane& dataplane,
-                 std::function<void()> after_write)
-      : store_(store),
+                 IngressService& ingress, std::function<void()> after_write)
+      : ingress_(ingress),
+        store_(store),
         deployments_(store),
         endpoints_(store),
         store_mutex_(store_mutex),
@@ -192,6 +196,7 @@ class ControllerLoop {
         if (n == 0) break;
       }
       plan = net::Dataplane::plan(store_);
+      for (std::string& w : ingress_.update(store_)) plan.warnings.push_back(std::move(w));
     }
     // Listeners and the name table change outside the lock; problems become Warning events.
     std::vector<std::string> problems = dataplane_.apply(plan);
@@ -214,6 +219,7 @@ class ControllerLoop {
     }
   }
 
+  IngressService& ingress_;
   store::Store& store_;
   controllers::DeploymentController deployments_;
   controllers::EndpointsController endpoints_;
@@ -264,6 +270,161 @@ class ForegroundPrinter {
   std::mutex mu_;
   std::map<std::string, int> colours_;
 };
+
+// skaffold's status check: reports each Deployment as it becomes ready and each pod that fails
+// (reason, message, last log lines), until all are ready or time runs out.
+class StabilizeMonitor {
+ public:
+  StabilizeMonitor(store::Store& store, std::mutex& mu, const fs::path& pods_dir, std::FILE* out)
+      : store_(store), mu_(mu), pods_dir_(pods_dir), out_(out), start_(Clock::now()) {}
+
+  // One look at the store; true once every Deployment has all its replicas ready.
+  bool check() {
+    std::vector<std::string> lines;
+    bool all_ready = true;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      const std::vector<Json> deployments = store_.list("deployments.apps", "");
+      const std::vector<Json> pods = store_.list("pods", "");
+      int pending = 0;
+      std::vector<std::string> newly_ready;
+      for (const Json& d : deployments) {
+        const std::string ns = d["metadata"].value("namespace", ""),
+                          name = d["metadata"].value("name", "");
+        const std::string ref = fmt::format("{}:deployment/{}", ns, name);
+        const Json& spec = json_at(d, "spec");
+        const int64_t want = json_at(spec, "replicas").is_number_integer()
+                                 ? spec["replicas"].get<int64_t>()
+                                 : 1;
+        Json selector = json_at(json_at(spec, "selector"), "matchLabels");
+        int64_t ready = 0;
+        for (const Json& p : pods) {
+          if (p["metadata"].value("namespace", "") != ns) continue;
+          const Json& labels = json_at(p["metadata"], "labels");
+          bool match = selector.is_object() && !selector.empty();
+          for (const auto& [k, v] : selector.items()) match = match && json_at(labels, k) == v;
+          if (!match) continue;
+          if (controllers::pod_ready(p)) ++ready;
+          note_failure(ref, p, lines);
+        }
+        if (ready >= want) {
+          if (ready_.insert(ref).second) newly_ready.push_back(ref);
+        } else {
+          ++pending;
+          all_ready = false;
+        }
+      }
+      // Counted down as skaffold does, one line per Deployment that became ready.
+      for (size_t i = 0; i < newly_ready.size(); ++i) {
+        const size_t still = static_cast<size_t>(pending) + newly_ready.size() - 1 - i;
+        lines.push_back(still > 0 ? fmt::format(" - {} is ready. [{}/{} deployment(s) still pending]",
+                                                newly_ready[i], still, deployments.size())
+                                  : fmt::format(" - {} is ready.", newly_ready[i]));
+      }
+    }
+    for (const std::string& line : lines) std::fprintf(out_, "%s\n", line.c_str());
+    std::fflush(out_);
+    return all_ready;
+  }
+  double elapsed_seconds() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+  std::vector<std::string> pending() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<std::string> out;
+    for (const Json& d : store_.list("deployments.apps", "")) {
+      const std::string ref = fmt::format("{}:deployment/{}", d["metadata"].value("namespace", ""),
+                                          d["metadata"].value("name", ""));
+      if (!ready_.count(ref)) out.push_back(ref);
+    }
+    return out;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void note_failure(const std::string& ref, const Json& pod, std::vector<std::string>& lines) {
+    static const std::set<std::string> kFailures = {
+        "CrashLoopBackOff",  "Error",          "CreateContainerConfigError", "ErrImageNotMapped",
+        "ErrImageBinaryMissing", "ErrDockerfile", "RunContainerError",      "OOMKilled"};
+    for (const Json& c : json_at(json_at(pod, "status"), "containerStatuses")) {
+      const Json& state = json_at(c, "state");
+      const Json& waiting = json_at(state, "waiting");
+      const Json& terminated = json_at(state, "terminated");
+      const Json& why = waiting.is_null() ? terminated : waiting;
+      const std::string reason = json_at(why, "reason").is_string() ? why["reason"].get<std::string>() : "";
+      if (!kFailures.count(reason)) continue;
+      const std::string pod_name = pod["metadata"].value("name", "");
+      if (!reported_.insert(pod_name + "/" + reason).second) continue;
+      std::string message = json_at(why, "message").is_string() ? why["message"].get<std::string>() : "";
+      lines.push_back(fmt::format(" - {}: pod {} container {}: {}{}{}", ref, pod_name,
+                                  c.value("name", ""), reason, message.empty() ? "" : ": ", message));
+      for (const std::string& log : last_log_lines(pod, c.value("name", ""), 5))
+        lines.push_back("    > " + log);
+    }
+  }
+  std::vector<std::string> last_log_lines(const Json& pod, const std::string& container, size_t n) {
+    const Json& m = pod["metadata"];
+    const fs::path dir = pods_dir_ / fmt::format("{}_{}_{}", m.value("namespace", ""),
+                                                 m.value("name", ""), m.value("uid", "")) /
+                         container;
+    // The newest run's file: the highest N.log.
+    fs::path newest;
+    int best = -1;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string f = e.path().filename().string();
+      if (f.size() < 5 || f.substr(f.size() - 4) != ".log") continue;
+      const int run = std::atoi(f.c_str());
+      if (run > best) best = run, newest = e.path();
+    }
+    std::deque<std::string> tail;
+    std::ifstream in(newest);
+    for (std::string line; std::getline(in, line);) {
+      if (auto parsed = supervisor::parse_log_line(line)) tail.push_back(parsed->text);
+      if (tail.size() > n) tail.pop_front();
+    }
+    return {tail.begin(), tail.end()};
+  }
+
+  store::Store& store_;
+  std::mutex& mu_;
+  fs::path pods_dir_;
+  std::FILE* out_;
+  Clock::time_point start_;
+  std::set<std::string> ready_, reported_;
+};
+
+// Where to point a browser or curl: one line per Ingress host.
+void print_ingress_hosts(store::Store& store, std::mutex& mu, const IngressPorts& ports,
+                         std::FILE* out) {
+  if (ports.http <= 0) return;
+  std::set<std::string> hosts;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    for (const Json& ing : store.list("ingresses.networking.k8s.io", ""))
+      for (const Json& rule : json_at(json_at(ing, "spec"), "rules"))
+        hosts.insert(json_at(rule, "host").is_string() ? rule["host"].get<std::string>() : "");
+  }
+  if (hosts.empty()) return;
+  std::fprintf(out, "Open the app through the ingress (http://%s:%d):\n", ports.address.c_str(),
+               ports.http);
+  for (const std::string& host : hosts) {
+    if (host.empty()) {
+      std::fprintf(out, "  curl http://%s:%d/\n", ports.address.c_str(), ports.http);
+      continue;
+    }
+    std::fprintf(out, "  curl -H 'Host: %s' http://%s:%d/\n", host.c_str(), ports.address.c_str(),
+                 ports.http);
+    std::fprintf(out,
+                 "  or add \"%s %s\" to /etc/hosts and open http://%s:%d/ in a browser\n",
+                 ports.address.c_str(), host.c_str(), host.c_str(), ports.http);
+  }
+  std::fprintf(out,
+               "  (browsers resolve *.localhost to loopback: add e.g. \"%s\" as a host of the "
+               "Ingress and open http://%s:%d/)\n",
+               "posts.localhost", "posts.localhost", ports.http);
+  std::fflush(out);
+}
 
 int fail(std::FILE* report, const std::string& message) {
   std::fprintf(report, "ticketctl up: %s\n", message.c_str());
@@ -333,7 +494,9 @@ int run_control_plane(const ControlPlaneOptions& o) {
   });
   net::ServiceProxy service_proxy(1);
   net::Dataplane dataplane(service_proxy, kubelet_options.net_table);
-  ControllerLoop controllers(*store.value(), store_mutex, dataplane, [&kubelet] { kubelet.wake(); });
+  IngressService ingress(dir, o.project, dataplane);
+  ControllerLoop controllers(*store.value(), store_mutex, dataplane, ingress,
+                             [&kubelet] { kubelet.wake(); });
   controllers_ptr = &controllers;
   api::ApiServer server(*store.value(), store_mutex,
                         [&controllers, &kubelet] {
@@ -358,26 +521,76 @@ int run_control_plane(const ControlPlaneOptions& o) {
     return fail(o.report, n.error().message);
   if (Result<bool> a = apply_objects(*store.value(), o.objects, o.report); !a.ok())
     return fail(o.report, a.error().message);
+  Result<IngressPorts> ingress_ports = ingress.start();
+  if (!ingress_ports.ok()) return fail(o.report, ingress_ports.error().message);
+  {
+    std::lock_guard<std::mutex> l(store_mutex);
+    if (Result<bool> r = ingress.register_service(*store.value()); !r.ok())
+      return fail(o.report, r.error().message);
+  }
   // Converge before saying ready, so a script that runs `get pods` next sees them.
   controllers.start();
   kubelet.start();
   std::fprintf(o.report, "control plane ready: https://127.0.0.1:%d (pid %d)\nkubeconfig: %s\n",
                port.value(), ::getpid(), dir.kubeconfig().c_str());
+  if (ingress_ports.value().http > 0)
+    std::fprintf(o.report, "ingress: http://%s:%d", ingress_ports.value().address.c_str(),
+                 ingress_ports.value().http);
+  if (ingress_ports.value().https > 0)
+    std::fprintf(o.report, "%shttps://%s:%d", ingress_ports.value().http > 0 ? " and " : "ingress: ",
+                 ingress_ports.value().address.c_str(), ingress_ports.value().https);
+  if (ingress_ports.value().http > 0 || ingress_ports.value().https > 0)
+    std::fprintf(o.report, "\n");
   std::fflush(o.report);
+
+  int sig = 0;
+  char ready = '1';
+  // Foreground, and -d with --timeout: wait for the Deployments like skaffold's status check.
+  if (o.echo_logs || o.stabilize_timeout.count() > 0) {
+    StabilizeMonitor monitor(*store.value(), store_mutex, kubelet_options.pods_dir, o.report);
+    std::fprintf(o.report, "Waiting for deployments to stabilize...\n");
+    std::fflush(o.report);
+    const auto deadline = std::chrono::steady_clock::now() + o.stabilize_timeout;
+    bool stable = false;
+    while (sig == 0) {
+      if ((stable = monitor.check())) break;
+      if (o.stabilize_timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline) break;
+      // The tick of this status loop; a signal ends the wait at once.
+      const timespec tick{0, 100'000'000};
+      siginfo_t info;
+      const int got = sigtimedwait(&signals, &info, &tick);
+      if (got > 0) sig = got;
+    }
+    if (stable) {
+      std::fprintf(o.report, "Deployments stabilized in %.1fs\n", monitor.elapsed_seconds());
+      print_ingress_hosts(*store.value(), store_mutex, ingress_ports.value(), o.report);
+    } else if (sig == 0) {
+      std::string names;
+      for (const std::string& p : monitor.pending()) names += (names.empty() ? "" : ", ") + p;
+      std::fprintf(o.report, "deployments did not stabilize within %llds: %s\n",
+                   static_cast<long long>(
+                       std::chrono::duration_cast<std::chrono::seconds>(o.stabilize_timeout).count()),
+                   names.c_str());
+      ready = '2';
+    }
+    std::fflush(o.report);
+  }
   if (o.close_report_when_ready) std::fclose(o.report);
   if (o.ready_fd >= 0) {
-    const char ready = '1';
     if (::write(o.ready_fd, &ready, 1) != 1) return 1;
     ::close(o.ready_fd);
   }
-
-  int sig = 0;
-  sigwait(&signals, &sig);
+  // In the foreground, a timeout ends `up` with an error (after stopping everything).
+  const bool timed_out = ready == '2';
+  if (sig == 0 && !(timed_out && o.echo_logs)) sigwait(&signals, &sig);
   server.stop();
+  ingress.stop();
   controllers.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.
   kubelet.stop();
   fs::remove(dir.apiserver(), ec);
+  fs::remove(dir.root / "ingress.json", ec);
+  if (timed_out && o.echo_logs && sig == 0) return 1;
   return sig == SIGINT ? 130 : 0;
 }
 

@@ -3,6 +3,7 @@
 // applies the manifests `up` was given, and runs until SIGINT or SIGTERM.
 // Call from the main thread of a process that has started no other threads.
 
+#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct ControlPlaneOptions {
   int ready_fd = -1;
   // Foreground `up`: print every pod's log lines and state changes to `report`.
   bool echo_logs = false;
+  // `up --timeout`: wait this long for every Deployment to be ready (0: no limit in the
+  // foreground; -d does not wait). When it runs out, the foreground `up` stops everything and
+  // returns 1; `up -d` leaves the control plane running and its parent exits 1.
+  std::chrono::milliseconds stabilize_timeout{0};
 };
 
 // Returns the process exit status: 0 after SIGTERM (`ticketctl down`), 130 after SIGINT

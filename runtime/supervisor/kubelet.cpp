@@ -190,11 +190,15 @@ void Kubelet::run() {
       return std::all_of(p.second->containers.begin(), p.second->containers.end(),
                          [](const auto& c) { return c->pid == 0; });
     });
-    if (stopping_ && all_gone && streams_.empty()) return;
+    for (auto it = lingering_groups_.begin(); it != lingering_groups_.end();)
+      it = ::kill(-*it, 0) == 0 ? std::next(it) : lingering_groups_.erase(it);
+    if (stopping_ && all_gone && streams_.empty() && lingering_groups_.empty()) return;
     const auto wait = std::chrono::duration_cast<milliseconds>(next_deadline() - Clock::now());
     epoll_event events[64];
+    // Members of a killed group die within moments; look again soon rather than in 5 s.
+    const int64_t limit = lingering_groups_.empty() ? 5000 : 20;
     const int n = ::epoll_wait(epoll_fd_, events, 64,
-                               static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, 5000)));
+                               static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, limit)));
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == wake_fd_) {
@@ -264,7 +268,7 @@ void Kubelet::reap() {
     Container& c = *it->second;
     by_pid_.erase(it);
     // A container is its main process: what it left running in its group goes with it.
-    signal_group(pid, SIGKILL);
+    if (signal_group(pid, SIGKILL)) lingering_groups_.insert(pid);
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     Json terminated = {{"exitCode", code},
                        {"reason", code == 0 ? "Completed" : "Error"},

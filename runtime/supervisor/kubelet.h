@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +87,8 @@ class Kubelet {
   std::map<std::string, std::unique_ptr<Pod>> pods_;   // by uid
   std::map<int, std::unique_ptr<Stream>> streams_;     // by pipe fd
   std::map<pid_t, Container*> by_pid_;
+  // Groups whose leader exited; they were sent SIGKILL, and count until no member is left.
+  std::set<pid_t> lingering_groups_;
   uint32_t next_ip_ = 2;
   int epoll_fd_ = -1, signal_fd_ = -1, wake_fd_ = -1;
   bool stopping_ = false;

@@ -326,6 +326,8 @@ TEST_F(ControlPlaneTest, ForegroundUpStopsOnCtrlCWith130) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setenv("TICKETCTL_HOME", dir_.c_str(), 1);
+    ::setenv("TICKETCTL_INGRESS_HTTP", "0", 0);
+    ::setenv("TICKETCTL_INGRESS_HTTPS", "0", 0);
     const int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     ::dup2(null, 1);

@@ -43,6 +43,10 @@ inline Result ticketctl(std::vector<std::string> args, const std::string& input 
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // Tests run many control planes at once: their ingresses take any free port unless a test
+    // chose one (ticketctl.yaml's `ingress:` or these variables).
+    ::setenv("TICKETCTL_INGRESS_HTTP", "0", 0);
+    ::setenv("TICKETCTL_INGRESS_HTTPS", "0", 0);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::dup2(::open(in.c_str(), O_RDONLY), 0);
     ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);

@@ -1,0 +1,214 @@
+#include "runtime/daemon/ingress.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "runtime/api/tls.h"
+#include "runtime/core/strings.h"
+
+namespace ticketctl::daemon {
+namespace {
+
+std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+
+int port_from_env(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long port = std::strtol(v, &end, 10);
+  return (*end == '\0' && port >= -1 && port <= 65535) ? static_cast<int>(port) : fallback;
+}
+
+}  // namespace
+
+IngressService::IngressService(const StateDir& dir, const project::Config& config,
+                               net::Dataplane& dataplane)
+    : dir_(dir),
+      config_(config),
+      dataplane_(dataplane),
+      table_(std::make_shared<const ingress::RouteTable>()) {}
+
+IngressService::~IngressService() { stop(); }
+
+Result<IngressPorts> IngressService::start() {
+  ingress::ProxyOptions options;
+  options.address = config_.ingress_address;
+  options.http_port = port_from_env("TICKETCTL_INGRESS_HTTP", config_.ingress_http);
+  options.https_port = port_from_env("TICKETCTL_INGRESS_HTTPS", config_.ingress_https);
+  ingress::ProxyHooks hooks;
+  hooks.route = [this](std::string_view host, std::string_view target) {
+    return route(host, target);
+  };
+  hooks.endpoints = [this](const std::string& ns, const std::string& service,
+                           const std::string& port) -> net::Backends {
+    const auto backends = dataplane_.backends();
+    auto it = backends->find(net::backends_key(ns, service, port));
+    return it == backends->end() ? net::Backends{} : it->second;
+  };
+  hooks.certificate = [this](std::string_view host) { return certificate(host); };
+  hooks.access_log = [this](const ingress::AccessLogEntry& e) { log_request(e); };
+  std::error_code ec;
+  std::filesystem::create_directories(dir_.root / "ingress", ec);
+  access_log_ = std::fopen((dir_.root / "ingress" / "access.log").c_str(), "ae");
+  proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
+  Result<std::pair<int, int>> bound = proxy_->start();
+  if (!bound.ok()) {
+    const bool in_use = bound.error().message.find("in use") != std::string::npos;
+    return Error{bound.error().code,
+                 fmt::format("ingress: {}{}", bound.error().message,
+                             in_use ? " (another `ticketctl up`? set `ingress: {http: N, https: M}` "
+                                      "in ticketctl.yaml)"
+                                    : "")};
+  }
+  ports_ = {options.address, bound.value().first, bound.value().second};
+  const Json info = {{"address", ports_.address}, {"http", ports_.http}, {"https", ports_.https}};
+  if (Result<bool> w = write_private_file(dir_.root / "ingress.json", info.dump() + "\n"); !w.ok())
+    return w.error();
+  return ports_;
+}
+
+Result<bool> IngressService::register_service(store::Store& store) {
+  if (!store.get({"namespaces", "", "ingress-nginx"}).ok()) {
+    Json ns = {{"apiVersion", "v1"},
+               {"kind", "Namespace"},
+               {"metadata", {{"name", "ingress-nginx"}}},
+               {"status", {{"phase", "Active"}}}};
+    if (Result<Json> r = store.create("namespaces", std::move(ns)); !r.ok()) return r.error();
+  }
+  const Json labels = {{"app.kubernetes.io/name", "ingress-nginx"},
+                       {"app.kubernetes.io/component", "controller"},
+                       {"app.kubernetes.io/managed-by", "ticketctl"}};
+  Json ports = Json::array();
+  Json endpoint_ports = Json::array();
+  for (auto [name, port, bound] : {std::tuple{"http", 80, ports_.http},
+                                   std::tuple{"https", 443, ports_.https}}) {
+    if (bound <= 0) continue;
+    ports.push_back({{"name", name}, {"port", port}, {"protocol", "TCP"}, {"targetPort", name}});
+    endpoint_ports.push_back({{"name", name}, {"port", bound}, {"protocol", "TCP"}});
+  }
+  Json service = {{"apiVersion", "v1"},
+                  {"kind", "Service"},
+                  {"metadata",
+                   {{"name", "ingress-nginx-controller"},
+                    {"namespace", "ingress-nginx"},
+                    {"labels", labels}}},
+                  {"spec", {{"type", "ClusterIP"}, {"ports", ports}}}};
+  Json endpoints = {{"apiVersion", "v1"},
+                    {"kind", "Endpoints"},
+                    {"metadata",
+                     {{"name", "ingress-nginx-controller"},
+                      {"namespace", "ingress-nginx"},
+                      {"labels", labels}}},
+                    {"subsets",
+                     {{{"addresses", {{{"ip", ports_.address}, {"nodeName", "localhost"}}}},
+                       {"ports", endpoint_ports}}}}};
+  Result<std::vector<store::Applied>> r =
+      store.apply({{"services", std::move(service)}, {"endpoints", std::move(endpoints)}});
+  if (!r.ok()) return r.error();
+  return true;
+}
+
+std::vector<std::string> IngressService::update(const store::Store& store) {
+  std::vector<Json> ingresses = store.list("ingresses.networking.k8s.io", "");
+  // TLS Secrets named by the Ingresses, by host.
+  std::map<std::string, ingress::CertificatePem, std::less<>> certs;
+  std::string fingerprint;
+  for (const Json& ing : ingresses) fingerprint += str(ing["metadata"]["resourceVersion"]) + ",";
+  for (const Json& ing : ingresses) {
+    const std::string ns = str(ing["metadata"]["namespace"]);
+    for (const Json& tls : json_at(json_at(ing, "spec"), "tls")) {
+      const std::string secret = str(json_at(tls, "secretName"));
+      if (secret.empty()) continue;
+      Result<Json> s = store.get({"secrets", ns, secret});
+      if (!s.ok()) continue;
+      fingerprint += str(s.value()["metadata"]["resourceVersion"]) + ";";
+      const Json& data = json_at(s.value(), "data");
+      std::optional<std::string> crt = base64_decode(str(json_at(data, "tls.crt")));
+      std::optional<std::string> key = base64_decode(str(json_at(data, "tls.key")));
+      if (!crt || !key || crt->empty() || key->empty()) continue;
+      for (const Json& host : json_at(tls, "hosts")) certs[str(host)] = {*crt, *key};
+    }
+  }
+  if (fingerprint == fingerprint_) return {};
+  fingerprint_ = fingerprint;
+  std::vector<std::string> warnings;
+  auto table = std::make_shared<const ingress::RouteTable>(
+      ingress::RouteTable::build(ingresses, &warnings));
+  std::atomic_store(&table_, std::move(table));
+  {
+    std::lock_guard<std::mutex> l(certs_mu_);
+    if (certs != secret_certs_) {
+      secret_certs_ = std::move(certs);
+      if (proxy_) proxy_->clear_certificate_cache();
+    }
+  }
+  return warnings;
+}
+
+std::optional<ingress::RouteMatch> IngressService::route(std::string_view host,
+                                                         std::string_view target) const {
+  return std::atomic_load(&table_)->route(host, target);
+}
+
+std::optional<ingress::CertificatePem> IngressService::certificate(std::string_view host) {
+  if (host.empty()) return std::nullopt;
+  std::lock_guard<std::mutex> l(certs_mu_);
+  if (auto it = secret_certs_.find(host); it != secret_certs_.end()) return it->second;
+  if (auto it = issued_.find(host); it != issued_.end()) return it->second;
+  Result<std::pair<std::string, std::string>> issued =
+      api::issue_host_certificate(dir_.pki(), std::string(host));
+  if (!issued.ok()) return std::nullopt;
+  return issued_.emplace(std::string(host), issued.value()).first->second;
+}
+
+void IngressService::log_request(const ingress::AccessLogEntry& e) {
+  if (!access_log_) return;
+  const Json line = {
+      {"time", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
+                           std::chrono::floor<std::chrono::milliseconds>(e.time))},
+      {"client", e.client},
+      {"scheme", e.scheme},
+      {"host", e.host},
+      {"method", e.method},
+      {"path", e.path},
+      {"rule", e.rule},
+      {"upstream", e.upstream},
+      {"pod", e.pod},
+      {"status", e.status},
+      {"bytes_in", e.bytes_in},
+      {"bytes_out", e.bytes_out},
+      {"duration_ms", e.duration_ms},
+      {"request_id", e.request_id}};
+  const std::string text = line.dump() + "\n";
+  std::lock_guard<std::mutex> l(log_mu_);
+  std::fwrite(text.data(), 1, text.size(), access_log_);
+  std::fflush(access_log_);
+}
+
+void IngressService::stop() {
+  if (proxy_) proxy_->stop();
+  proxy_.reset();
+  std::lock_guard<std::mutex> l(log_mu_);
+  if (access_log_) std::fclose(access_log_);
+  access_log_ = nullptr;
+}
+
+Result<IngressPorts> read_ingress_ports(const StateDir& dir) {
+  std::ifstream in(dir.root / "ingress.json");
+  if (!in)
+    return Error{ErrorCode::NotFound,
+                 fmt::format("no ingress is running for {} (start it with `ticketctl up`)",
+                             dir.root.string())};
+  try {
+    const Json j = Json::parse(in);
+    return IngressPorts{j.value("address", "127.0.0.1"), j.value("http", -1), j.value("https", -1)};
+  } catch (const Json::exception& e) {
+    return Error{ErrorCode::Internal, fmt::format("cannot read {}: {}",
+                                                  (dir.root / "ingress.json").string(), e.what())};
+  }
+}
+
+}  // namespace ticketctl::daemon

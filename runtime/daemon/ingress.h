@@ -1,0 +1,72 @@
+#pragma once
+// The built-in ingress as the control plane runs it: the L7 proxy (runtime/ingress/proxy.h) fed
+// with a routing table built from every stored Ingress (swapped atomically when they change, so
+// requests in flight finish on the table they started with), Service endpoints from the
+// dataplane, a certificate per Ingress host (a kubernetes.io/tls Secret named under `tls:`, else
+// one issued by the state directory's CA), and an access log of one JSON line per request.
+// It is also registered as the Service ingress-nginx-controller in namespace ingress-nginx, so
+// pods reach it by the name the course's code uses.
+// start/stop from the control plane's main thread; update() from the controller thread with the
+// store's lock held.
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/daemon/state_dir.h"
+#include "runtime/ingress/proxy.h"
+#include "runtime/ingress/router.h"
+#include "runtime/net/dataplane.h"
+#include "runtime/project/config.h"
+#include "runtime/store/store.h"
+
+namespace ticketctl::daemon {
+
+struct IngressPorts {
+  std::string address;
+  int http = -1, https = -1;
+};
+
+class IngressService {
+ public:
+  IngressService(const StateDir& dir, const project::Config& config, net::Dataplane& dataplane);
+  ~IngressService();
+  // Binds the listeners (ticketctl.yaml `ingress:`, overridden by $TICKETCTL_INGRESS_HTTP and
+  // $TICKETCTL_INGRESS_HTTPS) and writes <state>/ingress.json with the bound ports.
+  Result<IngressPorts> start();
+  // Registers the ingress-nginx-controller Service and its Endpoints; caller holds the lock.
+  Result<bool> register_service(store::Store& store);
+  // Rebuilds the routing table when Ingresses or TLS Secrets changed. Returns warnings for
+  // Ingresses (ignored class, bad regex...), each "namespace/name: message".
+  std::vector<std::string> update(const store::Store& store);
+  void stop();
+  const IngressPorts& ports() const { return ports_; }
+
+ private:
+  std::optional<ingress::RouteMatch> route(std::string_view host, std::string_view target) const;
+  std::optional<ingress::CertificatePem> certificate(std::string_view host);
+  void log_request(const ingress::AccessLogEntry& e);
+
+  StateDir dir_;
+  project::Config config_;
+  net::Dataplane& dataplane_;
+  std::unique_ptr<ingress::IngressProxy> proxy_;
+  std::shared_ptr<const ingress::RouteTable> table_;
+  std::string fingerprint_;
+  IngressPorts ports_;
+  std::mutex certs_mu_;
+  std::map<std::string, ingress::CertificatePem, std::less<>> secret_certs_;  // host -> PEM
+  std::map<std::string, ingress::CertificatePem, std::less<>> issued_;
+  std::mutex log_mu_;
+  std::FILE* access_log_ = nullptr;
+};
+
+// Reads <state>/ingress.json: where a running control plane's ingress listens.
+Result<IngressPorts> read_ingress_ports(const StateDir& dir);
+
+}  // namespace ticketctl::daemon

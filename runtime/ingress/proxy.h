@@ -1,0 +1,123 @@
+#pragma once
+// The ingress data plane: HTTP and HTTPS listeners that parse requests strictly, ask the router
+// (through ProxyHooks) where each one goes, and relay it to a Service's ready endpoint with
+// streaming bodies, keep-alive upstream pools and WebSocket/Upgrade tunnels.
+//
+// Owns: its listeners, a fixed set of I/O threads (one io_context each; a connection lives on one
+// thread for its whole life, so per-connection state needs no locks), per-thread upstream pools
+// and the per-host TLS contexts. Knows nothing of Ingress objects: routing decisions arrive as
+// RouteMatch values (route.h), endpoints as net::Backends (net/backend.h).
+//
+// Threads: start() and stop() from one controlling thread. Hooks are called on the I/O threads,
+// concurrently; they must be thread-safe and fast (no blocking I/O). No exception leaves the data
+// path; failures become HTTP status codes (see docs/ingress.md, "Status codes").
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "runtime/core/result.h"
+#include "runtime/ingress/route.h"
+#include "runtime/net/backend.h"
+
+namespace ticketctl::ingress {
+
+// One line of the access log, handed to ProxyHooks::access_log once per request (also for
+// requests the proxy answers itself: 400, 404, 503 ...). Empty strings where a field does not
+// apply (no rule matched, no upstream chosen).
+struct AccessLogEntry {
+  std::chrono::system_clock::time_point time;  // when the request header was complete
+  std::string client;                          // peer IP
+  std::string scheme;                          // "http" or "https"
+  std::string host;                            // Host header without port, lower case
+  std::string method;
+  std::string path;      // the request target as the client sent it
+  std::string rule;      // RouteMatch::rule
+  std::string upstream;  // "ip:port" of the endpoint that answered
+  std::string pod;       // net::Backend::pod of that endpoint
+  int status = 0;        // status sent to the client (101 for a tunnel)
+  uint64_t bytes_in = 0;   // request bytes received from the client (header + body)
+  uint64_t bytes_out = 0;  // response bytes sent to the client (header + body)
+  double duration_ms = 0;  // header complete → response complete
+  std::string request_id;  // X-Request-ID sent upstream
+};
+
+using CertificatePem = std::pair<std::string, std::string>;  // certificate chain PEM, key PEM
+
+struct ProxyHooks {
+  // Host (lower case, no port) + request target → decision; nullopt → 404.
+  std::function<std::optional<RouteMatch>(std::string_view host, std::string_view target)> route;
+  // A Service port's ready endpoints; empty → 503.
+  std::function<net::Backends(const std::string& ns, const std::string& service,
+                              const std::string& port)>
+      endpoints;
+  std::function<void(const AccessLogEntry&)> access_log;  // may be empty
+  // SNI host → certificate + key PEM (from a TLS Secret or the local CA); nullopt or an empty
+  // hook → the default certificate. Called once per host; the result is cached until
+  // IngressProxy::clear_certificate_cache().
+  std::function<std::optional<CertificatePem>(std::string_view sni_host)> certificate;
+};
+
+struct ProxyOptions {
+  std::string address = "127.0.0.1";
+  int http_port = 8080;   // 0 → ephemeral; -1 → no HTTP listener
+  int https_port = 8443;  // 0 → ephemeral; -1 → no HTTPS listener
+  // Port named in https redirects (Location: https://host:PORT/...); 0 → the bound https port.
+  // 443 is left out of the URL.
+  int redirect_https_port = 0;
+  int threads = 0;  // I/O threads; 0 → hardware_concurrency
+  // Default certificate (clients without SNI, or hosts the hook does not know); empty → a
+  // self-signed certificate for "ticketctl-ingress" is generated at start().
+  std::string default_cert_pem, default_key_pem;
+
+  std::chrono::milliseconds header_timeout{60000};     // whole request header → 408
+  std::chrono::milliseconds keepalive_timeout{75000};  // idle client connection → closed
+  std::chrono::milliseconds client_body_timeout{60000};  // between two reads of a request body
+  std::chrono::milliseconds client_send_timeout{60000};  // between two writes to a client
+  std::size_t max_header_bytes = 32 * 1024;    // request line + fields → 431
+  std::size_t max_request_line = 8 * 1024;     // request line alone → 414
+  std::size_t max_response_header_bytes = 64 * 1024;  // upstream response header → 502
+
+  // Upstream keep-alive pool, per I/O thread and endpoint (ip:port).
+  std::size_t upstream_idle_per_endpoint = 320;  // ingress-nginx's upstream-keepalive-connections
+  std::chrono::milliseconds upstream_idle_timeout{60000};
+
+  // stop(): how long in-flight requests may take to finish before connections are closed.
+  std::chrono::milliseconds drain_timeout{5000};
+};
+
+class IngressProxy {
+ public:
+  IngressProxy(ProxyOptions options, ProxyHooks hooks);
+  ~IngressProxy();  // stop()s
+  IngressProxy(const IngressProxy&) = delete;
+  IngressProxy& operator=(const IngressProxy&) = delete;
+
+  // Binds the listeners and starts the I/O threads. Returns the bound {http, https} ports (-1 for
+  // a listener that is off). Fails with the bind/TLS error; nothing keeps running on failure.
+  Result<std::pair<int, int>> start();
+
+  // Graceful: stops accepting, closes idle keep-alive connections, lets in-flight requests run
+  // for up to drain_timeout, then closes everything and joins the threads. Idempotent.
+  void stop();
+
+  // Forgets the per-host TLS contexts, so the next handshake asks the certificate hook again
+  // (call after a TLS Secret changed). Thread-safe.
+  void clear_certificate_cache();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// A self-signed certificate (P-256, 1 year, CN and subjectAltName DNS = common_name) for tests
+// and for the default certificate. Thread-safe.
+Result<CertificatePem> make_self_signed_certificate(const std::string& common_name);
+
+}  // namespace ticketctl::ingress
