@@ -30,6 +30,7 @@
 #include "runtime/controllers/events.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/dataplane.h"
+#include "runtime/net/host_sockets.h"
 #include "runtime/core/strings.h"
 #include "runtime/store/store.h"
 #include "runtime/supervisor/kubelet.h"
@@ -476,6 +477,12 @@ int run_control_plane(const ControlPlaneOptions& o) {
   for (const std::string& name : o.project.host_env) kubelet_options.host_env.push_back(name);
   kubelet_options.pod_ip_base = o.project.pod_cidr;
   kubelet_options.pod_ip_mask_bits = static_cast<uint32_t>(o.project.pod_prefix);
+  // Projects side by side start in different /24s of the shared ranges (and skip used ones).
+  const auto start_of = [&](int prefix) {
+    const uint32_t blocks = prefix <= 24 ? 1u << (24 - prefix) : 1u;
+    return net::project_offset(dir.root.string(), blocks) * 256 + 2;
+  };
+  kubelet_options.pod_ip_first_offset = start_of(o.project.pod_prefix);
   ForegroundPrinter printer(o.report);
   if (o.echo_logs)
     kubelet_options.report = [&printer](const std::string& pod, const std::string& line,
@@ -486,7 +493,9 @@ int run_control_plane(const ControlPlaneOptions& o) {
   };
   supervisor::Kubelet kubelet(*store.value(), store_mutex, kubelet_options);
   // Services get their addresses as they are written (the API server's admission step).
-  const net::ServiceRange range{o.project.service_cidr, o.project.service_prefix};
+  const net::ServiceRange range{o.project.service_cidr, o.project.service_prefix,
+                                start_of(o.project.service_prefix) - 1,
+                                net::loopback_addresses_in_use};
   store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,
                                        const Json* old) -> Result<bool> {
     if (resource != "services") return true;

@@ -62,8 +62,12 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
   if (ip != "None") {
     const uint32_t size = 1u << (32 - range.prefix);
     if (ip.empty()) {
-      for (uint32_t offset = 1; offset + 1 < size && ip.empty(); ++offset)
+      if (range.taken_on_host) used_ips.merge(range.taken_on_host());
+      for (uint32_t i = 0; i < size && ip.empty(); ++i) {
+        const uint32_t offset = (range.first_offset + i) % size;
+        if (offset == 0 || offset + 1 == size) continue;
         if (!used_ips.count(range.base + offset)) ip = ipv4_string(range.base + offset);
+      }
       if (ip.empty())
         return Error{ErrorCode::Internal,
                      fmt::format("Service {:?}: no free ClusterIP left in {}/{}", name,

@@ -8,6 +8,8 @@
 // the caller already holds the store's lock.
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 
 #include "runtime/core/result.h"
@@ -18,6 +20,9 @@ namespace ticketctl::net {
 struct ServiceRange {
   uint32_t base = 0x7f600000;  // 127.96.0.0
   int prefix = 16;
+  uint32_t first_offset = 1;  // where this project starts looking for a free address
+  // Addresses taken outside this project's store (other projects' relays); may be empty.
+  std::function<std::set<uint32_t>()> taken_on_host;
 };
 
 inline constexpr int kNodePortMin = 30000, kNodePortMax = 32767;

@@ -16,6 +16,9 @@
 #include <set>
 
 #include "runtime/controllers/events.h"
+#include "runtime/daemon/state_dir.h"
+#include "runtime/net/allocator.h"
+#include "runtime/net/host_sockets.h"
 #include "runtime/supervisor/log_file.h"
 #include "runtime/supervisor/probe.h"
 #include "runtime/supervisor/process.h"
@@ -223,7 +226,7 @@ void Kubelet::drain(int fd) {
   auto it = streams_.find(fd);
   if (it == streams_.end()) return;
   Stream& s = *it->second;
-  char buf[65536];
+  static char buf[1 << 20];  // the kubelet thread is the only reader
   while (true) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
@@ -297,12 +300,15 @@ void Kubelet::reap() {
 std::string Kubelet::allocate_ip() {
   std::set<std::string> used;
   for (const auto& [uid, p] : pods_) used.insert(p->ip);
+  // Other projects' pods (and anything else on 127/8) keep their addresses.
+  if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
   const uint32_t size = 1u << (32 - options_.pod_ip_mask_bits);
+  if (next_ip_ == 0) next_ip_ = options_.pod_ip_first_offset;
   for (uint32_t i = 0; i < size; ++i) {
     const uint32_t offset = (next_ip_ + i) % size;
     if (offset < 2 || offset == size - 1) continue;
     const std::string ip = ip_string(options_.pod_ip_base + offset);
-    if (used.count(ip)) continue;
+    if (used.count(ip) || host_addresses_->count(options_.pod_ip_base + offset)) continue;
     next_ip_ = offset + 1;  // the next pod gets the next address: a fresh IP for a replacement
     return ip;
   }
@@ -402,6 +408,13 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
       fs::remove(old, ec);
   c.pid_file = dir / "pid";
   std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
+  // `ticketctl exec` runs commands with this run's environment and directory. The environment
+  // holds secret values: the file is 0600 and its content is never logged.
+  Json exec_info = {
+      {"pid", s.pid}, {"workingDir", c.process.working_dir.string()}, {"env", Json::array()}};
+  for (const auto& [name, value] : c.process.env)
+    exec_info["env"].push_back({{"name", name}, {"value", value}});
+  (void)daemon::write_private_file(dir / "exec.json", exec_info.dump());
   for (auto [fd, is_err] : {std::pair{s.stdout_fd, false}, std::pair{s.stderr_fd, true}}) {
     auto stream = std::make_unique<Stream>();
     stream->fd = fd;
@@ -519,6 +532,7 @@ void Kubelet::sync() {
   };
   std::map<std::string, Json> wanted;  // uid -> pod
   const auto now = Clock::now();
+  host_addresses_.reset();
   {
     std::lock_guard<std::mutex> lock(store_mutex_);
     if (!stopping_)
@@ -541,6 +555,10 @@ void Kubelet::sync() {
         const std::string old_ip = str(json_at(status, "podIP"));
         bool ip_free = !old_ip.empty();
         for (const auto& [u, other] : pods_) ip_free = ip_free && other->ip != old_ip;
+        if (ip_free) {
+          if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
+          ip_free = !host_addresses_->count(net::parse_ipv4(old_ip));
+        }
         pod->ip = ip_free ? old_ip : allocate_ip();
         for (const Json& c : json_at(spec, "containers")) {
           auto container = std::make_unique<Container>();

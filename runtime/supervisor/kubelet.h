@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -41,6 +42,7 @@ struct KubeletOptions {
   std::vector<std::string> host_env = {"PATH", "HOME", "LANG", "TZ", "TERM"};
   uint32_t pod_ip_base = 0x7f500000;  // 127.80.0.0/16
   uint32_t pod_ip_mask_bits = 16;
+  uint32_t pod_ip_first_offset = 2;  // where this project starts looking for free pod IPs
   // Called (without the store's lock) after the kubelet wrote pod status, so controllers that
   // read readiness (deployments, endpoints) run again.
   std::function<void()> on_status_written;
@@ -89,7 +91,8 @@ class Kubelet {
   std::map<pid_t, Container*> by_pid_;
   // Groups whose leader exited; they were sent SIGKILL, and count until no member is left.
   std::set<pid_t> lingering_groups_;
-  uint32_t next_ip_ = 2;
+  uint32_t next_ip_ = 0;
+  std::optional<std::set<uint32_t>> host_addresses_;  // read once per sync, when needed
   int epoll_fd_ = -1, signal_fd_ = -1, wake_fd_ = -1;
   bool stopping_ = false;
   std::thread thread_;

@@ -40,24 +40,38 @@ LogFile::~LogFile() {
 
 void LogFile::emit(bool stderr_stream, std::string_view line, bool partial) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  out_.clear();
-  out_ += rfc3339_nano_now();
+  // One timestamp per read: lines that arrived together were captured at the same moment.
+  if (stamp_.empty()) stamp_ = rfc3339_nano_now();
+  out_ += stamp_;
   out_ += stderr_stream ? " stderr " : " stdout ";
   out_ += partial ? "P " : "F ";
   out_.append(line);
   out_ += '\n';
-  if (fd_ < 0) return;
+}
+
+void LogFile::commit() {
+  stamp_.clear();
+  if (out_.empty() || fd_ < 0) {
+    out_.clear();
+    return;
+  }
   size_t done = 0;
   while (done < out_.size()) {
     const ssize_t n = ::write(fd_, out_.data() + done, out_.size() - done);
-    if (n <= 0) return;  // a full disk loses log lines, never the pod
+    if (n <= 0) break;  // a full disk loses log lines, never the pod
     done += static_cast<size_t>(n);
   }
-  size_ += out_.size();
+  size_ += done;
+  out_.clear();
   if (max_bytes_ > 0 && size_ >= max_bytes_) rotate();
 }
 
 void LogFile::write(bool stderr_stream, std::string_view bytes) {
+  append(stderr_stream, bytes);
+  commit();  // one write() per read from the pipe, however many lines it held
+}
+
+void LogFile::append(bool stderr_stream, std::string_view bytes) {
   std::string& pending = pending_[stderr_stream ? 1 : 0];
   while (!bytes.empty()) {
     const size_t nl = bytes.find('\n');
@@ -91,6 +105,7 @@ void LogFile::flush() {
     emit(s == 1, pending_[s], false);
     pending_[s].clear();
   }
+  commit();
 }
 
 void LogFile::rotate() {

@@ -29,7 +29,9 @@ class LogFile {
   const std::filesystem::path& path() const { return file_; }
 
  private:
-  void emit(bool stderr_stream, std::string_view line, bool partial);
+  void append(bool stderr_stream, std::string_view bytes);
+  void emit(bool stderr_stream, std::string_view line, bool partial);  // into out_
+  void commit();                                                       // out_ to the file
   void rotate();
 
   std::filesystem::path file_;
@@ -38,7 +40,8 @@ class LogFile {
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string pending_[2];  // unterminated line per stream
-  std::string out_;
+  std::string out_;    // formatted lines not yet written
+  std::string stamp_;  // the timestamp of the read being formatted
 };
 
 // One parsed CRI log line.

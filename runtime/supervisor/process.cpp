@@ -123,6 +123,9 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   }
   ::fcntl(out[0], F_SETFL, O_NONBLOCK);
   ::fcntl(err[0], F_SETFL, O_NONBLOCK);
+  // A chatty pod should not stall on a full 64 KiB pipe between two reads (best effort: the
+  // system's pipe-max-size may refuse).
+  ::fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
   return Spawned{pid, out[0], err[0]};
 }
 
