@@ -472,6 +472,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   kubelet_options.project = o.project;
   kubelet_options.preload_library = find_preload_library();
   kubelet_options.net_table = dir.root / "net" / "table";
+  kubelet_options.builds_dir = dir.root / "builds";
   kubelet_options.backoff_initial = o.project.backoff_initial;
   kubelet_options.backoff_max = o.project.backoff_max;
   for (const std::string& name : o.project.host_env) kubelet_options.host_env.push_back(name);

@@ -35,6 +35,8 @@ struct KubeletOptions {
   // Injected into every pod (appended to LD_PRELOAD) with the net table's path; empty: none.
   std::filesystem::path preload_library;
   std::filesystem::path net_table;
+  // Where `ticketctl build` records failed builds (<image key>.failed); empty: not checked.
+  std::filesystem::path builds_dir;
   std::chrono::milliseconds backoff_initial{10000};
   std::chrono::milliseconds backoff_max{300000};
   uint64_t log_max_bytes = 10 * 1024 * 1024;
@@ -50,6 +52,9 @@ struct KubeletOptions {
   // what `up` in the foreground prints. Called on the kubelet thread.
   std::function<void(const std::string& pod, const std::string& line, bool is_log)> report;
 };
+
+// "demo/posts:latest" -> "demo_posts": the file name an image's build status is kept under.
+std::string build_key(std::string_view image);
 
 class Kubelet {
  public:
