@@ -14,10 +14,12 @@ constexpr Verb kVerbs[] = {
     {"apply", "Create or update objects from manifests", attach_apply},
     {"get", "List objects or show them by name", attach_get},
     {"describe", "Show an object in detail, with related objects and events", attach_describe},
+    {"logs", "Print or follow a container's log (a pod, a deployment's pod, or -l)", attach_logs},
     {"create", "Create a Secret, ConfigMap or Namespace from the command line", attach_create},
     {"delete", "Delete objects by kind and name, selector, or manifest", attach_delete},
     {"status", "Show whether the control plane runs, where, and what it stores", attach_status},
     {"config", "Show the kubeconfig for kubectl (view, path)", attach_config},
+    {"ingress", "The built-in ingress: its CA (how to trust it) and its ports", attach_ingress},
     {"version", "Print the ticketctl version", attach_version},
 };
 

@@ -34,6 +34,8 @@ Handler attach_create(CLI::App& verb);
 Handler attach_status(CLI::App& verb);
 Handler attach_describe(CLI::App& verb);
 Handler attach_config(CLI::App& verb);
+Handler attach_ingress(CLI::App& verb);
+Handler attach_logs(CLI::App& verb);
 
 int run(int argc, char** argv);
 

@@ -74,6 +74,46 @@ Result<Json> ApiClient::remove(const std::string& path) {
   return call("DELETE", path, {});
 }
 
+Result<bool> ApiClient::stream(const std::string& path,
+                               const std::function<bool(std::string_view chunk)>& on_chunk) {
+  // A followed log may stay quiet for a long time: its own connection, without the 30 s timeout.
+  httplib::SSLClient http(c_.host, c_.port);
+  http.set_ca_cert_path(c_.ca_cert.c_str());
+  http.enable_server_certificate_verification(true);
+  http.set_bearer_token_auth(c_.token);
+  http.set_tcp_nodelay(true);
+  http.set_read_timeout(24 * 3600);
+  std::string error_body;
+  bool stopped = false;
+  int status = 0;
+  httplib::Result res = http.Get(
+      path,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (status != 200) {
+          error_body.append(data, len);  // a Status, read whole below
+          return true;
+        }
+        if (on_chunk(std::string_view(data, len))) return true;
+        stopped = true;
+        return false;
+      });
+  if (stopped) return true;
+  if (!res)
+    return Error{ErrorCode::Internal, fmt::format("stream from https://{}:{} ended: {}", c_.host,
+                                                  c_.port, httplib::to_string(res.error()))};
+  if (status != 200) {
+    const Json body = Json::parse(error_body, nullptr, false);
+    return Error{code_of(status, body),
+                 body.is_object() ? body.value("message", error_body)
+                                  : fmt::format("the server answered {} {}", status, error_body)};
+  }
+  return true;
+}
+
 Result<bool> ApiClient::watch(const std::string& path,
                               const std::function<bool(const Json&)>& on_event) {
   // A watch may stay quiet for a long time: its own connection, without the 30 s read timeout.

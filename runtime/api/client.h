@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "runtime/core/result.h"
 #include "runtime/manifest/json.h"
@@ -37,6 +38,11 @@ class ApiClient {
   // Streams a watch (`path` with ?watch=1): calls `on_event` with each {"type","object"} until it
   // returns false or the server ends the stream. Ending normally is ok().
   Result<bool> watch(const std::string& path, const std::function<bool(const Json&)>& on_event);
+  // Streams a GET's body as it arrives (pods/log, also with follow=true): calls `on_chunk` with
+  // each piece until it returns false or the server ends the response. Ending normally, or
+  // stopped by `on_chunk`, is ok(); an error answer is the server's Status message.
+  Result<bool> stream(const std::string& path,
+                      const std::function<bool(std::string_view chunk)>& on_chunk);
   // Any method, for tests and raw access; returns the HTTP status and body, or a transport error.
   Result<std::pair<int, std::string>> raw(const std::string& method, const std::string& path,
                                           const std::string& body = {});

@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
+#include "runtime/api/pod_logs.h"
+
 namespace ticketctl::api {
 namespace {
 
@@ -61,6 +65,52 @@ void stream_watch(httplib::Response& res, std::shared_ptr<WatchStream> stream) {
   });
 }
 
+void send_status(httplib::Response& res, const Json& status) {
+  res.status = status.value("code", 500);
+  res.set_content(status.dump(), "application/json");
+}
+
+// GET /api/v1/namespaces/NS/pods/NAME/log: the container's log as plain text, read from the
+// kubelet's files; with follow=true a chunked stream that polls the file until the run ends, the
+// client goes away (noticed at the next write) or the server stops.
+void serve_pod_log(const httplib::Request& req, httplib::Response& res, store::Store& store,
+                   std::mutex& store_mutex, const std::filesystem::path& pods_dir,
+                   const std::atomic<bool>& stopping) {
+  const std::string ns = req.matches[1], name = req.matches[2];
+  Result<LogOptions> options = parse_log_options(
+      std::multimap<std::string, std::string>(req.params.begin(), req.params.end()));
+  if (!options.ok())
+    return send_status(res, status_json(400, "BadRequest", options.error().message));
+  Result<Json> pod = [&] {
+    std::lock_guard<std::mutex> lock(store_mutex);
+    return store.get({"pods", ns, name});
+  }();
+  if (!pod.ok())
+    return send_status(res, status_json(404, "NotFound", fmt::format("pods \"{}\" not found", name),
+                                        {{"name", name}, {"kind", "pods"}}));
+  Result<LogRun> run = choose_log_run(pod.value(), pods_dir, options.value());
+  if (!run.ok()) return send_status(res, status_json(400, "BadRequest", run.error().message));
+  auto reader = std::make_shared<LogReader>(run.value(), options.value(), unix_now_ns());
+  // httplib 0.11 gzips text/* for clients that accept it (kubectl does) and flushes its
+  // compressor only at the end, which would hold a followed log back until the container exits.
+  // On loopback compression buys nothing: the request's Accept-Encoding is dropped (httplib
+  // passes the handler a const view of its own, mutable, request).
+  const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+  res.status = 200;
+  const auto provide = [reader, &stopping](size_t, httplib::DataSink& sink) {
+    std::string text;
+    reader->poll(text);
+    if (!text.empty() && !sink.write(text.data(), text.size())) return false;
+    if (reader->finished() || stopping) {
+      sink.done();
+      return true;
+    }
+    if (text.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return sink.is_writable();
+  };
+  res.set_chunked_content_provider("text/plain", provide);
+}
+
 }  // namespace
 
 ApiServer::ApiServer(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
@@ -112,6 +162,11 @@ Result<int> ApiServer::start() {
     const bool table = out.body.is_object() && out.body.value("kind", "") == "Table";
     res.set_content(out.body.dump(), table ? kTableMediaType : "application/json");
   };
+  // Registered before the ".*" routes: httplib takes the first match.
+  server_->Get(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/log)",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 serve_pod_log(req, res, store_, store_mutex_, options_.pods_dir, stopping_);
+               });
   server_->Get(".*", serve);
   server_->Post(".*", serve);
   server_->Put(".*", serve);
@@ -135,6 +190,7 @@ Result<int> ApiServer::start() {
 }
 
 void ApiServer::stop() {
+  stopping_ = true;
   watches_.stop();  // ends open watch streams, so the workers can finish
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
