@@ -156,6 +156,8 @@ Result<int> ApiServer::start() {
     Response out = handler_->handle(r);
     res.status = out.status;
     if (out.watch) {
+      // As for followed logs: a gzipped watch would reach client-go only when it ends.
+      const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
       stream_watch(res, std::move(out.watch));
       return;
     }

@@ -288,13 +288,15 @@ void Kubelet::reap() {
     if (WIFSIGNALED(status)) terminated["signal"] = WTERMSIG(status);
     c.pid = 0;
     c.ready = false;
+    // What the run wrote is in its log file before its pid file goes: a follower that sees the
+    // pid file gone has read everything.
+    std::vector<int> fds;
+    for (auto& [fd, s] : streams_)
+      if (s->log == c.log) fds.push_back(fd);
+    for (int fd : fds) drain(fd);
+    c.log->flush();
     std::error_code ec;
     fs::remove(c.pid_file, ec);
-    for (auto& [fd, s] : streams_) {
-      (void)fd;
-      if (s->log == c.log) drain(s->fd);
-    }
-    c.log->flush();
     c.stopping = false;
     c.last_terminated = terminated;
     c.terminated = std::move(terminated);
