@@ -3,8 +3,11 @@
 // pod); with -f each stream is followed, several at once on a thread each.
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -250,10 +253,49 @@ int stream_source(api::ApiClient& client, const std::string& path, LineWriter& o
 
 }  // namespace
 
+// `logs ingress`: the ingress's access log, one JSON line per request, as the control plane
+// writes it (<state>/ingress/access.log); -f keeps reading what is appended.
+int print_ingress_log(const daemon::StateDir& dir, int64_t tail, bool follow) {
+  const std::filesystem::path file = dir.root / "ingress" / "access.log";
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "error: no ingress access log at " << file.string()
+              << " (the ingress writes it once `ticketctl up` runs)\n";
+    return kExitFailure;
+  }
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(std::move(line));
+    if (tail >= 0 && static_cast<int64_t>(last.size()) > tail) last.pop_front();
+  }
+  for (const std::string& line : last) std::cout << line << '\n';
+  std::cout.flush();
+  if (!follow) return kExitOk;
+  in.clear();
+  std::string partial;
+  while (std::cout) {
+    // Polls the file: it only grows, and a reader must not slow the ingress that writes it.
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) {  // no newline yet: the writer is mid-line
+        partial += line;
+        break;
+      }
+      std::cout << partial << line << '\n';
+      partial.clear();
+    }
+    std::cout.flush();
+    in.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return kExitOk;
+}
+
 Handler attach_logs(CLI::App& verb) {
   auto a = std::make_shared<LogsArgs>();
   verb.add_option("target", a->words,
-                  "POD, pod/NAME or deploy/NAME, optionally followed by a container name");
+                  "POD, pod/NAME or deploy/NAME, optionally followed by a container name; "
+                  "`ingress` for the ingress's access log");
   verb.add_option("-n,--namespace", a->ns, "Namespace")->capture_default_str();
   verb.add_option("-l,--selector", a->selector,
                   "Every pod matching this label selector (prefixes each line with its source)");
@@ -299,6 +341,8 @@ Handler attach_logs(CLI::App& verb) {
                 << a->container << '\n';
       return kExitUsage;
     }
+    if (a->words.size() == 1 && a->words[0] == "ingress" && a->selector.empty())
+      return print_ingress_log(a->state.dir(), a->tail, a->follow);
     std::optional<int64_t> since_seconds;
     if (!a->since.empty()) {
       since_seconds = parse_duration_seconds(a->since);

@@ -197,7 +197,18 @@ class ControllerLoop {
         if (n == 0) break;
       }
       plan = net::Dataplane::plan(store_);
-      for (std::string& w : ingress_.update(store_)) plan.warnings.push_back(std::move(w));
+      // Routing problems belong to their Ingress, as ingress-nginx reports them: Warning events.
+      for (std::string& w : ingress_.update(store_)) {
+        const size_t slash = w.find('/'), colon = w.find(": ");
+        Result<Json> ing = Error{};
+        if (slash != std::string::npos && colon != std::string::npos && slash < colon)
+          ing = store_.get({"ingresses.networking.k8s.io", w.substr(0, slash),
+                            w.substr(slash + 1, colon - slash - 1)});
+        if (ing.ok())
+          controllers::record_event(store_, ing.value(), "Warning", "Sync", w.substr(colon + 2),
+                                    "ingress-controller");
+        plan.warnings.push_back(std::move(w));
+      }
     }
     // Listeners and the name table change outside the lock; problems become Warning events.
     std::vector<std::string> problems = dataplane_.apply(plan);
