@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <exception>
+#include <string>
 
 namespace ticketctl::cli {
 
@@ -39,6 +41,78 @@ std::string selector_query(const std::string& labels, const std::string& fields)
   add("labelSelector", labels);
   add("fieldSelector", fields);
   return q;
+}
+
+Result<std::vector<ObjectRef>> parse_object_refs(const std::vector<std::string>& words) {
+  std::vector<ObjectRef> out;
+  auto resource = [](const std::string& type) -> Result<const api::Resource*> {
+    const api::Resource* r = api::find_resource(type);
+    if (!r)
+      return Error{ErrorCode::Invalid,
+                   fmt::format("the server doesn't have a resource type \"{}\"", type)};
+    return r;
+  };
+  if (words.empty())
+    return Error{ErrorCode::Invalid, "you must provide one or more resources by argument"};
+  if (words[0].find('/') != std::string::npos) {
+    for (const std::string& w : words) {
+      const size_t slash = w.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == w.size())
+        return Error{ErrorCode::Invalid,
+                     fmt::format("there is no need to specify a resource type as a separate "
+                                 "argument when passing arguments in resource/name form (e.g. "
+                                 "'ticketctl get resource/<resource_name>' instead of "
+                                 "'ticketctl get resource resource/<resource_name>'): {}",
+                                 w)};
+      Result<const api::Resource*> r = resource(w.substr(0, slash));
+      if (!r.ok()) return r.error();
+      out.push_back({r.value(), w.substr(slash + 1)});
+    }
+    return out;
+  }
+  Result<const api::Resource*> r = resource(words[0]);
+  if (!r.ok()) return r.error();
+  if (words.size() == 1) out.push_back({r.value(), {}});
+  for (size_t i = 1; i < words.size(); ++i) out.push_back({r.value(), words[i]});
+  return out;
+}
+
+Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  using std::chrono::milliseconds;
+  const Error bad{ErrorCode::Invalid,
+                  fmt::format("invalid duration \"{}\": use a number with a unit, e.g. 30s, 2m, "
+                              "500ms",
+                              text)};
+  if (text == "0") return milliseconds(0);
+  double total = 0;
+  size_t i = 0;
+  if (text.empty()) return bad;
+  while (i < text.size()) {
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(text.substr(i), &used);
+    } catch (const std::exception&) {
+      return bad;
+    }
+    i += used;
+    size_t unit_end = i;
+    while (unit_end < text.size() && std::isalpha(static_cast<unsigned char>(text[unit_end])))
+      ++unit_end;
+    const std::string unit = text.substr(i, unit_end - i);
+    i = unit_end;
+    if (unit == "ms")
+      total += value;
+    else if (unit == "s")
+      total += value * 1000;
+    else if (unit == "m")
+      total += value * 60'000;
+    else if (unit == "h")
+      total += value * 3'600'000;
+    else
+      return bad;
+  }
+  return milliseconds(static_cast<int64_t>(total));
 }
 
 }  // namespace ticketctl::cli

@@ -1,8 +1,11 @@
 #pragma once
 // What the verbs that talk to the API share: kubectl's way of printing server errors.
 
+#include <chrono>
 #include <string>
+#include <vector>
 
+#include "runtime/api/resources.h"
 #include "runtime/core/result.h"
 
 namespace ticketctl::cli {
@@ -12,5 +15,16 @@ std::string server_error(const Error& e);
 
 // "?labelSelector=app%3Dposts&fieldSelector=..." for a list request; "" when both are empty.
 std::string selector_query(const std::string& labels, const std::string& fields);
+
+// Objects named on the command line as kubectl takes them: "TYPE/NAME..." or "TYPE NAME...".
+// A lone "TYPE" gives one ref with an empty name (for -l and --all).
+struct ObjectRef {
+  const api::Resource* resource = nullptr;
+  std::string name;
+};
+Result<std::vector<ObjectRef>> parse_object_refs(const std::vector<std::string>& words);
+
+// kubectl's durations: "30s", "1m30s", "500ms", "2h", "0"; anything else is an Invalid error.
+Result<std::chrono::milliseconds> parse_duration(const std::string& text);
 
 }  // namespace ticketctl::cli

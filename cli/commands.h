@@ -35,6 +35,9 @@ Handler attach_status(CLI::App& verb);
 Handler attach_describe(CLI::App& verb);
 Handler attach_config(CLI::App& verb);
 Handler attach_ingress(CLI::App& verb);
+Handler attach_rollout(CLI::App& verb);
+Handler attach_scale(CLI::App& verb);
+Handler attach_wait(CLI::App& verb);
 Handler attach_logs(CLI::App& verb);
 
 int run(int argc, char** argv);

@@ -75,6 +75,72 @@ Response not_served() {
   return failure(404, "NotFound", "the server could not find the requested resource");
 }
 
+bool has_scale(const Resource& r) {
+  return r.plural == "deployments" || r.plural == "replicasets";
+}
+
+// The autoscaling/v1 Scale of a Deployment or ReplicaSet, as `kubectl scale` reads it.
+Json scale_of(const Json& o) {
+  const Json& meta = o["metadata"];
+  std::string selector;
+  for (const auto& [k, v] : json_at(json_at(json_at(o, "spec"), "selector"), "matchLabels").items())
+    selector +=
+        (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
+  const Json& replicas = json_at(json_at(o, "spec"), "replicas");
+  const Json& observed = json_at(json_at(o, "status"), "replicas");
+  return {
+      {"kind", "Scale"},
+      {"apiVersion", "autoscaling/v1"},
+      {"metadata",
+       {{"name", meta["name"]},
+        {"namespace", meta["namespace"]},
+        {"uid", meta["uid"]},
+        {"resourceVersion", meta["resourceVersion"]},
+        {"creationTimestamp", meta["creationTimestamp"]}}},
+      {"spec", {{"replicas", replicas.is_number_integer() ? replicas : Json(1)}}},
+      {"status",
+       {{"replicas", observed.is_number_integer() ? observed : Json(0)}, {"selector", selector}}}};
+}
+
+// GET, PUT and PATCH of .../NAME/scale: only spec.replicas of the object changes. A Scale
+// carrying a resourceVersion is refused when the object has changed since, as the object is.
+Response scale_subresource(store::Store& store, const Resource& r, const std::string& ns,
+                           const std::string& name, const Request& req, bool& changed) {
+  Result<Json> current = store.get({r.store_key(), ns, name});
+  if (!current.ok()) return from_error(current.error(), r, name);
+  if (req.method == "GET") return {200, scale_of(current.value())};
+  Json scale;
+  if (req.method == "PATCH") {
+    if (!is_patch_type(req.content_type))
+      return failure(
+          415, "UnsupportedMediaType",
+          fmt::format("the body of the request was in an unknown format ({})", req.content_type));
+    Result<Json> patched = apply_patch(scale_of(current.value()), req.content_type, req.body);
+    if (!patched.ok()) return failure(422, "Invalid", patched.error().message);
+    scale = std::move(patched.value());
+  } else if (req.method == "PUT") {
+    scale = Json::parse(req.body, nullptr, false);
+    if (!scale.is_object()) return failure(400, "BadRequest", "the body must be a Scale object");
+  } else {
+    return failure(405, "MethodNotAllowed",
+                   fmt::format("{} is not allowed on this path", req.method));
+  }
+  const Json& replicas = json_at(json_at(scale, "spec"), "replicas");
+  if (!replicas.is_number_integer() || replicas.get<int64_t>() < 0)
+    return failure(422, "Invalid",
+                   fmt::format("Scale.autoscaling {} is invalid: spec.replicas: Invalid value: "
+                               "{}: must be greater than or equal to 0",
+                               quote(name), replicas.dump()));
+  Json o = std::move(current.value());
+  const Json& rv = json_at(json_at(scale, "metadata"), "resourceVersion");
+  if (rv.is_string() && !rv.get<std::string>().empty()) o["metadata"]["resourceVersion"] = rv;
+  o["spec"]["replicas"] = replicas;
+  Result<Json> stored = store.update(r.store_key(), std::move(o));
+  if (!stored.ok()) return from_error(stored.error(), r, name);
+  changed = true;
+  return {200, scale_of(stored.value())};
+}
+
 Json resource_list(std::string_view group_version) {
   Json resources = Json::array();
   for (const Resource& r : all_resources()) {
@@ -87,6 +153,14 @@ Json resource_list(std::string_view group_version) {
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
     if (!r.categories.empty()) entry["categories"] = r.categories;
     resources.push_back(std::move(entry));
+    if (has_scale(r))  // kubectl scale finds the subresource's kind here
+      resources.push_back({{"name", fmt::format("{}/scale", r.plural)},
+                           {"singularName", ""},
+                           {"namespaced", true},
+                           {"group", "autoscaling"},
+                           {"version", "v1"},
+                           {"kind", "Scale"},
+                           {"verbs", {"get", "patch", "update"}}});
   }
   return {{"kind", "APIResourceList"},
           {"apiVersion", "v1"},
@@ -243,14 +317,15 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
   }
 
   // [namespaces/NS/]PLURAL[/NAME]
-  std::string ns, plural, name;
+  std::string ns, plural, name, subresource;
   const size_t n = seg.size() - rest;
   auto at = [&](size_t i) -> const std::string& { return seg[rest + i]; };
   if (n >= 3 && at(0) == "namespaces") {
     ns = at(1);
     plural = at(2);
     if (n >= 4) name = at(3);
-    if (n > 4) return not_served();  // subresources come later
+    if (n == 5) subresource = at(4);
+    if (n > 5 || (n == 5 && subresource != "scale")) return not_served();  // others come later
   } else if (n <= 2) {
     plural = at(0);
     if (n == 2) name = at(1);
@@ -262,8 +337,11 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
   if (!r->namespaced && !ns.empty()) return not_served();
   if (r->namespaced && !name.empty() && ns.empty()) return not_served();
 
+  if (!subresource.empty() && !has_scale(*r)) return not_served();
+
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = r->store_key();
+  if (!subresource.empty()) return scale_subresource(store_, *r, ns, name, req, changed);
   if (req.method == "GET" && name.empty()) {
     Result<Selector> labels = parse_label_selector(query_value(req, "labelSelector"));
     if (!labels.ok()) return failure(400, "BadRequest", labels.error().message);
@@ -369,6 +447,16 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       if (!store_.get({"namespaces", "", o.ns}).ok())
         return failure(404, "NotFound", fmt::format("namespaces {} not found", quote(o.ns)),
                        {{"name", o.ns}, {"kind", "namespaces"}});
+    }
+    if (req.method == "PUT" && key == "deployments.apps") {
+      // The revision annotation belongs to the deployment controller: a PUT that leaves it out
+      // (ticketctl apply sends manifests as written) keeps it, as kubectl apply's merge does.
+      constexpr const char* kRevision = "deployment.kubernetes.io/revision";
+      Result<Json> old = store_.get({key, ns, name});
+      if (old.ok() && json_at(json_at(o.body["metadata"], "annotations"), kRevision).is_null()) {
+        const Json rev = json_at(json_at(old.value()["metadata"], "annotations"), kRevision);
+        if (rev.is_string()) o.body["metadata"]["annotations"][kRevision] = rev;
+      }
     }
     Result<Json> stored = req.method == "POST" ? store_.create(key, std::move(o.body))
                                                : store_.update(key, std::move(o.body));

@@ -223,7 +223,10 @@ class ControllerLoop {
     while (true) {
       {
         std::unique_lock<std::mutex> l(mu_);
-        cv_.wait_for(l, std::chrono::seconds(5), [this] { return dirty_ || stopping_; });
+        cv_.wait_for(l,
+                     std::min<std::chrono::milliseconds>(std::chrono::seconds(5),
+                                                         deployments_.requeue_after()),
+                     [this] { return dirty_ || stopping_; });
         if (stopping_) return;
         dirty_ = false;
       }

@@ -365,9 +365,15 @@ TEST_F(ControlPlaneTest, PodsWhoseImageIsNotMappedSayWhatToAdd) {
   std::ofstream(repo / "ticketctl.yaml") << "manifests: [k8s]\nimages:\n  demo/posts:\n"
                                             "    context: .\n    command: [node, index.js]\n";
   ASSERT_EQ(ticketctl({"up", "-d", "--state-dir", dir_.string()}, "", repo.string()).status, 0);
-  Result pods = run({"get", "pods", "-o",
-                     "jsonpath={range .items[*]}{.metadata.labels.app} "
-                     "{.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}{end}"});
+  // The kubelet writes the waiting reason moments after `up -d` returns: poll for it.
+  Result pods;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    pods = run({"get", "pods", "-o",
+                "jsonpath={range .items[*]}{.metadata.labels.app} "
+                "{.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}{end}"});
+  } while (pods.out.find("query ErrImageNotMapped") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
   // posts is mapped (it runs, and fails: there is no index.js); query cannot start at all.
   EXPECT_NE(pods.out.find("query ErrImageNotMapped\n"), std::string::npos) << pods.out << pods.err;
   EXPECT_EQ(pods.out.find("posts ErrImageNotMapped"), std::string::npos) << pods.out;
