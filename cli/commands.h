@@ -39,6 +39,8 @@ Handler attach_rollout(CLI::App& verb);
 Handler attach_scale(CLI::App& verb);
 Handler attach_wait(CLI::App& verb);
 Handler attach_logs(CLI::App& verb);
+Handler attach_port_forward(CLI::App& verb);
+Handler attach_exec(CLI::App& verb);
 
 int run(int argc, char** argv);
 

@@ -397,6 +397,37 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                               o.value()["metadata"].value("resourceVersion", ""))};
     return {200, o.value()};
   }
+  if (req.method == "DELETE" && key == "pods") {
+    // Graceful, as the API server does it: a pod with running containers gets a
+    // deletionTimestamp (Terminating) and the kubelet removes it once its processes are gone.
+    Result<Json> current = store_.get({key, ns, name});
+    if (!current.ok()) return from_error(current.error(), *r, name);
+    Json pod = current.value();
+    int64_t grace = json_at(pod["spec"], "terminationGracePeriodSeconds").is_number_integer()
+                        ? pod["spec"]["terminationGracePeriodSeconds"].get<int64_t>()
+                        : 30;
+    std::string grace_text = query_value(req, "gracePeriodSeconds");
+    if (grace_text.empty() && !req.body.empty()) {
+      const Json options = Json::parse(req.body, nullptr, false);
+      if (json_at(options, "gracePeriodSeconds").is_number_integer())
+        grace_text = std::to_string(options["gracePeriodSeconds"].get<int64_t>());
+    }
+    if (!grace_text.empty()) grace = std::atoll(grace_text.c_str());
+    bool running = false;
+    for (const Json& c : json_at(json_at(pod, "status"), "containerStatuses"))
+      running = running || !json_at(json_at(c, "state"), "running").is_null();
+    if (!running || grace <= 0) {
+      Result<Json> o = store_.remove({key, ns, name});
+      changed = o.ok();
+      return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
+    }
+    if (!json_at(pod["metadata"], "deletionTimestamp").is_null()) return {200, pod};
+    pod["metadata"]["deletionTimestamp"] = store::rfc3339_after(std::chrono::seconds(grace));
+    pod["metadata"]["deletionGracePeriodSeconds"] = grace;
+    Result<Json> o = store_.update(key, std::move(pod));
+    changed = o.ok();
+    return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
+  }
   if (req.method == "DELETE") {
     Result<Json> o = store_.remove({key, ns, name});
     changed = o.ok();

@@ -101,8 +101,10 @@ std::string not_found(const std::string& resource, const std::string& name) {
 
 }  // namespace
 
-std::string rfc3339_now() {
-  const std::time_t t = std::time(nullptr);
+std::string rfc3339_now() { return rfc3339_after(std::chrono::seconds(0)); }
+
+std::string rfc3339_after(std::chrono::seconds from_now) {
+  const std::time_t t = std::time(nullptr) + from_now.count();
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];

@@ -6,6 +6,7 @@
 // Not thread-safe: the control plane calls it from one thread, and one process opens a state
 // directory's store at a time (the control plane holds the directory's lock).
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -100,5 +101,7 @@ class Store {
 
 // "2026-11-25T22:06:16Z", as Kubernetes writes timestamps.
 std::string rfc3339_now();
+// The same for a moment `from_now` ahead (a deletionTimestamp).
+std::string rfc3339_after(std::chrono::seconds from_now);
 
 }  // namespace ticketctl::store

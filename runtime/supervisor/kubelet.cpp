@@ -601,6 +601,8 @@ void Kubelet::sync() {
       Pod& pod = *it->second;
       if (!json_at(pod_json["metadata"], "deletionTimestamp").is_null() && !pod.deleting) {
         pod.deleting = true;
+        const Json& grace = json_at(pod_json["metadata"], "deletionGracePeriodSeconds");
+        if (grace.is_number_integer()) pod.grace_seconds = grace.get<int>();
         for (auto& c : pod.containers) {
           if (c->pid == 0) continue;
           event(pod_json, "Normal", "Killing", fmt::format("Stopping container {}", c->name));
@@ -753,6 +755,17 @@ void Kubelet::sync() {
   bool wrote = false;
   {
     std::lock_guard<std::mutex> lock(store_mutex_);
+    // A Terminating pod whose processes are all gone is removed: the end of a graceful delete.
+    for (auto& [uid, pod] : pods_) {
+      if (!pod->deleting || !wanted.count(uid)) continue;
+      const bool gone = std::all_of(pod->containers.begin(), pod->containers.end(),
+                                    [](const auto& c) { return c->pid == 0; });
+      if (!gone) continue;
+      Result<Json> stored = store_.get({"pods", pod->ns, pod->name});
+      if (stored.ok() && str(stored.value()["metadata"]["uid"]) == uid &&
+          store_.remove({"pods", pod->ns, pod->name}).ok())
+        wrote = true;
+    }
     for (auto& [uid, pod] : pods_) {
       auto w = wanted.find(uid);
       if (w == wanted.end() || pod->deleting) continue;
