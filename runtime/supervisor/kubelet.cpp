@@ -191,10 +191,14 @@ Clock::time_point Kubelet::next_deadline() const {
 
 void Kubelet::run() {
   bool need_sync = true;
+  // next_deadline() counts "again in a second" from the moment it is asked: take it once per
+  // sync, or a waiting container (a config or build that may appear) is never looked at again.
+  Clock::time_point due = Clock::now();
   while (true) {
-    if (need_sync || Clock::now() >= next_deadline()) {
+    if (need_sync || Clock::now() >= due) {
       sync();
       need_sync = false;
+      due = next_deadline();
     }
     const bool all_gone = std::all_of(pods_.begin(), pods_.end(), [](const auto& p) {
       return std::all_of(p.second->containers.begin(), p.second->containers.end(),
@@ -203,7 +207,7 @@ void Kubelet::run() {
     for (auto it = lingering_groups_.begin(); it != lingering_groups_.end();)
       it = ::kill(-*it, 0) == 0 ? std::next(it) : lingering_groups_.erase(it);
     if (stopping_ && all_gone && streams_.empty() && lingering_groups_.empty()) return;
-    const auto wait = std::chrono::duration_cast<milliseconds>(next_deadline() - Clock::now());
+    const auto wait = std::chrono::duration_cast<milliseconds>(due - Clock::now());
     epoll_event events[64];
     // Members of a killed group die within moments; look again soon rather than in 5 s.
     const int64_t limit = lingering_groups_.empty() ? 5000 : 20;
