@@ -7,13 +7,13 @@
 
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "cli/lifecycle.h"
 #include "cli/manifest_args.h"
 #include "runtime/daemon/control_plane.h"
 #include "runtime/core/strings.h"
 #include "runtime/project/config.h"
 
 namespace ticketctl::cli {
-namespace {
 namespace fs = std::filesystem;
 
 // `up -d`: the control plane runs in a child of its own session; the parent relays its report
@@ -70,13 +70,39 @@ int run_detached(daemon::ControlPlaneOptions options) {
   return kExitFailure;
 }
 
-}  // namespace
+std::optional<int> prepare_up(ManifestArgs& args, const StateDirArg& state,
+                              const std::string& timeout, daemon::ControlPlaneOptions& options) {
+  // ticketctl.yaml / skaffold.yaml: how images run, and the manifests when -f is not given.
+  Diagnostics diags;
+  options.project = project::load(fs::current_path(), diags);
+  print_diagnostics(diags, std::cerr);
+  if (diags.has_errors()) return kExitFailure;
+  if (args.paths.empty()) args.paths = options.project.manifests;
+  options.dir = state.dir();
+  if (!timeout.empty()) {
+    const auto d = project::parse_duration(timeout);
+    if (!d || d->count() <= 0) {
+      std::cerr << "ticketctl up: --timeout " << quote(timeout)
+                << " is not a duration (write e.g. 90s, 2m)\n";
+      return kExitUsage;
+    }
+    options.stabilize_timeout = *d;
+  }
+  if (!args.paths.empty()) {
+    manifest::LoadResult loaded = args.load();
+    print_diagnostics(loaded.diagnostics, std::cerr);
+    if (loaded.diagnostics.has_errors()) return kExitFailure;
+    options.objects = std::move(loaded.objects);
+  }
+  return std::nullopt;
+}
 
 Handler attach_up(CLI::App& verb) {
   auto args = std::make_shared<ManifestArgs>();
   auto state = std::make_shared<StateDirArg>();
   auto detach = std::make_shared<bool>(false);
   auto timeout = std::make_shared<std::string>();
+  auto build = std::make_shared<bool>(false);
   verb.add_option(
       "-f,--filename", args->paths,
       "Manifests to apply at start (files, directories, globs); default: ticketctl.yaml's "
@@ -87,6 +113,9 @@ Handler attach_up(CLI::App& verb) {
   verb.add_option("--timeout", *timeout,
                   "Wait at most this long (e.g. 90s, 2m) for every Deployment to be ready; exit 1 "
                   "if they are not (with -d: wait, then return)");
+  verb.add_flag("--build", *build,
+                "First run the images' build commands whose inputs changed (as `ticketctl build`); "
+                "a failed build's pods wait (BuildFailed)");
   state->attach(verb);
   verb.footer(
       "Runs the control plane: an object store and a Kubernetes-shaped API on 127.0.0.1 (HTTPS,\n"
@@ -94,29 +123,18 @@ Handler attach_up(CLI::App& verb) {
       "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
       "Every pod runs as local processes (image -> command from ticketctl.yaml, skaffold.yaml and\n"
       "Dockerfiles); in the foreground their output is printed with a [pod] prefix.");
-  return [args, state, detach, timeout] {
-    // ticketctl.yaml / skaffold.yaml: how images run, and the manifests when -f is not given.
-    Diagnostics diags;
+  return [args, state, detach, timeout, build] {
     daemon::ControlPlaneOptions options;
-    options.project = project::load(fs::current_path(), diags);
-    print_diagnostics(diags, std::cerr);
-    if (diags.has_errors()) return kExitFailure;
-    if (args->paths.empty()) args->paths = options.project.manifests;
-    options.dir = state->dir();
-    if (!timeout->empty()) {
-      const auto d = project::parse_duration(*timeout);
-      if (!d || d->count() <= 0) {
-        std::cerr << "ticketctl up: --timeout " << quote(*timeout)
-                  << " is not a duration (write e.g. 90s, 2m)\n";
-        return kExitUsage;
-      }
-      options.stabilize_timeout = *d;
-    }
-    if (!args->paths.empty()) {
-      manifest::LoadResult loaded = args->load();
-      print_diagnostics(loaded.diagnostics, std::cerr);
-      if (loaded.diagnostics.has_errors()) return kExitFailure;
-      options.objects = std::move(loaded.objects);
+    if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options)) return *stop;
+    if (*build) {
+      // A failed build does not stop `up`: its pods wait with BuildFailed until a build succeeds.
+      const int failed = run_builds(
+          options.project, options.dir, {}, false,
+          [](const std::string& l) { std::cout << l << std::endl; },
+          [](const std::string& l) { std::cerr << l << std::endl; });
+      if (failed > 0)
+        std::cerr << "ticketctl up: " << failed
+                  << " build(s) failed; their pods wait until `ticketctl build` succeeds\n";
     }
     if (*detach) return run_detached(std::move(options));
     options.echo_logs = true;

@@ -41,6 +41,8 @@ Handler attach_wait(CLI::App& verb);
 Handler attach_logs(CLI::App& verb);
 Handler attach_port_forward(CLI::App& verb);
 Handler attach_exec(CLI::App& verb);
+Handler attach_build(CLI::App& verb);
+Handler attach_dev(CLI::App& verb);
 
 int run(int argc, char** argv);
 

@@ -101,8 +101,8 @@ void read_images(const fs::path& file, const YAML::Node& root, Config& config) {
     ImageSetting s;
     s.source = fmt::format("{} images.{}", file.filename().string(), name);
     const YAML::Node context = manifest::child(e, "context");
-    s.context =
-        absolute_from(file, context.IsDefined() && context.IsScalar() ? context.Scalar() : ".");
+    s.context_given = context.IsDefined() && context.IsScalar();
+    s.context = absolute_from(file, s.context_given ? context.Scalar() : ".");
     s.command = optional_strings(manifest::child(e, "command"));
     s.args = optional_strings(manifest::child(e, "args"));
     s.build = strings_at(manifest::child(e, "build"));
@@ -131,6 +131,11 @@ void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config
     const YAML::Node dockerfile = manifest::child(manifest::child(a, "docker"), "dockerfile");
     s.dockerfile =
         dockerfile.IsDefined() && dockerfile.IsScalar() ? dockerfile.Scalar() : "Dockerfile";
+    const YAML::Node manual = manifest::child(manifest::child(a, "sync"), "manual");
+    if (manual.IsDefined() && manual.IsSequence())
+      for (const YAML::Node& rule : manual)
+        if (const YAML::Node src = manifest::child(rule, "src"); src.IsDefined() && src.IsScalar())
+          s.sync_globs.push_back(src.Scalar());
     config.artifacts[image.Scalar()] = std::move(s);
   }
 }

@@ -24,6 +24,12 @@ struct ImageSetting {
   std::vector<std::string> build;
   std::vector<std::pair<std::string, std::string>> env;
   std::filesystem::path dockerfile;  // relative to `context`
+  // skaffold.yaml sync.manual[].src: globs (relative to `context`) of files `ticketctl dev`
+  // restarts the pods for without rebuilding.
+  std::vector<std::string> sync_globs;
+  // ticketctl.yaml named a context (else it defaults to the file's directory): `dev` watches
+  // only contexts that were named.
+  bool context_given = true;
 };
 
 struct Config {
