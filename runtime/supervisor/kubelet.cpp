@@ -76,6 +76,7 @@ struct Kubelet::Stream {
 
 struct Kubelet::Container {
   std::string name;
+  std::string pod_name;  // for the foreground report
   Json spec;
   pid_t pid = 0;  // the main process, also its group; 0 when not running
   unsigned long long start_ticks = 0;
@@ -305,8 +306,8 @@ void Kubelet::reap() {
     c.last_terminated = terminated;
     c.terminated = std::move(terminated);
     if (options_.report)
-      options_.report(c.process.env.empty() ? c.name : c.name,
-                      fmt::format("container {} exited with code {}", c.name, code), false);
+      options_.report(c.pod_name, fmt::format("container {} exited with code {}", c.name, code),
+                      false);
   }
 }
 
@@ -592,6 +593,7 @@ void Kubelet::sync() {
         for (const Json& c : json_at(spec, "containers")) {
           auto container = std::make_unique<Container>();
           container->name = str(c["name"]);
+          container->pod_name = pod->name;
           container->spec = c;
           for (const Json& s : json_at(status, "containerStatuses"))
             if (str(json_at(s, "name")) == container->name)
