@@ -61,7 +61,14 @@ case "${1:-run}" in
     exec ../../build/cli/ticketctl up "${@:2}"
     ;;
   test)
+    # The browser end-to-end test drives Debian's chromium with playwright-core from npm.
+    PACKAGES+=(chromium)
     install_packages
+    browser=tests/e2e/browser
+    if [ ! -d "$browser/node_modules" ] ||
+      [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+      (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
     build build -DCMAKE_BUILD_TYPE=Release -DTICKETCTL_WERROR=ON
     ctest --test-dir build --output-on-failure -j "$jobs"
     echo "setup: sanitizer build (ASan + UBSan)"
