@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <csignal>
 #include <iostream>
 #include <map>
 
@@ -36,6 +37,9 @@ constexpr Verb kVerbs[] = {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // A client (and the control plane) writing to a socket or pipe whose reader is gone should
+  // see EPIPE and finish cleanly, not die of SIGPIPE; pods get default dispositions back.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"ticketctl runs Kubernetes manifests as local processes, without a cluster."};
   app.name("ticketctl");
   app.require_subcommand(1);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "runtime/core/strings.h"
 
@@ -125,10 +126,17 @@ Result<Selector> parse_field_selector(std::string_view text) {
     if (r.op != Requirement::Op::Equals && r.op != Requirement::Op::NotEquals)
       return Error{ErrorCode::Invalid,
                    fmt::format("field selector {}: only =, == and != are supported", quote(text))};
-    if (r.key != "metadata.name" && r.key != "metadata.namespace" && r.key != "status.phase")
+    // The labels kubectl itself uses: describe selects an object's events by involvedObject.
+    static const std::set<std::string, std::less<>> kSupported = {
+        "metadata.name",         "metadata.namespace",          "status.phase",
+        "spec.nodeName",         "status.podIP",                "involvedObject.kind",
+        "involvedObject.name",   "involvedObject.namespace",    "involvedObject.uid",
+        "reason",                "type"};
+    if (!kSupported.count(r.key))
       return Error{ErrorCode::Invalid,
                    fmt::format("field label not supported: {} (use metadata.name, "
-                               "metadata.namespace or status.phase)",
+                               "metadata.namespace, status.phase or, for events, "
+                               "involvedObject.name/kind/namespace/uid, reason, type)",
                                r.key)};
   }
   return s;
@@ -137,9 +145,14 @@ Result<Selector> parse_field_selector(std::string_view text) {
 bool matches_fields(const Selector& selector, const Json& object) {
   return std::all_of(selector.begin(), selector.end(), [&](const Requirement& r) {
     const size_t dot = r.key.find('.');
-    const std::string section = r.key.substr(0, dot), field = r.key.substr(dot + 1);
-    const Json* parent = object.contains(section) ? &object[section] : nullptr;
-    const Json* value = parent ? lookup(*parent, field) : nullptr;
+    const Json* value = nullptr;
+    if (dot == std::string::npos) {  // a top-level field, as Events have (reason, type)
+      value = object.contains(r.key) ? &object[r.key] : nullptr;
+    } else {
+      const std::string section = r.key.substr(0, dot), field = r.key.substr(dot + 1);
+      const Json* parent = object.contains(section) ? &object[section] : nullptr;
+      value = parent ? lookup(*parent, field) : nullptr;
+    }
     // A pod with no status yet is Pending, as the API server would report it.
     static const Json kPending = "Pending";
     if (!value && r.key == "status.phase") value = &kPending;
