@@ -11,6 +11,20 @@ void record_event(store::Store& store, const Json& object, std::string_view type
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const Json& meta = json_at(object, "metadata");
   const std::string now = store::rfc3339_now();
+  // The same event again (object, type, reason, message) is counted, as client-go's recorder
+  // aggregates: a crash loop shows one BackOff event with a growing count, not hundreds.
+  const std::string ns = meta.value("namespace", "");
+  for (Json& e : store.list("events", ns)) {
+    const Json& involved = json_at(e, "involvedObject");
+    if (json_at(involved, "uid") != json_at(meta, "uid") || json_at(e, "reason") != reason ||
+        json_at(e, "type") != type || json_at(e, "message") != message)
+      continue;
+    e["count"] = json_at(e, "count").is_number_integer() ? e["count"].get<int64_t>() + 1 : 2;
+    e["lastTimestamp"] = now;
+    e["metadata"].erase("resourceVersion");
+    store.update("events", std::move(e));
+    return;
+  }
   // Event names are "<object>.<unique suffix>", as client-go makes them.
   const std::string name = fmt::format("{}.{:016x}", meta.value("name", ""), rng());
   Json event = {{"apiVersion", "v1"},

@@ -125,6 +125,11 @@ TEST_F(SupervisorTest, ACrashLoopRestartsWithTheBackOffAndReportsTheLastExit) {
   EXPECT_GE(std::stoi(pod_field("crasher", "{.status.containerStatuses[0].restartCount}")), 4);
   EXPECT_NE(events().find("BackOff: Back-off restarting failed container main in pod crasher"),
             std::string::npos);
+  // Repeats are one Event with a count, as client-go's recorder aggregates them.
+  const std::string counts =
+      run({"get", "events", "-o", "jsonpath={.items[?(@.reason==\"BackOff\")].count}"}).out;
+  ASSERT_EQ(counts.find(' '), std::string::npos) << counts;  // a single BackOff event
+  EXPECT_GE(std::stoi(counts), 2) << counts;
   const Result table = run({"get", "pods"});
   EXPECT_TRUE(table.out.find("CrashLoopBackOff") != std::string::npos ||
               table.out.find("Running") != std::string::npos)
