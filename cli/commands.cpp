@@ -10,7 +10,7 @@ namespace {
 constexpr Verb kVerbs[] = {
     {"validate", "Check manifests as strictly as a Kubernetes API server would", attach_validate},
     {"convert", "Rewrite legacy Ingress manifests as networking.k8s.io/v1", attach_convert},
-    {"up", "Start the control plane (store and API) and apply manifests", attach_up},
+    {"up", "Start the control plane and run the manifests: pods, Services, the ingress", attach_up},
     {"down", "Stop the control plane", attach_down},
     {"build", "Run the images' build commands whose inputs changed", attach_build},
     {"dev", "up, then rebuild and restart pods on file changes, re-apply changed manifests",
