@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -99,7 +100,7 @@ class Kubelet {
   uint32_t next_ip_ = 0;
   std::optional<std::set<uint32_t>> host_addresses_;  // read once per sync, when needed
   int epoll_fd_ = -1, signal_fd_ = -1, wake_fd_ = -1;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};  // set by stop() on another thread
   std::thread thread_;
 };
 
