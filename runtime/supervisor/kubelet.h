@@ -16,8 +16,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -92,8 +92,8 @@ class Kubelet {
   std::mutex& store_mutex_;
   KubeletOptions options_;
   images::Resolver resolver_;
-  std::map<std::string, std::unique_ptr<Pod>> pods_;   // by uid
-  std::map<int, std::unique_ptr<Stream>> streams_;     // by pipe fd
+  std::map<std::string, std::unique_ptr<Pod>> pods_;  // by uid
+  std::map<int, std::unique_ptr<Stream>> streams_;    // by pipe fd
   std::map<pid_t, Container*> by_pid_;
   // Groups whose leader exited; they were sent SIGKILL, and count until no member is left.
   std::set<pid_t> lingering_groups_;
