@@ -12,29 +12,28 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <deque>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"
 #include "runtime/api/tls.h"
 #include "runtime/controllers/deployment.h"
-#include "runtime/daemon/ingress.h"
 #include "runtime/controllers/endpoints.h"
 #include "runtime/controllers/events.h"
+#include "runtime/core/strings.h"
+#include "runtime/daemon/ingress.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/net/host_sockets.h"
-#include "runtime/core/strings.h"
 #include "runtime/store/store.h"
 #include "runtime/supervisor/kubelet.h"
-#include "runtime/supervisor/log_file.h"
 
 namespace ticketctl::daemon {
 namespace fs = std::filesystem;
@@ -308,9 +307,8 @@ class StabilizeMonitor {
                           name = d["metadata"].value("name", "");
         const std::string ref = fmt::format("{}:deployment/{}", ns, name);
         const Json& spec = json_at(d, "spec");
-        const int64_t want = json_at(spec, "replicas").is_number_integer()
-                                 ? spec["replicas"].get<int64_t>()
-                                 : 1;
+        const int64_t want =
+            json_at(spec, "replicas").is_number_integer() ? spec["replicas"].get<int64_t>() : 1;
         Json selector = json_at(json_at(spec, "selector"), "matchLabels");
         int64_t ready = 0;
         for (const Json& p : pods) {
@@ -332,9 +330,10 @@ class StabilizeMonitor {
       // Counted down as skaffold does, one line per Deployment that became ready.
       for (size_t i = 0; i < newly_ready.size(); ++i) {
         const size_t still = static_cast<size_t>(pending) + newly_ready.size() - 1 - i;
-        lines.push_back(still > 0 ? fmt::format(" - {} is ready. [{}/{} deployment(s) still pending]",
-                                                newly_ready[i], still, deployments.size())
-                                  : fmt::format(" - {} is ready.", newly_ready[i]));
+        lines.push_back(still > 0
+                            ? fmt::format(" - {} is ready. [{}/{} deployment(s) still pending]",
+                                          newly_ready[i], still, deployments.size())
+                            : fmt::format(" - {} is ready.", newly_ready[i]));
       }
     }
     for (const std::string& line : lines) std::fprintf(out_, "%s\n", line.c_str());
@@ -359,46 +358,41 @@ class StabilizeMonitor {
   using Clock = std::chrono::steady_clock;
   void note_failure(const std::string& ref, const Json& pod, std::vector<std::string>& lines) {
     static const std::set<std::string> kFailures = {
-        "CrashLoopBackOff",  "Error",          "CreateContainerConfigError", "ErrImageNotMapped",
-        "ErrImageBinaryMissing", "ErrDockerfile", "RunContainerError",      "OOMKilled"};
+        "CrashLoopBackOff",      "Error",         "CreateContainerConfigError", "ErrImageNotMapped",
+        "ErrImageBinaryMissing", "ErrDockerfile", "RunContainerError",          "OOMKilled"};
     for (const Json& c : json_at(json_at(pod, "status"), "containerStatuses")) {
       const Json& state = json_at(c, "state");
       const Json& waiting = json_at(state, "waiting");
       const Json& terminated = json_at(state, "terminated");
       const Json& why = waiting.is_null() ? terminated : waiting;
-      const std::string reason = json_at(why, "reason").is_string() ? why["reason"].get<std::string>() : "";
+      const std::string reason =
+          json_at(why, "reason").is_string() ? why["reason"].get<std::string>() : "";
       if (!kFailures.count(reason)) continue;
       const std::string pod_name = pod["metadata"].value("name", "");
       if (!reported_.insert(pod_name + "/" + reason).second) continue;
-      std::string message = json_at(why, "message").is_string() ? why["message"].get<std::string>() : "";
+      std::string message =
+          json_at(why, "message").is_string() ? why["message"].get<std::string>() : "";
       lines.push_back(fmt::format(" - {}: pod {} container {}: {}{}{}", ref, pod_name,
-                                  c.value("name", ""), reason, message.empty() ? "" : ": ", message));
+                                  c.value("name", ""), reason, message.empty() ? "" : ": ",
+                                  message));
       for (const std::string& log : last_log_lines(pod, c.value("name", ""), 5))
         lines.push_back("    > " + log);
     }
   }
+  // The newest run's last lines, read as pods/log serves them (tailLines).
   std::vector<std::string> last_log_lines(const Json& pod, const std::string& container, size_t n) {
-    const Json& m = pod["metadata"];
-    const fs::path dir = pods_dir_ / fmt::format("{}_{}_{}", m.value("namespace", ""),
-                                                 m.value("name", ""), m.value("uid", "")) /
-                         container;
-    // The newest run's file: the highest N.log.
-    fs::path newest;
-    int best = -1;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string f = e.path().filename().string();
-      if (f.size() < 5 || f.substr(f.size() - 4) != ".log") continue;
-      const int run = std::atoi(f.c_str());
-      if (run > best) best = run, newest = e.path();
-    }
-    std::deque<std::string> tail;
-    std::ifstream in(newest);
-    for (std::string line; std::getline(in, line);) {
-      if (auto parsed = supervisor::parse_log_line(line)) tail.push_back(parsed->text);
-      if (tail.size() > n) tail.pop_front();
-    }
-    return {tail.begin(), tail.end()};
+    api::LogOptions options;
+    options.container = container;
+    options.tail_lines = static_cast<int64_t>(n);
+    Result<api::LogRun> run = api::choose_log_run(pod, pods_dir_, options);
+    if (!run.ok()) return {};
+    std::string text;
+    api::LogReader(run.value(), options, api::unix_now_ns()).poll(text);
+    std::vector<std::string> lines;
+    for (size_t start = 0, eol; (eol = text.find('\n', start)) != std::string::npos;
+         start = eol + 1)
+      lines.push_back(text.substr(start, eol - start));
+    return lines;
   }
 
   store::Store& store_;
@@ -430,8 +424,7 @@ void print_ingress_hosts(store::Store& store, std::mutex& mu, const IngressPorts
     }
     std::fprintf(out, "  curl -H 'Host: %s' http://%s:%d/\n", host.c_str(), ports.address.c_str(),
                  ports.http);
-    std::fprintf(out,
-                 "  or add \"%s %s\" to /etc/hosts and open http://%s:%d/ in a browser\n",
+    std::fprintf(out, "  or add \"%s %s\" to /etc/hosts and open http://%s:%d/ in a browser\n",
                  ports.address.c_str(), host.c_str(), host.c_str(), ports.http);
   }
   std::fprintf(out,
@@ -527,8 +520,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
                           controllers.wake();
                           kubelet.wake();
                         },
-                        {tls.value().server_cert, tls.value().server_key, token.value(), "127.0.0.1", 0,
-                         kubelet_options.pods_dir});
+                        {tls.value().server_cert, tls.value().server_key, token.value(),
+                         "127.0.0.1", 0, kubelet_options.pods_dir});
   store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });
   Result<int> port = server.start();
   if (!port.ok()) return fail(o.report, port.error().message);
@@ -561,7 +554,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
     std::fprintf(o.report, "ingress: http://%s:%d", ingress_ports.value().address.c_str(),
                  ingress_ports.value().http);
   if (ingress_ports.value().https > 0)
-    std::fprintf(o.report, "%shttps://%s:%d", ingress_ports.value().http > 0 ? " and " : "ingress: ",
+    std::fprintf(o.report, "%shttps://%s:%d",
+                 ingress_ports.value().http > 0 ? " and " : "ingress: ",
                  ingress_ports.value().address.c_str(), ingress_ports.value().https);
   if (ingress_ports.value().http > 0 || ingress_ports.value().https > 0)
     std::fprintf(o.report, "\n");
@@ -591,10 +585,11 @@ int run_control_plane(const ControlPlaneOptions& o) {
     } else if (sig == 0) {
       std::string names;
       for (const std::string& p : monitor.pending()) names += (names.empty() ? "" : ", ") + p;
-      std::fprintf(o.report, "deployments did not stabilize within %llds: %s\n",
-                   static_cast<long long>(
-                       std::chrono::duration_cast<std::chrono::seconds>(o.stabilize_timeout).count()),
-                   names.c_str());
+      std::fprintf(
+          o.report, "deployments did not stabilize within %llds: %s\n",
+          static_cast<long long>(
+              std::chrono::duration_cast<std::chrono::seconds>(o.stabilize_timeout).count()),
+          names.c_str());
       ready = '2';
     }
     std::fflush(o.report);

@@ -31,15 +31,13 @@ using std::chrono::seconds;
 
 namespace {
 
-std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
 
 int int_field(const Json& v, std::string_view key, int fallback) {
   const Json& f = json_at(v, key);
   return f.is_number_integer() ? f.get<int>() : fallback;
-}
-
-std::string ip_string(uint32_t ip) {
-  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
 
 // A probe's schedule and counters (kubelet's prober worker, one per probe).
@@ -85,6 +83,7 @@ struct Kubelet::Container {
   Clock::time_point started_steady{};
   int restart_count = 0;
   int backoff_step = 0;
+  milliseconds backoff_delay{0};  // the wait before the pending restart, as status reports it
   bool in_backoff = false;
   Clock::time_point restart_at{};
   Json last_terminated;  // lastState.terminated
@@ -122,7 +121,9 @@ Kubelet::Kubelet(store::Store& store, std::mutex& store_mutex, KubeletOptions op
       options_(std::move(options)),
       resolver_(options_.project) {}
 
-Kubelet::~Kubelet() { stop(); }
+Kubelet::~Kubelet() {
+  stop();
+}
 
 void Kubelet::start() {
   // Pods a previous control plane left behind are replaced, never run twice: kill each group
@@ -321,7 +322,7 @@ std::string Kubelet::allocate_ip() {
   for (uint32_t i = 0; i < size; ++i) {
     const uint32_t offset = (next_ip_ + i) % size;
     if (offset < 2 || offset == size - 1) continue;
-    const std::string ip = ip_string(options_.pod_ip_base + offset);
+    const std::string ip = net::ipv4_string(options_.pod_ip_base + offset);
     if (used.count(ip) || host_addresses_->count(options_.pod_ip_base + offset)) continue;
     next_ip_ = offset + 1;  // the next pod gets the next address: a fresh IP for a replacement
     return ip;
@@ -341,7 +342,8 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   // `ticketctl build` / `up --build` leave <builds_dir>/<image>.failed (the build's last output)
   // while an image's build command fails: its pods wait instead of running stale code.
   if (!options_.builds_dir.empty()) {
-    const fs::path marker = options_.builds_dir / (build_key(str(json_at(c.spec, "image"))) + ".failed");
+    const fs::path marker =
+        options_.builds_dir / (build_key(str(json_at(c.spec, "image"))) + ".failed");
     std::error_code ec;
     if (fs::exists(marker, ec)) {
       std::ifstream in(marker);
@@ -349,8 +351,9 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
       for (std::string line; std::getline(in, line);)
         if (!line.empty()) last = line;
       c.waiting_reason = "BuildFailed";
-      c.waiting_message = fmt::format("the build of image {} failed{}{} (see `ticketctl build`)",
-                                      str(json_at(c.spec, "image")), last.empty() ? "" : ": ", last);
+      c.waiting_message =
+          fmt::format("the build of image {} failed{}{} (see `ticketctl build`)",
+                      str(json_at(c.spec, "image")), last.empty() ? "" : ": ", last);
       return false;
     }
   }
@@ -500,13 +503,10 @@ Json Kubelet::status_of(const Pod& pod, const Json& pod_json) const {
     } else {
       Json waiting = {{"reason", c.in_backoff ? "CrashLoopBackOff" : c.waiting_reason}};
       if (c.in_backoff)
-        waiting["message"] = fmt::format(
-            "back-off {}s restarting failed container={} pod={}_{}({})",
-            std::chrono::duration_cast<seconds>(
-                std::min(options_.backoff_max,
-                         options_.backoff_initial * (1 << std::min(c.backoff_step - 1, 20))))
-                .count(),
-            c.name, pod.name, pod.ns, pod.uid);
+        waiting["message"] =
+            fmt::format("back-off {}s restarting failed container={} pod={}_{}({})",
+                        std::chrono::duration_cast<seconds>(c.backoff_delay).count(), c.name,
+                        pod.name, pod.ns, pod.uid);
       else if (!c.waiting_message.empty())
         waiting["message"] = c.waiting_message;
       state = {{"waiting", waiting}};
@@ -622,8 +622,8 @@ void Kubelet::sync() {
         if (!c.terminated.is_null() && !c.in_backoff) {
           // Exited: restart as the policy says, after the back-off.
           const int code = int_field(c.terminated, "exitCode", 0);
-          const bool restart = pod.restart_policy == "Always" ||
-                               (pod.restart_policy == "OnFailure" && code != 0);
+          const bool restart =
+              pod.restart_policy == "Always" || (pod.restart_policy == "OnFailure" && code != 0);
           if (!restart) continue;
           if (now - c.started_steady >= std::chrono::minutes(10)) c.backoff_step = 0;
           const milliseconds delay =
@@ -632,6 +632,7 @@ void Kubelet::sync() {
                   : std::min(options_.backoff_max,
                              options_.backoff_initial * (1 << std::min(c.backoff_step - 1, 20)));
           ++c.backoff_step;
+          c.backoff_delay = delay;
           c.in_backoff = true;
           c.restart_at = now + delay;
           if (delay.count() > 0)
@@ -647,9 +648,8 @@ void Kubelet::sync() {
           if (restarting) --c.restart_count;
           if (c.waiting_reason + c.waiting_message != before)
             event(pod_json, "Warning", "Failed",
-                  c.waiting_reason == "CreateContainerConfigError"
-                      ? "Error: " + c.waiting_message
-                      : c.waiting_message);
+                  c.waiting_reason == "CreateContainerConfigError" ? "Error: " + c.waiting_message
+                                                                   : c.waiting_message);
           continue;
         }
         event(pod_json, "Normal", "Created", fmt::format("Created container {}", c.name));
