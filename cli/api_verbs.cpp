@@ -1,10 +1,12 @@
 #include "cli/api_verbs.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cctype>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace ticketctl::cli {
 
@@ -22,6 +24,26 @@ std::string server_error(const Error& e) {
       return "error: " + e.message;
   }
   return "error: " + e.message;
+}
+
+std::string label_selector_text(const Json& selector) {
+  const auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : ""; };
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : json_at(selector, "matchLabels").items())
+    parts.push_back(k + "=" + text(v));
+  for (const Json& e : json_at(selector, "matchExpressions")) {
+    const std::string key = text(json_at(e, "key")), op = text(json_at(e, "operator"));
+    std::vector<std::string> values;
+    for (const Json& v : json_at(e, "values")) values.push_back(text(v));
+    if (op == "In" || op == "NotIn")
+      parts.push_back(
+          fmt::format("{} {} ({})", key, op == "In" ? "in" : "notin", fmt::join(values, ",")));
+    else if (op == "Exists")
+      parts.push_back(key);
+    else if (op == "DoesNotExist")
+      parts.push_back("!" + key);
+  }
+  return fmt::format("{}", fmt::join(parts, ","));
 }
 
 std::string selector_query(const std::string& labels, const std::string& fields) {

@@ -7,6 +7,7 @@
 
 #include "runtime/api/resources.h"
 #include "runtime/core/result.h"
+#include "runtime/manifest/json.h"
 
 namespace ticketctl::cli {
 
@@ -15,6 +16,10 @@ std::string server_error(const Error& e);
 
 // "?labelSelector=app%3Dposts&fieldSelector=..." for a list request; "" when both are empty.
 std::string selector_query(const std::string& labels, const std::string& fields);
+
+// A LabelSelector object (matchLabels, matchExpressions) as -l / labelSelector text:
+// "app=posts,tier in (a,b),!canary".
+std::string label_selector_text(const Json& selector);
 
 // Objects named on the command line as kubectl takes them: "TYPE/NAME..." or "TYPE NAME...".
 // A lone "TYPE" gives one ref with an empty name (for -l and --all).

@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "runtime/api/resources.h"
+#include "runtime/controllers/endpoints.h"
 
 namespace ticketctl::cli {
 namespace {
@@ -142,38 +143,11 @@ class LineWriter {
   std::mutex& mu_;
 };
 
-std::string selector_of(const Json& deployment) {
-  const Json& sel = deployment["spec"]["selector"];
-  std::vector<std::string> parts;
-  const Json labels = sel.value("matchLabels", Json::object());
-  for (const auto& [k, v] : labels.items()) parts.push_back(k + "=" + v.get<std::string>());
-  for (const Json& e : sel.value("matchExpressions", Json::array())) {
-    const std::string key = e.value("key", ""), op = e.value("operator", "");
-    std::vector<std::string> values;
-    for (const Json& v : e.value("values", Json::array())) values.push_back(v.get<std::string>());
-    if (op == "In" || op == "NotIn")
-      parts.push_back(
-          fmt::format("{} {} ({})", key, op == "In" ? "in" : "notin", fmt::join(values, ",")));
-    else if (op == "Exists")
-      parts.push_back(key);
-    else if (op == "DoesNotExist")
-      parts.push_back("!" + key);
-  }
-  return fmt::format("{}", fmt::join(parts, ","));
-}
-
-bool is_ready(const Json& pod) {
-  if (!pod.contains("status")) return false;
-  for (const Json& c : pod["status"].value("conditions", Json::array()))
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  return false;
-}
-
 // kubectl's choice of one pod for a controller: a live one, ready before not ready, newest first.
 const Json* pick_pod(const std::vector<Json>& pods) {
   const Json* best = nullptr;
   auto rank = [](const Json& p) {
-    return std::make_tuple(!p["metadata"].contains("deletionTimestamp"), is_ready(p),
+    return std::make_tuple(!p["metadata"].contains("deletionTimestamp"), controllers::pod_ready(p),
                            p["metadata"].value("creationTimestamp", ""));
   };
   for (const Json& p : pods)
@@ -220,8 +194,9 @@ std::optional<std::vector<Json>> target_pods(api::ApiClient& client, const LogsA
     return std::nullopt;
   }
   if (r->kind == "Pod") return std::vector<Json>{object.value()};
-  Result<Json> list = client.get(api::find_resource("pods")->path(a.ns) +
-                                 selector_query(selector_of(object.value()), ""));
+  Result<Json> list =
+      client.get(api::find_resource("pods")->path(a.ns) +
+                 selector_query(label_selector_text(object.value()["spec"]["selector"]), ""));
   if (!list.ok()) {
     std::cerr << server_error(list.error()) << '\n';
     return std::nullopt;

@@ -28,6 +28,7 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "runtime/api/resources.h"
+#include "runtime/controllers/endpoints.h"
 #include "runtime/net/service_proxy.h"
 
 namespace ticketctl::cli {
@@ -101,26 +102,6 @@ Result<Mapping> parse_mapping(const std::string& text) {
   return m;
 }
 
-// A LabelSelector as the API's labelSelector parameter.
-std::string selector_text(const Json& selector) {
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : json_at(selector, "matchLabels").items())
-    parts.push_back(k + "=" + str(v));
-  for (const Json& e : json_at(selector, "matchExpressions")) {
-    const std::string key = str(json_at(e, "key")), op = str(json_at(e, "operator"));
-    std::vector<std::string> values;
-    for (const Json& v : json_at(e, "values")) values.push_back(str(v));
-    if (op == "In" || op == "NotIn")
-      parts.push_back(
-          fmt::format("{} {} ({})", key, op == "In" ? "in" : "notin", fmt::join(values, ",")));
-    else if (op == "Exists")
-      parts.push_back(key);
-    else if (op == "DoesNotExist")
-      parts.push_back("!" + key);
-  }
-  return fmt::format("{}", fmt::join(parts, ","));
-}
-
 Result<Target> resolve_target(api::ApiClient& client, const std::string& word,
                               const std::string& ns) {
   const size_t slash = word.find('/');
@@ -151,12 +132,12 @@ Result<Target> resolve_target(api::ApiClient& client, const std::string& word,
           ErrorCode::Invalid,
           fmt::format("invalid service '{}': Service is defined without a selector", t.name)};
     t.kind = Target::Kind::Service;
-    t.labels = selector_text({{"matchLabels", selector}});
+    t.labels = label_selector_text({{"matchLabels", selector}});
     t.service = object.value();
     return t;
   }
   t.kind = Target::Kind::Selector;
-  t.labels = selector_text(json_at(spec, "selector"));
+  t.labels = label_selector_text(json_at(spec, "selector"));
   return t;
 }
 
@@ -190,12 +171,6 @@ int pod_port(const Target& t, const Mapping& m, const Json& pod) {
   return json_at(*sp, "port").get<int>();
 }
 
-bool pod_ready(const Json& pod) {
-  for (const Json& c : json_at(json_at(pod, "status"), "conditions"))
-    if (str(json_at(c, "type")) == "Ready") return str(json_at(c, "status")) == "True";
-  return false;
-}
-
 // Ready pods, newest first; when none is ready, the running ones.
 net::Backends backends_of(const Target& t, const Mapping& m,
                           const std::map<std::string, Json>& pods, const std::string& ns) {
@@ -208,15 +183,16 @@ net::Backends backends_of(const Target& t, const Mapping& m,
     live.push_back(&pod);
   }
   auto rank = [](const Json* p) {
-    return std::make_tuple(pod_ready(*p), str(json_at((*p)["metadata"], "creationTimestamp")),
+    return std::make_tuple(controllers::pod_ready(*p),
+                           str(json_at((*p)["metadata"], "creationTimestamp")),
                            str((*p)["metadata"]["name"]));
   };
   std::sort(live.begin(), live.end(),
             [&](const Json* a, const Json* b) { return rank(a) > rank(b); });
-  const bool any_ready = !live.empty() && pod_ready(*live.front());
+  const bool any_ready = !live.empty() && controllers::pod_ready(*live.front());
   net::Backends out;
   for (const Json* p : live) {
-    if (any_ready && !pod_ready(*p)) break;
+    if (any_ready && !controllers::pod_ready(*p)) break;
     const int port = pod_port(t, m, *p);
     if (port <= 0 || port > 65535) continue;
     out.push_back({str((*p)["status"]["podIP"]), static_cast<uint16_t>(port),
