@@ -76,7 +76,27 @@ Result<Json> ApiClient::remove(const std::string& path) {
 
 Result<bool> ApiClient::stream(const std::string& path,
                                const std::function<bool(std::string_view chunk)>& on_chunk) {
-  // A followed log may stay quiet for a long time: its own connection, without the 30 s timeout.
+  return open_stream(path, "stream from", on_chunk);
+}
+
+Result<bool> ApiClient::watch(const std::string& path,
+                              const std::function<bool(const Json&)>& on_event) {
+  std::string pending;
+  return open_stream(path, "watch on", [&](std::string_view chunk) {
+    pending.append(chunk);
+    for (size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
+      const Json event = Json::parse(pending.substr(0, eol), nullptr, false);
+      pending.erase(0, eol + 1);
+      if (!event.is_discarded() && !on_event(event)) return false;
+    }
+    return true;
+  });
+}
+
+Result<bool> ApiClient::open_stream(const std::string& path, std::string_view what,
+                                    const std::function<bool(std::string_view chunk)>& on_chunk) {
+  // A followed log or a watch may stay quiet for a long time: its own connection, without the
+  // 30 s read timeout.
   httplib::SSLClient http(c_.host, c_.port);
   http.set_ca_cert_path(c_.ca_cert.c_str());
   http.enable_server_certificate_verification(true);
@@ -103,56 +123,13 @@ Result<bool> ApiClient::stream(const std::string& path,
       });
   if (stopped) return true;
   if (!res)
-    return Error{ErrorCode::Internal, fmt::format("stream from https://{}:{} ended: {}", c_.host,
+    return Error{ErrorCode::Internal, fmt::format("{} https://{}:{} ended: {}", what, c_.host,
                                                   c_.port, httplib::to_string(res.error()))};
   if (status != 200) {
     const Json body = Json::parse(error_body, nullptr, false);
     return Error{code_of(status, body),
                  body.is_object() ? body.value("message", error_body)
                                   : fmt::format("the server answered {} {}", status, error_body)};
-  }
-  return true;
-}
-
-Result<bool> ApiClient::watch(const std::string& path,
-                              const std::function<bool(const Json&)>& on_event) {
-  // A watch may stay quiet for a long time: its own connection, without the 30 s read timeout.
-  httplib::SSLClient http(c_.host, c_.port);
-  http.set_ca_cert_path(c_.ca_cert.c_str());
-  http.enable_server_certificate_verification(true);
-  http.set_bearer_token_auth(c_.token);
-  http.set_tcp_nodelay(true);
-  http.set_read_timeout(24 * 3600);
-  std::string pending;
-  bool stopped = false;
-  int status = 0;
-  httplib::Result res = http.Get(
-      path,
-      [&](const httplib::Response& r) {
-        status = r.status;
-        return true;
-      },
-      [&](const char* data, size_t len) {
-        pending.append(data, len);
-        if (status != 200) return true;  // an error Status, read whole below
-        for (size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
-          const Json event = Json::parse(pending.substr(0, eol), nullptr, false);
-          pending.erase(0, eol + 1);
-          if (!event.is_discarded() && !on_event(event)) {
-            stopped = true;
-            return false;
-          }
-        }
-        return true;
-      });
-  if (stopped) return true;
-  if (!res)
-    return Error{ErrorCode::Internal, fmt::format("watch on https://{}:{} ended: {}", c_.host,
-                                                  c_.port, httplib::to_string(res.error()))};
-  if (status != 200) {
-    const Json body = Json::parse(pending, nullptr, false);
-    return Error{code_of(status, body),
-                 body.is_object() ? body.value("message", pending) : pending};
   }
   return true;
 }

@@ -49,6 +49,10 @@ class ApiClient {
 
  private:
   Result<Json> call(const std::string& method, const std::string& path, const std::string& body);
+  // GET on a connection of its own, the body handed over as it arrives; `what` names the
+  // request in transport errors ("watch on", "stream from").
+  Result<bool> open_stream(const std::string& path, std::string_view what,
+                           const std::function<bool(std::string_view chunk)>& on_chunk);
   Connection c_;
   std::unique_ptr<httplib::SSLClient> http_;
 };
