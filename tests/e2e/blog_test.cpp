@@ -28,6 +28,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -42,15 +43,10 @@ const fs::path kBlogDir = kSourceDir / "examples/blog";
 const fs::path kBrowserDir = kSourceDir / "tests/e2e/browser";
 const fs::path kChromium = "/usr/bin/chromium";
 
-// Polls `condition` until it holds or `limit` passes: waiting on state, not sleeping for it.
+// These tests' patience: how long a condition may take to hold (the polling is shared).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
+  return testing::eventually(condition, limit);
 }
 
 bool on_path(const std::string& program) {

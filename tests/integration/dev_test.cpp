@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -25,15 +26,10 @@ using testing::Result;
 using testing::slurp;
 using testing::ticketctl;
 
-// Polls `condition` until it holds or `limit` passes: waiting on state, not sleeping for it.
+// These tests' patience: how long a condition may take to hold (the polling is shared).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
+  return testing::eventually(condition, limit);
 }
 
 std::string deployment(int replicas) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "runtime/manifest/json.h"
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -24,14 +25,10 @@ namespace fs = std::filesystem;
 using testing::Result;
 using testing::ticketctl;
 
+// These tests' patience: how long a condition may take to hold (the polling is shared).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
+  return testing::eventually(condition, limit);
 }
 
 std::string deployment(const std::string& name) {

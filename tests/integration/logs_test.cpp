@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,13 +30,10 @@ namespace fs = std::filesystem;
 using testing::Result;
 using testing::ticketctl;
 
-// Waits for `condition` with a deadline; the condition polls something a user could look at.
+// These tests' patience: how long a condition may take to hold (the polling is shared).
 bool eventually(const std::function<bool()>& condition,
-                std::chrono::seconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition())
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-  return true;
+                std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  return testing::eventually(condition, limit);
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -37,6 +37,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -47,15 +48,10 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 using testing::Result;
 
-// Polls `condition` until it holds or `limit` passes: waiting on state, not sleeping for it.
+// These tests' patience: how long a condition may take to hold (the polling is shared).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
+  return testing::eventually(condition, limit);
 }
 
 // One HTTP/1.0 GET over a new connection; `ok` only for a complete 200 answer.

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -22,18 +23,15 @@ namespace fs = std::filesystem;
 using testing::Result;
 using testing::ticketctl;
 
-// Polls `condition` until it holds or `limit` passes: waiting on state, not sleeping for it.
+// These tests' patience: how long a condition may take to hold (the polling is shared).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
+  return testing::eventually(condition, limit);
 }
 
-bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+bool alive(pid_t pid) {
+  return pid > 0 && ::kill(pid, 0) == 0;
+}
 
 class SupervisorTest : public ::testing::Test {
  protected:
