@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "runtime/api/resources.h"
+#include "runtime/supervisor/process.h"
 
 namespace ticketctl::cli {
 namespace {
@@ -64,27 +65,6 @@ Result<ExecInfo> read_exec_info(const fs::path& file, const std::string& contain
     out.env.push_back(name + "=" + value);
   }
   return out;
-}
-
-// The program as the container would find it: a path as given (relative to the working
-// directory), a bare name searched in the container's PATH, not the caller's.
-Result<std::string> find_program(const std::string& name, const ExecInfo& info) {
-  if (name.find('/') != std::string::npos) {
-    const fs::path p = name.front() == '/' ? fs::path(name) : fs::path(info.working_dir) / name;
-    if (::access(p.c_str(), X_OK) != 0)
-      return Error{ErrorCode::NotFound, fmt::format("exec: {:?}: {}", name, std::strerror(errno))};
-    return p.string();
-  }
-  std::stringstream dirs(info.path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    fs::path p = fs::path(dir.empty() ? std::string(".") : dir) / name;
-    if (p.is_relative()) p = fs::path(info.working_dir) / p;
-    struct stat st {};
-    if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0)
-      return p.string();
-  }
-  return Error{ErrorCode::NotFound,
-               fmt::format("exec: {:?}: executable file not found in $PATH", name)};
 }
 
 // The container the command runs in: -c, else kubectl's default (the annotation
@@ -270,7 +250,8 @@ Handler attach_exec(CLI::App& verb) {
       std::cerr << "error: " << info.error().message << '\n';
       return kExitFailure;
     }
-    Result<std::string> program = find_program(a->command[0], info.value());
+    Result<std::string> program =
+        supervisor::find_program(a->command[0], info.value().path, info.value().working_dir);
     if (!program.ok()) {
       std::cerr << "error: " << program.error().message << '\n';
       return 127;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,31 +17,6 @@
 namespace ticketctl::supervisor {
 namespace {
 
-// The program as Kubernetes would find it: a path is used as given (relative to the working
-// directory), a bare name is searched in the container's PATH.
-Result<std::string> find_program(const SpawnSpec& spec) {
-  const std::string& name = spec.argv.front();
-  if (name.find('/') != std::string::npos) {
-    const std::filesystem::path p =
-        name.front() == '/' ? std::filesystem::path(name) : spec.working_dir / name;
-    if (::access(p.c_str(), X_OK) != 0)
-      return Error{ErrorCode::NotFound,
-                   fmt::format("exec: {:?}: {}", name, std::strerror(errno))};
-    return p.string();
-  }
-  std::string path = "/usr/local/bin:/usr/bin:/bin";
-  for (const auto& [k, v] : spec.env)
-    if (k == "PATH") path = v;
-  std::stringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    std::filesystem::path p = std::filesystem::path(dir.empty() ? std::string_view(".") : dir) / name;
-    if (p.is_relative()) p = spec.working_dir / p;
-    if (::access(p.c_str(), X_OK) == 0) return p.string();
-  }
-  return Error{ErrorCode::NotFound,
-               fmt::format("exec: {:?}: executable file not found in $PATH", name)};
-}
-
 [[noreturn]] void child_fail(int report_fd, int err) {
   const ssize_t n = ::write(report_fd, &err, sizeof err);
   (void)n;
@@ -49,9 +25,35 @@ Result<std::string> find_program(const SpawnSpec& spec) {
 
 }  // namespace
 
+Result<std::string> find_program(const std::string& name, const std::string& path,
+                                 const std::filesystem::path& working_dir) {
+  if (name.find('/') != std::string::npos) {
+    const std::filesystem::path p =
+        name.front() == '/' ? std::filesystem::path(name) : working_dir / name;
+    if (::access(p.c_str(), X_OK) != 0)
+      return Error{ErrorCode::NotFound, fmt::format("exec: {:?}: {}", name, std::strerror(errno))};
+    return p.string();
+  }
+  std::stringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    std::filesystem::path p =
+        std::filesystem::path(dir.empty() ? std::string_view(".") : dir) / name;
+    if (p.is_relative()) p = working_dir / p;
+    // A directory on PATH with the program's name is not the program.
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0)
+      return p.string();
+  }
+  return Error{ErrorCode::NotFound,
+               fmt::format("exec: {:?}: executable file not found in $PATH", name)};
+}
+
 Result<Spawned> spawn_process(const SpawnSpec& spec) {
   if (spec.argv.empty()) return Error{ErrorCode::Invalid, "no command to run"};
-  Result<std::string> program = find_program(spec);
+  std::string path = "/usr/local/bin:/usr/bin:/bin";  // a container's PATH when none is set
+  for (const auto& [k, v] : spec.env)
+    if (k == "PATH") path = v;
+  Result<std::string> program = find_program(spec.argv.front(), path, spec.working_dir);
   if (!program.ok()) return program.error();
 
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
@@ -115,9 +117,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     ::close(out[0]);
     ::close(err[0]);
     if (child_errno == ENOENT && ::access(spec.working_dir.c_str(), F_OK) != 0)
-      return Error{ErrorCode::NotFound,
-                   fmt::format("chdir to {}: {}", spec.working_dir.string(),
-                               std::strerror(child_errno))};
+      return Error{ErrorCode::NotFound, fmt::format("chdir to {}: {}", spec.working_dir.string(),
+                                                    std::strerror(child_errno))};
     return Error{ErrorCode::Internal,
                  fmt::format("exec: {:?}: {}", spec.argv.front(), std::strerror(child_errno))};
   }
@@ -129,7 +130,9 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   return Spawned{pid, out[0], err[0]};
 }
 
-bool signal_group(pid_t pgid, int sig) { return pgid > 0 && ::kill(-pgid, sig) == 0; }
+bool signal_group(pid_t pgid, int sig) {
+  return pgid > 0 && ::kill(-pgid, sig) == 0;
+}
 
 unsigned long long process_start_time(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));

@@ -22,7 +22,7 @@ struct SpawnSpec {
 };
 
 struct Spawned {
-  pid_t pid = -1;     // also the process group id
+  pid_t pid = -1;      // also the process group id
   int stdout_fd = -1;  // read ends, non-blocking, close-on-exec
   int stderr_fd = -1;
 };
@@ -30,6 +30,12 @@ struct Spawned {
 // Fails (with the reason the kubelet would report, e.g. `exec: "nodee": executable file not found
 // in $PATH`) when the program cannot be executed; the child never runs in that case.
 Result<Spawned> spawn_process(const SpawnSpec& spec);
+
+// The program as a container would find it: a path as given (relative to `working_dir`), a bare
+// name searched in `path` (the container's PATH, not the caller's). The error is the kubelet's
+// wording: `exec: "nodee": executable file not found in $PATH`.
+Result<std::string> find_program(const std::string& name, const std::string& path,
+                                 const std::filesystem::path& working_dir);
 
 // Sends `sig` to the whole process group; false when the group no longer exists.
 bool signal_group(pid_t pgid, int sig);
