@@ -66,19 +66,35 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  int out[2], err[2], report[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return Error{ErrorCode::Internal, "pipe failed"};
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(out[0]), ::close(out[1]);
-    return Error{ErrorCode::Internal, "pipe failed"};
+  // out/err: [0] the end this process reads (-1 with discard_output), [1] what the child gets
+  // as stdout/stderr (-1 for a FIFO, which the child opens itself, or /dev/null).
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {out[0], out[1], err[0], err[1], report[0], report[1]})
+      if (fd >= 0) ::close(fd);
+  };
+  const bool fifos = !spec.stdout_fifo.empty() && !spec.stderr_fifo.empty();
+  for (auto [ends, fifo] : {std::pair{out, &spec.stdout_fifo}, std::pair{err, &spec.stderr_fifo}}) {
+    if (spec.discard_output) continue;
+    if (fifos) ::unlink(fifo->c_str());
+    const bool made =
+        fifos ? ::mkfifo(fifo->c_str(), 0600) == 0 && (ends[0] = open_output_fifo(*fifo)) >= 0
+              : ::pipe2(ends, O_CLOEXEC) == 0;
+    if (!made) {
+      const int e = errno;
+      close_all();
+      return Error{ErrorCode::Internal, fifos ? fmt::format("cannot make the output FIFO {}: {}",
+                                                            fifo->string(), std::strerror(e))
+                                              : fmt::format("pipe failed: {}", std::strerror(e))};
+    }
   }
   if (::pipe2(report, O_CLOEXEC) != 0) {
-    for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+    close_all();
     return Error{ErrorCode::Internal, "pipe failed"};
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
-    for (int fd : {out[0], out[1], err[0], err[1], report[0], report[1]}) ::close(fd);
+    close_all();
     return Error{ErrorCode::Internal, fmt::format("fork failed: {}", std::strerror(errno))};
   }
   if (pid == 0) {
@@ -89,8 +105,19 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
+    const int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0) child_fail(report[1], errno);
+    if (spec.discard_output) {
+      out[1] = err[1] = devnull;
+    } else if (fifos) {
+      // Read-write: the container is a reader of its own output, so a write never fails for
+      // want of one (the open does not wait for a writer either).
+      out[1] = ::open(spec.stdout_fifo.c_str(), O_RDWR | O_CLOEXEC);
+      err[1] = ::open(spec.stderr_fifo.c_str(), O_RDWR | O_CLOEXEC);
+    }
+    if (out[1] < 0 || err[1] < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
+      child_fail(report[1], errno);
+    if (spec.cgroup_procs_fd >= 0 && ::write(spec.cgroup_procs_fd, "0\n", 2) != 2)
       child_fail(report[1], errno);
     // Only the report pipe survives past stdio (as fd 3, closed by exec); nothing else the
     // control plane has open (API sockets, the store) may leak into a pod.
@@ -102,9 +129,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     ::execve(program.value().c_str(), argv.data(), envp.data());
     child_fail(3, errno);
   }
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(report[1]);
+  for (int fd : {out[1], err[1], report[1]})
+    if (fd >= 0) ::close(fd);
   // The report pipe closes on a successful exec; an errno arrives when the child could not run.
   int child_errno = 0;
   ssize_t n;
@@ -114,20 +140,29 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
   ::close(report[0]);
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     ::waitpid(pid, nullptr, 0);
-    ::close(out[0]);
-    ::close(err[0]);
+    for (int fd : {out[0], err[0]})
+      if (fd >= 0) ::close(fd);
     if (child_errno == ENOENT && ::access(spec.working_dir.c_str(), F_OK) != 0)
       return Error{ErrorCode::NotFound, fmt::format("chdir to {}: {}", spec.working_dir.string(),
                                                     std::strerror(child_errno))};
     return Error{ErrorCode::Internal,
                  fmt::format("exec: {:?}: {}", spec.argv.front(), std::strerror(child_errno))};
   }
-  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-  ::fcntl(err[0], F_SETFL, O_NONBLOCK);
+  if (!spec.discard_output && !fifos) {
+    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(err[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+  }
+  return Spawned{pid, out[0], err[0]};
+}
+
+int open_output_fifo(const std::filesystem::path& fifo) {
+  // O_RDONLY|O_NONBLOCK opens at once, with or without a writer.
+  const int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   // A chatty pod should not stall on a full 64 KiB pipe between two reads (best effort: the
   // system's pipe-max-size may refuse).
-  ::fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
-  return Spawned{pid, out[0], err[0]};
+  if (fd >= 0) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+  return fd;
 }
 
 bool signal_group(pid_t pgid, int sig) {

@@ -19,11 +19,21 @@ struct SpawnSpec {
   std::vector<std::string> argv;
   EnvList env;
   std::filesystem::path working_dir;
+  // Output into these FIFOs (made anew) instead of anonymous pipes. The container holds its
+  // ends open read-write, so it never sees EPIPE or SIGPIPE while nobody reads: it outlives the
+  // control plane, whose successor reopens the FIFOs by path (open_output_fifo). While nobody
+  // reads, a container that fills the FIFO's buffer waits in write() until somebody does.
+  std::filesystem::path stdout_fifo, stderr_fifo;
+  // An open cgroup.procs file: the child writes "0" into it before exec, so the container and
+  // everything it starts are in that cgroup. -1: none.
+  int cgroup_procs_fd = -1;
+  // stdout and stderr to /dev/null, no pipes (lifecycle hooks, whose output nobody reads).
+  bool discard_output = false;
 };
 
 struct Spawned {
   pid_t pid = -1;      // also the process group id
-  int stdout_fd = -1;  // read ends, non-blocking, close-on-exec
+  int stdout_fd = -1;  // read ends, non-blocking, close-on-exec; -1 with discard_output
   int stderr_fd = -1;
 };
 
@@ -36,6 +46,10 @@ Result<Spawned> spawn_process(const SpawnSpec& spec);
 // wording: `exec: "nodee": executable file not found in $PATH`.
 Result<std::string> find_program(const std::string& name, const std::string& path,
                                  const std::filesystem::path& working_dir);
+
+// The read end of a container's output FIFO, non-blocking and close-on-exec: the end a control
+// plane that adopts a running container reads from. -1 (errno set) when it cannot be opened.
+int open_output_fifo(const std::filesystem::path& fifo);
 
 // Sends `sig` to the whole process group; false when the group no longer exists.
 bool signal_group(pid_t pgid, int sig);
