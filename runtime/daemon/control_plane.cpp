@@ -618,6 +618,10 @@ Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
   if (fd < 0 || ::flock(fd, LOCK_SH | LOCK_NB) == 0) {
     if (fd >= 0) ::close(fd);
     std::fprintf(report, "no control plane is running for %s\n", dir.root.c_str());
+    // One that was killed leaves its pods running (for the next `up` to adopt): `down` means
+    // none should run.
+    if (const int n = supervisor::stop_leftover_containers(dir.root / "pods"); n > 0)
+      std::fprintf(report, "stopped %d container%s it left running\n", n, n == 1 ? "" : "s");
     return false;
   }
   char buf[32] = {};

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,20 @@ struct ProbeState {
   int success_threshold() const { return std::max(1, int_field(*spec, "successThreshold", 1)); }
   int failure_threshold() const { return std::max(1, int_field(*spec, "failureThreshold", 3)); }
 };
+
+// How a container ended when this process was not its parent and could not learn: Kubernetes
+// reports a container it cannot account for the same way.
+Json exit_unknown(const std::string& started_at, pid_t pid) {
+  Json terminated = {{"exitCode", 137},
+                     {"reason", "ContainerStatusUnknown"},
+                     {"message",
+                      "the container ended while it was not a child of this control plane, so "
+                      "its exit code is unknown"},
+                     {"finishedAt", store::rfc3339_now()}};
+  if (!started_at.empty()) terminated["startedAt"] = started_at;
+  if (pid > 0) terminated["containerID"] = fmt::format("ticketctl://{}", pid);
+  return terminated;
+}
 
 struct PendingEvent {
   Json object;
@@ -96,6 +111,17 @@ struct Kubelet::Container {
   bool stopping = false;
   Clock::time_point kill_at{};
   bool killed = false;
+  // A preStop hook in progress: SIGTERM waits for it, within the grace period.
+  struct Hook {
+    std::string kind;  // "exec", "httpGet", "sleep"
+    pid_t pid = 0;     // exec: a child of this process until reaped
+    int exit_code = -1;
+    std::string error;                        // exec: why it could not be started
+    Clock::time_point until{};                // sleep
+    std::shared_ptr<std::atomic<bool>> done;  // httpGet: set by its thread
+    std::shared_ptr<ProbeOutcome> outcome;    // httpGet: written before done
+  };
+  std::optional<Hook> hook;
   std::shared_ptr<LogFile> log;
   SpawnSpec process;  // how it was started: exec probes run with the same env and directory
   fs::path pid_file;
@@ -125,20 +151,77 @@ Kubelet::~Kubelet() {
   stop();
 }
 
-void Kubelet::start() {
-  // Pods a previous control plane left behind are replaced, never run twice: kill each group
-  // whose leader still has the start time recorded when it was spawned.
+std::vector<RecordedRun> recorded_runs(const fs::path& pods_dir) {
+  std::vector<RecordedRun> runs;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(options_.pods_dir, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec || it->path().filename() != "pid") continue;
-    std::ifstream in(it->path());
-    pid_t pid = 0;
-    unsigned long long ticks = 0;
-    if (in >> pid >> ticks && pid > 0 && process_start_time(pid) == ticks)
-      signal_group(pid, SIGKILL);
-    fs::remove(it->path(), ec);
+  for (const fs::directory_entry& pod_dir : fs::directory_iterator(pods_dir, ec)) {
+    // Names and namespaces are DNS labels: no '_' in them.
+    const std::string dir_name = pod_dir.path().filename().string();
+    const size_t first = dir_name.find('_'), last = dir_name.rfind('_');
+    if (first == std::string::npos || first == last) continue;
+    for (const fs::directory_entry& run_dir : fs::directory_iterator(pod_dir.path(), ec)) {
+      RecordedRun r;
+      std::ifstream in(run_dir.path() / "pid");
+      if (!(in >> r.pid >> r.start_ticks) || r.pid <= 0) continue;
+      r.dir = run_dir.path();
+      r.uid = dir_name.substr(last + 1);
+      r.ns = dir_name.substr(0, first);
+      r.pod = dir_name.substr(first + 1, last - first - 1);
+      r.container = run_dir.path().filename().string();
+      r.alive = process_start_time(r.pid) == r.start_ticks && ::getpgid(r.pid) == r.pid;
+      std::ifstream exec_in(r.dir / "exec.json");
+      Json exec = Json::parse(exec_in, nullptr, false);
+      if (!exec.is_discarded() && int_field(exec, "pid", 0) == r.pid) r.exec = std::move(exec);
+      runs.push_back(std::move(r));
+    }
   }
+  return runs;
+}
+
+int stop_leftover_containers(const fs::path& pods_dir) {
+  std::vector<std::pair<pid_t, Clock::time_point>> groups;  // group, when to SIGKILL it
+  std::error_code ec;
+  for (const RecordedRun& r : recorded_runs(pods_dir)) {
+    if (r.alive && signal_group(r.pid, SIGTERM))
+      groups.emplace_back(r.pid,
+                          Clock::now() + seconds(int_field(r.exec, "gracePeriodSeconds", 30)));
+    fs::remove(r.dir / "pid", ec);
+  }
+  // Not our children: their exit shows only as the group disappearing.
+  for (size_t left = groups.size(); left > 0;) {
+    left = 0;
+    for (auto& [pgid, kill_at] : groups) {
+      if (pgid == 0) continue;
+      if (::kill(-pgid, 0) != 0) {
+        pgid = 0;
+        continue;
+      }
+      ++left;
+      if (Clock::now() >= kill_at) signal_group(pgid, SIGKILL);
+    }
+    if (left > 0) std::this_thread::sleep_for(milliseconds(20));
+  }
+  return static_cast<int>(groups.size());
+}
+
+void Kubelet::find_leftovers() {
+  std::error_code ec;
+  for (RecordedRun& r : recorded_runs(options_.pods_dir)) {
+    if (r.alive && r.exec.is_object()) {
+      std::string container = r.container;
+      adoptable_[r.uid][container] = std::move(r);
+      continue;
+    }
+    // Ours but not adoptable (started by a version that did not record enough): replaced.
+    if (r.alive) signal_group(r.pid, SIGKILL);
+    exited_unsupervised_[r.uid].insert(r.container);
+    fs::remove(r.dir / "pid", ec);
+  }
+}
+
+void Kubelet::start() {
+  find_leftovers();
+  std::error_code ec;
   fs::create_directories(options_.pods_dir, ec);
 
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -168,6 +251,8 @@ void Kubelet::stop() {
   stopping_ = true;  // read by the thread after the wake-up below
   wake();
   thread_.join();
+  for (HookThread& t : hook_threads_) t.thread.join();
+  hook_threads_.clear();
   for (int fd : {epoll_fd_, wake_fd_, signal_fd_})
     if (fd >= 0) ::close(fd);
   epoll_fd_ = wake_fd_ = signal_fd_ = -1;
@@ -179,6 +264,7 @@ Clock::time_point Kubelet::next_deadline() const {
     for (const auto& c : pod->containers) {
       if (c->in_backoff) next = std::min(next, c->restart_at);
       if (c->stopping && !c->killed) next = std::min(next, c->kill_at);
+      if (c->hook && c->hook->kind == "sleep") next = std::min(next, c->hook->until);
       if (c->pid == 0 && !c->ever_started && c->terminated.is_null())
         next = std::min(next, Clock::now() + seconds(1));  // config or image may appear
       if (c->pid != 0 && !c->stopping) {
@@ -227,6 +313,9 @@ void Kubelet::run() {
         while (::read(signal_fd_, &si, sizeof si) > 0) {
         }
         reap();
+        need_sync = true;
+      } else if (by_pidfd_.count(fd)) {
+        adopted_exited(fd);
         need_sync = true;
       } else {
         drain(fd);
@@ -279,12 +368,18 @@ void Kubelet::reap() {
   pid_t pid;
   // As a subreaper we also collect orphaned grandchildren; those are simply gone.
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    if (auto hook = hook_pids_.find(pid); hook != hook_pids_.end()) {
+      Container::Hook& h = *hook->second->hook;
+      h.pid = 0;
+      h.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      signal_group(pid, SIGKILL);  // what the hook left behind
+      hook_pids_.erase(hook);
+      continue;
+    }
     auto it = by_pid_.find(pid);
     if (it == by_pid_.end()) continue;
     Container& c = *it->second;
     by_pid_.erase(it);
-    // A container is its main process: what it left running in its group goes with it.
-    if (signal_group(pid, SIGKILL)) lingering_groups_.insert(pid);
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     Json terminated = {{"exitCode", code},
                        {"reason", code == 0 ? "Completed" : "Error"},
@@ -292,24 +387,48 @@ void Kubelet::reap() {
                        {"finishedAt", store::rfc3339_now()},
                        {"containerID", fmt::format("ticketctl://{}", pid)}};
     if (WIFSIGNALED(status)) terminated["signal"] = WTERMSIG(status);
-    c.pid = 0;
-    c.ready = false;
-    // What the run wrote is in its log file before its pid file goes: a follower that sees the
-    // pid file gone has read everything.
-    std::vector<int> fds;
-    for (auto& [fd, s] : streams_)
-      if (s->log == c.log) fds.push_back(fd);
-    for (int fd : fds) drain(fd);
-    c.log->flush();
-    std::error_code ec;
-    fs::remove(c.pid_file, ec);
-    c.stopping = false;
-    c.last_terminated = terminated;
-    c.terminated = std::move(terminated);
-    if (options_.report)
-      options_.report(c.pod_name, fmt::format("container {} exited with code {}", c.name, code),
-                      false);
+    finish(c, std::move(terminated));
   }
+}
+
+void Kubelet::adopted_exited(int pidfd) {
+  auto it = by_pidfd_.find(pidfd);
+  Container& c = *it->second;
+  by_pidfd_.erase(it);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pidfd, nullptr);
+  ::close(pidfd);
+  // Only a parent learns how a process ended, and an adopted container's parent is whoever
+  // took it in when the previous control plane died.
+  finish(c, exit_unknown(c.started_at, c.pid));
+}
+
+void Kubelet::finish(Container& c, Json terminated) {
+  // A container is its main process: what it left running in its group goes with it, and so
+  // does a preStop hook still running for it.
+  if (signal_group(c.pid, SIGKILL)) lingering_groups_.insert(c.pid);
+  if (c.hook && c.hook->pid > 0) {
+    signal_group(c.hook->pid, SIGKILL);
+    hook_pids_.erase(c.hook->pid);
+  }
+  c.hook.reset();
+  const int code = int_field(terminated, "exitCode", 0);
+  c.pid = 0;
+  c.ready = false;
+  // What the run wrote is in its log file before its pid file goes: a follower that sees the
+  // pid file gone has read everything.
+  std::vector<int> fds;
+  for (auto& [fd, s] : streams_)
+    if (s->log == c.log) fds.push_back(fd);
+  for (int fd : fds) drain(fd);
+  c.log->flush();
+  std::error_code ec;
+  fs::remove(c.pid_file, ec);
+  c.stopping = false;
+  c.last_terminated = terminated;
+  c.terminated = std::move(terminated);
+  if (options_.report)
+    options_.report(c.pod_name, fmt::format("container {} exited with code {}", c.name, code),
+                    false);
 }
 
 std::string Kubelet::allocate_ip() {
@@ -331,8 +450,6 @@ std::string Kubelet::allocate_ip() {
 }
 
 bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
-  std::vector<PendingEvent>* no_events = nullptr;
-  (void)no_events;
   const images::Resolution r = resolver_.resolve(c.spec);
   if (!r.spec) {
     c.waiting_reason = r.reason;
@@ -412,7 +529,14 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   for (const std::string& a : r.spec->argv) c.process.argv.push_back(expand_vars(a, vars));
   c.process.env = std::move(vars);
   c.process.working_dir = r.spec->working_dir;
-  Result<Spawned> spawned = spawn_process(c.process);
+  const fs::path dir = pod.dir / c.name;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  // c.process is also what exec probes and hooks start from: the FIFOs are this run's alone.
+  SpawnSpec spec = c.process;
+  spec.stdout_fifo = dir / "stdout";
+  spec.stderr_fifo = dir / "stderr";
+  Result<Spawned> spawned = spawn_process(spec);
   if (!spawned.ok()) {
     c.waiting_reason = "RunContainerError";
     c.waiting_message = spawned.error().message;
@@ -431,24 +555,37 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.waiting_message.clear();
   c.ready = false;
   c.stopping = c.killed = false;
-  const fs::path dir = pod.dir / c.name;
   c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
                                     options_.log_max_bytes, options_.log_max_files);
   // Only the previous run is kept for --previous.
-  std::error_code ec;
   if (c.restart_count >= 2)
     for (const fs::path& old : run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
       fs::remove(old, ec);
-  c.pid_file = dir / "pid";
-  std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
-  // `ticketctl exec` runs commands with this run's environment and directory. The environment
-  // holds secret values: the file is 0600 and its content is never logged.
-  Json exec_info = {
-      {"pid", s.pid}, {"workingDir", c.process.working_dir.string()}, {"env", Json::array()}};
+  // How this run was started: `ticketctl exec` runs commands with its environment and
+  // directory, and the next control plane adopts the run from it if this one dies. The
+  // environment holds secret values: the file is 0600 and its content is never logged. It is
+  // written before the pid file, which marks the run as adoptable.
+  Json exec_info = {{"pid", s.pid},
+                    {"startTicks", c.start_ticks},
+                    {"startedAt", c.started_at},
+                    {"restartCount", c.restart_count},
+                    {"podIP", pod.ip},
+                    {"gracePeriodSeconds", pod.grace_seconds},
+                    {"argv", c.process.argv},
+                    {"workingDir", c.process.working_dir.string()},
+                    {"env", Json::array()}};
   for (const auto& [name, value] : c.process.env)
     exec_info["env"].push_back({{"name", name}, {"value", value}});
   (void)daemon::write_private_file(dir / "exec.json", exec_info.dump());
-  for (auto [fd, is_err] : {std::pair{s.stdout_fd, false}, std::pair{s.stderr_fd, true}}) {
+  c.pid_file = dir / "pid";
+  std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
+  watch_output(pod, c, s.stdout_fd, s.stderr_fd);
+  arm_probes(c, true);
+  return true;
+}
+
+void Kubelet::watch_output(const Pod& pod, Container& c, int stdout_fd, int stderr_fd) {
+  for (auto [fd, is_err] : {std::pair{stdout_fd, false}, std::pair{stderr_fd, true}}) {
     auto stream = std::make_unique<Stream>();
     stream->fd = fd;
     stream->is_stderr = is_err;
@@ -460,6 +597,9 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
     streams_[fd] = std::move(stream);
   }
+}
+
+void Kubelet::arm_probes(Container& c, bool initial_delay) {
   const auto now = Clock::now();
   auto schedule = [&](std::optional<ProbeState>& state, const char* field) {
     const Json& p = json_at(c.spec, field);
@@ -469,25 +609,137 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     }
     state = ProbeState{};
     state->spec = &json_at(c.spec, field);
-    state->next = now + seconds(int_field(p, "initialDelaySeconds", 0));
+    state->next = now + seconds(initial_delay ? int_field(p, "initialDelaySeconds", 0) : 0);
   };
   schedule(c.readiness, "readinessProbe");
   schedule(c.liveness, "livenessProbe");
   schedule(c.startup, "startupProbe");
   c.startup_done = !c.startup;
   c.next_port_check = now;
+}
+
+bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, a.pid, 0));
+  // Gone since start() looked, or no longer the process it recorded.
+  if (pidfd < 0 || process_start_time(a.pid) != a.start_ticks) {
+    if (pidfd >= 0) ::close(pidfd);
+    return false;
+  }
+  const fs::path dir = pod.dir / c.name;
+  const int out = open_output_fifo(dir / "stdout");
+  const int err = out < 0 ? -1 : open_output_fifo(dir / "stderr");
+  if (err < 0) {  // without its output it cannot be supervised: replaced
+    for (int fd : {pidfd, out})
+      if (fd >= 0) ::close(fd);
+    signal_group(a.pid, SIGKILL);
+    return false;
+  }
+  c.pid = a.pid;
+  c.start_ticks = a.start_ticks;
+  c.ever_started = true;
+  c.started_at = str(json_at(a.exec, "startedAt"));
+  c.started_steady = Clock::now();
+  c.restart_count = int_field(a.exec, "restartCount", 0);
+  c.waiting_reason.clear();
+  c.process = SpawnSpec{};
+  for (const Json& arg : json_at(a.exec, "argv")) c.process.argv.push_back(str(arg));
+  for (const Json& e : json_at(a.exec, "env"))
+    c.process.env.emplace_back(str(json_at(e, "name")), str(json_at(e, "value")));
+  c.process.working_dir = str(json_at(a.exec, "workingDir"));
+  c.pid_file = dir / "pid";
+  c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
+                                    options_.log_max_bytes, options_.log_max_files);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = pidfd;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  by_pidfd_[pidfd] = &c;
+  watch_output(pod, c, out, err);
+  // It has been running: its probes' initial delays are long over.
+  arm_probes(c, false);
+  if (options_.report)
+    options_.report(pod.name, fmt::format("adopted container {} (pid {})", c.name, c.pid), false);
   return true;
 }
 
-void Kubelet::begin_stop(Container& c, seconds grace, const std::string& reason) {
+void Kubelet::begin_stop(const Pod& pod, Container& c, seconds grace) {
   if (c.pid == 0 || c.stopping) return;
   c.stopping = true;
   c.killed = false;
   c.kill_at = Clock::now() + grace;
-  // npm start forks node: signal the group, not the pid.
-  signal_group(c.pid, grace.count() == 0 ? SIGKILL : SIGTERM);
-  if (grace.count() == 0) c.killed = true;
-  (void)reason;
+  if (grace.count() == 0) {
+    signal_group(c.pid, SIGKILL);
+    c.killed = true;
+    return;
+  }
+  // Kubernetes runs the preStop hook, then sends SIGTERM; the grace period covers both.
+  const Json& pre_stop = json_at(json_at(c.spec, "lifecycle"), "preStop");
+  Container::Hook hook;
+  if (const Json& exec = json_at(pre_stop, "exec"); exec.is_object()) {
+    SpawnSpec spec = c.process;  // the container's environment and directory
+    spec.discard_output = true;
+    spec.argv.clear();
+    for (const Json& a : json_at(exec, "command")) spec.argv.push_back(str(a));
+    hook.kind = "exec";
+    Result<Spawned> child = spawn_process(spec);
+    if (child.ok()) {
+      hook.pid = child.value().pid;
+      hook_pids_[hook.pid] = &c;
+    } else {
+      hook.error = child.error().message;  // reported when the hook is looked at
+    }
+  } else if (const Json& http = json_at(pre_stop, "httpGet"); http.is_object()) {
+    hook.kind = "httpGet";
+    hook.done = std::make_shared<std::atomic<bool>>(false);
+    hook.outcome = std::make_shared<ProbeOutcome>();
+    Json probe = {{"httpGet", http}, {"timeoutSeconds", grace.count()}};
+    // Its own copies: the container may be gone before the request ends.
+    hook_threads_.push_back(
+        {hook.done, std::thread([this, probe = std::move(probe), ip = pod.ip, spec = c.spec,
+                                 done = hook.done, outcome = hook.outcome] {
+           *outcome = run_probe(probe, ProbeTarget{ip, &spec, {}});
+           done->store(true);
+           wake();
+         })});
+  } else if (const Json& sleep = json_at(pre_stop, "sleep"); sleep.is_object()) {
+    hook.kind = "sleep";
+    hook.until = Clock::now() + seconds(int_field(sleep, "seconds", 0));
+  } else {
+    signal_group(c.pid, SIGTERM);  // no hook (a tcpSocket one does nothing, as in Kubernetes)
+    return;
+  }
+  c.hook = std::move(hook);
+}
+
+std::optional<std::string> Kubelet::end_hook(Container& c, bool timed_out) {
+  Container::Hook& hook = *c.hook;
+  std::optional<std::string> failure;
+  if (timed_out) {
+    failure = fmt::format("PreStopHook ({}) did not finish within the grace period", hook.kind);
+    if (hook.pid > 0) signal_group(hook.pid, SIGKILL);  // reaped by reap(), then forgotten
+  } else if (hook.kind == "exec" && hook.exit_code != 0) {
+    std::string command;
+    for (const Json& a :
+         json_at(json_at(json_at(json_at(c.spec, "lifecycle"), "preStop"), "exec"), "command"))
+      command += (command.empty() ? "" : " ") + str(a);
+    failure = fmt::format(
+        "Exec lifecycle hook ([{}]) for Container {:?} failed - error: {}", command, c.name,
+        hook.error.empty() ? fmt::format("command '{}' exited with {}", command, hook.exit_code)
+                           : hook.error);
+  } else if (hook.kind == "httpGet" && !hook.outcome->ok) {
+    failure = fmt::format("HTTP lifecycle hook for Container {:?} failed - error: {}", c.name,
+                          hook.outcome->message);
+  }
+  if (hook.pid > 0) hook_pids_.erase(hook.pid);
+  c.hook.reset();
+  signal_group(c.pid, SIGTERM);
+  // httpGet hooks' threads that are done are joined here, not only at stop().
+  std::erase_if(hook_threads_, [](HookThread& t) {
+    if (!t.done->load()) return false;
+    t.thread.join();
+    return true;
+  });
+  return failure;
 }
 
 Json Kubelet::status_of(const Pod& pod, const Json& pod_json) const {
@@ -555,6 +807,32 @@ Json Kubelet::status_of(const Pod& pod, const Json& pod_json) const {
   return status;
 }
 
+void Kubelet::adopt_orphans() {
+  // Left running for pods that are no longer stored: adopted only to be stopped gracefully by
+  // the sync that follows, as a deleted pod is.
+  for (auto& [uid, containers] : adoptable_) {
+    if (containers.empty()) continue;
+    const RecordedRun& first = containers.begin()->second;
+    auto pod = std::make_unique<Pod>();
+    pod->uid = uid;
+    pod->ns = first.ns;
+    pod->name = first.pod;
+    pod->ip = str(json_at(first.exec, "podIP"));
+    pod->grace_seconds = int_field(first.exec, "gracePeriodSeconds", 30);
+    pod->dir = options_.pods_dir / fmt::format("{}_{}_{}", pod->ns, pod->name, uid);
+    for (const auto& [name, a] : containers) {
+      auto c = std::make_unique<Container>();
+      c->name = name;
+      c->pod_name = pod->name;
+      c->spec = Json{{"name", name}};
+      if (adopt(*pod, *c, a)) pod->containers.push_back(std::move(c));
+    }
+    if (!pod->containers.empty()) pods_.emplace(uid, std::move(pod));
+  }
+  adoptable_.clear();
+  exited_unsupervised_.clear();
+}
+
 void Kubelet::sync() {
   std::vector<PendingEvent> events;
   auto event = [&](const Json& object, const char* type, const char* reason, std::string message) {
@@ -582,14 +860,25 @@ void Kubelet::sync() {
         pod->dir = options_.pods_dir / fmt::format("{}_{}_{}", pod->ns, pod->name, uid);
         pod->start_time = store::rfc3339_now();
         const Json& status = json_at(pod_json, "status");
-        const std::string old_ip = str(json_at(status, "podIP"));
-        bool ip_free = !old_ip.empty();
-        for (const auto& [u, other] : pods_) ip_free = ip_free && other->ip != old_ip;
-        if (ip_free) {
-          if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
-          ip_free = !host_addresses_->count(net::parse_ipv4(old_ip));
+        // Containers a previous control plane left running keep their pod's IP: they are
+        // bound to it.
+        std::map<std::string, RecordedRun> leftovers = std::move(adoptable_[uid]);
+        const std::set<std::string> exited = std::move(exited_unsupervised_[uid]);
+        adoptable_.erase(uid);
+        exited_unsupervised_.erase(uid);
+        if (!leftovers.empty()) {
+          pod->ip = str(json_at(leftovers.begin()->second.exec, "podIP"));
+        } else {
+          const std::string old_ip = str(json_at(status, "podIP"));
+          bool ip_free = !old_ip.empty();
+          for (const auto& [u, other] : pods_) ip_free = ip_free && other->ip != old_ip;
+          if (ip_free) {
+            if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
+            ip_free = !host_addresses_->count(net::parse_ipv4(old_ip));
+          }
+          pod->ip = ip_free ? old_ip : allocate_ip();
         }
-        pod->ip = ip_free ? old_ip : allocate_ip();
+        bool adopted = false;
         for (const Json& c : json_at(spec, "containers")) {
           auto container = std::make_unique<Container>();
           container->name = str(c["name"]);
@@ -598,10 +887,28 @@ void Kubelet::sync() {
           for (const Json& s : json_at(status, "containerStatuses"))
             if (str(json_at(s, "name")) == container->name)
               container->restart_count = int_field(s, "restartCount", 0);
+          auto left = leftovers.find(container->name);
+          if (left != leftovers.end() && adopt(*pod, *container, left->second)) {
+            adopted = true;
+          } else if (left != leftovers.end() || exited.count(container->name)) {
+            // It ended while nobody supervised it: a restart, as the policy says.
+            container->ever_started = true;
+            container->terminated = container->last_terminated = exit_unknown("", 0);
+          }
           pod->containers.push_back(std::move(container));
         }
-        event(pod_json, "Normal", "Scheduled",
-              fmt::format("Successfully assigned {}/{} to localhost", pod->ns, pod->name));
+        if (adopted) {
+          const std::string since = str(json_at(status, "startTime"));
+          if (!since.empty()) pod->start_time = since;
+          for (const Json& cond : json_at(status, "conditions")) {
+            pod->condition_value[str(json_at(cond, "type"))] = json_at(cond, "status") == "True";
+            pod->condition_since[str(json_at(cond, "type"))] =
+                str(json_at(cond, "lastTransitionTime"));
+          }
+        } else {
+          event(pod_json, "Normal", "Scheduled",
+                fmt::format("Successfully assigned {}/{} to localhost", pod->ns, pod->name));
+        }
         it = pods_.emplace(uid, std::move(pod)).first;
       }
       Pod& pod = *it->second;
@@ -612,7 +919,7 @@ void Kubelet::sync() {
         for (auto& c : pod.containers) {
           if (c->pid == 0) continue;
           event(pod_json, "Normal", "Killing", fmt::format("Stopping container {}", c->name));
-          begin_stop(*c, seconds(pod.grace_seconds), "deleted");
+          begin_stop(pod, *c, seconds(pod.grace_seconds));
         }
       }
       if (pod.deleting) continue;
@@ -661,13 +968,14 @@ void Kubelet::sync() {
     }
   }
 
+  adopt_orphans();
+
   // Pods no longer stored (deleted, or everything on `down`) are stopped, then forgotten.
   for (auto it = pods_.begin(); it != pods_.end();) {
     Pod& pod = *it->second;
     if (!wanted.count(pod.uid)) {
       for (auto& c : pod.containers)
-        if (c->pid != 0 && !c->stopping)
-          begin_stop(*c, seconds(pod.grace_seconds), stopping_ ? "shutdown" : "deleted");
+        if (c->pid != 0 && !c->stopping) begin_stop(pod, *c, seconds(pod.grace_seconds));
       const bool gone = std::all_of(pod.containers.begin(), pod.containers.end(),
                                     [](const auto& c) { return c->pid == 0; });
       if (gone) {
@@ -682,13 +990,33 @@ void Kubelet::sync() {
     ++it;
   }
 
-  // Grace periods that ran out.
-  for (auto& [uid, pod] : pods_)
-    for (auto& c : pod->containers)
-      if (c->pid != 0 && c->stopping && !c->killed && now >= c->kill_at) {
-        signal_group(c->pid, SIGKILL);
-        c->killed = true;
+  // preStop hooks that ended, and grace periods that ran out.
+  for (auto& [uid, pod] : pods_) {
+    for (auto& cp : pod->containers) {
+      Container& c = *cp;
+      if (c.pid == 0 || !c.stopping || c.killed) continue;
+      if (c.hook) {
+        const bool ended = (c.hook->kind == "exec" && c.hook->pid == 0) ||
+                           (c.hook->kind == "sleep" && now >= c.hook->until) ||
+                           (c.hook->kind == "httpGet" && c.hook->done->load());
+        if (!ended && now < c.kill_at) continue;
+        if (std::optional<std::string> failure = end_hook(c, !ended)) {
+          Json ref = {{"apiVersion", "v1"},
+                      {"kind", "Pod"},
+                      {"metadata", {{"name", pod->name}, {"namespace", pod->ns}, {"uid", uid}}}};
+          event(ref, "Warning", "FailedPreStopHook", *failure);
+        }
+        // A hook that used the whole grace period leaves SIGTERM two more seconds, as the
+        // kubelet gives.
+        if (!ended) c.kill_at = now + seconds(2);
+        continue;
       }
+      if (now >= c.kill_at) {
+        signal_group(c.pid, SIGKILL);
+        c.killed = true;
+      }
+    }
+  }
 
   // Probes, without the store's lock: they may take up to their timeout.
   for (auto& [uid, pod] : pods_) {
@@ -703,7 +1031,7 @@ void Kubelet::sync() {
         event(pod_json, "Normal", "Killing",
               fmt::format("Container {} failed {} probe, will be restarted", c.name,
                           std::string(which) == "Liveness" ? "liveness" : "startup"));
-        begin_stop(c, seconds(pod->grace_seconds), which);
+        begin_stop(*pod, c, seconds(pod->grace_seconds));
       };
       if (c.startup && !c.startup_done && now >= c.startup->next) {
         const ProbeOutcome r = run_probe(*c.startup->spec, target);

@@ -54,6 +54,26 @@ struct KubeletOptions {
   std::function<void(const std::string& pod, const std::string& line, bool is_log)> report;
 };
 
+// A container run as its control plane recorded it: <pods_dir>/<ns>_<pod>_<uid>/<container>/pid
+// ("<pid> <start ticks>", present while the run lasts) and exec.json beside it (how it was
+// started: argv, env, workingDir, podIP, startedAt, restartCount, gracePeriodSeconds).
+struct RecordedRun {
+  std::filesystem::path dir;
+  std::string uid, ns, pod, container;
+  pid_t pid = 0;
+  unsigned long long start_ticks = 0;
+  // The recorded process still runs: the same pid, started at the same moment, leading its own
+  // process group.
+  bool alive = false;
+  Json exec;  // exec.json; null when missing, unreadable or about another pid
+};
+std::vector<RecordedRun> recorded_runs(const std::filesystem::path& pods_dir);
+
+// What `down` does when no control plane runs: stops every container a dead one left running
+// (SIGTERM to each group, SIGKILL after its grace period, all in parallel), waits until each
+// group is gone, and removes their pid files. Returns how many it stopped.
+int stop_leftover_containers(const std::filesystem::path& pods_dir);
+
 // "demo/posts:latest" -> "demo_posts": the file name an image's build status is kept under.
 std::string build_key(std::string_view image);
 
@@ -64,8 +84,11 @@ class Kubelet {
   Kubelet(const Kubelet&) = delete;
   Kubelet& operator=(const Kubelet&) = delete;
 
-  // Kills process groups a previous control plane left running (pid files whose process still
-  // has the recorded start time), then starts the thread.
+  // Finds the containers a previous control plane left running (pid files whose process still
+  // has the recorded start time and leads its own process group) to adopt them in the first
+  // sync, then starts the thread. Adopted containers keep their PIDs, pod IP and log; those whose
+  // pod is no longer stored are stopped; a pid file whose process is gone is a container that
+  // exited unsupervised, and is restarted as its pod's restartPolicy says.
   void start();
   // Something in the store changed: sync soon.
   void wake();
@@ -77,13 +100,26 @@ class Kubelet {
   struct Pod;
   struct Container;
   struct Stream;
+  void find_leftovers();
+  bool adopt(Pod& pod, Container& c, const RecordedRun& run);
+  void adopt_orphans();
   void run();
   void sync();
   void reap();
   void drain(int fd);
   void close_stream(int fd);
+  void watch_output(const Pod& pod, Container& c, int stdout_fd, int stderr_fd);
+  void arm_probes(Container& c, bool initial_delay);
+  // The container's main process ended: its group is killed, its output read to the end.
+  void finish(Container& c, Json terminated);
+  void adopted_exited(int pidfd);
   bool start_container(Pod& pod, Container& c, const Json& pod_json);
-  void begin_stop(Container& c, std::chrono::seconds grace, const std::string& reason);
+  // Starts stopping a container: its preStop hook first when it has one, then SIGTERM to its
+  // group, SIGKILL when the grace period ends.
+  void begin_stop(const Pod& pod, Container& c, std::chrono::seconds grace);
+  // The preStop hook ended (or ran out of time): SIGTERM. A failure is returned as an event's
+  // message.
+  std::optional<std::string> end_hook(Container& c, bool timed_out);
   Json status_of(const Pod& pod, const Json& pod_json) const;
   std::string allocate_ip();
   std::chrono::steady_clock::time_point next_deadline() const;
@@ -95,6 +131,18 @@ class Kubelet {
   std::map<std::string, std::unique_ptr<Pod>> pods_;  // by uid
   std::map<int, std::unique_ptr<Stream>> streams_;    // by pipe fd
   std::map<pid_t, Container*> by_pid_;
+  std::map<pid_t, Container*> hook_pids_;  // exec preStop hooks, children like containers
+  struct HookThread {
+    std::shared_ptr<std::atomic<bool>> done;
+    std::thread thread;
+  };
+  std::vector<HookThread> hook_threads_;  // httpGet preStop hooks, joined once done
+  // Adopted containers are not this process's children: their exit is seen through a pidfd.
+  std::map<int, Container*> by_pidfd_;
+  // Found by start(), consumed by the first sync: uid -> container name -> what to adopt, and
+  // uid -> containers that exited while no control plane watched them.
+  std::map<std::string, std::map<std::string, RecordedRun>> adoptable_;
+  std::map<std::string, std::set<std::string>> exited_unsupervised_;
   // Groups whose leader exited; they were sent SIGKILL, and count until no member is left.
   std::set<pid_t> lingering_groups_;
   uint32_t next_ip_ = 0;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/manifest/json.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -45,7 +46,10 @@ class SupervisorTest : public ::testing::Test {
         << "  test/ignore-term: {context: " << programs << ", command: [sh, ignore_term.sh]}\n"
         << "  test/crash: {context: " << programs << ", command: [sh, crash.sh]}\n"
         << "  test/secret-user: {context: " << programs << ", command: [sh, secret_user.sh]}\n"
-        << "  test/ready-file: {context: " << programs << ", command: [sh, ready_when_file.sh]}\n";
+        << "  test/ready-file: {context: " << programs << ", command: [sh, ready_when_file.sh]}\n"
+        << "  test/echo-files: {context: " << programs << ", command: [sh, echo_files.sh]}\n"
+        << "  test/term: {context: " << programs << ", command: [sh, term_after_hook.sh]}\n"
+        << "  test/http-hook: {context: " << programs << ", command: [node, http_hook.js]}\n";
   }
   void TearDown() override {
     ticketctl({"down", "--state-dir", state_.string()});
@@ -199,6 +203,163 @@ TEST_F(SupervisorTest, DownStopsEveryPodProcess) {
   const Result down = run({"down"});
   EXPECT_EQ(down.status, 0) << down.err;
   // `down` returns once the control plane is gone, and it goes only after its pods.
+  EXPECT_FALSE(alive(grandchild));
+}
+
+// A pod whose container runs term_after_hook.sh with this preStop handler (YAML flow style).
+std::string pre_stop_pod(const std::string& name, const fs::path& dir, const std::string& handler) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+         "}\nspec:\n  containers:\n  - name: main\n    image: test/term\n"
+         "    env: [{name: DIR, value: " +
+         dir.string() + "}]\n    lifecycle: {preStop: " + handler + "}\n";
+}
+
+TEST_F(SupervisorTest, APreStopHookRunsBeforeSigtermWithTheContainersEnvironment) {
+  up(pre_stop_pod("hooked", scratch_,
+                  "{exec: {command: [sh, -c, 'touch \"$DIR/$HOSTNAME-hook\"']}}"));
+  ASSERT_TRUE(eventually([&] { return run({"logs", "hooked"}).out == "waiting\n"; })) << events();
+  ASSERT_EQ(run({"delete", "pod", "hooked"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / "hooked-term"); }));
+  EXPECT_TRUE(testing::slurp(scratch_ / "hooked-term").starts_with("after-hook "));
+}
+
+TEST_F(SupervisorTest, AnHttpGetPreStopHookCallsThePodBeforeSigterm) {
+  up("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n"
+     "  - name: main\n    image: test/http-hook\n    ports: [{name: http, containerPort: 8080}]\n"
+     "    env: [{name: DIR, value: " +
+     scratch_.string() +
+     "}]\n"
+     "    lifecycle: {preStop: {httpGet: {path: /pre-stop, port: http}}}\n");
+  ASSERT_TRUE(eventually([&] {
+    return pod_field("web", "{.status.containerStatuses[0].ready}") == "true";
+  })) << events();
+  ASSERT_EQ(run({"delete", "pod", "web"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / "web-term"); })) << events();
+  EXPECT_TRUE(testing::slurp(scratch_ / "web-term").starts_with("after-hook ")) << events();
+}
+
+TEST_F(SupervisorTest, ASleepHookDelaysSigtermAndAFailedHookIsAWarningEvent) {
+  up(pre_stop_pod("sleepy", scratch_, "{sleep: {seconds: 1}}") + "---\n" +
+     pre_stop_pod("failing", scratch_, "{exec: {command: [sh, -c, 'exit 3']}}"));
+  ASSERT_TRUE(eventually([&] {
+    return run({"logs", "sleepy"}).out == "waiting\n" &&
+           run({"logs", "failing"}).out == "waiting\n";
+  })) << events();
+  const auto deleted = std::chrono::system_clock::now();
+  ASSERT_EQ(run({"delete", "pod", "sleepy", "failing"}).status, 0);
+  ASSERT_TRUE(eventually([&] {
+    return fs::exists(scratch_ / "sleepy-term") && fs::exists(scratch_ / "failing-term");
+  }));
+  std::string how;
+  int64_t ns = 0;
+  std::istringstream(testing::slurp(scratch_ / "sleepy-term")) >> how >> ns;
+  const auto term_at = std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns));
+  EXPECT_GE(term_at - deleted, std::chrono::milliseconds(950));
+  // SIGTERM follows a failed hook at once, and the failure is reported.
+  EXPECT_TRUE(testing::slurp(scratch_ / "failing-term").starts_with("no-hook "));
+  EXPECT_NE(events().find("FailedPreStopHook: Exec lifecycle hook ([sh -c exit 3]) for Container "
+                          "\"main\" failed - error: command 'sh -c exit 3' exited with 3"),
+            std::string::npos)
+      << events();
+}
+
+// Pods outlive their control plane, as containers outlive a kubelet restart: the next `up`
+// adopts the live ones (same PIDs, IPs and logs, output written meanwhile kept) and restarts the
+// one that died while nobody supervised it.
+TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) {
+  up("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo}\nspec:\n"
+     "  replicas: 2\n  selector: {matchLabels: {app: echo}}\n"
+     "  template:\n    metadata: {labels: {app: echo}}\n    spec:\n"
+     "      terminationGracePeriodSeconds: 1\n"
+     "      containers:\n      - name: main\n        image: test/echo-files\n"
+     "        env: [{name: DIR, value: " +
+     scratch_.string() + "}]\n");
+  const std::string columns =
+      "jsonpath={range .items[*]}{.metadata.name} {.status.podIP} "
+      "{.status.containerStatuses[0].containerID} "
+      "{.status.containerStatuses[0].restartCount}{\"\\n\"}{end}";
+  struct Row {
+    std::string name, ip, id;
+    int restarts = -1;
+    pid_t pid() const { return id.starts_with("ticketctl://") ? std::stoi(id.substr(12)) : 0; }
+  };
+  auto rows = [&] {
+    std::vector<Row> out;
+    std::istringstream in(run({"get", "pods", "-l", "app=echo", "-o", columns}).out);
+    for (Row r; in >> r.name >> r.ip >> r.id >> r.restarts;) out.push_back(r);
+    return out;
+  };
+  std::vector<Row> before;
+  ASSERT_TRUE(eventually([&] {
+    before = rows();
+    return before.size() == 2 && before[0].pid() > 0 && before[1].pid() > 0;
+  })) << events();
+  const Row& kept = before[0];
+  const Row& lost = before[1];
+  ASSERT_TRUE(eventually([&] { return run({"logs", kept.name}).out == "started\n"; }));
+
+  const Json info = Json::parse(testing::slurp(state_ / "apiserver.json"));
+  const pid_t control_plane = info["pid"].get<pid_t>();
+  ASSERT_EQ(::kill(control_plane, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !alive(control_plane); }));
+  ASSERT_TRUE(alive(kept.pid()));
+  ASSERT_TRUE(alive(lost.pid()));
+  // With nobody reading its output, a pod still writes (no EPIPE, no SIGPIPE) ...
+  std::ofstream(scratch_ / (kept.name + "-say-1")) << "while the control plane was dead\n";
+  ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / (kept.name + "-said-1")); }));
+  // ... and one that dies meanwhile is noticed later.
+  ASSERT_EQ(::kill(-lost.pid(), SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !alive(lost.pid()); }));
+
+  const Result again = run({"up", "-d"});
+  ASSERT_EQ(again.status, 0) << again.out << again.err;
+  std::vector<Row> after;
+  ASSERT_TRUE(eventually([&] {
+    after = rows();
+    return after.size() == 2 && after[1].restarts == 1 && after[1].pid() > 0;
+  })) << events();
+  // The same pods: the live one with its PID and IP, the dead one restarted in place.
+  EXPECT_EQ(after[0].name, kept.name);
+  EXPECT_EQ(after[0].pid(), kept.pid());
+  EXPECT_EQ(after[0].ip, kept.ip);
+  EXPECT_EQ(after[0].restarts, 0);
+  EXPECT_EQ(after[1].name, lost.name);
+  EXPECT_NE(after[1].pid(), lost.pid());
+  EXPECT_EQ(pod_field(lost.name, "{.status.containerStatuses[0].lastState.terminated.reason}"),
+            "ContainerStatusUnknown");
+  // What it wrote while unsupervised, and after, is in its log.
+  std::ofstream(scratch_ / (kept.name + "-say-2")) << "after up\n";
+  EXPECT_TRUE(eventually([&] {
+    return run({"logs", kept.name}).out == "started\nwhile the control plane was dead\nafter up\n";
+  })) << run({"logs", kept.name}).out;
+
+  const Result down = run({"down"});
+  EXPECT_EQ(down.status, 0) << down.err;
+  // `down` stops adopted pods too: not its children, but it waits for them all the same.
+  EXPECT_FALSE(alive(kept.pid()));
+  EXPECT_FALSE(alive(after[1].pid()));
+}
+
+TEST_F(SupervisorTest, DownWithoutAControlPlaneStopsThePodsAKilledOneLeftRunning) {
+  const fs::path pidfile = scratch_ / "grandchild.pid";
+  up("apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n"
+     "  terminationGracePeriodSeconds: 1\n"
+     "  containers:\n  - name: main\n    image: test/ignore-term\n"
+     "    env: [{name: PIDFILE, value: " +
+     pidfile.string() + "}]\n");
+  ASSERT_TRUE(eventually([&] { return fs::exists(pidfile); }));
+  pid_t grandchild = 0;
+  std::ifstream(pidfile) >> grandchild;
+  const Json info = Json::parse(testing::slurp(state_ / "apiserver.json"));
+  const pid_t control_plane = info["pid"].get<pid_t>();
+  ASSERT_EQ(::kill(control_plane, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !alive(control_plane); }));
+  ASSERT_TRUE(alive(grandchild));
+
+  const Result down = run({"down"});
+  EXPECT_EQ(down.status, 0) << down.err;
+  EXPECT_NE(down.out.find("stopped 1 container it left running"), std::string::npos) << down.out;
+  // It ignores SIGTERM: SIGKILL after the pod's 1 s grace period, and `down` waited for it.
   EXPECT_FALSE(alive(grandchild));
 }
 

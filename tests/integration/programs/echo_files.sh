@@ -1,0 +1,13 @@
+# "started", then the content of $DIR/$HOSTNAME-say-1, -say-2, ... as each file appears, touching
+# $DIR/$HOSTNAME-said-N once the line is written. The test creates the files; polling here is the
+# program's own loop, not the test's synchronisation.
+echo "started"
+n=1
+while :; do
+  if [ -e "$DIR/$HOSTNAME-say-$n" ]; then
+    cat "$DIR/$HOSTNAME-say-$n" && touch "$DIR/$HOSTNAME-said-$n"
+    n=$((n + 1))
+  else
+    sleep 0.05
+  fi
+done
