@@ -125,6 +125,8 @@ struct Kubelet::Container {
   std::shared_ptr<LogFile> log;
   SpawnSpec process;  // how it was started: exec probes run with the same env and directory
   fs::path pid_file;
+  fs::path cgroup;                 // this run's memory cgroup, when its limit is enforced
+  std::string limit_not_enforced;  // why, for a Warning event once it started
 };
 
 struct Kubelet::Pod {
@@ -181,7 +183,8 @@ std::vector<RecordedRun> recorded_runs(const fs::path& pods_dir) {
 int stop_leftover_containers(const fs::path& pods_dir) {
   std::vector<std::pair<pid_t, Clock::time_point>> groups;  // group, when to SIGKILL it
   std::error_code ec;
-  for (const RecordedRun& r : recorded_runs(pods_dir)) {
+  const std::vector<RecordedRun> runs = recorded_runs(pods_dir);
+  for (const RecordedRun& r : runs) {
     if (r.alive && signal_group(r.pid, SIGTERM))
       groups.emplace_back(r.pid,
                           Clock::now() + seconds(int_field(r.exec, "gracePeriodSeconds", 30)));
@@ -201,6 +204,8 @@ int stop_leftover_containers(const fs::path& pods_dir) {
     }
     if (left > 0) std::this_thread::sleep_for(milliseconds(20));
   }
+  for (const RecordedRun& r : runs)
+    if (const std::string g = str(json_at(r.exec, "cgroup")); !g.empty()) MemoryCgroups::remove(g);
   return static_cast<int>(groups.size());
 }
 
@@ -214,6 +219,8 @@ void Kubelet::find_leftovers() {
     }
     // Ours but not adoptable (started by a version that did not record enough): replaced.
     if (r.alive) signal_group(r.pid, SIGKILL);
+    if (const std::string g = str(json_at(r.exec, "cgroup")); !g.empty())
+      spent_cgroups_.push_back(g);
     exited_unsupervised_[r.uid].insert(r.container);
     fs::remove(r.dir / "pid", ec);
   }
@@ -294,6 +301,7 @@ void Kubelet::run() {
     });
     for (auto it = lingering_groups_.begin(); it != lingering_groups_.end();)
       it = ::kill(-*it, 0) == 0 ? std::next(it) : lingering_groups_.erase(it);
+    std::erase_if(spent_cgroups_, [](const fs::path& g) { return MemoryCgroups::remove(g); });
     if (stopping_ && all_gone && streams_.empty() && lingering_groups_.empty()) return;
     const auto wait = std::chrono::duration_cast<milliseconds>(due - Clock::now());
     epoll_event events[64];
@@ -411,6 +419,15 @@ void Kubelet::finish(Container& c, Json terminated) {
     hook_pids_.erase(c.hook->pid);
   }
   c.hook.reset();
+  // The kernel's OOM killer killed something in its memory cgroup: Kubernetes says OOMKilled.
+  if (!c.cgroup.empty()) {
+    if (MemoryCgroups::oom_kills(c.cgroup) > 0 && int_field(terminated, "exitCode", 0) != 0) {
+      terminated["reason"] = "OOMKilled";
+      terminated.erase("message");
+    }
+    spent_cgroups_.push_back(std::move(c.cgroup));
+    c.cgroup.clear();
+  }
   const int code = int_field(terminated, "exitCode", 0);
   c.pid = 0;
   c.ready = false;
@@ -536,7 +553,33 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   SpawnSpec spec = c.process;
   spec.stdout_fifo = dir / "stdout";
   spec.stderr_fifo = dir / "stderr";
+  const std::string memory =
+      str(json_at(json_at(json_at(c.spec, "resources"), "limits"), "memory"));
+  fs::path cgroup;
+  if (!memory.empty()) {
+    if (!cgroups_) cgroups_ = MemoryCgroups::detect();
+    const std::optional<int64_t> bytes = parse_byte_quantity(memory);
+    if (!cgroups_->available()) {
+      c.limit_not_enforced =
+          fmt::format("resources.limits.memory ({}) of container {} is not enforced: {}", memory,
+                      c.name, cgroups_->reason());
+    } else if (bytes && *bytes > 0) {
+      Result<fs::path> group =
+          cgroups_->create(fmt::format("{}_{}_{}", pod.uid, c.name, c.restart_count), *bytes);
+      Result<int> procs = group.ok() ? MemoryCgroups::open_procs(group.value()) : group.error();
+      if (!procs.ok()) {
+        if (group.ok()) MemoryCgroups::remove(group.value());
+        c.waiting_reason = "RunContainerError";
+        c.waiting_message = "cannot apply the memory limit: " + procs.error().message;
+        return false;
+      }
+      cgroup = group.value();
+      spec.cgroup_procs_fd = procs.value();
+    }
+  }
   Result<Spawned> spawned = spawn_process(spec);
+  if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
+  if (!spawned.ok() && !cgroup.empty()) MemoryCgroups::remove(cgroup);
   if (!spawned.ok()) {
     c.waiting_reason = "RunContainerError";
     c.waiting_message = spawned.error().message;
@@ -544,6 +587,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   }
   const Spawned& s = spawned.value();
   c.pid = s.pid;
+  c.cgroup = cgroup;
   c.start_ticks = process_start_time(s.pid);
   by_pid_[s.pid] = &c;
   c.ever_started = true;
@@ -571,6 +615,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
                     {"restartCount", c.restart_count},
                     {"podIP", pod.ip},
                     {"gracePeriodSeconds", pod.grace_seconds},
+                    {"cgroup", c.cgroup.string()},
                     {"argv", c.process.argv},
                     {"workingDir", c.process.working_dir.string()},
                     {"env", Json::array()}};
@@ -646,6 +691,7 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   for (const Json& e : json_at(a.exec, "env"))
     c.process.env.emplace_back(str(json_at(e, "name")), str(json_at(e, "value")));
   c.process.working_dir = str(json_at(a.exec, "workingDir"));
+  c.cgroup = str(json_at(a.exec, "cgroup"));
   c.pid_file = dir / "pid";
   c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
                                     options_.log_max_bytes, options_.log_max_files);
@@ -961,6 +1007,9 @@ void Kubelet::sync() {
         }
         event(pod_json, "Normal", "Created", fmt::format("Created container {}", c.name));
         event(pod_json, "Normal", "Started", fmt::format("Started container {}", c.name));
+        if (!c.limit_not_enforced.empty())
+          event(pod_json, "Warning", "MemoryLimitNotEnforced", std::move(c.limit_not_enforced));
+        c.limit_not_enforced.clear();
         if (options_.report)
           options_.report(pod.name, fmt::format("started container {} (pid {})", c.name, c.pid),
                           false);

@@ -26,6 +26,7 @@
 #include "runtime/images/resolver.h"
 #include "runtime/net/backend.h"
 #include "runtime/store/store.h"
+#include "runtime/supervisor/cgroup.h"
 #include "runtime/supervisor/env.h"
 
 namespace ticketctl::supervisor {
@@ -143,6 +144,10 @@ class Kubelet {
   // uid -> containers that exited while no control plane watched them.
   std::map<std::string, std::map<std::string, RecordedRun>> adoptable_;
   std::map<std::string, std::set<std::string>> exited_unsupervised_;
+  // Looked for when the first container with a memory limit starts (detect() may move this
+  // process into a cgroup of its own).
+  std::optional<MemoryCgroups> cgroups_;
+  std::vector<std::filesystem::path> spent_cgroups_;  // removed once their processes are gone
   // Groups whose leader exited; they were sent SIGKILL, and count until no member is left.
   std::set<pid_t> lingering_groups_;
   uint32_t next_ip_ = 0;
