@@ -451,6 +451,9 @@ void Kubelet::finish(Container& c, Json terminated) {
 std::string Kubelet::allocate_ip() {
   std::set<std::string> used;
   for (const auto& [uid, p] : pods_) used.insert(p->ip);
+  // Pods still to be adopted in this sync are bound to theirs.
+  for (const auto& [uid, runs] : adoptable_)
+    for (const auto& [name, run] : runs) used.insert(str(json_at(run.exec, "podIP")));
   // Other projects' pods (and anything else on 127/8) keep their addresses.
   if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
   const uint32_t size = 1u << (32 - options_.pod_ip_mask_bits);
