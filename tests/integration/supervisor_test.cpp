@@ -69,6 +69,25 @@ class SupervisorTest : public ::testing::Test {
   std::string pod_field(const std::string& pod, const std::string& jsonpath) {
     return run({"get", "pod", pod, "-o", "jsonpath=" + jsonpath}).out;
   }
+  // Pod "stubborn" (1 s grace period), whose grandchild ignores SIGTERM; returns that pid.
+  pid_t up_stubborn() {
+    const fs::path pidfile = scratch_ / "grandchild.pid";
+    up("apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n"
+       "  terminationGracePeriodSeconds: 1\n"
+       "  containers:\n  - name: main\n    image: test/ignore-term\n"
+       "    env: [{name: PIDFILE, value: " +
+       pidfile.string() + "}]\n");
+    pid_t grandchild = 0;
+    if (eventually([&] { return fs::exists(pidfile); })) std::ifstream(pidfile) >> grandchild;
+    return grandchild;
+  }
+  // kill -9 of the control plane; returns once it is gone.
+  void kill_control_plane() {
+    const Json info = Json::parse(testing::slurp(state_ / "apiserver.json"));
+    const pid_t pid = info["pid"].get<pid_t>();
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ASSERT_TRUE(eventually([&] { return !alive(pid); }));
+  }
   std::string events() {
     return run({"get", "events", "-o",
                 "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"})
@@ -81,16 +100,8 @@ class SupervisorTest : public ::testing::Test {
 };
 
 TEST_F(SupervisorTest, AGrandchildThatIgnoresSigtermIsKilledAfterTheGracePeriod) {
-  const fs::path pidfile = scratch_ / "grandchild.pid";
-  up("apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n"
-     "  terminationGracePeriodSeconds: 1\n"
-     "  containers:\n  - name: main\n    image: test/ignore-term\n"
-     "    env: [{name: PIDFILE, value: " +
-     pidfile.string() + "}]\n");
-  ASSERT_TRUE(eventually([&] { return fs::exists(pidfile); })) << events();
-  pid_t grandchild = 0;
-  std::ifstream(pidfile) >> grandchild;
-  ASSERT_TRUE(alive(grandchild));
+  const pid_t grandchild = up_stubborn();
+  ASSERT_TRUE(alive(grandchild)) << events();
   EXPECT_EQ(pod_field("stubborn", "{.status.phase}"), "Running");
 
   const Result del = run({"delete", "pod", "stubborn"});
@@ -191,15 +202,7 @@ TEST_F(SupervisorTest, ReadinessFollowsTheProbe) {
 }
 
 TEST_F(SupervisorTest, DownStopsEveryPodProcess) {
-  const fs::path pidfile = scratch_ / "grandchild.pid";
-  up("apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n"
-     "  terminationGracePeriodSeconds: 1\n"
-     "  containers:\n  - name: main\n    image: test/ignore-term\n"
-     "    env: [{name: PIDFILE, value: " +
-     pidfile.string() + "}]\n");
-  ASSERT_TRUE(eventually([&] { return fs::exists(pidfile); }));
-  pid_t grandchild = 0;
-  std::ifstream(pidfile) >> grandchild;
+  const pid_t grandchild = up_stubborn();
   ASSERT_TRUE(alive(grandchild));
   const Result down = run({"down"});
   EXPECT_EQ(down.status, 0) << down.err;
@@ -317,10 +320,7 @@ TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) 
   const Row& lost = before[1];
   ASSERT_TRUE(eventually([&] { return run({"logs", kept.name}).out == "started\n"; }));
 
-  const Json info = Json::parse(testing::slurp(state_ / "apiserver.json"));
-  const pid_t control_plane = info["pid"].get<pid_t>();
-  ASSERT_EQ(::kill(control_plane, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return !alive(control_plane); }));
+  ASSERT_NO_FATAL_FAILURE(kill_control_plane());
   ASSERT_TRUE(alive(kept.pid()));
   ASSERT_TRUE(alive(lost.pid()));
   // With nobody reading its output, a pod still writes (no EPIPE, no SIGPIPE) ...
@@ -360,19 +360,8 @@ TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) 
 }
 
 TEST_F(SupervisorTest, DownWithoutAControlPlaneStopsThePodsAKilledOneLeftRunning) {
-  const fs::path pidfile = scratch_ / "grandchild.pid";
-  up("apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n"
-     "  terminationGracePeriodSeconds: 1\n"
-     "  containers:\n  - name: main\n    image: test/ignore-term\n"
-     "    env: [{name: PIDFILE, value: " +
-     pidfile.string() + "}]\n");
-  ASSERT_TRUE(eventually([&] { return fs::exists(pidfile); }));
-  pid_t grandchild = 0;
-  std::ifstream(pidfile) >> grandchild;
-  const Json info = Json::parse(testing::slurp(state_ / "apiserver.json"));
-  const pid_t control_plane = info["pid"].get<pid_t>();
-  ASSERT_EQ(::kill(control_plane, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return !alive(control_plane); }));
+  const pid_t grandchild = up_stubborn();
+  ASSERT_NO_FATAL_FAILURE(kill_control_plane());
   ASSERT_TRUE(alive(grandchild));
 
   const Result down = run({"down"});
