@@ -887,6 +887,12 @@ void Kubelet::sync() {
   auto event = [&](const Json& object, const char* type, const char* reason, std::string message) {
     events.push_back({object, type, reason, std::move(message)});
   };
+  // The pod an event is about, also when it is no longer stored.
+  auto pod_ref = [](const Pod& pod) {
+    return Json{{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", pod.uid}}}};
+  };
   std::map<std::string, Json> wanted;  // uid -> pod
   const auto now = Clock::now();
   host_addresses_.reset();
@@ -1052,12 +1058,8 @@ void Kubelet::sync() {
                            (c.hook->kind == "sleep" && now >= c.hook->until) ||
                            (c.hook->kind == "httpGet" && c.hook->done->load());
         if (!ended && now < c.kill_at) continue;
-        if (std::optional<std::string> failure = end_hook(c, !ended)) {
-          Json ref = {{"apiVersion", "v1"},
-                      {"kind", "Pod"},
-                      {"metadata", {{"name", pod->name}, {"namespace", pod->ns}, {"uid", uid}}}};
-          event(ref, "Warning", "FailedPreStopHook", *failure);
-        }
+        if (std::optional<std::string> failure = end_hook(c, !ended))
+          event(pod_ref(*pod), "Warning", "FailedPreStopHook", *failure);
         // A hook that used the whole grace period leaves SIGTERM two more seconds, as the
         // kubelet gives.
         if (!ended) c.kill_at = now + seconds(2);
@@ -1066,6 +1068,8 @@ void Kubelet::sync() {
       if (now >= c.kill_at) {
         signal_group(c.pid, SIGKILL);
         c.killed = true;
+        event(pod_ref(*pod), "Warning", "ExceededGracePeriod",
+              "Container runtime did not kill the pod within specified grace period.");
       }
     }
   }

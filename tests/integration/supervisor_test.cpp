@@ -113,6 +113,10 @@ TEST_F(SupervisorTest, AGrandchildThatIgnoresSigtermIsKilledAfterTheGracePeriod)
   EXPECT_TRUE(eventually([&] { return !alive(grandchild); }, std::chrono::seconds(10)));
   // Then the kubelet removes the pod.
   EXPECT_TRUE(eventually([&] { return run({"get", "pod", "stubborn"}).status == 1; }));
+  EXPECT_NE(events().find("ExceededGracePeriod: Container runtime did not kill the pod within "
+                          "specified grace period."),
+            std::string::npos)
+      << events();
 }
 
 TEST_F(SupervisorTest, ACrashLoopRestartsWithTheBackOffAndReportsTheLastExit) {
