@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "runtime/api/resources.h"
+#include "runtime/supervisor/kubelet.h"
 
 namespace ticketctl::cli {
 
@@ -18,6 +19,13 @@ Handler attach_status(CLI::App& verb) {
     Result<api::Connection> conn = daemon::connection_for(dir);
     if (!conn.ok()) {
       std::cout << "state directory: " << dir.root.string() << "\ncontrol plane:   not running\n";
+      // A killed control plane leaves its pods running.
+      size_t left = 0;
+      for (const supervisor::RecordedRun& r : supervisor::recorded_runs(dir.root / "pods"))
+        left += r.alive ? 1 : 0;
+      if (left > 0)
+        std::cout << "containers:      " << left
+                  << " still running (`ticketctl up` adopts them, `ticketctl down` stops them)\n";
       return kExitFailure;
     }
     std::ifstream info_file(dir.apiserver());

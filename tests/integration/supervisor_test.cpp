@@ -327,6 +327,9 @@ TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) 
   ASSERT_NO_FATAL_FAILURE(kill_control_plane());
   ASSERT_TRUE(alive(kept.pid()));
   ASSERT_TRUE(alive(lost.pid()));
+  const Result status = run({"status"});
+  EXPECT_EQ(status.status, 1);
+  EXPECT_NE(status.out.find("containers:      2 still running"), std::string::npos) << status.out;
   // With nobody reading its output, a pod still writes (no EPIPE, no SIGPIPE) ...
   std::ofstream(scratch_ / (kept.name + "-say-1")) << "while the control plane was dead\n";
   ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / (kept.name + "-said-1")); }));
