@@ -247,17 +247,16 @@ class ControllerLoop {
   std::thread thread_;
 };
 
-// The preload library that gives pods their network identity: $TICKETCTL_PRELOAD, else next to
-// the binary (installed) or where the build tree puts it. Empty when none exists.
-fs::path find_preload_library() {
-  if (const char* env = std::getenv("TICKETCTL_PRELOAD")) return env;
+// A file the control plane gives every pod: $<env>, else next to the binary (installed), in
+// lib/ticketctl beside its bin, or where the build tree puts it. Empty when none exists.
+fs::path find_pod_helper(const char* env, const std::string& name, const std::string& build_dir) {
+  if (const char* path = std::getenv(env)) return path;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return {};
   for (const fs::path& candidate :
-       {exe.parent_path() / "libticketctl_net.so",
-        exe.parent_path() / "../lib/ticketctl/libticketctl_net.so",
-        exe.parent_path() / "../runtime/net/preload/libticketctl_net.so"})
+       {exe.parent_path() / name, exe.parent_path() / "../lib/ticketctl" / name,
+        exe.parent_path() / ".." / build_dir / name})
     if (fs::exists(candidate, ec)) return fs::canonical(candidate, ec);
   return {};
 }
@@ -477,7 +476,12 @@ int run_control_plane(const ControlPlaneOptions& o) {
   supervisor::KubeletOptions kubelet_options;
   kubelet_options.pods_dir = dir.root / "pods";
   kubelet_options.project = o.project;
-  kubelet_options.preload_library = find_preload_library();
+  // The preload library gives pods their network identity; the shim keeps each container's
+  // exit status for a control plane that adopts it.
+  kubelet_options.preload_library =
+      find_pod_helper("TICKETCTL_PRELOAD", "libticketctl_net.so", "runtime/net/preload");
+  kubelet_options.shim =
+      find_pod_helper("TICKETCTL_SHIM", "ticketctl-shim", "runtime/supervisor/shim");
   kubelet_options.net_table = dir.root / "net" / "table";
   kubelet_options.builds_dir = dir.root / "builds";
   kubelet_options.backoff_initial = o.project.backoff_initial;

@@ -51,6 +51,18 @@ struct ProbeState {
   int failure_threshold() const { return std::max(1, int_field(*spec, "failureThreshold", 3)); }
 };
 
+// state.terminated of a run that exited with `code`, or was killed by `signal` (not 0).
+Json exit_state(const std::string& started_at, pid_t pid, int code, int signal) {
+  if (signal != 0) code = 128 + signal;
+  Json terminated = {{"exitCode", code},
+                     {"reason", code == 0 ? "Completed" : "Error"},
+                     {"startedAt", started_at},
+                     {"finishedAt", store::rfc3339_now()},
+                     {"containerID", fmt::format("ticketctl://{}", pid)}};
+  if (signal != 0) terminated["signal"] = signal;
+  return terminated;
+}
+
 // How a container ended when this process was not its parent and could not learn: Kubernetes
 // reports a container it cannot account for the same way.
 Json exit_unknown(const std::string& started_at, pid_t pid) {
@@ -173,7 +185,7 @@ std::vector<RecordedRun> recorded_runs(const fs::path& pods_dir) {
       r.alive = process_start_time(r.pid) == r.start_ticks && ::getpgid(r.pid) == r.pid;
       std::ifstream exec_in(r.dir / "exec.json");
       Json exec = Json::parse(exec_in, nullptr, false);
-      if (!exec.is_discarded() && int_field(exec, "pid", 0) == r.pid) r.exec = std::move(exec);
+      if (exec.is_object()) r.exec = std::move(exec);
       runs.push_back(std::move(r));
     }
   }
@@ -195,7 +207,7 @@ int stop_leftover_containers(const fs::path& pods_dir) {
     left = 0;
     for (auto& [pgid, kill_at] : groups) {
       if (pgid == 0) continue;
-      if (::kill(-pgid, 0) != 0) {
+      if (!group_alive(pgid)) {
         pgid = 0;
         continue;
       }
@@ -300,7 +312,7 @@ void Kubelet::run() {
                          [](const auto& c) { return c->pid == 0; });
     });
     for (auto it = lingering_groups_.begin(); it != lingering_groups_.end();)
-      it = ::kill(-*it, 0) == 0 ? std::next(it) : lingering_groups_.erase(it);
+      it = group_alive(*it) ? std::next(it) : lingering_groups_.erase(it);
     std::erase_if(spent_cgroups_, [](const fs::path& g) { return MemoryCgroups::remove(g); });
     if (stopping_ && all_gone && streams_.empty() && lingering_groups_.empty()) return;
     const auto wait = std::chrono::duration_cast<milliseconds>(due - Clock::now());
@@ -388,14 +400,8 @@ void Kubelet::reap() {
     if (it == by_pid_.end()) continue;
     Container& c = *it->second;
     by_pid_.erase(it);
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    Json terminated = {{"exitCode", code},
-                       {"reason", code == 0 ? "Completed" : "Error"},
-                       {"startedAt", c.started_at},
-                       {"finishedAt", store::rfc3339_now()},
-                       {"containerID", fmt::format("ticketctl://{}", pid)}};
-    if (WIFSIGNALED(status)) terminated["signal"] = WTERMSIG(status);
-    finish(c, std::move(terminated));
+    finish(c, exit_state(c.started_at, pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                         WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   }
 }
 
@@ -405,9 +411,17 @@ void Kubelet::adopted_exited(int pidfd) {
   by_pidfd_.erase(it);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pidfd, nullptr);
   ::close(pidfd);
-  // Only a parent learns how a process ended, and an adopted container's parent is whoever
-  // took it in when the previous control plane died.
-  finish(c, exit_unknown(c.started_at, c.pid));
+  // Only a parent learns how a process ended: the container's shim wrote it down. Without a
+  // shim (or when the shim was killed) it is unknown.
+  std::ifstream in(c.pid_file.parent_path() / "exit");
+  std::string how;
+  int value = -1;
+  if (!(in >> how >> value) || (how != "exited" && how != "signaled")) {
+    finish(c, exit_unknown(c.started_at, c.pid));
+    return;
+  }
+  finish(c, exit_state(c.started_at, c.pid, how == "exited" ? value : -1,
+                       how == "signaled" ? value : 0));
 }
 
 void Kubelet::finish(Container& c, Json terminated) {
@@ -556,6 +570,11 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   SpawnSpec spec = c.process;
   spec.stdout_fifo = dir / "stdout";
   spec.stderr_fifo = dir / "stderr";
+  spec.shim = options_.shim;
+  spec.run_dir = dir;
+  c.pid_file = dir / "pid";
+  fs::remove(c.pid_file, ec);
+  fs::remove(dir / "exit", ec);
   const std::string memory =
       str(json_at(json_at(json_at(c.spec, "resources"), "limits"), "memory"));
   fs::path cgroup;
@@ -580,6 +599,22 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
       spec.cgroup_procs_fd = procs.value();
     }
   }
+  // How this run is started: `ticketctl exec` runs commands with its environment and directory,
+  // and the next control plane adopts the run from it if this one dies. Written before the run
+  // begins, so the pid file (the shim's first act) never names a run without it. The
+  // environment holds secret values: the file is 0600 and its content is never logged.
+  const std::string started_at = store::rfc3339_now();
+  Json exec_info = {{"startedAt", started_at},
+                    {"restartCount", c.restart_count},
+                    {"podIP", pod.ip},
+                    {"gracePeriodSeconds", pod.grace_seconds},
+                    {"cgroup", cgroup.string()},
+                    {"argv", c.process.argv},
+                    {"workingDir", c.process.working_dir.string()},
+                    {"env", Json::array()}};
+  for (const auto& [name, value] : c.process.env)
+    exec_info["env"].push_back({{"name", name}, {"value", value}});
+  (void)daemon::write_private_file(dir / "exec.json", exec_info.dump());
   Result<Spawned> spawned = spawn_process(spec);
   if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
   if (!spawned.ok() && !cgroup.empty()) MemoryCgroups::remove(cgroup);
@@ -594,7 +629,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.start_ticks = process_start_time(s.pid);
   by_pid_[s.pid] = &c;
   c.ever_started = true;
-  c.started_at = store::rfc3339_now();
+  c.started_at = started_at;
   c.started_steady = Clock::now();
   c.terminated = nullptr;
   c.in_backoff = false;
@@ -608,25 +643,8 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   if (c.restart_count >= 2)
     for (const fs::path& old : run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
       fs::remove(old, ec);
-  // How this run was started: `ticketctl exec` runs commands with its environment and
-  // directory, and the next control plane adopts the run from it if this one dies. The
-  // environment holds secret values: the file is 0600 and its content is never logged. It is
-  // written before the pid file, which marks the run as adoptable.
-  Json exec_info = {{"pid", s.pid},
-                    {"startTicks", c.start_ticks},
-                    {"startedAt", c.started_at},
-                    {"restartCount", c.restart_count},
-                    {"podIP", pod.ip},
-                    {"gracePeriodSeconds", pod.grace_seconds},
-                    {"cgroup", c.cgroup.string()},
-                    {"argv", c.process.argv},
-                    {"workingDir", c.process.working_dir.string()},
-                    {"env", Json::array()}};
-  for (const auto& [name, value] : c.process.env)
-    exec_info["env"].push_back({{"name", name}, {"value", value}});
-  (void)daemon::write_private_file(dir / "exec.json", exec_info.dump());
-  c.pid_file = dir / "pid";
-  std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
+  // The shim wrote it already; without one, this is the first moment it can be written.
+  if (options_.shim.empty()) std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
   watch_output(pod, c, s.stdout_fd, s.stderr_fd);
   arm_probes(c, true);
   return true;

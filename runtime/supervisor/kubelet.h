@@ -37,6 +37,10 @@ struct KubeletOptions {
   // Injected into every pod (appended to LD_PRELOAD) with the net table's path; empty: none.
   std::filesystem::path preload_library;
   std::filesystem::path net_table;
+  // ticketctl-shim, the parent of each container's main process, which records its exit status
+  // (<run dir>/exit) for a control plane that adopts it; empty: none, and the exit code of an
+  // adopted container that ends is unknown.
+  std::filesystem::path shim;
   // Where `ticketctl build` records failed builds (<image key>.failed); empty: not checked.
   std::filesystem::path builds_dir;
   std::chrono::milliseconds backoff_initial{10000};
@@ -56,8 +60,10 @@ struct KubeletOptions {
 };
 
 // A container run as its control plane recorded it: <pods_dir>/<ns>_<pod>_<uid>/<container>/pid
-// ("<pid> <start ticks>", present while the run lasts) and exec.json beside it (how it was
-// started: argv, env, workingDir, podIP, startedAt, restartCount, gracePeriodSeconds).
+// ("<pid> <start ticks>" of its shim, or of its main process without one; present while the run
+// lasts), exec.json beside it (how it was started: argv, env, workingDir, podIP, startedAt,
+// restartCount, gracePeriodSeconds, cgroup; written before the run begins) and, once it ended
+// under a shim, exit ("exited N" or "signaled N").
 struct RecordedRun {
   std::filesystem::path dir;
   std::string uid, ns, pod, container;
@@ -66,7 +72,7 @@ struct RecordedRun {
   // The recorded process still runs: the same pid, started at the same moment, leading its own
   // process group.
   bool alive = false;
-  Json exec;  // exec.json; null when missing, unreadable or about another pid
+  Json exec;  // exec.json; null when missing or unreadable
 };
 std::vector<RecordedRun> recorded_runs(const std::filesystem::path& pods_dir);
 

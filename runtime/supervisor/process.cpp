@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -21,6 +22,17 @@ namespace {
   const ssize_t n = ::write(report_fd, &err, sizeof err);
   (void)n;
   ::_exit(127);
+}
+
+// /proc/PID/stat from field 3 (state) on; empty when the process is gone. The command name
+// before it may hold spaces and parentheses, so the fields start after the last ')'.
+std::string stat_fields(const std::filesystem::path& stat_file) {
+  std::ifstream in(stat_file);
+  std::string stat;
+  if (!std::getline(in, stat)) return {};
+  const size_t close = stat.rfind(')');
+  return close == std::string::npos || close + 2 > stat.size() ? std::string()
+                                                               : stat.substr(close + 2);
 }
 
 }  // namespace
@@ -58,8 +70,13 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
 
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<char*> argv, envp;
+  const std::string shim = spec.shim.string(), run_dir = spec.run_dir.string();
+  if (!spec.shim.empty())
+    for (const char* a : {shim.c_str(), run_dir.c_str(), program.value().c_str()})
+      argv.push_back(const_cast<char*>(a));
   for (const std::string& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  const char* executable = spec.shim.empty() ? program.value().c_str() : shim.c_str();
   std::vector<std::string> env_strings;
   env_strings.reserve(spec.env.size());
   for (const auto& [k, v] : spec.env) env_strings.push_back(fmt::format("{}={}", k, v));
@@ -122,11 +139,12 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     // Only the report pipe survives past stdio (as fd 3, closed by exec); nothing else the
     // control plane has open (API sockets, the store) may leak into a pod.
     if (::dup2(report[1], 3) < 0) child_fail(report[1], errno);
-    ::fcntl(3, F_SETFD, FD_CLOEXEC);
+    // A shim passes it on to the container's exec (shim.c), so it stays open across its own.
+    if (spec.shim.empty()) ::fcntl(3, F_SETFD, FD_CLOEXEC);
     if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
       for (int fd = 4; fd < 65536; ++fd) ::close(fd);
     if (::chdir(spec.working_dir.c_str()) != 0) child_fail(3, errno);
-    ::execve(program.value().c_str(), argv.data(), envp.data());
+    ::execve(executable, argv.data(), envp.data());
     child_fail(3, errno);
   }
   for (int fd : {out[1], err[1], report[1]})
@@ -169,14 +187,23 @@ bool signal_group(pid_t pgid, int sig) {
   return pgid > 0 && ::kill(-pgid, sig) == 0;
 }
 
+bool group_alive(pid_t pgid) {
+  if (pgid <= 0 || ::kill(-pgid, 0) != 0) return false;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::istringstream fields(stat_fields(entry.path() / "stat"));
+    char state = 0;
+    pid_t ppid = 0, group = 0;
+    if (fields >> state >> ppid >> group && group == pgid && state != 'Z' && state != 'X')
+      return true;
+  }
+  return false;
+}
+
 unsigned long long process_start_time(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string stat;
-  if (!std::getline(in, stat)) return 0;
-  // The command name may hold spaces and parentheses: count fields after the last ')'.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
+  std::istringstream fields(stat_fields(fmt::format("/proc/{}/stat", pid)));
   std::string field;
   for (int i = 3; i <= 22 && fields >> field; ++i)
     if (i == 22) return std::stoull(field);

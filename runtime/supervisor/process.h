@@ -29,6 +29,10 @@ struct SpawnSpec {
   int cgroup_procs_fd = -1;
   // stdout and stderr to /dev/null, no pipes (lifecycle hooks, whose output nobody reads).
   bool discard_output = false;
+  // Start the program under this ticketctl-shim (runtime/supervisor/shim/shim.c), which records
+  // the run in `run_dir` (pid file before the program starts, exit status when it ends): the
+  // pid (and group) is then the shim's. Empty: none.
+  std::filesystem::path shim, run_dir;
 };
 
 struct Spawned {
@@ -53,6 +57,10 @@ int open_output_fifo(const std::filesystem::path& fifo);
 
 // Sends `sig` to the whole process group; false when the group no longer exists.
 bool signal_group(pid_t pgid, int sig);
+
+// Whether a member of the process group still runs: zombies do not count (a group the control
+// plane adopted is reaped by whoever took it in, maybe late).
+bool group_alive(pid_t pgid);
 
 // The process's start time in clock ticks since boot (/proc/PID/stat field 22); 0 when gone.
 // With the pid it identifies a process across control-plane restarts.

@@ -1,0 +1,131 @@
+// ticketctl-shim: the parent of one container's main process, as containerd's shim is, so the
+// container's run is on record from its first instant and its exit status outlives the control
+// plane that started it. Run by the kubelet only:
+//   ticketctl-shim RUN_DIR PROGRAM ARGV0 [ARG...]
+// It runs in the container's session, process group, cgroup and directory (the kubelet's spawn
+// made them). Before it forks PROGRAM (with the environment it was given) it writes
+// RUN_DIR/pid, "<its pid> <its start time in clock ticks>": a control plane killed at any moment
+// after that leaves a run its successor can find. Signals sent to the group reach both; the
+// shim leaves them to the container. When the container ends, the shim writes "exited N" or
+// "signaled N" to RUN_DIR/exit and ends the same way (the same exit code, or killed by the same
+// signal), so a parent sees what it would have seen of the container itself. fd 3, when open, is
+// the kubelet's report pipe: an errno written there means PROGRAM could not be executed; the
+// container's exec closes it.
+// Linked statically, so the preload library in the container's LD_PRELOAD stays out of it.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void leave_to_the_container(int sig) {
+  (void)sig;
+}
+
+// Writes `text` to RUN_DIR/name through a temporary file, so a reader never sees half of it.
+static int write_record(const char* run_dir, const char* name, const char* text) {
+  char path[4096], tmp[4096];
+  if (snprintf(path, sizeof path, "%s/%s", run_dir, name) >= (int)sizeof path ||
+      snprintf(tmp, sizeof tmp, "%s/.%s.tmp", run_dir, name) >= (int)sizeof tmp)
+    return -1;
+  FILE* out = fopen(tmp, "w");
+  if (!out) return -1;
+  fputs(text, out);
+  if (fclose(out) != 0) return -1;
+  return rename(tmp, path);
+}
+
+// Field 22 of /proc/self/stat: the start time, which with the pid names this process for good.
+static unsigned long long own_start_time(void) {
+  char stat[4096];
+  FILE* in = fopen("/proc/self/stat", "r");
+  if (!in) return 0;
+  const size_t n = fread(stat, 1, sizeof stat - 1, in);
+  fclose(in);
+  stat[n] = '\0';
+  const char* p = strrchr(stat, ')');
+  if (!p) return 0;
+  unsigned long long ticks = 0;
+  // After ") ": state is field 3; skip 19 fields to reach field 22.
+  p += 2;
+  for (int field = 3; field < 22 && p; ++field) {
+    p = strchr(p, ' ');
+    if (p) ++p;
+  }
+  if (!p || sscanf(p, "%llu", &ticks) != 1) return 0;
+  return ticks;
+}
+
+static void report(int fd, int err) {
+  if (fd >= 0 && write(fd, &err, sizeof err) < 0) {
+    // Nothing more to say: the kubelet sees exit code 127.
+  }
+}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: ticketctl-shim RUN_DIR PROGRAM ARGV0 [ARG...]\n");
+    return 127;
+  }
+  const char* run_dir = argv[1];
+  const char* program = argv[2];
+  const int report_fd = fcntl(3, F_GETFD) >= 0 ? 3 : -1;
+  if (report_fd >= 0) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
+  char record[64];
+  snprintf(record, sizeof record, "%d %llu\n", (int)getpid(), own_start_time());
+  if (write_record(run_dir, "pid", record) != 0) {
+    report(report_fd, errno != 0 ? errno : EIO);
+    return 127;
+  }
+
+  const pid_t child = fork();
+  if (child < 0) {
+    report(report_fd, errno);
+    return 127;
+  }
+  if (child == 0) {
+    execv(program, argv + 3);
+    report(report_fd, errno);
+    _exit(127);
+  }
+  if (report_fd >= 0) close(report_fd);
+  // Whatever the group is sent (SIGTERM from the kubelet, SIGINT from a terminal) is for the
+  // container; SIGKILL still ends the shim, and then the exit status is simply not known.
+  struct sigaction pass;
+  memset(&pass, 0, sizeof pass);
+  pass.sa_handler = leave_to_the_container;
+  sigemptyset(&pass.sa_mask);
+  const int passed[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM};
+  for (size_t i = 0; i < sizeof passed / sizeof passed[0]; ++i) sigaction(passed[i], &pass, NULL);
+  // The container's output is its own: the shim must not keep its FIFOs open after it ends.
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2 && devnull >= 0; ++fd) dup2(devnull, fd);
+
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return 127;
+
+  char how[64];
+  if (WIFSIGNALED(status))
+    snprintf(how, sizeof how, "signaled %d\n", WTERMSIG(status));
+  else
+    snprintf(how, sizeof how, "exited %d\n", WEXITSTATUS(status));
+  write_record(run_dir, "exit", how);
+  if (!WIFSIGNALED(status)) return WEXITSTATUS(status);
+  // End by the same signal, without a core file of the shim's own.
+  const int sig = WTERMSIG(status);
+  const struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(sig, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  sigprocmask(SIG_UNBLOCK, &only, NULL);
+  raise(sig);
+  return 128 + sig;
+}
