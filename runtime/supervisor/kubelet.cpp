@@ -77,6 +77,27 @@ Json exit_unknown(const std::string& started_at, pid_t pid) {
   return terminated;
 }
 
+// How a run recorded in `run_dir` ended when this process was not its parent: its shim wrote
+// the status to `exit`; without it (no shim, or the shim was killed too) it is unknown.
+Json recorded_exit(const fs::path& run_dir, const std::string& started_at, pid_t pid) {
+  std::ifstream in(run_dir / "exit");
+  std::string how;
+  int value = -1;
+  if (!(in >> how >> value) || (how != "exited" && how != "signaled"))
+    return exit_unknown(started_at, pid);
+  return exit_state(started_at, pid, how == "exited" ? value : -1, how == "signaled" ? value : 0);
+}
+
+// The kernel's OOM killer killed something in the run's memory cgroup: Kubernetes says
+// OOMKilled.
+void mark_oom_kill(Json& terminated, const fs::path& cgroup) {
+  if (cgroup.empty() || MemoryCgroups::oom_kills(cgroup) == 0 ||
+      int_field(terminated, "exitCode", 0) == 0)
+    return;
+  terminated["reason"] = "OOMKilled";
+  terminated.erase("message");
+}
+
 struct PendingEvent {
   Json object;
   std::string type, reason, message;
@@ -231,9 +252,12 @@ void Kubelet::find_leftovers() {
     }
     // Ours but not adoptable (started by a version that did not record enough): replaced.
     if (r.alive) signal_group(r.pid, SIGKILL);
-    if (const std::string g = str(json_at(r.exec, "cgroup")); !g.empty())
-      spent_cgroups_.push_back(g);
-    exited_unsupervised_[r.uid].insert(r.container);
+    // Otherwise it ended while nobody supervised it; its shim may have said how.
+    Json terminated = recorded_exit(r.dir, str(json_at(r.exec, "startedAt")), r.pid);
+    const fs::path cgroup = str(json_at(r.exec, "cgroup"));
+    mark_oom_kill(terminated, cgroup);
+    if (!cgroup.empty()) spent_cgroups_.push_back(cgroup);
+    exited_unsupervised_[r.uid][r.container] = std::move(terminated);
     fs::remove(r.dir / "pid", ec);
   }
 }
@@ -411,17 +435,8 @@ void Kubelet::adopted_exited(int pidfd) {
   by_pidfd_.erase(it);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pidfd, nullptr);
   ::close(pidfd);
-  // Only a parent learns how a process ended: the container's shim wrote it down. Without a
-  // shim (or when the shim was killed) it is unknown.
-  std::ifstream in(c.pid_file.parent_path() / "exit");
-  std::string how;
-  int value = -1;
-  if (!(in >> how >> value) || (how != "exited" && how != "signaled")) {
-    finish(c, exit_unknown(c.started_at, c.pid));
-    return;
-  }
-  finish(c, exit_state(c.started_at, c.pid, how == "exited" ? value : -1,
-                       how == "signaled" ? value : 0));
+  // Only a parent learns how a process ended: the container's shim wrote it down.
+  finish(c, recorded_exit(c.pid_file.parent_path(), c.started_at, c.pid));
 }
 
 void Kubelet::finish(Container& c, Json terminated) {
@@ -433,15 +448,9 @@ void Kubelet::finish(Container& c, Json terminated) {
     hook_pids_.erase(c.hook->pid);
   }
   c.hook.reset();
-  // The kernel's OOM killer killed something in its memory cgroup: Kubernetes says OOMKilled.
-  if (!c.cgroup.empty()) {
-    if (MemoryCgroups::oom_kills(c.cgroup) > 0 && int_field(terminated, "exitCode", 0) != 0) {
-      terminated["reason"] = "OOMKilled";
-      terminated.erase("message");
-    }
-    spent_cgroups_.push_back(std::move(c.cgroup));
-    c.cgroup.clear();
-  }
+  mark_oom_kill(terminated, c.cgroup);
+  if (!c.cgroup.empty()) spent_cgroups_.push_back(std::move(c.cgroup));
+  c.cgroup.clear();
   const int code = int_field(terminated, "exitCode", 0);
   c.pid = 0;
   c.ready = false;
@@ -936,7 +945,7 @@ void Kubelet::sync() {
         // Containers a previous control plane left running keep their pod's IP: they are
         // bound to it.
         std::map<std::string, RecordedRun> leftovers = std::move(adoptable_[uid]);
-        const std::set<std::string> exited = std::move(exited_unsupervised_[uid]);
+        const std::map<std::string, Json> exited = std::move(exited_unsupervised_[uid]);
         adoptable_.erase(uid);
         exited_unsupervised_.erase(uid);
         if (!leftovers.empty()) {
@@ -965,8 +974,10 @@ void Kubelet::sync() {
             adopted = true;
           } else if (left != leftovers.end() || exited.count(container->name)) {
             // It ended while nobody supervised it: a restart, as the policy says.
+            auto how = exited.find(container->name);
             container->ever_started = true;
-            container->terminated = container->last_terminated = exit_unknown("", 0);
+            container->terminated = container->last_terminated =
+                how != exited.end() ? how->second : exit_unknown("", 0);
           }
           pod->containers.push_back(std::move(container));
         }

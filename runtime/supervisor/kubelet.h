@@ -147,9 +147,9 @@ class Kubelet {
   // Adopted containers are not this process's children: their exit is seen through a pidfd.
   std::map<int, Container*> by_pidfd_;
   // Found by start(), consumed by the first sync: uid -> container name -> what to adopt, and
-  // uid -> containers that exited while no control plane watched them.
+  // uid -> container -> how it ended while no control plane watched it.
   std::map<std::string, std::map<std::string, RecordedRun>> adoptable_;
-  std::map<std::string, std::set<std::string>> exited_unsupervised_;
+  std::map<std::string, std::map<std::string, Json>> exited_unsupervised_;  // -> terminated
   // Looked for when the first container with a memory limit starts (detect() may move this
   // process into a cgroup of its own).
   std::optional<MemoryCgroups> cgroups_;

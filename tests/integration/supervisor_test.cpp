@@ -30,6 +30,20 @@ bool eventually(const std::function<bool()>& condition,
   return testing::eventually(condition, limit);
 }
 
+// The first child of `pid` found in /proc; 0 when none.
+pid_t child_of(pid_t pid) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat) || stat.rfind(')') == std::string::npos) continue;
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    char state = 0;
+    pid_t parent = 0;
+    if (fields >> state >> parent && parent == pid) return std::stoi(entry.path().filename());
+  }
+  return 0;
+}
+
 // Running: a zombie is not (a pod a killed control plane left is reaped by whoever took it in,
 // maybe a moment later).
 bool alive(pid_t pid) {
@@ -302,7 +316,7 @@ TEST_F(SupervisorTest, AContainerOverItsMemoryLimitIsOomKilled) {
 // one that died while nobody supervised it.
 TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) {
   up("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo}\nspec:\n"
-     "  replicas: 2\n  selector: {matchLabels: {app: echo}}\n"
+     "  replicas: 3\n  selector: {matchLabels: {app: echo}}\n"
      "  template:\n    metadata: {labels: {app: echo}}\n    spec:\n"
      "      terminationGracePeriodSeconds: 1\n"
      "      containers:\n      - name: main\n        image: test/echo-files\n"
@@ -326,24 +340,28 @@ TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) 
   std::vector<Row> before;
   ASSERT_TRUE(eventually([&] {
     before = rows();
-    return before.size() == 2 && before[0].pid() > 0 && before[1].pid() > 0;
+    return before.size() == 3 && before[0].pid() > 0 && before[1].pid() > 0 && before[2].pid() > 0;
   })) << events();
   const Row& kept = before[0];
-  const Row& lost = before[1];
+  const Row& crashed = before[1];  // its program dies while nobody supervises it
+  const Row& gone = before[2];     // the whole pod dies, shim included
   ASSERT_TRUE(eventually([&] { return run({"logs", kept.name}).out == "started\n"; }));
 
   ASSERT_NO_FATAL_FAILURE(kill_control_plane());
-  ASSERT_TRUE(alive(kept.pid()));
-  ASSERT_TRUE(alive(lost.pid()));
+  for (const Row& r : before) ASSERT_TRUE(alive(r.pid())) << r.name;
   const Result status = run({"status"});
   EXPECT_EQ(status.status, 1);
-  EXPECT_NE(status.out.find("containers:      2 still running"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("containers:      3 still running"), std::string::npos) << status.out;
   // With nobody reading its output, a pod still writes (no EPIPE, no SIGPIPE) ...
   std::ofstream(scratch_ / (kept.name + "-say-1")) << "while the control plane was dead\n";
   ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / (kept.name + "-said-1")); }));
-  // ... and one that dies meanwhile is noticed later.
-  ASSERT_EQ(::kill(-lost.pid(), SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return !alive(lost.pid()); }));
+  // ... and those that die meanwhile are noticed later: the program under its shim (the
+  // container's parent, which writes down how it ended), and a whole pod.
+  const pid_t program = child_of(crashed.pid());
+  ASSERT_GT(program, 0);
+  ASSERT_EQ(::kill(program, SIGKILL), 0);
+  ASSERT_EQ(::kill(-gone.pid(), SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !alive(crashed.pid()) && !alive(gone.pid()); }));
 
   const Result again = run({"up", "-d"});
   ASSERT_EQ(again.status, 0) << again.out << again.err;
@@ -351,17 +369,21 @@ TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) 
   std::vector<Row> after;
   ASSERT_TRUE(eventually([&] {
     after = rows();
-    return after.size() == 2 && after[1].restarts == 1 && after[1].pid() > 0;
+    return after.size() == 3 && after[1].restarts == 1 && after[1].pid() > 0 &&
+           after[2].restarts == 1 && after[2].pid() > 0;
   })) << events();
-  // The same pods: the live one with its PID and IP, the dead one restarted in place.
+  // The same pods: the live one with its PID and IP, the dead ones restarted in place.
   EXPECT_EQ(after[0].name, kept.name);
   EXPECT_EQ(after[0].pid(), kept.pid());
   EXPECT_EQ(after[0].ip, kept.ip);
   EXPECT_EQ(after[0].restarts, 0);
-  EXPECT_EQ(after[1].name, lost.name);
-  EXPECT_NE(after[1].pid(), lost.pid());
-  EXPECT_EQ(pod_field(lost.name, "{.status.containerStatuses[0].lastState.terminated.reason}"),
-            "ContainerStatusUnknown");
+  const std::string last = "{.status.containerStatuses[0].lastState.terminated.";
+  EXPECT_EQ(after[1].name, crashed.name);
+  EXPECT_NE(after[1].pid(), crashed.pid());
+  EXPECT_EQ(pod_field(crashed.name, last + "exitCode}"), "137");
+  EXPECT_EQ(pod_field(crashed.name, last + "signal}"), "9");
+  EXPECT_EQ(after[2].name, gone.name);
+  EXPECT_EQ(pod_field(gone.name, last + "reason}"), "ContainerStatusUnknown");
   // What it wrote while unsupervised, and after, is in its log.
   std::ofstream(scratch_ / (kept.name + "-say-2")) << "after up\n";
   EXPECT_TRUE(eventually([&] {
@@ -372,16 +394,15 @@ TEST_F(SupervisorTest, KillNineOfTheControlPlaneThenUpKeepsThePodsAndTheirPids) 
   // shim wrote it down) and its restart follows it.
   std::ofstream(scratch_ / (kept.name + "-exit")) << "3\n";
   ASSERT_TRUE(eventually([&] { return pod_field(kept.name, restarts) == "1"; })) << events();
-  EXPECT_EQ(pod_field(kept.name, "{.status.containerStatuses[0].lastState.terminated.exitCode}"),
-            "3");
-  EXPECT_EQ(pod_field(kept.name, "{.status.containerStatuses[0].lastState.terminated.reason}"),
-            "Error");
+  EXPECT_EQ(pod_field(kept.name, last + "exitCode}"), "3");
+  EXPECT_EQ(pod_field(kept.name, last + "reason}"), "Error");
   EXPECT_TRUE(eventually([&] { return !alive(kept.pid()); }));  // reaped by whoever adopted it
 
   const Result down = run({"down"});
   EXPECT_EQ(down.status, 0) << down.err;
-  // `down` stops adopted pods too: not its children, but it waits for them all the same.
+  // `down` stops the pods an adopting control plane restarted, and waits for them.
   EXPECT_FALSE(alive(after[1].pid()));
+  EXPECT_FALSE(alive(after[2].pid()));
 }
 
 TEST_F(SupervisorTest, DownWithoutAControlPlaneStopsThePodsAKilledOneLeftRunning) {
