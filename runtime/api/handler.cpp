@@ -7,6 +7,7 @@
 
 #include "runtime/api/patch.h"
 #include "runtime/api/printers.h"
+#include "runtime/api/protobuf.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/selector.h"
 #include "runtime/core/strings.h"
@@ -440,13 +441,26 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     Request effective = req;
     const std::string_view media =
         std::string_view(req.content_type).substr(0, req.content_type.find(';'));
-    if (req.method != "PATCH" && !media.empty() && media != "application/json" &&
-        media != "application/yaml")
-      // kubectl sends protobuf for built-in kinds unless told otherwise; say we speak JSON.
+    if (req.method != "PATCH" && media == kProtobufMediaType) {
+      // kubectl's imperative creates (secret, configmap, deployment, service...) send protobuf.
+      ProtobufObject decoded = decode_protobuf_object(req.body);
+      if (decoded.problem == ProtobufProblem::Malformed)
+        return failure(400, "BadRequest", decoded.message);
+      if (decoded.problem == ProtobufProblem::Unsupported)
+        return failure(415, "UnsupportedMediaType",
+                       fmt::format("{}; send the object as JSON instead: end the kubectl command "
+                                   "with `--dry-run=client -o yaml | kubectl apply "
+                                   "--validate=false -f -`, or use `ticketctl create`",
+                                   decoded.message));
+      effective.body = decoded.object.dump();
+    } else if (req.method != "PATCH" && !media.empty() && media != "application/json" &&
+               media != "application/yaml") {
       return failure(415, "UnsupportedMediaType",
                      fmt::format("the body of the request was in an unknown format ({}): "
-                                 "accepted media types are application/json and application/yaml",
+                                 "accepted media types are application/json, application/yaml "
+                                 "and application/vnd.kubernetes.protobuf",
                                  req.content_type));
+    }
     if (req.method == "PATCH") {
       if (!is_patch_type(req.content_type))
         return failure(415, "UnsupportedMediaType",

@@ -195,21 +195,27 @@ TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleA
   EXPECT_EQ(rs.out, "");
 }
 
+bool kubectl_on_path() {
+  return std::system("command -v kubectl >/dev/null 2>&1") == 0;
+}
+
+// Exit status and combined output of a shell command.
+std::pair<int, std::string> shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int status = ::pclose(p);
+  return std::make_pair(WEXITSTATUS(status), out);
+}
+
 // Real kubectl is the API's second client. It is not in Debian's archive, so a machine without
 // it skips this test and says so.
 TEST_F(ControlPlaneTest, RealKubectlReadsAndPatchesThroughTheKubeconfig) {
-  if (std::system("command -v kubectl >/dev/null 2>&1") != 0)
+  if (!kubectl_on_path())
     GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
   ASSERT_EQ(run({"up", "-d", "-f", "manifests/blog"}).status, 0);
   const std::string kubectl = "KUBECONFIG=" + (dir_ / "kubeconfig").string() + " kubectl ";
-  auto shell = [](const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    const int status = ::pclose(p);
-    return std::make_pair(WEXITSTATUS(status), out);
-  };
   auto [get_status, names] = shell(kubectl + "get deployments -o name");
   EXPECT_EQ(get_status, 0) << names;
   EXPECT_NE(names.find("deployment.apps/posts-depl"), std::string::npos) << names;
@@ -231,6 +237,52 @@ TEST_F(ControlPlaneTest, RealKubectlReadsAndPatchesThroughTheKubeconfig) {
       shell(kubectl + "patch deployment posts-depl -p '{\"spec\":{\"replicas\":\"x\"}}'");
   EXPECT_NE(bad_status, 0);
   EXPECT_NE(bad.find("spec.replicas: expected integer"), std::string::npos) << bad;
+}
+
+// kubectl's imperative creates send protobuf bodies; the course's commands work as written.
+TEST_F(ControlPlaneTest, RealKubectlCreatesObjectsImperativelyOverProtobuf) {
+  if (!kubectl_on_path())
+    GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
+  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  const std::string kubectl = "KUBECONFIG=" + (dir_ / "kubeconfig").string() + " kubectl ";
+  const std::pair<const char*, const char*> creates[] = {
+      {"create secret generic jwt-secret --from-literal=JWT_KEY=asdf", "secret/jwt-secret"},
+      {"create configmap app-config --from-literal=MODE=dev", "configmap/app-config"},
+      {"create namespace tickets", "namespace/tickets"},
+      {"create deployment web --image=nginx --replicas=2", "deployment.apps/web"},
+      {"create service clusterip web --tcp=80:8080", "service/web"},
+  };
+  for (const auto& [args, name] : creates) {
+    auto [status, out] = shell(kubectl + args);
+    EXPECT_EQ(status, 0) << args << ": " << out;
+    EXPECT_EQ(out, std::string(name) + " created\n") << args;
+  }
+
+  auto get = [&](const std::vector<std::string>& what) {
+    std::vector<std::string> args = {"get"};
+    args.insert(args.end(), what.begin(), what.end());
+    args.insert(args.end(), {"-o", "json"});
+    Result r = run(args);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? Json::parse(r.out) : Json();
+  };
+  EXPECT_EQ(get({"secret", "jwt-secret"})["data"]["JWT_KEY"], "YXNkZg==");  // base64 of asdf
+  EXPECT_EQ(get({"configmap", "app-config"})["data"]["MODE"], "dev");
+  EXPECT_EQ(get({"namespace", "tickets"})["metadata"]["name"], "tickets");
+  const Json d = get({"deployment", "web"});
+  EXPECT_EQ(d["spec"]["replicas"], 2);
+  EXPECT_EQ(d["spec"]["selector"]["matchLabels"]["app"], "web");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx");
+  const Json svc = get({"service", "web"});
+  EXPECT_EQ(svc["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(svc["spec"]["selector"]["app"], "web");
+  EXPECT_EQ(svc["spec"]["ports"][0]["port"], 80);
+  EXPECT_EQ(svc["spec"]["ports"][0]["targetPort"], 8080);
+
+  // An existing name is kubectl's usual error, not a decoding problem.
+  auto [again, out] = shell(kubectl + "create secret generic jwt-secret --from-literal=JWT_KEY=x");
+  EXPECT_EQ(again, 1);
+  EXPECT_EQ(out, "error: failed to create secret secrets \"jwt-secret\" already exists\n");
 }
 
 TEST_F(ControlPlaneTest, WatchStreamsChangesFromAResourceVersion) {
