@@ -72,7 +72,9 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+bool iequals(std::string_view a, std::string_view b) {
+  return beast::iequals(a, b);
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -174,8 +176,12 @@ void append_chunk_header(std::string& out, std::size_t n) {
   out.append(tmp, static_cast<std::size_t>(len));
 }
 
-Socket& lowest(Socket& s) { return s; }
-Socket& lowest(TlsStream& s) { return s.next_layer(); }
+Socket& lowest(Socket& s) {
+  return s;
+}
+Socket& lowest(TlsStream& s) {
+  return s.next_layer();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Per-thread state
@@ -204,6 +210,7 @@ struct Worker {
   std::unordered_map<std::string, std::deque<IdleUpstream>> pool;
   std::thread thread;
   bool sweeping = true;
+  asio::steady_timer* sweep_timer = nullptr;  // sweep()'s, to wake it when a connection comes
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -314,6 +321,7 @@ struct Registration {
   Worker& w;
   ConnRecord& rec;
   Registration(Impl& i, Worker& wk, ConnRecord& r) : impl(i), w(wk), rec(r) {
+    if (w.conns.empty() && w.sweep_timer) w.sweep_timer->cancel();  // deadlines to watch again
     w.conns.insert(&rec);
     impl.session_started();
   }
@@ -462,8 +470,10 @@ class Session {
     auto skip_blank = [&] {
       for (;;) {
         const auto d = std::string_view(static_cast<const char*>(buf_.data().data()), buf_.size());
-        if (d.starts_with("\r\n")) buf_.consume(2);
-        else return;
+        if (d.starts_with("\r\n"))
+          buf_.consume(2);
+        else
+          return;
       }
     };
     skip_blank();
@@ -490,7 +500,7 @@ class Session {
             co_return Head::ok;
           }
         } else if (c == '\r') {
-          if (scanned + 1 == d.size()) break;  // look again when the next byte is here
+          if (scanned + 1 == d.size()) break;               // look again when the next byte is here
           if (d[scanned + 1] != '\n') co_return Head::bad;  // bare CR
         } else if (c == ' ' || c == '\t') {
           // A field line starting with whitespace is obs-fold (or space before the first field).
@@ -533,8 +543,10 @@ class Session {
       out += std::to_string(body.empty() ? 0 : body.size() + 1);
       out += "\r\n";
     }
-    if (close) out += "Connection: close\r\n";
-    else if (client_version_ == 10) out += "Connection: keep-alive\r\n";
+    if (close)
+      out += "Connection: close\r\n";
+    else if (client_version_ == 10)
+      out += "Connection: keep-alive\r\n";
     out += extra_headers;
     out += "\r\n";
     if (send_body && !body.empty()) {
@@ -560,8 +572,7 @@ class Session {
 
   void finish_log() {
     if (!impl_.hooks.access_log) return;
-    log_.duration_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    log_.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
     impl_.hooks.access_log(log_);
   }
 
@@ -600,8 +611,7 @@ class Session {
     parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes + 4));
     parser_->body_limit(boost::none);
     error_code ec;
-    const std::size_t used =
-        parser_->put(asio::buffer(buf_.data().data(), head_len), ec);
+    const std::size_t used = parser_->put(asio::buffer(buf_.data().data(), head_len), ec);
     if (!ec && !parser_->is_header_done()) ec = http::error::partial_message;
     buf_.consume(used);
     auto& req = parser_->get();
@@ -624,8 +634,7 @@ class Session {
 
     // Smuggling guards beyond Beast's (it already rejects CL with TE and differing CLs).
     const auto te_count = req.count(http::field::transfer_encoding);
-    if (te_count > 1 ||
-        (te_count == 1 && !iequals(req[http::field::transfer_encoding], "chunked")))
+    if (te_count > 1 || (te_count == 1 && !iequals(req[http::field::transfer_encoding], "chunked")))
       co_return co_await fail(400, "bad request: unsupported Transfer-Encoding");
     if (req.count(http::field::host) > 1)
       co_return co_await fail(400, "bad request: more than one Host");
@@ -653,8 +662,8 @@ class Session {
 
     auto match = impl_.hooks.route ? impl_.hooks.route(*host, target) : std::nullopt;
     if (!match) {
-      const std::string why = "no ingress rule for " + (host->empty() ? "(no host)" : *host) +
-                              " " + std::string(target);
+      const std::string why = "no ingress rule for " + (host->empty() ? "(no host)" : *host) + " " +
+                              std::string(target);
       const bool ok = co_await respond(404, why, !can_keep_client());
       finish_log();
       co_return ok;
@@ -689,8 +698,7 @@ class Session {
 
     if (ro.max_body_bytes > 0) {
       if (auto cl = parser_->content_length();
-          cl && *cl > static_cast<uint64_t>(ro.max_body_bytes))
-      {
+          cl && *cl > static_cast<uint64_t>(ro.max_body_bytes)) {
         const std::string why =
             "request body larger than " + std::to_string(ro.max_body_bytes) + " bytes";
         co_return co_await fail(413, why);
@@ -702,8 +710,8 @@ class Session {
         impl_.hooks.endpoints ? impl_.hooks.endpoints(match->ns, match->service, match->port)
                               : net::Backends{};
     if (backends.empty()) {
-      const std::string why = "no ready endpoint for service " + match->ns + "/" +
-                              match->service + " (rule " + match->rule + ")";
+      const std::string why = "no ready endpoint for service " + match->ns + "/" + match->service +
+                              " (rule " + match->rule + ")";
       const bool ok = co_await respond(503, why, !can_keep_client(), "Retry-After: 5\r\n");
       finish_log();
       co_return ok;
@@ -720,8 +728,7 @@ class Session {
     return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
   }
 
-  asio::awaitable<Connect> acquire(const net::Backend& b, const RouteOptions& ro,
-                                   bool fresh_only) {
+  asio::awaitable<Connect> acquire(const net::Backend& b, const RouteOptions& ro, bool fresh_only) {
     drop_upstream();
     reused_ = false;
     pool_key_ = b.ip + ":" + std::to_string(b.port);
@@ -765,8 +772,7 @@ class Session {
     if (!up_) return;
     auto& idle = w_.pool[pool_key_];
     const auto now = Clock::now();
-    while (!idle.empty() && now - idle.front().since > opt_.upstream_idle_timeout)
-      idle.pop_front();
+    while (!idle.empty() && now - idle.front().since > opt_.upstream_idle_timeout) idle.pop_front();
     if (idle.size() >= opt_.upstream_idle_per_endpoint) idle.pop_front();
     idle.push_back(IdleUpstream{std::move(*up_), now});
     up_.reset();
@@ -857,8 +863,8 @@ class Session {
       if (chunked) {
         std::string framing;
         if (got) append_chunk_header(framing, got);
-        const std::string_view tail = parser_->is_done() ? (got ? "\r\n0\r\n\r\n" : "0\r\n\r\n")
-                                                         : "\r\n";
+        const std::string_view tail =
+            parser_->is_done() ? (got ? "\r\n0\r\n\r\n" : "0\r\n\r\n") : "\r\n";
         ok = co_await write_upstream(ro.send_timeout, asio::buffer(framing),
                                      asio::buffer(chunk, got), asio::buffer(tail));
       } else {
@@ -883,9 +889,9 @@ class Session {
     const RouteOptions& ro = m.options;
     const bool may_retry = idempotent(req.method());
     const bool has_body = !parser_->is_done();
-    const bool upgrade = parser_->upgrade() || (req.count(http::field::upgrade) > 0 &&
-                                                listed(connection_tokens(req[http::field::connection]),
-                                                       "upgrade"));
+    const bool upgrade =
+        parser_->upgrade() || (req.count(http::field::upgrade) > 0 &&
+                               listed(connection_tokens(req[http::field::connection]), "upgrade"));
     const bool expect_continue =
         req.version() == 11 && iequals(req[http::field::expect], "100-continue");
 
@@ -899,7 +905,8 @@ class Session {
       log_.upstream = b.ip + ":" + std::to_string(b.port);
       log_.pod = b.pod;
       const Connect c = co_await acquire(b, ro, fresh_only);
-      if (c == Connect::timeout) co_return co_await upstream_failure(504, "upstream connect timeout", m);
+      if (c == Connect::timeout)
+        co_return co_await upstream_failure(504, "upstream connect timeout", m);
       if (c == Connect::refused) {
         if (may_retry && !tried_other && backends.size() > 1) {
           tried_other = true;
@@ -916,9 +923,7 @@ class Session {
         co_return co_await upstream_failure(502, "upstream write failed", m);
       }
       if (has_body && !body_sent) {
-        if (expect_continue &&
-            !co_await write_client(asio::buffer(kContinue)))
-          co_return false;
+        if (expect_continue && !co_await write_client(asio::buffer(kContinue))) co_return false;
         body_sent = true;
         const int status = co_await relay_request_body(ro);
         if (status == 408) co_return co_await upstream_failure(408, "request body timeout", m);
@@ -982,10 +987,13 @@ class Session {
     const bool no_body = is_head_ || status == 204 || status == 304;
     Framing in = Framing::none, out = Framing::none;
     if (!no_body) {
-      if (rparser_->chunked()) in = Framing::chunked;
-      else if (rparser_->content_length()) in = Framing::length;
-      else in = Framing::until_close;
-      out = in == Framing::length ? Framing::length
+      if (rparser_->chunked())
+        in = Framing::chunked;
+      else if (rparser_->content_length())
+        in = Framing::length;
+      else
+        in = Framing::until_close;
+      out = in == Framing::length   ? Framing::length
             : client_version_ == 11 ? Framing::chunked
                                     : Framing::until_close;
     }
@@ -1013,10 +1021,13 @@ class Session {
     }
     if (m.options.enable_cors)
       head += "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Credentials: true\r\n";
-    if (out == Framing::length) append_field(head, "Content-Length", std::to_string(*rparser_->content_length()));
+    if (out == Framing::length)
+      append_field(head, "Content-Length", std::to_string(*rparser_->content_length()));
     if (out == Framing::chunked) head += "Transfer-Encoding: chunked\r\n";
-    if (!keep) head += "Connection: close\r\n";
-    else if (client_version_ == 10) head += "Connection: keep-alive\r\n";
+    if (!keep)
+      head += "Connection: close\r\n";
+    else if (client_version_ == 10)
+      head += "Connection: keep-alive\r\n";
     head += "\r\n";
 
     bool head_sent = false;
@@ -1063,8 +1074,8 @@ class Session {
         if (got == 0 && tail.empty()) continue;
         const std::string_view h = head_sent ? std::string_view{} : std::string_view(head);
         head_sent = true;
-        if (!co_await write_client(asio::buffer(h), asio::buffer(framing),
-                                   asio::buffer(chunk, got), asio::buffer(tail)))
+        if (!co_await write_client(asio::buffer(h), asio::buffer(framing), asio::buffer(chunk, got),
+                                   asio::buffer(tail)))
           co_return abort_exchange();
       }
     }
@@ -1077,8 +1088,10 @@ class Session {
       co_return false;
     }
     if (!head_sent && !co_await write_client(asio::buffer(head))) co_return abort_exchange();
-    if (rparser_->keep_alive() && !upgrade) release_upstream();
-    else drop_upstream();
+    if (rparser_->keep_alive() && !upgrade)
+      release_upstream();
+    else
+      drop_upstream();
     finish_log();
     co_return keep;
   }
@@ -1093,7 +1106,8 @@ class Session {
   asio::awaitable<bool> tunnel() {
     auto& res = rparser_->get();
     std::string head = "HTTP/1.1 101 ";
-    head += res.reason().empty() ? std::string_view("Switching Protocols") : std::string_view(res.reason());
+    head += res.reason().empty() ? std::string_view("Switching Protocols")
+                                 : std::string_view(res.reason());
     head += "\r\n";
     for (const auto& f : res) {
       if (f.name() == http::field::connection || f.name() == http::field::keep_alive ||
@@ -1198,8 +1212,7 @@ asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, b
     std::string peer = ignored ? std::string() : remote.address().to_string();
     if (secure) {
       TlsStream stream(std::move(sock), *tls.fallback);
-      asio::co_spawn(*w.ioc,
-                     run_session(*this, w, std::move(stream), true, port, std::move(peer)),
+      asio::co_spawn(*w.ioc, run_session(*this, w, std::move(stream), true, port, std::move(peer)),
                      asio::detached);
     } else {
       asio::co_spawn(*w.ioc, run_session(*this, w, std::move(sock), false, port, std::move(peer)),
@@ -1210,8 +1223,14 @@ asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, b
 
 asio::awaitable<void> IngressProxy::Impl::sweep(Worker& w) {
   asio::steady_timer timer(*w.ioc);
+  w.sweep_timer = &timer;
   while (w.sweeping) {
-    timer.expires_after(std::chrono::milliseconds(50));
+    // Every 50 ms while there are connections; without any, sleep until one registers (an idle
+    // ingress costs no wake-ups).
+    if (w.conns.empty())
+      timer.expires_at(asio::steady_timer::time_point::max());
+    else
+      timer.expires_after(std::chrono::milliseconds(50));
     co_await timer.async_wait(nothrow);
     const auto now = Clock::now();
     for (ConnRecord* c : w.conns) {
@@ -1228,6 +1247,7 @@ asio::awaitable<void> IngressProxy::Impl::sweep(Worker& w) {
       }
     }
   }
+  w.sweep_timer = nullptr;
 }
 
 void IngressProxy::Impl::run_on_all(const std::function<void(Worker&)>& fn) {
@@ -1248,7 +1268,9 @@ IngressProxy::IngressProxy(ProxyOptions options, ProxyHooks hooks)
   impl_->tls.hook = impl_->hooks.certificate;
 }
 
-IngressProxy::~IngressProxy() { stop(); }
+IngressProxy::~IngressProxy() {
+  stop();
+}
 
 Result<std::pair<int, int>> IngressProxy::start() {
   Impl& im = *impl_;
@@ -1272,8 +1294,9 @@ Result<std::pair<int, int>> IngressProxy::start() {
     im.tls.install_sni();
   }
 
-  const int threads = opt.threads > 0 ? opt.threads
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = opt.threads > 0
+                          ? opt.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   im.workers.clear();
   for (int i = 0; i < threads; ++i) im.workers.push_back(std::make_unique<Worker>());
 
@@ -1401,7 +1424,8 @@ Result<CertificatePem> make_self_signed_certificate(const std::string& common_na
     X509_add_ext(x.get(), ext, -1);
     X509_EXTENSION_free(ext);
   }
-  if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0) return fail("signing the certificate failed");
+  if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0)
+    return fail("signing the certificate failed");
   auto to_pem = [](auto&& write) {
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
     write(bio.get());
@@ -1410,8 +1434,9 @@ Result<CertificatePem> make_self_signed_certificate(const std::string& common_na
     return std::string(data, static_cast<std::size_t>(len));
   };
   std::string cert = to_pem([&](BIO* b) { PEM_write_bio_X509(b, x.get()); });
-  std::string pem_key = to_pem(
-      [&](BIO* b) { PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+  std::string pem_key = to_pem([&](BIO* b) {
+    PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
   return CertificatePem{std::move(cert), std::move(pem_key)};
 }
 
