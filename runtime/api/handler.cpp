@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "runtime/api/openapi.h"
 #include "runtime/api/patch.h"
 #include "runtime/api/printers.h"
 #include "runtime/api/protobuf.h"
@@ -205,16 +206,31 @@ Response invalid(const manifest::LoadResult& loaded, const Resource& r) {
                  std::move(details));
 }
 
+// The fieldValidation query parameter, as kubectl sends it (--validate=strict|warn|false).
+std::optional<manifest::UnknownFields> unknown_fields_of(const Request& req) {
+  const std::string v = query_value(req, "fieldValidation");
+  if (v.empty() || v == "Strict") return manifest::UnknownFields::Error;
+  if (v == "Warn") return manifest::UnknownFields::Warn;
+  if (v == "Ignore") return manifest::UnknownFields::Ignore;
+  return std::nullopt;
+}
+
 // Validates a request body as `ticketctl validate` would; on failure `rejected` is the reply.
+// With fieldValidation=Warn, the body's warnings go to `warnings` (HTTP Warning headers).
 std::optional<manifest::Object> decode_body(const Request& req, const Resource& r,
-                                            const std::string& ns, Response& rejected) {
+                                            const std::string& ns, Response& rejected,
+                                            std::vector<std::string>& warnings) {
   manifest::LoadOptions options;
   options.default_namespace = ns.empty() ? "default" : ns;
+  options.unknown_fields = unknown_fields_of(req).value_or(manifest::UnknownFields::Error);
   manifest::LoadResult loaded = manifest::load_text("request body", req.body, options);
   if (loaded.diagnostics.has_errors()) {
     rejected = invalid(loaded, r);
     return std::nullopt;
   }
+  if (options.unknown_fields == manifest::UnknownFields::Warn)
+    for (const Diagnostic& d : loaded.diagnostics.items())
+      warnings.push_back(d.field.empty() ? d.message : fmt::format("{}: {}", d.field, d.message));
   if (loaded.objects.size() != 1) {
     rejected = failure(400, "BadRequest", "the request body must hold exactly one object");
     return std::nullopt;
@@ -297,6 +313,13 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
              {"serverAddressByClientCIDRs",
               {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address_}}}}}};
   if (get && seg == std::vector<std::string>{"apis"}) return {200, group_list()};
+  if (get && seg.size() >= 2 && seg[0] == "openapi" && seg[1] == "v3") {
+    // The hash query parameter only busts clients' caches; any hash gets the current document.
+    if (seg.size() == 2) return {200, openapi_v3_index()};
+    std::optional<Json> doc =
+        openapi_v3_document(join(std::vector<std::string>(seg.begin() + 2, seg.end()), "/"));
+    return doc ? Response{200, std::move(*doc)} : not_served();
+  }
 
   // /api/v1/... or /apis/GROUP/VERSION/...
   std::string group, version;
@@ -438,6 +461,10 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     if ((req.method == "POST") != name.empty())
       return failure(405, "MethodNotAllowed",
                      fmt::format("{} is not allowed on this path", req.method));
+    if (!unknown_fields_of(req))
+      return failure(400, "BadRequest",
+                     fmt::format("fieldValidation {}: must be Strict, Warn or Ignore",
+                                 quote(query_value(req, "fieldValidation"))));
     Request effective = req;
     const std::string_view media =
         std::string_view(req.content_type).substr(0, req.content_type.find(';'));
@@ -449,8 +476,8 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       if (decoded.problem == ProtobufProblem::Unsupported)
         return failure(415, "UnsupportedMediaType",
                        fmt::format("{}; send the object as JSON instead: end the kubectl command "
-                                   "with `--dry-run=client -o yaml | kubectl apply "
-                                   "--validate=false -f -`, or use `ticketctl create`",
+                                   "with `--dry-run=client -o yaml | kubectl apply -f -`, "
+                                   "or use `ticketctl create`",
                                    decoded.message));
       effective.body = decoded.object.dump();
     } else if (req.method != "PATCH" && !media.empty() && media != "application/json" &&
@@ -477,7 +504,8 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       effective.body = patched.value().dump();
     }
     Response rejected;
-    std::optional<manifest::Object> object = decode_body(effective, *r, ns, rejected);
+    std::vector<std::string> warnings;
+    std::optional<manifest::Object> object = decode_body(effective, *r, ns, rejected, warnings);
     if (!object) return rejected;
     manifest::Object& o = *object;
     if (r->namespaced && o.ns != (ns.empty() ? "default" : ns))
@@ -507,7 +535,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                                                : store_.update(key, std::move(o.body));
     if (!stored.ok()) return from_error(stored.error(), *r, o.name);
     changed = true;
-    return {req.method == "POST" ? 201 : 200, stored.value()};
+    return {req.method == "POST" ? 201 : 200, stored.value(), nullptr, std::move(warnings)};
   }
   return failure(405, "MethodNotAllowed", fmt::format("{} is not supported yet", req.method));
 }

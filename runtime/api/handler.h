@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "runtime/api/watch.h"
 #include "runtime/manifest/json.h"
@@ -41,6 +42,7 @@ struct Response {
   int status = 200;
   Json body;
   std::shared_ptr<WatchStream> watch{};  // set for ?watch=1: stream instead of `body`
+  std::vector<std::string> warnings{};   // HTTP Warning headers; kubectl prints "Warning: ..."
 };
 
 class ApiHandler {

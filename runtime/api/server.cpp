@@ -155,6 +155,8 @@ Result<int> ApiServer::start() {
     for (const auto& [k, v] : req.params) r.query.emplace(k, v);
     Response out = handler_->handle(r);
     res.status = out.status;
+    for (const std::string& w : out.warnings)  // RFC 7234 form, as the API server sends them
+      res.set_header("Warning", fmt::format("299 - {}", Json(w).dump()));
     if (out.watch) {
       // As for followed logs: a gzipped watch would reach client-go only when it ends.
       const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");

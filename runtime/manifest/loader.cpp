@@ -94,6 +94,7 @@ class DocumentReader {
     }
     const std::string ref = kind.empty() ? std::string() : object_ref(kind, ns, name);
     Walker w(file, line_offset, ref, result_.diagnostics);
+    w.set_unknown_fields(options_.unknown_fields);
 
     if (!node.IsMap()) {
       w.error(node, "expected a Kubernetes object (a mapping with apiVersion, kind and metadata)");

@@ -8,12 +8,14 @@
 
 #include "runtime/core/diagnostics.h"
 #include "runtime/manifest/object.h"
+#include "runtime/manifest/schema.h"
 
 namespace ticketctl::manifest {
 
 struct LoadOptions {
   bool recursive = false;                     // -R
   std::string default_namespace = "default";  // objects without metadata.namespace land here
+  UnknownFields unknown_fields = UnknownFields::Error;
 };
 
 struct LoadResult {

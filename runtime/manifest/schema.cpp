@@ -221,6 +221,7 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
     }
     seen.push_back(name);
     const Field* f = schema.field(name);
+    if (!f && unknown_fields_ == UnknownFields::Ignore) continue;
     if (!f) {
       std::vector<std::string_view> names;
       for (const Field& known : schema.fields) names.push_back(known.name);
@@ -232,7 +233,10 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
       } else if (auto near = nearest(name, names)) {
         msg += fmt::format(" (did you mean {}?)", quote(*near));
       }
-      error(k, std::move(msg));
+      if (unknown_fields_ == UnknownFields::Warn)
+        warning(k, std::move(msg));
+      else
+        error(k, std::move(msg));
       continue;
     }
     if (f->support == Support::Ignored)

@@ -36,6 +36,11 @@ enum class Support {
   Ignored,  // valid, not implemented: accepted with a warning so nobody relies on it by mistake
 };
 
+// What a field the schema does not know is: an error (the default, as `kubectl apply` and the
+// API's fieldValidation=Strict treat it), or dropped from the object with a warning (Warn) or
+// silently (Ignore), as the API server does for those fieldValidation values.
+enum class UnknownFields { Error, Warn, Ignore };
+
 struct Schema;
 class Walker;
 
@@ -99,6 +104,7 @@ class Walker {
 
   void error(const YAML::Node& at, std::string message);
   void warning(const YAML::Node& at, std::string message);
+  void set_unknown_fields(UnknownFields u) { unknown_fields_ = u; }
   bool ok() const { return errors_ == 0; }
   std::string path() const;
   SourcePos position(const YAML::Node& at) const;
@@ -123,6 +129,7 @@ class Walker {
   std::vector<Segment> path_;
   YAML::Mark root_mark_;
   size_t errors_ = 0;
+  UnknownFields unknown_fields_ = UnknownFields::Error;
 };
 
 // How a type is named in messages and docs: "string", "integer or string", "quantity", ...

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "runtime/api/client.h"
@@ -283,6 +284,61 @@ TEST_F(ControlPlaneTest, RealKubectlCreatesObjectsImperativelyOverProtobuf) {
   auto [again, out] = shell(kubectl + "create secret generic jwt-secret --from-literal=JWT_KEY=x");
   EXPECT_EQ(again, 1);
   EXPECT_EQ(out, "error: failed to create secret secrets \"jwt-secret\" already exists\n");
+}
+
+// The course's `kubectl apply -f infra/k8s`, with kubectl's default --validate=strict: kubectl
+// finds fieldValidation in the server's OpenAPI v3 and leaves validation to the server.
+TEST_F(ControlPlaneTest, RealKubectlAppliesWithServerSideFieldValidation) {
+  if (!kubectl_on_path())
+    GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
+  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  const std::string kubectl = "KUBECONFIG=" + (dir_ / "kubeconfig").string() +
+                              " KUBECACHEDIR=" + (dir_ / "kube-cache").string() + " kubectl ";
+  auto [created_status, created] = shell(kubectl + "apply -f manifests/blog");
+  EXPECT_EQ(created_status, 0) << created;
+  EXPECT_NE(created.find("deployment.apps/posts-depl created\n"), std::string::npos) << created;
+  EXPECT_NE(created.find("ingress.networking.k8s.io/ingress-srv created\n"), std::string::npos)
+      << created;
+
+  auto write = [&](const std::string& name, const std::string& replicas_line) {
+    std::ifstream in("manifests/blog/posts-depl.yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = text.find("  replicas: 1\n");
+    EXPECT_NE(at, std::string::npos);
+    text.replace(at, std::string("  replicas: 1\n").size(), replicas_line);
+    const fs::path file = dir_ / name;
+    std::ofstream(file) << text;
+    return file.string();
+  };
+  auto replicas = [&] {
+    Result d = run({"get", "deploy", "posts-depl", "-o", "json"});
+    return d.status == 0 ? Json::parse(d.out)["spec"]["replicas"] : Json();
+  };
+  // An existing object: kubectl's three-way patch, from its built-in types.
+  auto [configured_status, configured] =
+      shell(kubectl + "apply -f " + write("two.yaml", "  replicas: 2\n"));
+  EXPECT_EQ(configured_status, 0) << configured;
+  EXPECT_EQ(configured,
+            "deployment.apps/posts-depl configured\nservice/posts-clusterip-srv unchanged\n");
+  EXPECT_EQ(replicas(), 2);
+
+  // A typo is refused by the server, for a patch and for a create, naming the field.
+  auto [typo_status, typo] = shell(kubectl + "apply -f " + write("typo.yaml", "  replica: 3\n"));
+  EXPECT_NE(typo_status, 0);
+  EXPECT_NE(typo.find("spec.replica: unknown field \"replica\""), std::string::npos) << typo;
+  EXPECT_EQ(replicas(), 2);
+  ASSERT_EQ(run({"delete", "deploy", "posts-depl"}).status, 0);
+  auto [new_typo_status, new_typo] = shell(kubectl + "apply -f " + dir_.string() + "/typo.yaml");
+  EXPECT_NE(new_typo_status, 0);
+  EXPECT_NE(new_typo.find("unknown field \"replica\""), std::string::npos) << new_typo;
+
+  // --validate=false asks the server to drop unknown fields (fieldValidation=Ignore).
+  auto [ignored_status, ignored] =
+      shell(kubectl + "apply --validate=false -f " + dir_.string() + "/typo.yaml");
+  EXPECT_EQ(ignored_status, 0) << ignored;
+  Result d = run({"get", "deploy", "posts-depl", "-o", "json"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_FALSE(Json::parse(d.out)["spec"].contains("replica")) << d.out;
 }
 
 TEST_F(ControlPlaneTest, WatchStreamsChangesFromAResourceVersion) {

@@ -402,7 +402,7 @@ TEST(ProtobufApi, CreatesFromProtobufAndRefusesWithAReason) {
       refused.body["message"],
       "ticketctl cannot read field 18 of core.v1.PodSpec (at spec.template.spec) in protobuf; "
       "send the object as JSON instead: end the kubectl command with `--dry-run=client -o "
-      "yaml | kubectl apply --validate=false -f -`, or use `ticketctl create`");
+      "yaml | kubectl apply -f -`, or use `ticketctl create`");
 
   const std::string cut = fixture("secret-generic.pb").substr(0, 30);
   Response garbled = post("/api/v1/namespaces/default/secrets", cut);

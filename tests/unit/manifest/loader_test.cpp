@@ -232,6 +232,29 @@ spec:
   EXPECT_EQ(r.objects.size(), 1u);
 }
 
+// The API's fieldValidation=Warn and Ignore: an unknown field is dropped, not an error.
+TEST(Loader, UnknownFieldsCanBeDroppedWithAWarningOrSilently) {
+  const std::string text = std::string(kDeployment) + "  replica: 3\n";
+  EXPECT_EQ(messages(load(text)),
+            (std::vector<std::string>{"t.yaml:24:3: error: Deployment default/posts-depl: "
+                                      "spec.replica: unknown field \"replica\" (did you mean "
+                                      "\"replicas\"?)"}));
+  LoadOptions options;
+  options.unknown_fields = UnknownFields::Warn;
+  LoadResult warned = load(text, options);
+  EXPECT_EQ(messages(warned),
+            (std::vector<std::string>{"t.yaml:24:3: warning: Deployment default/posts-depl: "
+                                      "spec.replica: unknown field \"replica\" (did you mean "
+                                      "\"replicas\"?)"}));
+  ASSERT_EQ(warned.objects.size(), 1u);
+  EXPECT_FALSE(warned.objects[0].body["spec"].contains("replica"));
+  options.unknown_fields = UnknownFields::Ignore;
+  LoadResult ignored = load(text, options);
+  EXPECT_TRUE(ignored.diagnostics.items().empty()) << testing::PrintToString(messages(ignored));
+  ASSERT_EQ(ignored.objects.size(), 1u);
+  EXPECT_EQ(ignored.objects[0].body["spec"]["replicas"], 1);
+}
+
 TEST(Loader, NotAnObject) {
   LoadResult r = load("- a\n- b\n");
   EXPECT_EQ(messages(r),
