@@ -298,6 +298,13 @@ Response ApiHandler::handle(const Request& req) {
 Response ApiHandler::handle_locked(const Request& req, bool& changed) {
   const std::vector<std::string> seg = split_path(req.path);
   const bool get = req.method == "GET";
+  // A dry run (`kubectl diff`, `--dry-run=server`) must change nothing; the store cannot try a
+  // write and take it back, so it is refused rather than carried out.
+  if (!get && !query_value(req, "dryRun").empty())
+    return failure(400, "BadRequest",
+                   "dryRun is not supported by ticketctl (kubectl diff, --dry-run=server); "
+                   "nothing was changed. Compare with `ticketctl get -o yaml`, or use "
+                   "--dry-run=client");
   // Discovery.
   if (get && seg == std::vector<std::string>{"version"})
     return {200,

@@ -115,6 +115,15 @@ TEST_F(ControlPlaneTest, ApiRejectsMissingTokenStaleUpdatesAndInvalidObjects) {
   Json d = c.get(path).value();
   d["spec"]["replicas"] = 2;
   ASSERT_TRUE(c.put(path, d).ok());
+  // A dry run (kubectl diff) is refused, and changes nothing.
+  Json dry = c.get(path).value();
+  dry["spec"]["replicas"] = 5;
+  auto refused = c.raw("PUT", path + "?dryRun=All", dry.dump());
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused.value().first, 400);
+  EXPECT_NE(Json::parse(refused.value().second)["message"].get<std::string>().find("dryRun"),
+            std::string::npos);
+  EXPECT_EQ(c.get(path).value()["spec"]["replicas"], 2);
   auto stale = c.raw("PUT", path, d.dump());  // same, now outdated, resourceVersion
   ASSERT_TRUE(stale.ok());
   EXPECT_EQ(stale.value().first, 409);
