@@ -57,10 +57,10 @@ Result<ExecInfo> read_exec_info(const fs::path& file, const std::string& contain
     return Error{ErrorCode::NotFound,
                  fmt::format("no exec record for container {} ({} is missing or unreadable)",
                              container, file.string())};
+  const supervisor::SpawnSpec run = supervisor::spawn_spec_from_record(info);
   ExecInfo out;
-  out.working_dir = str(json_at(info, "workingDir"));
-  for (const Json& kv : json_at(info, "env")) {
-    const std::string name = str(json_at(kv, "name")), value = str(json_at(kv, "value"));
+  out.working_dir = run.working_dir.string();
+  for (const auto& [name, value] : run.env) {
     if (name == "PATH") out.path = value;
     out.env.push_back(name + "=" + value);
   }

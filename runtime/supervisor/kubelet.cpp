@@ -273,12 +273,7 @@ void Kubelet::start() {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   signal_fd_ = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-  for (int fd : {wake_fd_, signal_fd_}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-  }
+  for (int fd : {wake_fd_, signal_fd_}) watch_fd(fd);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -613,16 +608,12 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   // begins, so the pid file (the shim's first act) never names a run without it. The
   // environment holds secret values: the file is 0600 and its content is never logged.
   const std::string started_at = store::rfc3339_now();
-  Json exec_info = {{"startedAt", started_at},
+  Json exec_info = spawn_record(c.process);
+  exec_info.update({{"startedAt", started_at},
                     {"restartCount", c.restart_count},
                     {"podIP", pod.ip},
                     {"gracePeriodSeconds", pod.grace_seconds},
-                    {"cgroup", cgroup.string()},
-                    {"argv", c.process.argv},
-                    {"workingDir", c.process.working_dir.string()},
-                    {"env", Json::array()}};
-  for (const auto& [name, value] : c.process.env)
-    exec_info["env"].push_back({{"name", name}, {"value", value}});
+                    {"cgroup", cgroup.string()}});
   (void)daemon::write_private_file(dir / "exec.json", exec_info.dump());
   Result<Spawned> spawned = spawn_process(spec);
   if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
@@ -659,6 +650,13 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   return true;
 }
 
+void Kubelet::watch_fd(int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
 void Kubelet::watch_output(const Pod& pod, Container& c, int stdout_fd, int stderr_fd) {
   for (auto [fd, is_err] : {std::pair{stdout_fd, false}, std::pair{stderr_fd, true}}) {
     auto stream = std::make_unique<Stream>();
@@ -666,10 +664,7 @@ void Kubelet::watch_output(const Pod& pod, Container& c, int stdout_fd, int stde
     stream->is_stderr = is_err;
     stream->log = c.log;
     stream->pod = pod.name;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    watch_fd(fd);
     streams_[fd] = std::move(stream);
   }
 }
@@ -716,19 +711,12 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   c.started_steady = Clock::now();
   c.restart_count = int_field(a.exec, "restartCount", 0);
   c.waiting_reason.clear();
-  c.process = SpawnSpec{};
-  for (const Json& arg : json_at(a.exec, "argv")) c.process.argv.push_back(str(arg));
-  for (const Json& e : json_at(a.exec, "env"))
-    c.process.env.emplace_back(str(json_at(e, "name")), str(json_at(e, "value")));
-  c.process.working_dir = str(json_at(a.exec, "workingDir"));
+  c.process = spawn_spec_from_record(a.exec);
   c.cgroup = str(json_at(a.exec, "cgroup"));
   c.pid_file = dir / "pid";
   c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
                                     options_.log_max_bytes, options_.log_max_files);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = pidfd;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  watch_fd(pidfd);
   by_pidfd_[pidfd] = &c;
   watch_output(pod, c, out, err);
   // It has been running: its probes' initial delays are long over.

@@ -115,6 +115,7 @@ class Kubelet {
   void reap();
   void drain(int fd);
   void close_stream(int fd);
+  void watch_fd(int fd);  // readable -> the thread's epoll_wait returns it
   void watch_output(const Pod& pod, Container& c, int stdout_fd, int stderr_fd);
   void arm_probes(Container& c, bool initial_delay);
   // The container's main process ended: its group is killed, its output read to the end.

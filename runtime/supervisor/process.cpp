@@ -37,6 +37,24 @@ std::string stat_fields(const std::filesystem::path& stat_file) {
 
 }  // namespace
 
+Json spawn_record(const SpawnSpec& spec) {
+  Json record = {
+      {"argv", spec.argv}, {"workingDir", spec.working_dir.string()}, {"env", Json::array()}};
+  for (const auto& [name, value] : spec.env)
+    record["env"].push_back({{"name", name}, {"value", value}});
+  return record;
+}
+
+SpawnSpec spawn_spec_from_record(const Json& record) {
+  auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); };
+  SpawnSpec spec;
+  for (const Json& arg : json_at(record, "argv")) spec.argv.push_back(text(arg));
+  for (const Json& e : json_at(record, "env"))
+    spec.env.emplace_back(text(json_at(e, "name")), text(json_at(e, "value")));
+  spec.working_dir = text(json_at(record, "workingDir"));
+  return spec;
+}
+
 Result<std::string> find_program(const std::string& name, const std::string& path,
                                  const std::filesystem::path& working_dir) {
   if (name.find('/') != std::string::npos) {

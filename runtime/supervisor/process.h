@@ -35,6 +35,12 @@ struct SpawnSpec {
   std::filesystem::path shim, run_dir;
 };
 
+// How a run was started, as its exec.json records it ("argv", "env" as [{name, value}],
+// "workingDir"): what `ticketctl exec` runs commands with, and what a control plane that adopts
+// the run restores. Output, shim and cgroup are not part of it.
+Json spawn_record(const SpawnSpec& spec);
+SpawnSpec spawn_spec_from_record(const Json& record);
+
 struct Spawned {
   pid_t pid = -1;      // also the process group id
   int stdout_fd = -1;  // read ends, non-blocking, close-on-exec; -1 with discard_output
