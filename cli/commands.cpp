@@ -4,6 +4,8 @@
 #include <iostream>
 #include <map>
 
+#include "runtime/core/fatal.h"
+
 namespace ticketctl::cli {
 namespace {
 
@@ -57,6 +59,9 @@ int run(int argc, char** argv) {
   }
   try {
     for (const CLI::App* sub : app.get_subcommands()) return handlers.at(sub)();
+  } catch (const Fatal& e) {
+    std::cerr << "ticketctl: " << e.what() << '\n';
+    return kExitFailure;
   } catch (const std::exception& e) {
     std::cerr << "ticketctl: internal error: " << e.what() << '\n';
     return kExitFailure;

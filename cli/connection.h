@@ -13,7 +13,9 @@ namespace ticketctl::cli {
 struct StateDirArg {
   std::string flag;
   void attach(CLI::App& verb);
-  daemon::StateDir dir() const { return {daemon::resolve_state_dir(flag)}; }
+  // The resolved, trusted state directory; a Fatal (exit 1, the path and the fix) when it is
+  // not the invoking user's alone.
+  daemon::StateDir dir() const;
   Result<api::ApiClient> connect() const;
 };
 

@@ -444,8 +444,12 @@ int fail(std::FILE* report, const std::string& message) {
 int run_control_plane(const ControlPlaneOptions& o) {
   const StateDir& dir = o.dir;
   std::error_code ec;
-  fs::create_directories(dir.root, ec);
-  ::chmod(dir.root.c_str(), 0700);
+  // The token and pid files decide what runs as this user: only a tree nobody else can change.
+  if (Result<bool> trusted = check_private_tree(dir.root, kPodDataDirs); !trusted.ok())
+    return fail(o.report, fmt::format("refusing the state directory {}: {}", dir.root.string(),
+                                      trusted.error().message));
+  if (Result<bool> made = make_private_dirs(dir.root); !made.ok())
+    return fail(o.report, made.error().message);
   DirLock lock;
   if (Result<bool> l = lock.acquire(dir); !l.ok()) return fail(o.report, l.error().message);
 

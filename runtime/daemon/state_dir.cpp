@@ -16,45 +16,36 @@
 namespace ticketctl::daemon {
 namespace fs = std::filesystem;
 
-fs::path resolve_state_dir(const std::string& flag) {
+Result<fs::path> resolve_state_dir(const std::string& flag) {
   if (!flag.empty()) return fs::absolute(flag);
   if (const char* home = std::getenv("TICKETCTL_HOME"); home && *home) return fs::absolute(home);
   fs::path base;
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
     base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = fs::path(home) / ".local" / "state";
+  } else if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run && *run) {
+    base = run;
   } else {
-    const char* home = std::getenv("HOME");
-    base = fs::path(home && *home ? home : "/tmp") / ".local" / "state";
+    // A shared fallback such as /tmp would let another user create the directory first.
+    return Error{ErrorCode::Invalid,
+                 "no state directory: HOME, XDG_STATE_HOME and XDG_RUNTIME_DIR are all unset; "
+                 "pass --state-dir DIR or set TICKETCTL_HOME"};
   }
   std::string project = fs::current_path().filename().string();
   if (project.empty()) project = "root";
-  return base / "ticketctl" / project;
+  return fs::absolute(base / "ticketctl" / project);
 }
 
-Result<bool> write_private_file(const fs::path& file, const std::string& content) {
-  const fs::path tmp = file.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return Error{ErrorCode::Internal,
-                 fmt::format("cannot write {}: {}", file.string(), std::strerror(errno))};
-  ::fchmod(fd, 0600);
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return Error{ErrorCode::Internal,
-                   fmt::format("cannot write {}: {}", file.string(), std::strerror(errno))};
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0)
-    return Error{ErrorCode::Internal,
-                 fmt::format("cannot write {}: {}", file.string(), std::strerror(errno))};
-  return true;
+Result<StateDir> open_state_dir(const std::string& flag) {
+  Result<fs::path> root = resolve_state_dir(flag);
+  if (!root.ok()) return root.error();
+  if (Result<bool> trusted = check_private_tree(root.value(), kPodDataDirs); !trusted.ok())
+    return Error{ErrorCode::Invalid,
+                 fmt::format("refusing the state directory {}: {}. Remove it, or use another "
+                             "with --state-dir or TICKETCTL_HOME",
+                             root.value().string(), trusted.error().message)};
+  return StateDir{root.value()};
 }
 
 Result<api::Connection> connection_for(const StateDir& dir) {
@@ -65,7 +56,9 @@ Result<api::Connection> connection_for(const StateDir& dir) {
   std::stringstream buf;
   buf << server.rdbuf();
   const Json info = Json::parse(buf.str(), nullptr, false);
-  if (info.is_discarded() || !info.contains("port") || !info.contains("pid"))
+  if (info.is_discarded() || !info.is_object() || !json_at(info, "port").is_number_integer() ||
+      !json_at(info, "pid").is_number_integer() || info["pid"].get<int64_t>() <= 0 ||
+      info["port"].get<int64_t>() <= 0 || info["port"].get<int64_t>() > 65535)
     return Error{ErrorCode::Internal, fmt::format("{} is damaged; restart with `ticketctl up`",
                                                   dir.apiserver().string())};
   // A control plane killed with -9 leaves the file behind; its pid tells whether it still runs.

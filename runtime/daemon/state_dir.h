@@ -9,16 +9,19 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "runtime/api/client.h"
+#include "runtime/core/files.h"
 #include "runtime/core/result.h"
 
 namespace ticketctl::daemon {
 
 // --state-dir, else $TICKETCTL_HOME, else $XDG_STATE_HOME/ticketctl/<project> (XDG_STATE_HOME
 // defaulting to ~/.local/state), the project being the current directory's name, as docker
-// compose names projects.
-std::filesystem::path resolve_state_dir(const std::string& flag);
+// compose names projects. Without HOME: $XDG_RUNTIME_DIR/ticketctl/<project>, else an error;
+// never a directory anyone could have created first.
+Result<std::filesystem::path> resolve_state_dir(const std::string& flag);
 
 struct StateDir {
   std::filesystem::path root;
@@ -31,11 +34,18 @@ struct StateDir {
   std::filesystem::path log() const { return root / "controlplane.log"; }
 };
 
+// Directories below the state directory whose contents belong to pods' own programs (volumes):
+// the trust check looks at them, not into them.
+inline const std::vector<std::string> kPodDataDirs = {"volumes"};
+
+// The state directory for `flag`, once it is known to be the invoking user's alone: it, its
+// files and its ancestors cannot have been planted or changed by another user (a token or pid
+// file there decides what runs as this user). The error names the offending path and the fix.
+Result<StateDir> open_state_dir(const std::string& flag);
+
 // The running control plane's API, or an error that says how to start one.
 Result<api::Connection> connection_for(const StateDir& dir);
 
-// Writes `content` to `file` with mode 0600 via a temporary file and rename, so readers never
-// see half a file.
-Result<bool> write_private_file(const std::filesystem::path& file, const std::string& content);
+using ::ticketctl::write_private_file;
 
 }  // namespace ticketctl::daemon
