@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "runtime/api/tls.h"
+#include "runtime/core/files.h"
 #include "runtime/core/strings.h"
 
 namespace ticketctl::daemon {
@@ -50,9 +51,10 @@ Result<IngressPorts> IngressService::start() {
   };
   hooks.certificate = [this](std::string_view host) { return certificate(host); };
   hooks.access_log = [this](const ingress::AccessLogEntry& e) { log_request(e); };
-  std::error_code ec;
-  std::filesystem::create_directories(dir_.root / "ingress", ec);
-  access_log_ = std::fopen((dir_.root / "ingress" / "access.log").c_str(), "ae");
+  if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok())
+    return made.error();
+  if (const int fd = open_private_append(dir_.root / "ingress" / "access.log"); fd >= 0)
+    access_log_ = ::fdopen(fd, "a");
   proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
   Result<std::pair<int, int>> bound = proxy_->start();
   if (!bound.ok()) {

@@ -99,19 +99,12 @@ std::vector<std::string> Dataplane::apply(const DataplanePlan& plan) {
   std::atomic_store(&backends_, std::make_shared<const ServiceBackends>(plan.backends));
   const std::string table = format_net_table(plan.names, redirects);
   if (table != last_table_) {
-    std::error_code ec;
-    std::filesystem::create_directories(table_file_.parent_path(), ec);
-    if (Result<bool> w = daemon::write_private_file(table_file_, table); !w.ok()) {
+    Result<bool> w = make_private_dirs(table_file_.parent_path());
+    if (w.ok()) w = write_private_file(table_file_, table);
+    if (!w.ok())
       problems.push_back(w.error().message);
-    } else {
-      // Pods of any user read it; it holds names and loopback addresses only.
-      std::filesystem::permissions(table_file_, std::filesystem::perms::owner_read |
-                                                    std::filesystem::perms::owner_write |
-                                                    std::filesystem::perms::group_read |
-                                                    std::filesystem::perms::others_read,
-                                   ec);
+    else
       last_table_ = table;
-    }
   }
   return problems;
 }

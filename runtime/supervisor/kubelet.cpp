@@ -264,8 +264,8 @@ void Kubelet::find_leftovers() {
 
 void Kubelet::start() {
   find_leftovers();
-  std::error_code ec;
-  fs::create_directories(options_.pods_dir, ec);
+  if (Result<bool> made = make_private_dirs(options_.pods_dir); !made.ok())
+    std::fprintf(stderr, "ticketctl: %s\n", made.error().message.c_str());
 
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -569,7 +569,11 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.process.working_dir = r.spec->working_dir;
   const fs::path dir = pod.dir / c.name;
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (Result<bool> made = make_private_dirs(dir); !made.ok()) {
+    c.waiting_reason = "RunContainerError";
+    c.waiting_message = made.error().message;
+    return false;
+  }
   // c.process is also what exec probes and hooks start from: the FIFOs are this run's alone.
   SpawnSpec spec = c.process;
   spec.stdout_fifo = dir / "stdout";
@@ -614,7 +618,14 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
                     {"podIP", pod.ip},
                     {"gracePeriodSeconds", pod.grace_seconds},
                     {"cgroup", cgroup.string()}});
-  (void)daemon::write_private_file(dir / "exec.json", exec_info.dump());
+  // A run without its record could not be adopted or exec'd into: do not start it.
+  if (Result<bool> w = write_private_file(dir / "exec.json", exec_info.dump()); !w.ok()) {
+    if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
+    if (!cgroup.empty()) MemoryCgroups::remove(cgroup);
+    c.waiting_reason = "RunContainerError";
+    c.waiting_message = w.error().message;
+    return false;
+  }
   Result<Spawned> spawned = spawn_process(spec);
   if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
   if (!spawned.ok() && !cgroup.empty()) MemoryCgroups::remove(cgroup);
@@ -644,7 +655,8 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     for (const fs::path& old : run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
       fs::remove(old, ec);
   // The shim wrote it already; without one, this is the first moment it can be written.
-  if (options_.shim.empty()) std::ofstream(c.pid_file) << s.pid << " " << c.start_ticks << "\n";
+  if (options_.shim.empty())
+    (void)write_private_file(c.pid_file, fmt::format("{} {}\n", s.pid, c.start_ticks));
   watch_output(pod, c, s.stdout_fd, s.stderr_fd);
   arm_probes(c, true);
   return true;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/core/files.h"
+
 #include <chrono>
 #include <ctime>
 
@@ -26,9 +28,8 @@ std::string rfc3339_nano_now() {
 
 LogFile::LogFile(fs::path file, uint64_t max_bytes, int max_files)
     : file_(std::move(file)), max_bytes_(max_bytes), max_files_(max_files) {
-  std::error_code ec;
-  fs::create_directories(file_.parent_path(), ec);
-  fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  (void)make_private_dirs(file_.parent_path());  // a failed open below says why
+  fd_ = open_private_append(file_);
   struct stat st {};
   if (fd_ >= 0 && ::fstat(fd_, &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
 }

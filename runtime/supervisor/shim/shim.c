@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,8 +34,15 @@ static int write_record(const char* run_dir, const char* name, const char* text)
   if (snprintf(path, sizeof path, "%s/%s", run_dir, name) >= (int)sizeof path ||
       snprintf(tmp, sizeof tmp, "%s/.%s.tmp", run_dir, name) >= (int)sizeof tmp)
     return -1;
-  FILE* out = fopen(tmp, "w");
-  if (!out) return -1;
+  // 0600 whatever the umask, and never through a symlink: the state directory is private.
+  const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  fchmod(fd, 0600);
+  FILE* out = fdopen(fd, "w");
+  if (!out) {
+    close(fd);
+    return -1;
+  }
   fputs(text, out);
   if (fclose(out) != 0) return -1;
   return rename(tmp, path);
