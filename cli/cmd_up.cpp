@@ -35,10 +35,8 @@ int run_detached(daemon::ControlPlaneOptions options) {
     ::close(report[0]);
     ::close(ready[0]);
     ::setsid();
-    std::error_code ec;
-    fs::create_directories(options.dir.root, ec);
-    const int log =
-        ::open(options.dir.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    (void)make_private_dirs(options.dir.root);  // run_control_plane reports a failure
+    const int log = open_private_append(options.dir.log());
     const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null >= 0) ::dup2(null, 0);
     if (log >= 0) {
