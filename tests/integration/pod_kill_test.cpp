@@ -109,10 +109,11 @@ class PodKillTest : public ::testing::Test {
         << read_pids(pidfile).size() << " pids\n"
         << run({"describe", "pod", "swarm"}).out;
     const std::string cgroup = swarm_record().value("trackingCgroup", "");
-    if (tracking == "none")
+    if (tracking == "none") {
       EXPECT_EQ(cgroup, "");
-    else if (cgroup.empty())
+    } else if (cgroup.empty()) {
       GTEST_SKIP() << "no " << tracking << " cgroup is usable on this machine";
+    }
     const std::vector<pid_t> pids = read_pids(pidfile);
     for (pid_t pid : pids) ASSERT_TRUE(alive(pid)) << pid;
 
@@ -131,7 +132,9 @@ class PodKillTest : public ::testing::Test {
     for (pid_t pid : pids)
       if (alive(pid)) left.push_back(pid);
     EXPECT_TRUE(left.empty()) << left.size() << " of " << pids.size() << " still run";
-    if (!cgroup.empty()) EXPECT_FALSE(fs::exists(cgroup)) << cgroup;
+    if (!cgroup.empty()) {
+      EXPECT_FALSE(fs::exists(cgroup)) << cgroup;
+    }
   }
 
   ticketctl::testing::TempDir tmp_{"ticketctl-podkill"};
