@@ -689,11 +689,14 @@ Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
     fs::remove(dir.apiserver(), ec);
     const supervisor::LeftoverStop stopped = supervisor::stop_leftover_containers(pods_dir, true);
     print_killed(stopped.killed, report);
-    return Error{ErrorCode::Internal,
-                 fmt::format("the control plane (pid {}) did not stop within {}s{}; {} container{} "
-                             "it left were killed",
-                             pid, limit.count(), gone ? " and was killed" : "", stopped.containers,
-                             stopped.containers == 1 ? "" : "s")};
+    const int n = stopped.containers;
+    return Error{
+        ErrorCode::Internal,
+        fmt::format("the control plane (pid {}) did not stop within {}s and {}; {}", pid,
+                    limit.count(), gone ? "was killed" : "did not even end on SIGKILL within 5s",
+                    n == 0 ? std::string("no container was left running")
+                           : fmt::format("{} container{} it left {} killed", n, n == 1 ? "" : "s",
+                                         n == 1 ? "was" : "were"))};
   }
   ::close(fd);
   std::fprintf(report, "control plane (pid %d) stopped\n", pid);

@@ -179,6 +179,36 @@ TEST_F(PodKillTest, StatusSaysStoppingWhileTheApiIsClosed) {
   EXPECT_NE(run({"status"}).out.find("control plane:   not running"), std::string::npos);
 }
 
+TEST_F(PodKillTest, DownKillsAControlPlaneThatCannotFinishAndStopsItsPods) {
+  const fs::path pidfile = tmp_.path() / "grandchild";
+  up("apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n"
+     "  terminationGracePeriodSeconds: 1\n"
+     "  containers:\n  - name: main\n    image: test/ignore-term\n"
+     "    env: [{name: PIDFILE, value: " +
+     pidfile.string() + "}]\n");
+  ASSERT_TRUE(eventually([&] { return fs::exists(pidfile); }));
+  pid_t grandchild = 0;
+  std::ifstream(pidfile) >> grandchild;
+  const Json info = Json::parse(testing::slurp(state_ / "apiserver.json"));
+  const pid_t control_plane = info["pid"].get<pid_t>();
+  // A control plane that never gets to stop its pods (stopped, as if it hung).
+  ASSERT_EQ(::kill(control_plane, SIGSTOP), 0);
+
+  const auto start = Clock::now();
+  const Result down = run({"down"});
+  const auto took = Clock::now() - start;
+  EXPECT_EQ(down.status, 1) << down.out << down.err;
+  EXPECT_NE(down.err.find("the control plane (pid " + std::to_string(control_plane) +
+                          ") did not stop within 16s and was killed; 1 container it left was "
+                          "killed"),
+            std::string::npos)
+      << down.err;
+  // The longest grace period (1 s) + 15 s, then the kill and the pods' stop.
+  EXPECT_LT(took, std::chrono::seconds(16 + 5));
+  EXPECT_FALSE(alive(grandchild));
+  EXPECT_NE(run({"status"}).out.find("control plane:   not running"), std::string::npos);
+}
+
 TEST_F(PodKillTest, APodWithA250CharacterNameRunsAndItsLogsAreRead) {
   std::string name = "long-";
   while (name.size() < 250) name += "abcdefghij";
