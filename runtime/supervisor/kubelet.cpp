@@ -395,6 +395,11 @@ void Kubelet::run() {
           drain(fd);
           close_stream(fd);
         }
+        // The last processes may leave their cgroups a moment after they are gone from /proc.
+        for (int i = 0; i < 50 && !spent_cgroups_.empty(); ++i) {
+          std::this_thread::sleep_for(milliseconds(20));
+          std::erase_if(spent_cgroups_, [](const fs::path& g) { return MemoryCgroups::remove(g); });
+        }
         return;
       }
     }
