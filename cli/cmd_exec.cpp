@@ -23,6 +23,7 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/supervisor/process.h"
 
@@ -243,7 +244,7 @@ Handler attach_exec(CLI::App& verb) {
     }
     const Json& meta = pod.value()["metadata"];
     const fs::path record = a->state.dir().root / "pods" /
-                            fmt::format("{}_{}_{}", a->ns, pod_name, str(json_at(meta, "uid"))) /
+                            api::pod_dir_name(a->ns, pod_name, str(json_at(meta, "uid"))) /
                             container.value() / "exec.json";
     Result<ExecInfo> info = read_exec_info(record, container.value());
     if (!info.ok()) {

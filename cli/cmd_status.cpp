@@ -1,3 +1,7 @@
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,12 +17,20 @@ namespace ticketctl::cli {
 Handler attach_status(CLI::App& verb) {
   auto state = std::make_shared<StateDirArg>();
   state->attach(verb);
-  verb.footer("Exit status: 0 when the control plane runs, 1 when it does not.");
+  verb.footer("Exit status: 0 when the control plane runs, 1 when it does not (or is stopping).");
   return [state] {
     const daemon::StateDir dir = state->dir();
     Result<api::Connection> conn = daemon::connection_for(dir);
     if (!conn.ok()) {
-      std::cout << "state directory: " << dir.root.string() << "\ncontrol plane:   not running\n";
+      // The API closes first when a control plane stops; it holds the lock until it is gone.
+      const int lock = ::open(dir.lock().c_str(), O_RDONLY | O_CLOEXEC);
+      const bool stopping = lock >= 0 && ::flock(lock, LOCK_SH | LOCK_NB) != 0;
+      std::string pid;
+      if (stopping) std::getline(std::ifstream(dir.lock()), pid);
+      if (lock >= 0) ::close(lock);
+      std::cout << "state directory: " << dir.root.string()
+                << "\ncontrol plane:   " << (stopping ? "stopping, pid " + pid : "not running")
+                << '\n';
       // A killed control plane leaves its pods running.
       size_t left = 0;
       for (const supervisor::RecordedRun& r : supervisor::recorded_runs(dir.root / "pods"))

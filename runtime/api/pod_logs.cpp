@@ -166,6 +166,17 @@ Result<LogOptions> parse_log_options(const std::multimap<std::string, std::strin
   return o;
 }
 
+std::string pod_dir_name(std::string_view ns, std::string_view name, std::string_view uid) {
+  // NAME_MAX is 255 bytes; a namespace is at most 63 and a uid 36.
+  constexpr size_t kMax = 255;
+  const size_t fixed = ns.size() + uid.size() + 2;
+  if (fixed + name.size() <= kMax || fixed + 9 >= kMax)
+    return fmt::format("{}_{}_{}", ns, name, uid);
+  uint32_t hash = 2166136261u;  // FNV-1a of the whole name
+  for (unsigned char ch : name) hash = (hash ^ ch) * 16777619u;
+  return fmt::format("{}_{}-{:08x}_{}", ns, name.substr(0, kMax - fixed - 9), hash, uid);
+}
+
 Result<LogRun> choose_log_run(const Json& pod, const fs::path& pods_dir,
                               const LogOptions& options) {
   const Json& meta = pod.at("metadata");
@@ -185,8 +196,7 @@ Result<LogRun> choose_log_run(const Json& pod, const fs::path& pods_dir,
   }
 
   const fs::path dir =
-      pods_dir /
-      fmt::format("{}_{}_{}", meta.value("namespace", "default"), name, meta.value("uid", "")) /
+      pods_dir / pod_dir_name(meta.value("namespace", "default"), name, meta.value("uid", "")) /
       container;
   std::set<int> runs;
   std::error_code ec;

@@ -47,6 +47,11 @@ struct LogRun {
   bool current = true;              // false for the previous run, which cannot grow
 };
 
+// The name of a pod's directory under pods_dir: "<ns>_<name>_<uid>". A pod name may be 253
+// characters, more than one file name can hold with the rest, so a long name is cut and given a
+// hash of the whole (the uid keeps it unique; the run's exec.json has the full name).
+std::string pod_dir_name(std::string_view ns, std::string_view name, std::string_view uid);
+
 // Picks the container and its run from the pod's JSON and what is on disk under `pods_dir`
 // (<pods_dir>/<ns>_<pod>_<uid>/<container>/<restartCount>.log; the highest N is the current run).
 // Errors carry the API server's wording and are all Invalid (HTTP 400, BadRequest).

@@ -611,25 +611,52 @@ int run_control_plane(const ControlPlaneOptions& o) {
   const bool timed_out = ready == '2';
   if (sig == 0 && !(timed_out && o.echo_logs)) sigwait(&signals, &sig);
   server.stop();
+  // No API any more: clients (`status`) must not take this control plane for a serving one.
+  fs::remove(dir.apiserver(), ec);
   ingress.stop();
   controllers.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.
   kubelet.stop();
-  fs::remove(dir.apiserver(), ec);
+  // What had to be killed, for `down` to print once the lock is released.
+  std::string killed;
+  for (const std::string& line : kubelet.kill_report()) killed += line + "\n";
+  if (!killed.empty()) (void)write_private_file(dir.stop_report(), killed);
   fs::remove(dir.root / "ingress.json", ec);
   if (timed_out && o.echo_logs && sig == 0) return 1;
   return sig == SIGINT ? 130 : 0;
 }
 
+namespace {
+
+// How long a stopping control plane may take: its containers' longest grace period (each
+// recorded in its run's exec.json), a preStop hook's two extra seconds, and time for the rest.
+std::chrono::seconds stop_deadline(const fs::path& pods_dir) {
+  int longest = 0;
+  for (const supervisor::RecordedRun& r : supervisor::recorded_runs(pods_dir)) {
+    const Json& grace = json_at(r.exec, "gracePeriodSeconds");
+    longest = std::max(longest, grace.is_number_integer() ? grace.get<int>() : 30);
+  }
+  return std::chrono::seconds(longest + 15);
+}
+
+void print_killed(const std::vector<std::string>& lines, std::FILE* report) {
+  for (const std::string& line : lines) std::fprintf(report, "%s\n", line.c_str());
+}
+
+}  // namespace
+
 Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
+  const fs::path pods_dir = dir.root / "pods";
   const int fd = ::open(dir.lock().c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || ::flock(fd, LOCK_SH | LOCK_NB) == 0) {
     if (fd >= 0) ::close(fd);
     std::fprintf(report, "no control plane is running for %s\n", dir.root.c_str());
     // One that was killed leaves its pods running (for the next `up` to adopt): `down` means
     // none should run.
-    if (const int n = supervisor::stop_leftover_containers(dir.root / "pods"); n > 0)
+    const supervisor::LeftoverStop stopped = supervisor::stop_leftover_containers(pods_dir);
+    if (const int n = stopped.containers; n > 0)
       std::fprintf(report, "stopped %d container%s it left running\n", n, n == 1 ? "" : "s");
+    print_killed(stopped.killed, report);
     return false;
   }
   char buf[32] = {};
@@ -640,23 +667,46 @@ Result<bool> stop_control_plane(const StateDir& dir, std::FILE* report) {
     return Error{ErrorCode::Internal,
                  fmt::format("cannot read the control plane's pid from {}", dir.lock().string())};
   }
+  std::error_code ec;
+  fs::remove(dir.stop_report(), ec);  // a report left by a stop nobody printed is stale
   if (::kill(pid, SIGTERM) != 0) {
     ::close(fd);
     return Error{ErrorCode::Internal,
                  fmt::format("cannot signal pid {}: {}", pid, std::strerror(errno))};
   }
   // The lock is released when the control plane exits: waiting for it is waiting for the exit.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  bool stopped = false;
-  while (!stopped && std::chrono::steady_clock::now() < deadline) {
-    stopped = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
-    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto wait_for_exit = [fd](std::chrono::steady_clock::duration limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::flock(fd, LOCK_SH | LOCK_NB) == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  const std::chrono::seconds limit = stop_deadline(pods_dir);
+  if (!wait_for_exit(limit)) {
+    // It should have ended every container by now. Whatever holds it, `down` must end and leave
+    // nothing running: the control plane is killed and its containers stopped from outside.
+    ::kill(pid, SIGKILL);
+    const bool gone = wait_for_exit(std::chrono::seconds(5));
+    ::close(fd);
+    fs::remove(dir.apiserver(), ec);
+    const supervisor::LeftoverStop stopped = supervisor::stop_leftover_containers(pods_dir, true);
+    print_killed(stopped.killed, report);
+    const int n = stopped.containers;
+    return Error{
+        ErrorCode::Internal,
+        fmt::format("the control plane (pid {}) did not stop within {}s and {}; {}", pid,
+                    limit.count(), gone ? "was killed" : "did not even end on SIGKILL within 5s",
+                    n == 0 ? std::string("no container was left running")
+                           : fmt::format("{} container{} it left {} killed", n, n == 1 ? "" : "s",
+                                         n == 1 ? "was" : "were"))};
   }
   ::close(fd);
-  if (!stopped)
-    return Error{ErrorCode::Internal,
-                 fmt::format("the control plane (pid {}) did not stop within 120s", pid)};
   std::fprintf(report, "control plane (pid %d) stopped\n", pid);
+  std::ifstream killed(dir.stop_report());
+  for (std::string line; std::getline(killed, line);) std::fprintf(report, "%s\n", line.c_str());
+  fs::remove(dir.stop_report(), ec);
   return true;
 }
 

@@ -5,6 +5,7 @@
 //   lock           flock'd by the running control plane, holds its pid
 //   apiserver.json {"pid", "port"} while the API serves
 //   controlplane.log  output of a detached (`up -d`) control plane
+//   stop-report    what a stopping control plane had to kill, for `down` to print
 // Pure path logic plus small file reads; any thread.
 
 #include <filesystem>
@@ -32,6 +33,7 @@ struct StateDir {
   std::filesystem::path lock() const { return root / "lock"; }
   std::filesystem::path apiserver() const { return root / "apiserver.json"; }
   std::filesystem::path log() const { return root / "controlplane.log"; }
+  std::filesystem::path stop_report() const { return root / "stop-report"; }
 };
 
 // Directories below the state directory whose contents belong to pods' own programs (volumes):

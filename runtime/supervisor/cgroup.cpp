@@ -1,6 +1,7 @@
 #include "runtime/supervisor/cgroup.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -264,6 +265,134 @@ int MemoryCgroups::oom_kills(const fs::path& group) {
 
 bool MemoryCgroups::remove(const fs::path& group) {
   return ::rmdir(group.c_str()) == 0 || errno == ENOENT;
+}
+
+namespace {
+
+// <own>/ticketctl-pods in the v2 hierarchy, or why it cannot hold containers.
+Result<fs::path> prepare_tracking_v2(const fs::path& mount_root,
+                                     const std::optional<std::string>& self) {
+  const fs::path unified =
+      present(mount_root / "cgroup.controllers") ? mount_root : mount_root / "unified";
+  if (!present(unified / "cgroup.controllers")) return unavailable("cgroup v2 is not mounted");
+  std::optional<fs::path> own =
+      own_group(self, [](std::string_view controllers) { return controllers.empty(); });
+  if (!own) return unavailable("cgroup v2 has no group for this process");
+  if (own->filename() == kSupervisorDir) own = own->parent_path();
+  const fs::path dir = unified / own->relative_path();
+  // Moving a process between two groups takes write access to their common ancestor's procs.
+  if (::access((dir / "cgroup.procs").c_str(), W_OK) != 0)
+    return unavailable(
+        fmt::format("cgroup v2 group {} is not delegated to this user", own->string()));
+  const fs::path base = dir / kPodsDir;
+  if (const int err = make_dir(base); err != 0)
+    return unavailable(
+        fmt::format("cgroup v2 group {} is not writable: {}", base.string(), std::strerror(err)));
+  return base;
+}
+
+Result<fs::path> prepare_tracking_freezer(const fs::path& mount_root,
+                                          const std::optional<std::string>& self) {
+  const fs::path hierarchy = mount_root / "freezer";
+  const std::optional<fs::path> own = own_group(self, [](std::string_view controllers) {
+    std::istringstream names{std::string(controllers)};
+    for (std::string name; std::getline(names, name, ',');)
+      if (name == "freezer") return true;
+    return false;
+  });
+  if (!own || !present(hierarchy / "cgroup.procs"))
+    return unavailable("cgroup v1 freezer is not mounted");
+  const fs::path base = hierarchy / own->relative_path() / kPodsDir;
+  if (const int err = make_dir(base); err != 0)
+    return unavailable(fmt::format("cgroup v1 freezer is not writable (mkdir {}: {})",
+                                   base.string(), std::strerror(err)));
+  return base;
+}
+
+// Frozen (true) or thawed; waits, briefly, until the kernel says the group is frozen.
+void freeze(const fs::path& group, bool frozen) {
+  const bool v2 = present(group / "cgroup.freeze");
+  if (v2)
+    write_file(group / "cgroup.freeze", frozen ? "1" : "0");
+  else
+    write_file(group / "freezer.state", frozen ? "FROZEN" : "THAWED");
+  if (!frozen) return;
+  // A task in the middle of fork() is frozen once the fork is done; 100 looks at 1 ms bound it.
+  for (int i = 0; i < 100; ++i) {
+    const std::optional<std::string> state =
+        read_file(group / (v2 ? "cgroup.events" : "freezer.state"));
+    if (!state ||
+        (v2 ? state->find("frozen 1") != std::string::npos : state->rfind("FROZEN", 0) == 0))
+      return;
+    ::usleep(1000);
+  }
+}
+
+}  // namespace
+
+TrackingCgroups TrackingCgroups::detect(const fs::path& mount_root, const fs::path& self_cgroup,
+                                        std::string_view force) {
+  TrackingCgroups cgroups;
+  if (force == "none") {
+    cgroups.reason_ = "TICKETCTL_PROCESS_TRACKING=none";
+    return cgroups;
+  }
+  const std::optional<std::string> self = read_file(self_cgroup);
+  std::string reasons;
+  if (force.empty() || force == "cgroup2") {
+    Result<fs::path> v2 = prepare_tracking_v2(mount_root, self);
+    if (v2.ok()) {
+      cgroups.version_ = 2;
+      cgroups.base_ = std::move(v2.value());
+      return cgroups;
+    }
+    reasons = v2.error().message;
+  }
+  if (force.empty() || force == "freezer") {
+    Result<fs::path> v1 = prepare_tracking_freezer(mount_root, self);
+    if (v1.ok()) {
+      cgroups.version_ = 1;
+      cgroups.base_ = std::move(v1.value());
+      return cgroups;
+    }
+    reasons += (reasons.empty() ? "" : "; ") + v1.error().message;
+  }
+  cgroups.reason_ =
+      reasons.empty() ? fmt::format("unknown TICKETCTL_PROCESS_TRACKING {:?}", force) : reasons;
+  return cgroups;
+}
+
+Result<fs::path> TrackingCgroups::create(const std::string& name) const {
+  if (!available()) return Error{ErrorCode::Internal, "no cgroup for containers: " + reason_};
+  if (!safe_component(name))
+    return Error{ErrorCode::Invalid, fmt::format("invalid cgroup name {:?}", name)};
+  const fs::path group = base_ / name;
+  if (::mkdir(group.c_str(), 0755) != 0) {
+    if (errno != EEXIST)
+      return Error{ErrorCode::Internal,
+                   fmt::format("mkdir {}: {}", group.string(), std::strerror(errno))};
+    if (has_processes(group))
+      return Error{ErrorCode::AlreadyExists,
+                   fmt::format("cgroup {} still has processes", group.string())};
+  }
+  return group;
+}
+
+std::vector<pid_t> cgroup_members(const fs::path& group) {
+  std::vector<pid_t> pids;
+  if (group.empty()) return pids;
+  std::ifstream in(group / "cgroup.procs");
+  for (long pid; in >> pid;)
+    if (pid > 0) pids.push_back(static_cast<pid_t>(pid));
+  return pids;
+}
+
+void kill_cgroup(const fs::path& group) {
+  if (group.empty()) return;
+  if (present(group / "cgroup.kill") && write_file(group / "cgroup.kill", "1") == 0) return;
+  freeze(group, true);
+  for (pid_t pid : cgroup_members(group)) ::kill(pid, SIGKILL);
+  freeze(group, false);
 }
 
 std::optional<int64_t> parse_byte_quantity(std::string_view quantity) {

@@ -13,11 +13,14 @@
 // systemd unit or `systemd-run --user --scope -p Delegate=yes` scope and in a root cgroup, and
 // never touches a group above <own>, which systemd owns. Any thread.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/core/result.h"
 
@@ -60,6 +63,41 @@ class MemoryCgroups {
   std::filesystem::path base_;
   std::string reason_;
 };
+
+// Where every process of a container is kept, wherever it moves (setsid, double fork,
+// reparenting): one cgroup per container, which no unprivileged process can leave. cgroup v2
+// needs no controller for this (membership, cgroup.kill and cgroup.freeze are the core's), so it
+// works wherever our own group is writable, also when the memory controller is not delegated; else
+// cgroup v1's freezer hierarchy, which can also stop a fork race before the kill. Layout as for
+// memory: <own>/ticketctl-pods/<pod uid>_<container>_<restart>, the same names, so in a v2
+// hierarchy that also limits memory a container's memory group is its tracking group.
+// Where neither is usable the kubelet walks the process tree instead (process_tree.h).
+class TrackingCgroups {
+ public:
+  // `force` (TICKETCTL_PROCESS_TRACKING, documented as for tests): "cgroup2" or "freezer" use only
+  // that one, "none" none, so the process-tree fallback runs on a machine that has cgroups.
+  // Empty: cgroup v2, else v1 freezer, else not available with the reason.
+  static TrackingCgroups detect(const std::filesystem::path& mount_root = "/sys/fs/cgroup",
+                                const std::filesystem::path& self_cgroup = "/proc/self/cgroup",
+                                std::string_view force = {});
+  bool available() const { return version_ != 0; }
+  const std::string& reason() const { return reason_; }
+  int version() const { return version_; }  // 2 or 1 (freezer); 0 when not available
+  const std::filesystem::path& base() const { return base_; }
+  // base()/<name>, empty. A previous run's group that still holds processes is an error.
+  Result<std::filesystem::path> create(const std::string& name) const;
+
+ private:
+  int version_ = 0;
+  std::filesystem::path base_;
+  std::string reason_;
+};
+
+// The processes in a group (cgroup.procs); empty when it is gone.
+std::vector<pid_t> cgroup_members(const std::filesystem::path& group);
+// SIGKILL to every process in the group so that none can fork away meanwhile: cgroup.kill where
+// the kernel has it (v2, Linux 5.14), else the group is frozen, each member killed, then thawed.
+void kill_cgroup(const std::filesystem::path& group);
 
 // A memory quantity in bytes, rounded up as Kubernetes rounds: "128Mi" -> 134217728,
 // "1G" -> 1000000000, "1.5Gi", "1e9", "100m" -> 1. nullopt when not a quantity, negative, or

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <set>
 
+#include "runtime/api/pod_logs.h"
 #include "runtime/controllers/events.h"
 #include "runtime/daemon/state_dir.h"
 #include "runtime/net/allocator.h"
@@ -160,6 +161,10 @@ struct Kubelet::Container {
   fs::path pid_file;
   fs::path cgroup;                 // this run's memory cgroup, when its limit is enforced
   std::string limit_not_enforced;  // why, for a Warning event once it started
+  fs::path tracking_cgroup;        // this run's tracking cgroup; empty: found in /proc
+  ContainerProcesses procs;        // every process of this run
+  std::string label;               // "pod X" or "pod X, container c", for the kill report
+  int grace_seconds = 0;           // of the stop in progress
 };
 
 struct Kubelet::Pod {
@@ -207,39 +212,70 @@ std::vector<RecordedRun> recorded_runs(const fs::path& pods_dir) {
       std::ifstream exec_in(r.dir / "exec.json");
       Json exec = Json::parse(exec_in, nullptr, false);
       if (exec.is_object()) r.exec = std::move(exec);
+      // A long name is cut in the directory's name; the record has it whole.
+      if (const std::string pod = str(json_at(r.exec, "pod")); !pod.empty()) r.pod = pod;
       runs.push_back(std::move(r));
     }
   }
   return runs;
 }
 
-int stop_leftover_containers(const fs::path& pods_dir) {
-  std::vector<std::pair<pid_t, Clock::time_point>> groups;  // group, when to SIGKILL it
+ContainerProcesses RecordedRun::processes() const {
+  return alive ? ContainerProcesses(pid, start_ticks, str(json_at(exec, "trackingCgroup")), dir)
+               : ContainerProcesses(0, 0, str(json_at(exec, "trackingCgroup")), dir);
+}
+
+LeftoverStop stop_leftover_containers(const fs::path& pods_dir, bool grace_over) {
+  struct Stopping {
+    ContainerProcesses procs;
+    std::string pod;
+    int grace = 30;
+    Clock::time_point kill_at;
+    bool killed = false, done = false;
+  };
+  std::vector<Stopping> stopping;
+  LeftoverStop result;
   std::error_code ec;
   const std::vector<RecordedRun> runs = recorded_runs(pods_dir);
   for (const RecordedRun& r : runs) {
-    if (r.alive && signal_group(r.pid, SIGTERM))
-      groups.emplace_back(r.pid,
-                          Clock::now() + seconds(int_field(r.exec, "gracePeriodSeconds", 30)));
+    Stopping s{r.processes(), r.pod, int_field(r.exec, "gracePeriodSeconds", 30), {}, false, false};
+    s.kill_at = Clock::now() + seconds(grace_over ? 0 : s.grace);
+    // Also when its shim is gone: what it started may still run.
+    if (s.procs.signal(grace_over ? SIGKILL : SIGTERM) > 0) {
+      ++result.containers;
+      s.killed = grace_over;
+      stopping.push_back(std::move(s));
+    }
     fs::remove(r.dir / "pid", ec);
   }
-  // Not our children: their exit shows only as the group disappearing.
-  for (size_t left = groups.size(); left > 0;) {
-    left = 0;
-    for (auto& [pgid, kill_at] : groups) {
-      if (pgid == 0) continue;
-      if (!group_alive(pgid)) {
-        pgid = 0;
-        continue;
+  // Not our children: their exit shows only as their processes disappearing. Forks race the
+  // kill, so it is repeated until nothing is left (bounded: a process stuck in the kernel cannot
+  // hold `down` forever).
+  const Clock::time_point give_up = Clock::now() + seconds(grace_over ? 5 : 0);
+  for (bool left = true; left;) {
+    left = false;
+    const auto now = Clock::now();
+    for (Stopping& s : stopping) {
+      if (s.done) continue;
+      if (now >= s.kill_at) {
+        const int n = s.procs.kill();
+        if (n > 0 && !s.killed)
+          result.killed.push_back(
+              fmt::format("pod {}: {} process{} did not exit within {}s and {} killed", s.pod, n,
+                          n == 1 ? "" : "es", s.grace, n == 1 ? "was" : "were"));
+        s.killed = true;
+        if (n == 0 || now >= std::max(give_up, s.kill_at + seconds(5))) s.done = true;
+      } else if (s.procs.members().empty()) {
+        s.done = true;
       }
-      ++left;
-      if (Clock::now() >= kill_at) signal_group(pgid, SIGKILL);
+      left = left || !s.done;
     }
-    if (left > 0) std::this_thread::sleep_for(milliseconds(20));
+    if (left) std::this_thread::sleep_for(milliseconds(20));
   }
   for (const RecordedRun& r : runs)
-    if (const std::string g = str(json_at(r.exec, "cgroup")); !g.empty()) MemoryCgroups::remove(g);
-  return static_cast<int>(groups.size());
+    for (const char* key : {"cgroup", "trackingCgroup"})
+      if (const std::string g = str(json_at(r.exec, key)); !g.empty()) MemoryCgroups::remove(g);
+  return result;
 }
 
 void Kubelet::find_leftovers() {
@@ -250,8 +286,15 @@ void Kubelet::find_leftovers() {
       adoptable_[r.uid][container] = std::move(r);
       continue;
     }
-    // Ours but not adoptable (started by a version that did not record enough): replaced.
-    if (r.alive) signal_group(r.pid, SIGKILL);
+    // Ours but not adoptable (started by a version that did not record enough): replaced. One
+    // that ended may have left processes behind (setsid'd, reparented): they go too.
+    ContainerProcesses procs = r.processes();
+    if (procs.kill() > 0) {
+      procs.forget_run();
+      remains_.push_back(std::move(procs));
+    }
+    if (const std::string g = str(json_at(r.exec, "trackingCgroup")); !g.empty())
+      spent_cgroups_.push_back(g);
     // Otherwise it ended while nobody supervised it; its shim may have said how.
     Json terminated = recorded_exit(r.dir, str(json_at(r.exec, "startedAt")), r.pid);
     const fs::path cgroup = str(json_at(r.exec, "cgroup"));
@@ -263,6 +306,8 @@ void Kubelet::find_leftovers() {
 }
 
 void Kubelet::start() {
+  const char* force = std::getenv("TICKETCTL_PROCESS_TRACKING");
+  tracking_ = TrackingCgroups::detect("/sys/fs/cgroup", "/proc/self/cgroup", force ? force : "");
   find_leftovers();
   if (Result<bool> made = make_private_dirs(options_.pods_dir); !made.ok())
     std::fprintf(stderr, "ticketctl: %s\n", made.error().message.c_str());
@@ -330,14 +375,38 @@ void Kubelet::run() {
       return std::all_of(p.second->containers.begin(), p.second->containers.end(),
                          [](const auto& c) { return c->pid == 0; });
     });
-    for (auto it = lingering_groups_.begin(); it != lingering_groups_.end();)
-      it = group_alive(*it) ? std::next(it) : lingering_groups_.erase(it);
+    // At the end, whatever this process still has below it (a container's setsid'd grandchild
+    // reparented here, a hook's child) goes too.
+    if (stopping_ && all_gone && !swept_everything_) {
+      swept_everything_ = true;
+      ContainerProcesses rest = ContainerProcesses::everything_under(::getpid());
+      if (rest.kill() > 0) remains_.push_back(std::move(rest));
+    }
+    std::erase_if(remains_, [](ContainerProcesses& p) { return p.kill() == 0; });
     std::erase_if(spent_cgroups_, [](const fs::path& g) { return MemoryCgroups::remove(g); });
-    if (stopping_ && all_gone && streams_.empty() && lingering_groups_.empty()) return;
+    if (stopping_ && all_gone && remains_.empty()) {
+      // A process that left every container's reach may still hold an output FIFO: its output
+      // is not worth waiting for.
+      if (!streams_deadline_) streams_deadline_ = Clock::now() + seconds(2);
+      if (streams_.empty() || Clock::now() >= *streams_deadline_) {
+        std::vector<int> fds;
+        for (const auto& [fd, stream] : streams_) fds.push_back(fd);
+        for (int fd : fds) {
+          drain(fd);
+          close_stream(fd);
+        }
+        // The last processes may leave their cgroups a moment after they are gone from /proc.
+        for (int i = 0; i < 50 && !spent_cgroups_.empty(); ++i) {
+          std::this_thread::sleep_for(milliseconds(20));
+          std::erase_if(spent_cgroups_, [](const fs::path& g) { return MemoryCgroups::remove(g); });
+        }
+        return;
+      }
+    }
     const auto wait = std::chrono::duration_cast<milliseconds>(due - Clock::now());
     epoll_event events[64];
-    // Members of a killed group die within moments; look again soon rather than in 5 s.
-    const int64_t limit = lingering_groups_.empty() ? 5000 : 20;
+    // Killed processes die within moments; look again soon rather than in 5 s.
+    const int64_t limit = remains_.empty() && !streams_deadline_ ? 5000 : 20;
     const int n = ::epoll_wait(epoll_fd_, events, 64,
                                static_cast<int>(std::clamp<int64_t>(wait.count() + 1, 0, limit)));
     for (int i = 0; i < n; ++i) {
@@ -435,9 +504,18 @@ void Kubelet::adopted_exited(int pidfd) {
 }
 
 void Kubelet::finish(Container& c, Json terminated) {
-  // A container is its main process: what it left running in its group goes with it, and so
-  // does a preStop hook still running for it.
-  if (signal_group(c.pid, SIGKILL)) lingering_groups_.insert(c.pid);
+  // A container is its main process: whatever it left running goes with it, wherever it moved,
+  // and so does a preStop hook still running for it.
+  if (const int left = c.procs.kill(); left > 0) {
+    if (!c.killed)
+      note_kill(c, fmt::format("{}: {} process{} left by the container {} killed", c.label, left,
+                               left == 1 ? "" : "es", left == 1 ? "was" : "were"));
+    c.procs.forget_run();
+    remains_.push_back(std::move(c.procs));
+  }
+  c.procs = {};
+  if (!c.tracking_cgroup.empty()) spent_cgroups_.push_back(std::move(c.tracking_cgroup));
+  c.tracking_cgroup.clear();
   if (c.hook && c.hook->pid > 0) {
     signal_group(c.hook->pid, SIGKILL);
     hook_pids_.erase(c.hook->pid);
@@ -464,6 +542,22 @@ void Kubelet::finish(Container& c, Json terminated) {
   if (options_.report)
     options_.report(c.pod_name, fmt::format("container {} exited with code {}", c.name, code),
                     false);
+}
+
+void Kubelet::note_kill(const Container& c, std::string line) {
+  if (options_.report) options_.report(c.pod_name, line, false);
+  if (stopping_) kill_report_.push_back(std::move(line));
+}
+
+void Kubelet::collect_run_dirs(const std::map<std::string, Json>& stored) {
+  std::error_code ec;
+  for (const fs::directory_entry& dir : fs::directory_iterator(options_.pods_dir, ec)) {
+    const std::string name = dir.path().filename().string();
+    const size_t last = name.rfind('_');
+    if (last == std::string::npos) continue;
+    const std::string uid = name.substr(last + 1);
+    if (!stored.count(uid) && !pods_.count(uid)) fs::remove_all(dir.path(), ec);
+  }
 }
 
 std::string Kubelet::allocate_ip() {
@@ -583,6 +677,25 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.pid_file = dir / "pid";
   fs::remove(c.pid_file, ec);
   fs::remove(dir / "exit", ec);
+  const std::string run_name = fmt::format("{}_{}_{}", pod.uid, c.name, c.restart_count);
+  fs::path tracking;
+  if (tracking_ && tracking_->available()) {
+    Result<fs::path> group = tracking_->create(run_name);
+    Result<int> procs = group.ok() ? MemoryCgroups::open_procs(group.value()) : group.error();
+    if (!procs.ok()) {
+      if (group.ok()) MemoryCgroups::remove(group.value());
+      c.waiting_reason = "RunContainerError";
+      c.waiting_message = "cannot make the container's cgroup: " + procs.error().message;
+      return false;
+    }
+    tracking = group.value();
+    spec.cgroup_procs_fds[0] = procs.value();
+  }
+  // Either cgroup's failure below leaves neither behind.
+  auto release = [&] {
+    for (int& fd : spec.cgroup_procs_fds)
+      if (fd >= 0) ::close(std::exchange(fd, -1));
+  };
   const std::string memory =
       str(json_at(json_at(json_at(c.spec, "resources"), "limits"), "memory"));
   fs::path cgroup;
@@ -594,17 +707,18 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
           fmt::format("resources.limits.memory ({}) of container {} is not enforced: {}", memory,
                       c.name, cgroups_->reason());
     } else if (bytes && *bytes > 0) {
-      Result<fs::path> group =
-          cgroups_->create(fmt::format("{}_{}_{}", pod.uid, c.name, c.restart_count), *bytes);
+      Result<fs::path> group = cgroups_->create(run_name, *bytes);
       Result<int> procs = group.ok() ? MemoryCgroups::open_procs(group.value()) : group.error();
       if (!procs.ok()) {
         if (group.ok()) MemoryCgroups::remove(group.value());
+        release();
+        if (!tracking.empty()) MemoryCgroups::remove(tracking);
         c.waiting_reason = "RunContainerError";
         c.waiting_message = "cannot apply the memory limit: " + procs.error().message;
         return false;
       }
       cgroup = group.value();
-      spec.cgroup_procs_fd = procs.value();
+      spec.cgroup_procs_fds[1] = procs.value();
     }
   }
   // How this run is started: `ticketctl exec` runs commands with its environment and directory,
@@ -617,18 +731,24 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
                     {"restartCount", c.restart_count},
                     {"podIP", pod.ip},
                     {"gracePeriodSeconds", pod.grace_seconds},
-                    {"cgroup", cgroup.string()}});
+                    {"cgroup", cgroup.string()},
+                    {"trackingCgroup", tracking.string()},
+                    {"pod", pod.name},
+                    {"namespace", pod.ns}});
   // A run without its record could not be adopted or exec'd into: do not start it.
   if (Result<bool> w = write_private_file(dir / "exec.json", exec_info.dump()); !w.ok()) {
-    if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
-    if (!cgroup.empty()) MemoryCgroups::remove(cgroup);
+    release();
+    for (const fs::path& g : {cgroup, tracking})
+      if (!g.empty()) MemoryCgroups::remove(g);
     c.waiting_reason = "RunContainerError";
     c.waiting_message = w.error().message;
     return false;
   }
   Result<Spawned> spawned = spawn_process(spec);
-  if (spec.cgroup_procs_fd >= 0) ::close(spec.cgroup_procs_fd);
-  if (!spawned.ok() && !cgroup.empty()) MemoryCgroups::remove(cgroup);
+  release();
+  if (!spawned.ok())
+    for (const fs::path& g : {cgroup, tracking})
+      if (!g.empty()) MemoryCgroups::remove(g);
   if (!spawned.ok()) {
     c.waiting_reason = "RunContainerError";
     c.waiting_message = spawned.error().message;
@@ -637,7 +757,9 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   const Spawned& s = spawned.value();
   c.pid = s.pid;
   c.cgroup = cgroup;
+  c.tracking_cgroup = tracking;
   c.start_ticks = process_start_time(s.pid);
+  c.procs = ContainerProcesses(s.pid, c.start_ticks, tracking, dir);
   by_pid_[s.pid] = &c;
   c.ever_started = true;
   c.started_at = started_at;
@@ -713,7 +835,11 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   if (err < 0) {  // without its output it cannot be supervised: replaced
     for (int fd : {pidfd, out})
       if (fd >= 0) ::close(fd);
-    signal_group(a.pid, SIGKILL);
+    ContainerProcesses procs = a.processes();
+    if (procs.kill() > 0) {
+      procs.forget_run();
+      remains_.push_back(std::move(procs));
+    }
     return false;
   }
   c.pid = a.pid;
@@ -725,6 +851,8 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   c.waiting_reason.clear();
   c.process = spawn_spec_from_record(a.exec);
   c.cgroup = str(json_at(a.exec, "cgroup"));
+  c.tracking_cgroup = str(json_at(a.exec, "trackingCgroup"));
+  c.procs = a.processes();
   c.pid_file = dir / "pid";
   c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
                                     options_.log_max_bytes, options_.log_max_files);
@@ -743,8 +871,11 @@ void Kubelet::begin_stop(const Pod& pod, Container& c, seconds grace) {
   c.stopping = true;
   c.killed = false;
   c.kill_at = Clock::now() + grace;
+  c.grace_seconds = static_cast<int>(grace.count());
+  c.label = pod.containers.size() > 1 ? fmt::format("pod {}, container {}", pod.name, c.name)
+                                      : fmt::format("pod {}", pod.name);
   if (grace.count() == 0) {
-    signal_group(c.pid, SIGKILL);
+    c.procs.kill();
     c.killed = true;
     return;
   }
@@ -757,7 +888,12 @@ void Kubelet::begin_stop(const Pod& pod, Container& c, seconds grace) {
     spec.argv.clear();
     for (const Json& a : json_at(exec, "command")) spec.argv.push_back(str(a));
     hook.kind = "exec";
+    // It runs in the container, as in Kubernetes: what it starts is the container's too.
+    Result<int> procs =
+        c.tracking_cgroup.empty() ? Result<int>(-1) : MemoryCgroups::open_procs(c.tracking_cgroup);
+    if (procs.ok()) spec.cgroup_procs_fds[0] = procs.value();
     Result<Spawned> child = spawn_process(spec);
+    if (spec.cgroup_procs_fds[0] >= 0) ::close(spec.cgroup_procs_fds[0]);
     if (child.ok()) {
       hook.pid = child.value().pid;
       hook_pids_[hook.pid] = &c;
@@ -781,7 +917,7 @@ void Kubelet::begin_stop(const Pod& pod, Container& c, seconds grace) {
     hook.kind = "sleep";
     hook.until = Clock::now() + seconds(int_field(sleep, "seconds", 0));
   } else {
-    signal_group(c.pid, SIGTERM);  // no hook (a tcpSocket one does nothing, as in Kubernetes)
+    c.procs.signal(SIGTERM);  // no hook (a tcpSocket one does nothing, as in Kubernetes)
     return;
   }
   c.hook = std::move(hook);
@@ -808,7 +944,7 @@ std::optional<std::string> Kubelet::end_hook(Container& c, bool timed_out) {
   }
   if (hook.pid > 0) hook_pids_.erase(hook.pid);
   c.hook.reset();
-  signal_group(c.pid, SIGTERM);
+  c.procs.signal(SIGTERM);
   // httpGet hooks' threads that are done are joined here, not only at stop().
   std::erase_if(hook_threads_, [](HookThread& t) {
     if (!t.done->load()) return false;
@@ -895,7 +1031,7 @@ void Kubelet::adopt_orphans() {
     pod->name = first.pod;
     pod->ip = str(json_at(first.exec, "podIP"));
     pod->grace_seconds = int_field(first.exec, "gracePeriodSeconds", 30);
-    pod->dir = options_.pods_dir / fmt::format("{}_{}_{}", pod->ns, pod->name, uid);
+    pod->dir = options_.pods_dir / api::pod_dir_name(pod->ns, pod->name, uid);
     for (const auto& [name, a] : containers) {
       auto c = std::make_unique<Container>();
       c->name = name;
@@ -921,13 +1057,18 @@ void Kubelet::sync() {
                 {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", pod.uid}}}};
   };
   std::map<std::string, Json> wanted;  // uid -> pod
+  // Uids of stored pods, also while stopping: their logs stay. A Terminating pod is not one:
+  // its delete ends once its processes are gone, also when that is during `down`.
+  std::set<std::string> stored;
   const auto now = Clock::now();
   host_addresses_.reset();
   {
     std::lock_guard<std::mutex> lock(store_mutex_);
-    if (!stopping_)
-      for (Json& p : store_.list("pods", ""))
-        wanted.emplace(str(p["metadata"]["uid"]), std::move(p));
+    for (Json& p : store_.list("pods", "")) {
+      const bool terminating = !json_at(p["metadata"], "deletionTimestamp").is_null();
+      if (!terminating) stored.insert(str(p["metadata"]["uid"]));
+      if (!stopping_) wanted.emplace(str(p["metadata"]["uid"]), std::move(p));
+    }
     for (auto& [uid, pod_json] : wanted) {
       auto it = pods_.find(uid);
       if (it == pods_.end()) {
@@ -939,7 +1080,7 @@ void Kubelet::sync() {
         pod->name = str(meta["name"]);
         pod->restart_policy = spec.value("restartPolicy", "Always");
         pod->grace_seconds = int_field(spec, "terminationGracePeriodSeconds", 30);
-        pod->dir = options_.pods_dir / fmt::format("{}_{}_{}", pod->ns, pod->name, uid);
+        pod->dir = options_.pods_dir / api::pod_dir_name(pod->ns, pod->name, uid);
         pod->start_time = store::rfc3339_now();
         const Json& status = json_at(pod_json, "status");
         // Containers a previous control plane left running keep their pod's IP: they are
@@ -1056,6 +1197,23 @@ void Kubelet::sync() {
   }
 
   adopt_orphans();
+  // The run directories of pods deleted while no control plane ran (or before this one could
+  // remove them) hold nothing anyone can ask for.
+  if (!run_dirs_collected_ && !stopping_) {
+    run_dirs_collected_ = true;
+    collect_run_dirs(wanted);
+  }
+  // Without a cgroup, the processes of each container are looked for in /proc: remembered now,
+  // they are still known once their parent is gone and they are reparented.
+  if (!tracking_ || !tracking_->available()) {
+    std::optional<std::vector<ProcessEntry>> all;
+    for (auto& [uid, pod] : pods_)
+      for (auto& c : pod->containers)
+        if (c->pid != 0) {
+          if (!all) all = list_processes();
+          c->procs.remember(*all);
+        }
+  }
 
   // Pods no longer stored (deleted, or everything on `down`) are stopped, then forgotten.
   for (auto it = pods_.begin(); it != pods_.end();) {
@@ -1066,7 +1224,15 @@ void Kubelet::sync() {
       const bool gone = std::all_of(pod.containers.begin(), pod.containers.end(),
                                     [](const auto& c) { return c->pid == 0; });
       if (gone) {
-        if (!stopping_) {
+        // A deleted pod's logs go with it; those of pods still stored stay for the next `up`
+        // (`logs --previous`).
+        if (!stored.count(pod.uid)) {
+          if (stopping_) {  // a Terminating pod's delete ends here, as in the status step below
+            std::lock_guard<std::mutex> lock(store_mutex_);
+            Result<Json> p = store_.get({"pods", pod.ns, pod.name});
+            if (p.ok() && str(p.value()["metadata"]["uid"]) == pod.uid)
+              (void)store_.remove({"pods", pod.ns, pod.name});
+          }
           std::error_code ec;
           fs::remove_all(pod.dir, ec);
         }
@@ -1095,8 +1261,12 @@ void Kubelet::sync() {
         continue;
       }
       if (now >= c.kill_at) {
-        signal_group(c.pid, SIGKILL);
+        const int n = c.procs.kill();
         c.killed = true;
+        if (n > 0)
+          note_kill(
+              c, fmt::format("{}: {} process{} did not exit within {}s and {} killed", c.label, n,
+                             n == 1 ? "" : "es", c.grace_seconds, n == 1 ? "was" : "were"));
         event(pod_ref(*pod), "Warning", "ExceededGracePeriod",
               "Container runtime did not kill the pod within specified grace period.");
       }

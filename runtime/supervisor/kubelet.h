@@ -28,6 +28,7 @@
 #include "runtime/store/store.h"
 #include "runtime/supervisor/cgroup.h"
 #include "runtime/supervisor/env.h"
+#include "runtime/supervisor/process_tree.h"
 
 namespace ticketctl::supervisor {
 
@@ -62,7 +63,8 @@ struct KubeletOptions {
 // A container run as its control plane recorded it: <pods_dir>/<ns>_<pod>_<uid>/<container>/pid
 // ("<pid> <start ticks>" of its shim, or of its main process without one; present while the run
 // lasts), exec.json beside it (how it was started: argv, env, workingDir, podIP, startedAt,
-// restartCount, gracePeriodSeconds, cgroup; written before the run begins) and, once it ended
+// restartCount, gracePeriodSeconds, cgroup, trackingCgroup, pod, namespace; written before the
+// run begins) and, once it ended
 // under a shim, exit ("exited N" or "signaled N").
 struct RecordedRun {
   std::filesystem::path dir;
@@ -73,13 +75,23 @@ struct RecordedRun {
   // process group.
   bool alive = false;
   Json exec;  // exec.json; null when missing or unreadable
+  // Every process of the run: its tracking cgroup (exec.json's "trackingCgroup"), else found from
+  // its shim and its FIFOs.
+  ContainerProcesses processes() const;
 };
 std::vector<RecordedRun> recorded_runs(const std::filesystem::path& pods_dir);
 
 // What `down` does when no control plane runs: stops every container a dead one left running
-// (SIGTERM to each group, SIGKILL after its grace period, all in parallel), waits until each
-// group is gone, and removes their pid files. Returns how many it stopped.
-int stop_leftover_containers(const std::filesystem::path& pods_dir);
+// (SIGTERM to each of its processes, wherever they moved: see process_tree.h; SIGKILL after its
+// grace period, all in parallel), waits until none is left, and removes their pid files.
+// `grace_over`: their grace period already ran out (a control plane that could not finish was
+// killed), so SIGKILL at once.
+struct LeftoverStop {
+  int containers = 0;               // how many had processes
+  std::vector<std::string> killed;  // "pod X: N processes did not exit within Gs and were killed"
+};
+LeftoverStop stop_leftover_containers(const std::filesystem::path& pods_dir,
+                                      bool grace_over = false);
 
 // "demo/posts:latest" -> "demo_posts": the file name an image's build status is kept under.
 std::string build_key(std::string_view image);
@@ -99,9 +111,12 @@ class Kubelet {
   void start();
   // Something in the store changed: sync soon.
   void wake();
-  // Stops every pod in parallel (SIGTERM to each group, SIGKILL after its grace period), waits
-  // for all of them, then ends the thread.
+  // Stops every pod in parallel (SIGTERM to every process of each container, SIGKILL after its
+  // grace period), waits until none of their processes is left, then ends the thread.
   void stop();
+  // After stop(): one line per container whose processes had to be killed while stopping, e.g.
+  // "pod X: 200 processes did not exit within 30s and were killed".
+  const std::vector<std::string>& kill_report() const { return kill_report_; }
 
  private:
   struct Pod;
@@ -129,6 +144,11 @@ class Kubelet {
   // message.
   std::optional<std::string> end_hook(Container& c, bool timed_out);
   Json status_of(const Pod& pod, const Json& pod_json) const;
+  // A container's processes had to be killed: said in the foreground and, while stopping, kept
+  // for kill_report().
+  void note_kill(const Container& c, std::string line);
+  // Removes the directories under pods_dir of pods neither stored (by uid) nor supervised.
+  void collect_run_dirs(const std::map<std::string, Json>& stored);
   std::string allocate_ip();
   std::chrono::steady_clock::time_point next_deadline() const;
 
@@ -155,8 +175,14 @@ class Kubelet {
   // process into a cgroup of its own).
   std::optional<MemoryCgroups> cgroups_;
   std::vector<std::filesystem::path> spent_cgroups_;  // removed once their processes are gone
-  // Groups whose leader exited; they were sent SIGKILL, and count until no member is left.
-  std::set<pid_t> lingering_groups_;
+  // Where every process of a container is kept; not available: process_tree.h walks /proc.
+  std::optional<TrackingCgroups> tracking_;
+  // What containers that ended left running; sent SIGKILL until nothing is left of them.
+  std::vector<ContainerProcesses> remains_;
+  bool swept_everything_ = false;
+  bool run_dirs_collected_ = false;  // stop(): every descendant of this process is a remain
+  std::optional<std::chrono::steady_clock::time_point> streams_deadline_;
+  std::vector<std::string> kill_report_;
   uint32_t next_ip_ = 0;
   std::optional<std::set<uint32_t>> host_addresses_;  // read once per sync, when needed
   int epoll_fd_ = -1, signal_fd_ = -1, wake_fd_ = -1;

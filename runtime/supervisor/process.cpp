@@ -152,8 +152,8 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     }
     if (out[1] < 0 || err[1] < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
       child_fail(report[1], errno);
-    if (spec.cgroup_procs_fd >= 0 && ::write(spec.cgroup_procs_fd, "0\n", 2) != 2)
-      child_fail(report[1], errno);
+    for (int procs : spec.cgroup_procs_fds)
+      if (procs >= 0 && ::write(procs, "0\n", 2) != 2) child_fail(report[1], errno);
     // Only the report pipe survives past stdio (as fd 3, closed by exec); nothing else the
     // control plane has open (API sockets, the store) may leak into a pod.
     if (::dup2(report[1], 3) < 0) child_fail(report[1], errno);
@@ -203,21 +203,6 @@ int open_output_fifo(const std::filesystem::path& fifo) {
 
 bool signal_group(pid_t pgid, int sig) {
   return pgid > 0 && ::kill(-pgid, sig) == 0;
-}
-
-bool group_alive(pid_t pgid) {
-  if (pgid <= 0 || ::kill(-pgid, 0) != 0) return false;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::istringstream fields(stat_fields(entry.path() / "stat"));
-    char state = 0;
-    pid_t ppid = 0, group = 0;
-    if (fields >> state >> ppid >> group && group == pgid && state != 'Z' && state != 'X')
-      return true;
-  }
-  return false;
 }
 
 unsigned long long process_start_time(pid_t pid) {

@@ -24,9 +24,10 @@ struct SpawnSpec {
   // control plane, whose successor reopens the FIFOs by path (open_output_fifo). While nobody
   // reads, a container that fills the FIFO's buffer waits in write() until somebody does.
   std::filesystem::path stdout_fifo, stderr_fifo;
-  // An open cgroup.procs file: the child writes "0" into it before exec, so the container and
-  // everything it starts are in that cgroup. -1: none.
-  int cgroup_procs_fd = -1;
+  // Open cgroup.procs files (its tracking and its memory cgroup, which are one file in a v2
+  // hierarchy that limits memory, two in v1): the child writes "0" into each before exec, so the
+  // container and everything it starts are in those cgroups. -1: none.
+  int cgroup_procs_fds[2] = {-1, -1};
   // stdout and stderr to /dev/null, no pipes (lifecycle hooks, whose output nobody reads).
   bool discard_output = false;
   // Start the program under this ticketctl-shim (runtime/supervisor/shim/shim.c), which records
@@ -63,10 +64,6 @@ int open_output_fifo(const std::filesystem::path& fifo);
 
 // Sends `sig` to the whole process group; false when the group no longer exists.
 bool signal_group(pid_t pgid, int sig);
-
-// Whether a member of the process group still runs: zombies do not count (a group the control
-// plane adopted is reaped by whoever took it in, maybe late).
-bool group_alive(pid_t pgid);
 
 // The process's start time in clock ticks since boot (/proc/PID/stat field 22); 0 when gone.
 // With the pid it identifies a process across control-plane restarts.

@@ -11,14 +11,22 @@
 // signal), so a parent sees what it would have seen of the container itself. fd 3, when open, is
 // the kubelet's report pipe: an errno written there means PROGRAM could not be executed; the
 // container's exec closes it.
+// The shim is a subreaper: whatever the container starts stays below it, even a setsid'd daemon
+// whose parent is gone, so the container's processes are the shim's descendants wherever no
+// cgroup holds them (the kubelet's /proc walk). It reaps those orphans, and when the container's
+// main process ends it kills what is left, as a container's end kills its cgroup, before it
+// records the exit.
 // Linked statically, so the preload library in the container's LD_PRELOAD stays out of it.
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -69,6 +77,34 @@ static unsigned long long own_start_time(void) {
   return ticks;
 }
 
+// SIGKILL to each of this process's children (orphans of the container, reparented here);
+// returns how many there were. Their own children come here in turn when they die.
+static int kill_children(void) {
+  DIR* proc = opendir("/proc");
+  if (!proc) return 0;
+  const pid_t self = getpid();
+  int found = 0;
+  for (struct dirent* e; (e = readdir(proc)) != NULL;) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const pid_t pid = (pid_t)atoi(e->d_name);
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE* in = fopen(path, "r");
+    if (!in) continue;
+    const size_t n = fread(stat, 1, sizeof stat - 1, in);
+    fclose(in);
+    stat[n] = '\0';
+    const char* p = strrchr(stat, ')');
+    char state = 0;
+    int ppid = 0;
+    if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != self) continue;
+    if (state != 'Z') kill(pid, SIGKILL);
+    ++found;
+  }
+  closedir(proc);
+  return found;
+}
+
 static void report(int fd, int err) {
   if (fd >= 0 && write(fd, &err, sizeof err) < 0) {
     // Nothing more to say: the kubelet sees exit code 127.
@@ -91,6 +127,7 @@ int main(int argc, char** argv) {
     return 127;
   }
 
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   const pid_t child = fork();
   if (child < 0) {
     report(report_fd, errno);
@@ -115,8 +152,17 @@ int main(int argc, char** argv) {
   for (int fd = 0; fd <= 2 && devnull >= 0; ++fd) dup2(devnull, fd);
 
   int status = 0;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) return 127;
+  for (;;) {
+    int any = 0;
+    const pid_t pid = waitpid(-1, &any, 0);
+    if (pid == child) {
+      status = any;
+      break;
+    }
+    if (pid < 0 && errno != EINTR) return 127;
+  }
+  // The container is its main process: what it leaves goes too, wherever it moved to.
+  while (kill_children() > 0) waitpid(-1, NULL, 0);
 
   char how[64];
   if (WIFSIGNALED(status))

@@ -258,5 +258,22 @@ TEST_F(PodLogFiles, ThePreviousRunIsReadOnceEvenWhenFollowed) {
   EXPECT_EQ(read_all(choose_log_run(pod({"app"}), tmp_.path(), o).value(), o), "run 0\n");
 }
 
+TEST(PodDirName, KeepsShortNamesAndBoundsLongOnes) {
+  const std::string uid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  EXPECT_EQ(pod_dir_name("default", "web", uid), "default_web_" + uid);
+  // Every valid name (a 253-character DNS subdomain, a 63-character namespace) fits in one file
+  // name, and two long names that differ only at the end stay apart.
+  const std::string ns(63, 'n');
+  const std::string a = std::string(252, 'a') + "x", b = std::string(252, 'a') + "y";
+  const std::string dir_a = pod_dir_name(ns, a, uid), dir_b = pod_dir_name(ns, b, uid);
+  EXPECT_EQ(dir_a.size(), 255u);
+  EXPECT_NE(dir_a, dir_b);
+  EXPECT_EQ(dir_a.rfind(ns + "_aaaa", 0), 0u) << dir_a;
+  EXPECT_EQ(dir_a.substr(dir_a.size() - uid.size() - 1), "_" + uid);
+  // The run layout's readers split at the first and last '_': the cut name holds none.
+  EXPECT_EQ(dir_a.find('_', ns.size() + 1), dir_a.size() - uid.size() - 1);
+  EXPECT_EQ(pod_dir_name(ns, a, uid), dir_a);  // the same every time
+}
+
 }  // namespace
 }  // namespace ticketctl::api

@@ -227,6 +227,48 @@ TEST(MemoryCgroupsOomKills, IsZeroWhenUnreadable) {
   EXPECT_EQ(MemoryCgroups::oom_kills(dir.path() / "gone"), 0);
 }
 
+TEST(TrackingCgroupsDetect, UsesV2WithoutAnyControllerWhereOurGroupIsWritable) {
+  FakeCgroupTree tree;
+  tree.v2_group("unified", "", "");  // a hybrid system: v2 with no controllers at all
+  tree.self_cgroup("4:memory:/x\n0::/\n");
+  const TrackingCgroups cgroups = TrackingCgroups::detect(tree.mounts(), tree.self());
+  ASSERT_TRUE(cgroups.available()) << cgroups.reason();
+  EXPECT_EQ(cgroups.version(), 2);
+  EXPECT_EQ(cgroups.base(), tree.mounts() / "unified" / "ticketctl-pods");
+  Result<fs::path> group = cgroups.create("uid_main_0");
+  ASSERT_TRUE(group.ok()) << group.error().message;
+  EXPECT_TRUE(fs::is_directory(group.value()));
+  // A previous run's group that still holds a process is not taken over.
+  write(group.value() / "cgroup.procs", "4242\n");
+  EXPECT_EQ(cgroups.create("uid_main_0").error().code, ErrorCode::AlreadyExists);
+  EXPECT_EQ(cgroups.create("../escape").error().code, ErrorCode::Invalid);
+}
+
+TEST(TrackingCgroupsDetect, FallsBackToTheV1FreezerAndCanBeForced) {
+  FakeCgroupTree tree;
+  write(tree.mounts() / "freezer" / "cgroup.procs", "");
+  tree.self_cgroup("6:freezer:/\n0::/\n");  // no v2 mounted
+  const TrackingCgroups cgroups = TrackingCgroups::detect(tree.mounts(), tree.self());
+  ASSERT_TRUE(cgroups.available()) << cgroups.reason();
+  EXPECT_EQ(cgroups.version(), 1);
+  EXPECT_EQ(cgroups.base(), tree.mounts() / "freezer" / "ticketctl-pods");
+
+  const TrackingCgroups none = TrackingCgroups::detect(tree.mounts(), tree.self(), "none");
+  EXPECT_FALSE(none.available());
+  EXPECT_EQ(none.reason(), "TICKETCTL_PROCESS_TRACKING=none");
+  const TrackingCgroups v2 = TrackingCgroups::detect(tree.mounts(), tree.self(), "cgroup2");
+  EXPECT_FALSE(v2.available());
+  EXPECT_EQ(v2.reason(), "cgroup v2 is not mounted");
+}
+
+TEST(TrackingCgroupsDetect, SaysWhyWhenNoneIsUsable) {
+  FakeCgroupTree tree;
+  tree.self_cgroup("0::/\n");
+  const TrackingCgroups cgroups = TrackingCgroups::detect(tree.mounts(), tree.self());
+  EXPECT_FALSE(cgroups.available());
+  EXPECT_EQ(cgroups.reason(), "cgroup v2 is not mounted; cgroup v1 freezer is not mounted");
+}
+
 TEST(CgroupByteQuantity, ParsesKubernetesMemoryQuantities) {
   EXPECT_EQ(parse_byte_quantity("128Mi"), 134217728);
   EXPECT_EQ(parse_byte_quantity("1G"), 1000000000);
