@@ -23,8 +23,10 @@ std::string env_name(const std::string& key) {
     out += std::isalnum(static_cast<unsigned char>(c))
                ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
                : '_';
-  if (!out.empty() && std::isdigit(static_cast<unsigned char>(out[0]))) out.insert(0, "_");
-  return out;
+  if (out.empty() || !std::isdigit(static_cast<unsigned char>(out[0]))) return out;
+  std::string prefixed = "_";  // (not insert(0, ...): GCC 12 warns wrongly, -Wrestrict)
+  prefixed += out;
+  return prefixed;
 }
 
 Result<std::vector<ServiceSpec::Secret>> parse_secrets(const std::vector<std::string>& given) {

@@ -164,8 +164,8 @@ TEST(Scaffold, AnEditThatIsNotSafeBecomesASnippetToPaste) {
   Result r = ticketctl({"new", "service", "auth"}, "", app.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("to do by hand: skaffold.yaml:3: cannot add build.artifacts app/auth "
-                       "safely (the mapping is written in flow style ({...})); add this after "
-                       "line 3:\nartifacts:\n  - image: app/auth\n"),
+                       "safely (the list is written in flow style ([...])); add this after "
+                       "line 3:\n- image: app/auth\n  context: auth\n"),
             std::string::npos)
       << r.out;
   EXPECT_EQ(slurp(app / "skaffold.yaml"),
