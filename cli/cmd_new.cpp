@@ -17,9 +17,10 @@ Handler attach_new(CLI::App& verb) {
   CLI::App* service = verb.add_subcommand("service", "A service: code, manifests, routes");
   service->add_option("NAME", options->name, "The service's name (lowercase, digits, '-')")
       ->required();
-  service->add_option("-t,--template", options->template_name,
-                      "node (express), node-ts (express + TypeScript), cpp (C++20, cpp-httplib), "
-                      "or one of --template-dir's service/ directories")
+  service
+      ->add_option("-t,--template", options->template_name,
+                   "node (express), node-ts (express + TypeScript), cpp (C++20, cpp-httplib), "
+                   "or one of --template-dir's service/ directories")
       ->capture_default_str();
   service->add_option("--port", options->port, "The port it listens on")
       ->check(CLI::Range(1, 65535))
@@ -31,11 +32,13 @@ Handler attach_new(CLI::App& verb) {
       ->capture_default_str();
   service->add_option("--secret", options->secrets,
                       "SECRET:KEY, read as the env variable KEY from a secretKeyRef (repeatable)");
-  service->add_option("--db", options->db,
-                      "Its own database Deployment + Service NAME-DB-depl/-srv, and its URL as env")
+  service
+      ->add_option("--db", options->db,
+                   "Its own database Deployment + Service NAME-DB-depl/-srv, and its URL as env")
       ->check(CLI::IsMember({"redis", "postgres", "mongo"}));
-  service->add_option("--template-dir", options->template_dir,
-                      "A directory of templates laid out as templates/ that overrides built-in ones");
+  service->add_option(
+      "--template-dir", options->template_dir,
+      "A directory of templates laid out as templates/ that overrides built-in ones");
   service->add_flag("--dry-run", *dry_run, "Print the files instead of writing them");
   service->footer(
       "Writes NAME/ from the template, infra/k8s/NAME-depl.yaml (Deployment with a readiness\n"

@@ -33,8 +33,7 @@ constexpr Verb kVerbs[] = {
     {"ingress", "The built-in ingress: its CA (how to trust it) and its ports", attach_ingress},
     {"init", "Start an app here, or make an existing repository runnable: manifests, skaffold",
      attach_init},
-    {"new", "Add a service (node, node-ts, cpp): code, tests, manifests, ingress path",
-     attach_new},
+    {"new", "Add a service (node, node-ts, cpp): code, tests, manifests, ingress path", attach_new},
     {"version", "Print the ticketctl version", attach_version},
 };
 

@@ -71,7 +71,7 @@ AppContext app_context(const fs::path& root, const PlanBuilder& b, const std::st
   ctx.app = app_name;
   if (ctx.app.empty()) {
     // The app's name is its Ingress host's first label (APP.localhost), else its directory's.
-    if (auto ingress = find_ingress(b, manifest_files(ctx.manifest_paths), "");
+    if (auto ingress = find_ingress(b, manifest_files(b, ctx.manifest_paths), "");
         ingress && ingress->host.ends_with(".localhost"))
       ctx.app = ingress->host.substr(0, ingress->host.size() - 10);
     else
@@ -125,7 +125,8 @@ Data service_data(const AppContext& ctx, const ServiceSpec& s, bool regex) {
 Result<bool> add_service(PlanBuilder& b, const TemplateSet& t, const AppContext& ctx,
                          const ServiceSpec& s, bool files, bool image_entry) {
   const std::string base = "service/" + s.template_name + "/";
-  const auto ingress = find_ingress(b, manifest_files(ctx.manifest_paths), ctx.app + ".localhost");
+  const auto ingress =
+      find_ingress(b, manifest_files(b, ctx.manifest_paths), ctx.app + ".localhost");
   const Data data = service_data(ctx, s, ingress && ingress->regex);
   if (files) {
     for (const std::string& rel : t.list(base + "files/")) {
@@ -134,8 +135,8 @@ Result<bool> add_service(PlanBuilder& b, const TemplateSet& t, const AppContext&
       if (!r.ok()) return r;
     }
   }
-  Result<bool> r = render_into(b, t, "k8s/depl.yaml", data,
-                               ctx.manifests_dir / (s.name + "-depl.yaml"), "");
+  Result<bool> r =
+      render_into(b, t, "k8s/depl.yaml", data, ctx.manifests_dir / (s.name + "-depl.yaml"), "");
   if (!r.ok()) return r;
   if (!s.db.empty()) {
     r = render_into(b, t, "k8s/" + s.db + ".yaml", data,

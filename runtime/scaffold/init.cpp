@@ -18,7 +18,9 @@ namespace {
 constexpr size_t kMaxScannedFiles = 300;
 constexpr uintmax_t kMaxScannedBytes = 256 << 10;
 
-std::string scalar(const YAML::Node& n) { return n.IsDefined() && n.IsScalar() ? n.Scalar() : ""; }
+std::string scalar(const YAML::Node& n) {
+  return n.IsDefined() && n.IsScalar() ? n.Scalar() : "";
+}
 
 std::string slurp(const fs::path& p) {
   std::error_code ec;
@@ -83,7 +85,7 @@ struct Existing {
 Existing existing(const PlanBuilder& b, const fs::path& root,
                   const std::vector<fs::path>& manifests) {
   Existing e;
-  for (const fs::path& f : manifest_files(manifests)) {
+  for (const fs::path& f : manifest_files(b, manifests)) {
     const auto text = b.read(f);
     if (!text) continue;
     for (const YAML::Node& doc : load_documents(*text)) {
@@ -101,10 +103,9 @@ Existing existing(const PlanBuilder& b, const fs::path& root,
       if (artifacts.IsDefined() && artifacts.IsSequence())
         for (const YAML::Node& a : artifacts) {
           const std::string context = scalar(child(a, "context"));
-          e.artifact_by_context[(root / (context.empty() ? "." : context))
-                                    .lexically_normal()
-                                    .filename()
-                                    .string()] = scalar(child(a, "image"));
+          e.artifact_by_context
+              [(root / (context.empty() ? "." : context)).lexically_normal().filename().string()] =
+              scalar(child(a, "image"));
         }
       const YAML::Node m = child(child(child(doc, "deploy"), "kubectl"), "manifests");
       if (m.IsDefined() && m.IsSequence())
@@ -157,7 +158,7 @@ Result<Plan> plan_init(const InitOptions& o) {
   // The app's own files, except an Ingress when the manifests have one already.
   const AppContext probe = app_context(dir, b, app);
   const bool has_ingress =
-      has_ticketctl && find_ingress(b, manifest_files(probe.manifest_paths), "").has_value();
+      has_ticketctl && find_ingress(b, manifest_files(b, probe.manifest_paths), "").has_value();
   for (const std::string& rel : t.list("app/")) {
     const fs::path out = dir / output_name(rel);
     if (b.exists(out)) continue;
@@ -186,11 +187,11 @@ Result<Plan> plan_init(const InitOptions& o) {
     ServiceSpec s;
     s.context = d.filename().string();
     s.name = sanitize_name(s.context);
-    s.template_name = cpp ? "cpp" : node ? (slurp(d / "package.json").find("\"typescript\"") !=
-                                                    std::string::npos
-                                                ? "node-ts"
-                                                : "node")
-                                         : "cpp";
+    s.template_name =
+        cpp    ? "cpp"
+        : node ? (slurp(d / "package.json").find("\"typescript\"") != std::string::npos ? "node-ts"
+                                                                                        : "node")
+               : "cpp";
     s.has_dockerfile = docker;
     s.cmake_target = cpp ? cmake_executable(d) : "";
     s.tcp_probe = true;
@@ -199,8 +200,9 @@ Result<Plan> plan_init(const InitOptions& o) {
     s.image = artifact != now.artifact_by_context.end() ? artifact->second : app + "/" + s.name;
     const Found port = find_port(d);
     s.port = port.port != 0 && !o.port_given ? port.port : o.port;
-    const std::string how =
-        o.port_given ? "--port" : port.port != 0 ? port.how : "a guess: say --port N if not";
+    const std::string how = o.port_given     ? "--port"
+                            : port.port != 0 ? port.how
+                                             : "a guess: say --port N if not";
     if (runs_image(now, s.image) || b.exists(ctx.manifests_dir / (s.name + "-depl.yaml"))) {
       b.note(fmt::format("{}: has manifests already (image {})", s.context, s.image));
       continue;
@@ -227,9 +229,9 @@ Result<Plan> plan_init(const InitOptions& o) {
   Result<bool> valid = check_manifests(plan, ctx);
   if (!valid.ok()) return valid.error();
   if (services == 0)
-    plan.notes.push_back(fmt::format(
-        "Next: cd {} && ticketctl new service NAME (--template node | node-ts | cpp)",
-        o.dir.string()));
+    plan.notes.push_back(
+        fmt::format("Next: cd {} && ticketctl new service NAME (--template node | node-ts | cpp)",
+                    o.dir.string()));
   else
     plan.notes.push_back("Next: ticketctl up --build");
   return plan;

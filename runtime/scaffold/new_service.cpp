@@ -14,7 +14,9 @@ namespace ticketctl::scaffold {
 namespace fs = std::filesystem;
 namespace {
 
-Error invalid(std::string message) { return Error{ErrorCode::Invalid, std::move(message)}; }
+Error invalid(std::string message) {
+  return Error{ErrorCode::Invalid, std::move(message)};
+}
 
 // "JWT_KEY" stays; "jwt.key" -> "JWT_KEY": the variable the service reads the key from.
 std::string env_name(const std::string& key) {
@@ -43,8 +45,8 @@ Result<std::vector<ServiceSpec::Secret>> parse_secrets(const std::vector<std::st
     sec.env = env_name(sec.key);
     for (const auto& o : out)
       if (o.env == sec.env)
-        return invalid(fmt::format("--secret {:?}: {} is already read from another secret", s,
-                                   sec.env));
+        return invalid(
+            fmt::format("--secret {:?}: {} is already read from another secret", s, sec.env));
     out.push_back(std::move(sec));
   }
   return out;
@@ -108,8 +110,8 @@ Result<Plan> plan_new_service(const fs::path& cwd, const ServiceOptions& o) {
   if (!templates.ok()) return templates.error();
   const std::vector<std::string> known = templates.value().children("service/");
   if (std::find(known.begin(), known.end(), s.template_name) == known.end())
-    return invalid(fmt::format("--template {:?}: not one of {}", s.template_name,
-                               fmt::join(known, ", ")));
+    return invalid(
+        fmt::format("--template {:?}: not one of {}", s.template_name, fmt::join(known, ", ")));
 
   const fs::path root = find_app_root(cwd);
   if (root.empty())
@@ -123,7 +125,7 @@ Result<Plan> plan_new_service(const fs::path& cwd, const ServiceOptions& o) {
                  fmt::format("{} already exists: choose another name, or remove it first",
                              (root / s.name).string())};
   // A Deployment or Service of that name anywhere in the manifests is the same service.
-  for (const fs::path& f : manifest_files(ctx.manifest_paths)) {
+  for (const fs::path& f : manifest_files(b, ctx.manifest_paths)) {
     const auto text = b.read(f);
     if (!text) continue;
     for (const YAML::Node& doc : load_documents(*text)) {
@@ -141,10 +143,10 @@ Result<Plan> plan_new_service(const fs::path& cwd, const ServiceOptions& o) {
   if (!valid.ok()) return valid.error();
   for (const auto& sec : s.secrets)
     plan.notes.push_back(fmt::format(
-        "{} waits for its Secret: ticketctl create secret generic {} --from-literal={}=...",
-        s.name, sec.secret, sec.key));
-  plan.notes.push_back(fmt::format("Next: ticketctl up --build, then http://{}.localhost:8080{}",
-                                   ctx.app, s.path));
+        "{} waits for its Secret: ticketctl create secret generic {} --from-literal={}=...", s.name,
+        sec.secret, sec.key));
+  plan.notes.push_back(
+      fmt::format("Next: ticketctl up --build, then http://{}.localhost:8080{}", ctx.app, s.path));
   return plan;
 }
 

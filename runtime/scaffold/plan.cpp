@@ -117,8 +117,8 @@ void print_plan(const Plan& plan, const fs::path& base, bool contents, std::ostr
     }
   }
   for (const ManualStep& m : plan.manual) {
-    out << "\nto do by hand: " << m.file.lexically_relative(base).string() << ':' << m.line
-        << ": " << m.reason << "; add this after line " << m.line << ":\n"
+    out << "\nto do by hand: " << m.file.lexically_relative(base).string() << ':' << m.line << ": "
+        << m.reason << "; add this after line " << m.line << ":\n"
         << m.snippet;
     if (!m.snippet.empty() && m.snippet.back() != '\n') out << '\n';
   }

@@ -47,6 +47,7 @@ class PlanBuilder {
   void edit(const std::filesystem::path& path, std::string content, std::string summary);
   void manual(ManualStep step) { plan_.manual.push_back(std::move(step)); }
   void note(std::string text) { plan_.notes.push_back(std::move(text)); }
+  const Plan& plan() const { return plan_; }
   Plan take() { return std::move(plan_); }
 
  private:

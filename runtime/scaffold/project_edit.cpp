@@ -13,7 +13,9 @@ namespace {
 
 using Planner = std::function<Result<Insertion>(std::string_view doc)>;
 
-std::string scalar(const YAML::Node& n) { return n.IsDefined() && n.IsScalar() ? n.Scalar() : ""; }
+std::string scalar(const YAML::Node& n) {
+  return n.IsDefined() && n.IsScalar() ? n.Scalar() : "";
+}
 
 // "- " before the first line of `item`, two spaces before the others: one block list item.
 std::string as_list_item(const std::string& item) {
@@ -38,7 +40,8 @@ Result<bool> edit_document(PlanBuilder& b, const fs::path& file, size_t index, i
                            const Planner& plan, const std::string& summary,
                            const std::string& snippet) {
   const std::optional<std::string> text = b.read(file);
-  const std::vector<DocumentSpan> docs = text ? split_documents(*text) : std::vector<DocumentSpan>{};
+  const std::vector<DocumentSpan> docs =
+      text ? split_documents(*text) : std::vector<DocumentSpan>{};
   Result<Insertion> r = Error{ErrorCode::NotFound, "cannot read it"};
   if (index < docs.size()) {
     const DocumentSpan& span = docs[index];
@@ -54,8 +57,8 @@ Result<bool> edit_document(PlanBuilder& b, const fs::path& file, size_t index, i
     if (line == 0) line = span.first_line;
   }
   if (r.error().code == ErrorCode::AlreadyExists) return r.error();
-  b.manual({file, line, fmt::format("cannot add {} safely ({})", summary, r.error().message),
-            snippet});
+  b.manual(
+      {file, line, fmt::format("cannot add {} safely ({})", summary, r.error().message), snippet});
   return false;
 }
 
@@ -98,8 +101,14 @@ std::vector<YAML::Node> load_documents(const std::string& text) {
   return out;
 }
 
-std::vector<fs::path> manifest_files(const std::vector<fs::path>& dirs) {
+std::vector<fs::path> manifest_files(const PlanBuilder& b, const std::vector<fs::path>& dirs) {
   std::vector<fs::path> out;
+  for (const FileChange& c : b.plan().changes) {
+    const std::string ext = c.path.extension().string();
+    if (!c.created || (ext != ".yaml" && ext != ".yml")) continue;
+    for (const fs::path& dir : dirs)
+      if (c.path.parent_path() == dir) out.push_back(c.path);
+  }
   for (const fs::path& dir : dirs) {
     std::error_code ec;
     if (fs::is_regular_file(dir, ec)) {
@@ -112,6 +121,7 @@ std::vector<fs::path> manifest_files(const std::vector<fs::path>& dirs) {
     }
   }
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -239,7 +249,10 @@ Result<bool> add_ingress_path(PlanBuilder& b, const IngressTarget& target, const
         b, target.file, target.document, line_of(paths, first),
         [&](std::string_view doc) {
           return plan_sequence_append(
-              doc, [&](const YAML::Node& root) { return child(child(locate_rule(root), "http"), "paths"); },
+              doc,
+              [&](const YAML::Node& root) {
+                return child(child(locate_rule(root), "http"), "paths");
+              },
               item);
         },
         summary, as_list_item(item));

@@ -19,8 +19,10 @@ namespace ticketctl::scaffold {
 // Every document of a YAML file, parsed (documents that do not parse are skipped).
 std::vector<YAML::Node> load_documents(const std::string& text);
 
-// The manifests' YAML files (*.yaml, *.yml) under `dirs`, sorted.
-std::vector<std::filesystem::path> manifest_files(const std::vector<std::filesystem::path>& dirs);
+// The manifests' YAML files (*.yaml, *.yml) under `dirs` (or named by them), on disk or about to
+// be created by the plan, sorted.
+std::vector<std::filesystem::path> manifest_files(const PlanBuilder& b,
+                                                  const std::vector<std::filesystem::path>& dirs);
 
 // ticketctl.yaml: `image:` with `value` (a YAML mapping's text) under `images:`.
 // AlreadyExists when the image has an entry.
@@ -45,8 +47,8 @@ std::optional<IngressTarget> find_ingress(const PlanBuilder& b,
                                           const std::string& host);
 
 // One more path in the target rule; AlreadyExists when one has the same `path`.
-Result<bool> add_ingress_path(PlanBuilder& b, const IngressTarget& target,
-                              const std::string& path, const std::string& item);
+Result<bool> add_ingress_path(PlanBuilder& b, const IngressTarget& target, const std::string& path,
+                              const std::string& item);
 
 // `text` with every non-empty line indented by `spaces`.
 std::string indent(const std::string& text, size_t spaces);

@@ -29,8 +29,8 @@ Result<Plan> plan_new_service(const std::filesystem::path& cwd, const ServiceOpt
 
 struct InitOptions {
   std::filesystem::path dir;
-  std::string app;     // default: the directory's name
-  int port = 3000;     // for services whose port cannot be found
+  std::string app;  // default: the directory's name
+  int port = 3000;  // for services whose port cannot be found
   bool port_given = false;
   std::filesystem::path template_dir;
 };

@@ -54,11 +54,12 @@ Result<TemplateSet> TemplateSet::load(const fs::path& user_dir) {
   fs::recursive_directory_iterator it(user_dir, ec), end;
   if (ec) return Error{ErrorCode::Invalid, fmt::format("{}: {}", user_dir.string(), ec.message())};
   for (; it != end; it.increment(ec)) {
-    if (ec) return Error{ErrorCode::Invalid, fmt::format("{}: {}", user_dir.string(), ec.message())};
+    if (ec)
+      return Error{ErrorCode::Invalid, fmt::format("{}: {}", user_dir.string(), ec.message())};
     if (!it->is_regular_file(ec)) continue;
     if (++count > kMaxTemplateFiles)
-      return Error{ErrorCode::Invalid, fmt::format("{}: more than {} files", user_dir.string(),
-                                                   kMaxTemplateFiles)};
+      return Error{ErrorCode::Invalid,
+                   fmt::format("{}: more than {} files", user_dir.string(), kMaxTemplateFiles)};
     const fs::path file = it->path();
     if (it->file_size(ec) > kMaxTemplateBytes)
       return Error{ErrorCode::Invalid,
@@ -93,18 +94,15 @@ std::vector<std::string> TemplateSet::children(const std::string& prefix) const 
 
 Result<std::string> TemplateSet::render(const std::string& path, const Data& data) const {
   auto it = files_.find(path);
-  if (it == files_.end())
-    return Error{ErrorCode::NotFound, fmt::format("no template {}", path)};
+  if (it == files_.end()) return Error{ErrorCode::NotFound, fmt::format("no template {}", path)};
   kainjow::mustache::mustache tmpl{strip_standalone_tags(it->second)};
   if (!tmpl.is_valid())
-    return Error{ErrorCode::Invalid,
-                 fmt::format("{}: {}", origin_.at(path), tmpl.error_message())};
+    return Error{ErrorCode::Invalid, fmt::format("{}: {}", origin_.at(path), tmpl.error_message())};
   // The output is YAML, JSON, code: nothing is HTML.
   tmpl.set_custom_escape([](const std::string& s) { return s; });
   std::string out = tmpl.render(data);
   if (!tmpl.is_valid())
-    return Error{ErrorCode::Invalid,
-                 fmt::format("{}: {}", origin_.at(path), tmpl.error_message())};
+    return Error{ErrorCode::Invalid, fmt::format("{}: {}", origin_.at(path), tmpl.error_message())};
   return out;
 }
 

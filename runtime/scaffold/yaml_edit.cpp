@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 namespace ticketctl::scaffold {
 namespace {
 
@@ -56,8 +55,8 @@ Result<YAML::Node> parse(std::string_view text, const char* what) {
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return Error{ErrorCode::Invalid, fmt::format("{} is not valid YAML (line {}: {})", what,
-                                                 e.mark.line + 1, e.msg)};
+    return Error{ErrorCode::Invalid,
+                 fmt::format("{} is not valid YAML (line {}: {})", what, e.mark.line + 1, e.msg)};
   }
 }
 
@@ -71,7 +70,8 @@ std::string dump(const YAML::Node& n) {
 // continues the block while it is indented more than `column`, or as much and `same_column_ok`
 // says it is one of the block's own entries.
 size_t last_line_of_block(std::string_view doc, const std::vector<Line>& lines, size_t first,
-                          size_t column, const std::function<bool(std::string_view)>& same_column_ok) {
+                          size_t column,
+                          const std::function<bool(std::string_view)>& same_column_ok) {
   size_t last = first;
   for (size_t i = first + 1; i < lines.size(); ++i) {
     const std::string_view line = doc.substr(lines[i].begin, lines[i].end - lines[i].begin);
@@ -169,9 +169,8 @@ Result<Insertion> plan_sequence_append(std::string_view doc, const Locate& locat
   if (static_cast<size_t>(seq[0].Mark().line) == first &&
       static_cast<size_t>(seq[0].Mark().column) > dash)
     content = static_cast<size_t>(seq[0].Mark().column);
-  const size_t last = last_line_of_block(doc, lines, first, dash, [dash](std::string_view line) {
-    return is_dash_at(line, dash);
-  });
+  const size_t last = last_line_of_block(
+      doc, lines, first, dash, [dash](std::string_view line) { return is_dash_at(line, dash); });
   std::string text;
   const std::vector<std::string> item_lines = split_lines(item);
   if (item_lines.empty()) return Error{ErrorCode::Invalid, "nothing to insert"};

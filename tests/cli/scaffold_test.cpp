@@ -32,8 +32,8 @@ TEST(Scaffold, InitWritesAnAppThatValidates) {
   Result r = ticketctl({"init", "shop"}, "", tmp.path().string());
   ASSERT_EQ(r.status, 0) << r.err;
   const fs::path app = tmp.path() / "shop";
-  for (const char* f : {"ticketctl.yaml", "skaffold.yaml", "infra/k8s/ingress-srv.yaml",
-                        "README.md", ".gitignore"})
+  for (const char* f :
+       {"ticketctl.yaml", "skaffold.yaml", "infra/k8s/ingress-srv.yaml", "README.md", ".gitignore"})
     EXPECT_TRUE(fs::exists(app / f)) << f << "\n" << r.out;
   EXPECT_NE(slurp(app / "infra/k8s/ingress-srv.yaml").find("host: shop.localhost"),
             std::string::npos);
@@ -64,8 +64,10 @@ TEST(Scaffold, NewServiceWritesCodeManifestsAndRoutes) {
     EXPECT_TRUE(fs::exists(app / f)) << f;
   const std::string depl = slurp(app / "infra/k8s/tickets-depl.yaml");
   EXPECT_NE(depl.find("replicas: 2"), std::string::npos);
-  EXPECT_NE(depl.find("secretKeyRef:\n                  name: jwt-secret\n                  key: JWT_KEY"),
-            std::string::npos)
+  EXPECT_NE(
+      depl.find(
+          "secretKeyRef:\n                  name: jwt-secret\n                  key: JWT_KEY"),
+      std::string::npos)
       << depl;
   EXPECT_NE(depl.find("value: \"redis://tickets-redis-srv:6379\""), std::string::npos) << depl;
   EXPECT_NE(slurp(app / "tickets/src/app.ts").find("JWT_KEY: fingerprint(process.env.JWT_KEY)"),
@@ -188,19 +190,19 @@ TEST(Scaffold, DryRunAndTemplateDirAndBadInput) {
   std::ofstream(mine / "service/static/files/index.html") << "<h1>{{name}} on {{port}}</h1>\n";
   std::ofstream(mine / "service/static/image.yaml")
       << "context: {{name}}\ncommand: [python3, -m, http.server, \"{{port}}\"]\n";
-  r = ticketctl({"new", "service", "docs", "-t", "static", "--port", "8000", "--template-dir",
-                 mine.string()},
-                "", app.string());
+  r = ticketctl(
+      {"new", "service", "docs", "-t", "static", "--port", "8000", "--template-dir", mine.string()},
+      "", app.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(slurp(app / "docs/index.html"), "<h1>docs on 8000</h1>\n");
   EXPECT_NE(slurp(app / "ticketctl.yaml").find("command: [python3, -m, http.server, \"8000\"]"),
             std::string::npos);
 
-  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
-           {"new", "service", "Auth"},
-           {"new", "service", "auth", "--secret", "nocolon"},
-           {"new", "service", "auth", "--path", "/api/(.*)"},
-           {"new", "service", "auth", "-t", "cobol"}}) {
+  for (std::vector<std::string> bad :
+       std::vector<std::vector<std::string>>{{"new", "service", "Auth"},
+                                             {"new", "service", "auth", "--secret", "nocolon"},
+                                             {"new", "service", "auth", "--path", "/api/(.*)"},
+                                             {"new", "service", "auth", "-t", "cobol"}}) {
     r = ticketctl(bad, "", app.string());
     EXPECT_EQ(r.status, 1) << bad.back();
     EXPECT_NE(r.err.find("ticketctl new service: "), std::string::npos) << r.err;
@@ -236,8 +238,14 @@ TEST(Scaffold, InitOnAnExistingRepositoryWritesWhatIsMissing) {
   EXPECT_TRUE(fs::exists(tmp.path() / "infra/k8s/orders-depl.yaml"));
   EXPECT_NE(slurp(tmp.path() / "infra/k8s/payments-depl.yaml").find("tcpSocket"),
             std::string::npos);
-  EXPECT_NE(slurp(tmp.path() / "ticketctl.yaml").find("command: [npm, start]"),
-            std::string::npos);
+  EXPECT_NE(slurp(tmp.path() / "ticketctl.yaml").find("command: [npm, start]"), std::string::npos);
+  const std::string ingress = slurp(tmp.path() / "infra/k8s/ingress-srv.yaml");
+  EXPECT_NE(ingress.find("host: legacy.localhost"), std::string::npos) << ingress;
+  EXPECT_NE(ingress.find("- path: /api/orders/?(.*)"), std::string::npos) << ingress;
+  EXPECT_NE(
+      ingress.find("name: payments-srv\n                port:\n                  number: 4002"),
+      std::string::npos)
+      << ingress;
   r = ticketctl({"validate", "-f", "infra/k8s"}, "", tmp.path().string());
   EXPECT_EQ(r.status, 0) << r.err;
   // --dry-run on the result: nothing left to add.

@@ -76,7 +76,8 @@ class ScaffoldE2e : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* tool : {"node", "npm"})
-      if (!on_path(tool)) GTEST_SKIP() << tool << " is needed on PATH (./setup.sh test installs it)";
+      if (!on_path(tool))
+        GTEST_SKIP() << tool << " is needed on PATH (./setup.sh test installs it)";
   }
   void TearDown() override {
     if (started_) run({"down"}, app_);
@@ -172,8 +173,10 @@ TEST_F(ScaffoldE2e, FromNothingToThreeServicesTalking) {
       << diagnostics();
   // tickets waits for its Secret: no endpoint, so the ingress answers 503.
   EXPECT_TRUE(testing::eventually(
-      [&] { return run({"get", "pods", "-l", "app=tickets"}, app_).out.find(
-                       "CreateContainerConfigError") != std::string::npos; },
+      [&] {
+        return run({"get", "pods", "-l", "app=tickets"}, app_)
+                   .out.find("CreateContainerConfigError") != std::string::npos;
+      },
       std::chrono::seconds(60)))
       << diagnostics();
   const auto waiting = http("GET", "/api/tickets");
@@ -235,8 +238,8 @@ TEST_F(ScaffoldE2e, FromNothingToThreeServicesTalking) {
     EXPECT_FALSE(answer(path, std::chrono::seconds(120)).empty()) << path << diagnostics();
   const double second_run = seconds_since(again);
   std::cout << "figure: init to three services answering, first run (npm installs, C++ build): "
-            << first_run << " s\nfigure: up to three services answering, second run: "
-            << second_run << " s\n";
+            << first_run << " s\nfigure: up to three services answering, second run: " << second_run
+            << " s\n";
 }
 
 TEST_F(ScaffoldE2e, InitOnAnExistingRepositoryRuns) {

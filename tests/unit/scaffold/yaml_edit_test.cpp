@@ -74,7 +74,8 @@ TEST(YamlEdit, AppendsToABlockListKeepingEveryCommentByteForByte) {
 
 TEST(YamlEdit, AppendsToACompactListWhoseDashesAlignWithTheKey) {
   const std::string doc = "build:\n  artifacts:\n  - image: a\n    context: a\n  local: {}\n";
-  Result<Insertion> ins = plan_sequence_append(doc, at({"build", "artifacts"}), "image: b\ncontext: b\n");
+  Result<Insertion> ins =
+      plan_sequence_append(doc, at({"build", "artifacts"}), "image: b\ncontext: b\n");
   ASSERT_TRUE(ins.ok()) << ins.error().message;
   EXPECT_EQ(apply_insertion(doc, ins.value()),
             "build:\n  artifacts:\n  - image: a\n    context: a\n  - image: b\n    context: b\n"
