@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "runtime/manifest/loader.h"
 #include "runtime/scaffold/project_edit.h"
 #include "runtime/scaffold/yaml_edit.h"

@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "runtime/manifest/names.h"
 #include "runtime/scaffold/app_context.h"

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace ticketctl::scaffold {
 namespace {
 
@@ -102,7 +104,26 @@ Insertion insertion_after(std::string_view doc, const std::vector<Line>& lines, 
   return ins;
 }
 
+// Anchors and aliases are refused: the check after an edit compares subtrees, and an alias
+// expands there (a few lines of aliases can stand for gigabytes).
+bool uses_aliases(std::string_view doc) {
+  for (const Line& l : lines_of(doc)) {
+    const std::string_view line = doc.substr(l.begin, l.end - l.begin);
+    for (size_t i = 0; i + 1 < line.size(); ++i) {
+      if (line[i] == '#' && (i == 0 || line[i - 1] == ' ')) break;  // a comment
+      const bool starts =
+          i == 0 || std::string_view(" \t:-[{,").find(line[i - 1]) != std::string_view::npos;
+      if (starts && (line[i] == '&' || line[i] == '*') &&
+          (std::isalnum(static_cast<unsigned char>(line[i + 1])) || line[i + 1] == '_'))
+        return true;
+    }
+  }
+  return false;
+}
+
 Result<YAML::Node> locate_in(std::string_view doc, const Locate& locate, const char* what) {
+  if (uses_aliases(doc))
+    return Error{ErrorCode::Invalid, "it uses YAML anchors or aliases (&name, *name)"};
   Result<YAML::Node> root = parse(doc, what);
   if (!root.ok()) return root;
   YAML::Node n = locate(root.value());

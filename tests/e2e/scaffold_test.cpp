@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,6 +80,7 @@ class ScaffoldE2e : public ::testing::Test {
       if (!on_path(tool))
         GTEST_SKIP() << tool << " is needed on PATH (./setup.sh test installs it)";
   }
+  // The control plane stops before its temporary directory (a member, removed after this).
   void TearDown() override {
     if (started_) run({"down"}, app_);
   }
@@ -131,6 +133,7 @@ class ScaffoldE2e : public ::testing::Test {
     return body;
   }
 
+  std::optional<testing::TempDir> tmp_;
   fs::path app_, state_;
   std::string host_;
   int http_port_ = 0;
@@ -141,7 +144,7 @@ TEST_F(ScaffoldE2e, FromNothingToThreeServicesTalking) {
   for (const char* tool : {"cmake", "c++", "pkg-config", "redis-server"})
     if (!on_path(tool))
       GTEST_SKIP() << tool << " is needed (./setup.sh test installs the test packages)";
-  testing::TempDir tmp("scaffold-e2e");
+  const testing::TempDir& tmp = tmp_.emplace("scaffold-e2e");
   app_ = tmp.path() / "app";
   state_ = tmp.path() / "state";
   host_ = "app.localhost";
@@ -161,8 +164,10 @@ TEST_F(ScaffoldE2e, FromNothingToThreeServicesTalking) {
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   // Until the built-in mapping of well-known images stops failing with "chdir to :" (being
   // fixed elsewhere), Redis runs from an explicit entry; images: is ticketctl.yaml's last key.
+  // --bind 0.0.0.0: redis-server's default also binds [::], which the preload leaves host-wide.
   std::ofstream(app_ / "ticketctl.yaml", std::ios::app)
-      << "  redis:\n    command: [redis-server, --save, \"\", --appendonly, \"no\"]\n";
+      << "  redis:\n    command: [redis-server, --bind, 0.0.0.0, --save, \"\", --appendonly, "
+         "\"no\"]\n";
 
   up();
   EXPECT_NE(answer("/api/auth", std::chrono::seconds(120)).find("\"service\":\"auth\""),
@@ -243,7 +248,7 @@ TEST_F(ScaffoldE2e, FromNothingToThreeServicesTalking) {
 }
 
 TEST_F(ScaffoldE2e, InitOnAnExistingRepositoryRuns) {
-  testing::TempDir tmp("scaffold-existing-e2e");
+  const testing::TempDir& tmp = tmp_.emplace("scaffold-existing-e2e");
   app_ = tmp.path() / "legacy";
   state_ = tmp.path() / "state";
   host_ = "legacy.localhost";

@@ -101,6 +101,10 @@ TEST(YamlEdit, RefusesWhatItCannotEditSafely) {
   EXPECT_NE(flow.error().message.find("flow style"), std::string::npos);
   EXPECT_FALSE(plan_sequence_append("a: 1\n", at({"b"}), "3\n").ok());
   EXPECT_FALSE(plan_mapping_append("a: {x: 1}\n", at({"a"}), "y: 2\n").ok());
+  Result<Insertion> alias =
+      plan_mapping_append("base: &b {x: 1}\nm:\n  y: *b\n", at({"m"}), "z: 2\n");
+  ASSERT_FALSE(alias.ok());
+  EXPECT_NE(alias.error().message.find("anchors or aliases"), std::string::npos);
   Result<Insertion> dup = plan_mapping_append("a:\n  x: 1\n", at({"a"}), "x: 2\n");
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.error().code, ErrorCode::AlreadyExists);
