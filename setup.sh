@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
   g++ cmake ninja-build pkg-config
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev
-  libcpp-httplib-dev libssl-dev libboost1.81-dev
+  libcpp-httplib-dev libssl-dev libboost1.81-dev libkainjow-mustache-dev
   libgtest-dev libbenchmark-dev
 )
 
@@ -67,7 +67,8 @@ case "${1:-run}" in
     ;;
   test)
     # The browser end-to-end test drives Debian's chromium with playwright-core from npm.
-    PACKAGES+=(chromium)
+    # The scaffolding end-to-end test runs a generated service with its own Redis.
+    PACKAGES+=(chromium redis-server)
     install_packages
     browser=tests/e2e/browser
     if [ ! -d "$browser/node_modules" ] ||

@@ -33,6 +33,9 @@ constexpr Verb kVerbs[] = {
     {"status", "Show whether the control plane runs, where, and what it stores", attach_status},
     {"config", "Show the kubeconfig for kubectl (view, path)", attach_config},
     {"ingress", "The built-in ingress: its CA (how to trust it) and its ports", attach_ingress},
+    {"init", "Start an app here, or make an existing repository runnable: manifests, skaffold",
+     attach_init},
+    {"new", "Add a service (node, node-ts, cpp): code, tests, manifests, ingress path", attach_new},
     {"version", "Print the ticketctl version", attach_version},
 };
 

@@ -43,6 +43,8 @@ Handler attach_port_forward(CLI::App& verb);
 Handler attach_exec(CLI::App& verb);
 Handler attach_build(CLI::App& verb);
 Handler attach_dev(CLI::App& verb);
+Handler attach_init(CLI::App& verb);
+Handler attach_new(CLI::App& verb);
 
 int run(int argc, char** argv);
 
