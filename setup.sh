@@ -63,6 +63,8 @@ case "${1:-run}" in
   test)
     # The browser end-to-end test drives Debian's chromium with playwright-core from npm.
     PACKAGES+=(chromium)
+    # The databases tests run the Debian servers behind the well-known images (docs/images.md).
+    PACKAGES+=(redis-server postgresql nats-server mariadb-server rabbitmq-server memcached)
     install_packages
     browser=tests/e2e/browser
     if [ ! -d "$browser/node_modules" ] ||

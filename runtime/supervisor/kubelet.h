@@ -43,6 +43,9 @@ struct KubeletOptions {
   std::filesystem::path shim;
   // Where `ticketctl build` records failed builds (<image key>.failed); empty: not checked.
   std::filesystem::path builds_dir;
+  // persistentVolumeClaims' directories (<claims_dir>/<ns>_<claim>_<uid>); empty: claims are
+  // not served.
+  std::filesystem::path claims_dir;
   std::chrono::milliseconds backoff_initial{10000};
   std::chrono::milliseconds backoff_max{300000};
   uint64_t log_max_bytes = 10 * 1024 * 1024;
@@ -129,6 +132,7 @@ class Kubelet {
   // message.
   std::optional<std::string> end_hook(Container& c, bool timed_out);
   Json status_of(const Pod& pod, const Json& pod_json) const;
+  void sync_volumes(const std::map<std::string, Json>& wanted);
   std::string allocate_ip();
   std::chrono::steady_clock::time_point next_deadline() const;
 
