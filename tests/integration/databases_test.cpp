@@ -86,7 +86,8 @@ class DatabasesTest : public ::testing::Test {
         [&] {
           const Result r = run({"get", "pods", "-l", "app=" + app, "-o", "json"});
           if (r.status != 0) return false;
-          for (const json& p : json::parse(r.out)["items"]) {
+          const json list = json::parse(r.out);
+      for (const json& p : list["items"]) {
             if (p["metadata"].contains("deletionTimestamp")) continue;
             for (const json& c : p["status"].value("conditions", json::array()))
               if (c["type"] == "Ready" && c["status"] == "True") {
@@ -101,10 +102,12 @@ class DatabasesTest : public ::testing::Test {
   }
   // node client.js ARGS... in the client pod, until it succeeds (or a minute passed).
   Result client(std::vector<std::string> args, bool retry = true) {
-    std::vector<std::string> cmd = {"exec", "client", "--", "node", "client.js"};
+    std::vector<std::string> cmd = {"exec", "client", "--state-dir", state_.string(), "--",
+                                    "node",  "client.js"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     Result r;
-    testing::eventually([&] { return (r = run(cmd)).status == 0 || !retry; },
+    testing::eventually(
+        [&] { return (r = ticketctl(cmd, "", project_.string())).status == 0 || !retry; },
                         std::chrono::seconds(60));
     return r;
   }

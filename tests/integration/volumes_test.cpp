@@ -58,11 +58,20 @@ spec:
         volumeMounts:
         - {name: scratch, mountPath: /scratch}
         - {name: keep, mountPath: /var/lib/keep}
-        - {name: creds, mountPath: /etc/creds}
       volumes:
       - {name: scratch, emptyDir: {}}
       - {name: keep, persistentVolumeClaim: {claimName: keep}}
-      - {name: creds, secret: {secretName: creds}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: test/sleep
+    volumeMounts: [{name: creds, mountPath: /etc/creds}]
+  volumes: [{name: creds, secret: {secretName: creds}}]
 )";
 
 class VolumesTest : public ::testing::Test {
@@ -85,7 +94,8 @@ class VolumesTest : public ::testing::Test {
     eventually([&] {
       const Result r = run({"get", "pods", "-l", "app=files", "-o", "json"});
       if (r.status != 0) return false;
-      for (const json& p : json::parse(r.out)["items"])
+      const json list = json::parse(r.out);
+      for (const json& p : list["items"])
         if (!p["metadata"].contains("deletionTimestamp") &&
             p["status"].value("phase", "") == "Running") {
           name = p["metadata"]["name"];
@@ -93,11 +103,15 @@ class VolumesTest : public ::testing::Test {
         }
       return false;
     });
+    if (name.empty())
+      ADD_FAILURE() << "no running pod of files: " << run({"get", "pods", "-o", "wide"}).out
+                    << run({"describe", "pods"}).out;
     return name;
   }
   // `ticketctl exec` in the pod: the command sees the pod's mountPaths.
   Result sh(const std::string& pod, const std::string& script) {
-    return run({"exec", pod, "--", "sh", "-c", script});
+    return ticketctl({"exec", pod, "--state-dir", state_.string(), "--", "sh", "-c", script}, "",
+                     project_.string());
   }
 
   testing::TempDir tmp_{"ticketctl-volumes"};
@@ -118,7 +132,7 @@ TEST_F(VolumesTest, ClaimsOutliveThePodEmptyDirsDoNotAndSecretsFollowTheirObject
   std::string first = pod();
   ASSERT_FALSE(first.empty());
   // A program that opens the mountPath reads the Secret's key as a file, 0600.
-  Result cat = sh(first, "cat /etc/creds/password; echo; stat -c %a /etc/creds/password");
+  Result cat = sh("reader", "cat /etc/creds/password; echo; stat -c %a /etc/creds/password");
   EXPECT_EQ(cat.out, "first\n600\n") << cat.err;
   Result write = sh(first, "echo kept > /var/lib/keep/data && echo gone > /scratch/data && "
                            "ls /scratch; ls /var/lib/keep");
@@ -128,11 +142,19 @@ TEST_F(VolumesTest, ClaimsOutliveThePodEmptyDirsDoNotAndSecretsFollowTheirObject
   // The Secret changes: the file follows without a restart.
   std::ofstream(project_ / "k8s/files.yaml") << kFiles << "---\n" << secret("second");
   ASSERT_EQ(run({"apply", "-f", "k8s"}).status, 0);
-  EXPECT_TRUE(eventually([&] { return sh(first, "cat /etc/creds/password").out == "second"; }))
-      << sh(first, "cat /etc/creds/password").out;
+  EXPECT_TRUE(eventually([&] { return sh("reader", "cat /etc/creds/password").out == "second"; }))
+      << sh("reader", "cat /etc/creds/password").out;
+  EXPECT_EQ(run({"get", "pod", "reader", "-o",
+                 "jsonpath={.status.containerStatuses[0].restartCount}"})
+                .out,
+            "0");
+  // A program writing under a secret volume is refused, as on a read-only mount.
+  EXPECT_NE(sh("reader", "echo x > /etc/creds/other").err.find("Read-only file system"),
+            std::string::npos);
 
   // A new pod: the claim's data is there, the emptyDir starts empty.
-  ASSERT_EQ(run({"delete", "pod", first}).status, 0);
+  const Result del = run({"delete", "pod", first});
+  ASSERT_EQ(del.status, 0) << del.out << del.err;
   std::string second;
   ASSERT_TRUE(eventually([&] { return (second = pod()) != first && !second.empty(); }));
   EXPECT_EQ(sh(second, "cat /var/lib/keep/data").out, "kept\n");
