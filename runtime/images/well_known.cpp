@@ -14,11 +14,14 @@ namespace {
 
 // docker-library/redis: a first argument that is a flag or a .conf file goes to redis-server;
 // without a config file the image turns protected mode off (clients come from other
-// containers); the working directory is the VOLUME /data, where redis writes dump.rdb.
+// containers); the working directory is the VOLUME /data, where redis writes dump.rdb. Without a
+// config file redis binds "* -::*": the IPv6 wildcard cannot become the pod's (IPv4) address and
+// would take the host's port, so it binds the IPv4 wildcard, which the preload library rewrites.
 constexpr std::string_view kRedis = R"sh(
 case "$1" in -*|*.conf) set -- redis-server "$@" ;; esac
 if [ "$1" = redis-server ]; then
   case " $* " in *" --protected-mode "*|*.conf*) ;; *) set -- "$@" --protected-mode no ;; esac
+  case " $* " in *" --bind "*|*.conf*) ;; *) set -- "$@" --bind 0.0.0.0 ;; esac
 fi
 cd "$TICKETCTL_DATA_DIR" || exit 1
 exec "$@"
@@ -50,10 +53,13 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   user="${POSTGRES_USER:-postgres}"
   pwfile=$(mktemp)
   printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
-  # shellcheck disable=SC2086
-  initdb --username="$user" --pwfile="$pwfile" $POSTGRES_INITDB_ARGS
-  rm -f "$pwfile"
   auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+  # Every pod connects from 127.0.0.1 (the kernel's source address on lo), which initdb's
+  # default pg_hba.conf trusts: host lines get the image's method too.
+  # shellcheck disable=SC2086
+  initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host="$auth" \
+    $POSTGRES_INITDB_ARGS
+  rm -f "$pwfile"
   printf '\nhost all all all %s\n' "$auth" >> "$PGDATA/pg_hba.conf"
   db="${POSTGRES_DB:-$user}"
   if [ "$db" != postgres ]; then
@@ -62,7 +68,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   echo "PostgreSQL init process complete; ready for start up."
 fi
-exec postgres -c listen_addresses='*' -c unix_socket_directories='' "$@"
+exec postgres -c listen_addresses=0.0.0.0 -c unix_socket_directories='' "$@"
 )sh";
 
 // docker-library/mariadb (and mysql): system tables on first start, the root password for
@@ -116,8 +122,10 @@ if [ ! -d "$datadir/mysql" ]; then
   rm -f "$sql"
   echo "MariaDB init process done. Ready for start up."
 fi
+# A Unix socket path has at most 107 bytes: state directories are often deeper than that.
+sockdir=$(mktemp -d)
 exec "$server" --datadir="$datadir" $as_root --port=3306 --bind-address=0.0.0.0 \
-  --socket="$datadir/mysqld.sock" --pid-file="$datadir/mysqld.pid" --skip-name-resolve "$@"
+  --socket="$sockdir/mysqld.sock" --pid-file="$datadir/mysqld.pid" --skip-name-resolve "$@"
 )sh";
 
 // docker-library/mongo: `mongod --bind_ip_all` with the data in the VOLUME /data/db; with
@@ -188,6 +196,22 @@ fi
 exec "$@"
 )sh";
 
+// nats-server and nats-streaming-server are Go programs: Go makes its own system calls, so the
+// preload library never sees their bind. They get the pod's address as their host (-a), which
+// also holds for their monitoring port; a later -a in the manifest's args still wins.
+constexpr std::string_view kNats = R"sh(
+case "$1" in -*) set -- nats-server "$@" ;; esac
+[ "$1" = nats-server ] || exec "$@"
+shift
+exec nats-server -a "${TICKETCTL_POD_IP:-0.0.0.0}" "$@"
+)sh";
+constexpr std::string_view kNatsStreaming = R"sh(
+case "$1" in -*) set -- nats-streaming-server "$@" ;; esac
+[ "$1" = nats-streaming-server ] || exec "$@"
+shift
+exec nats-streaming-server -a "${TICKETCTL_POD_IP:-0.0.0.0}" "$@"
+)sh";
+
 constexpr std::string_view kMariadbDebian = "apt-get install mariadb-server";
 constexpr std::string_view kMariadbMac = "brew install mariadb";
 
@@ -249,24 +273,24 @@ const std::vector<WellKnownImage>& well_known_images() {
       {"nats",
        "nats-server",
        {},
-       {"-p", "4222", "-m", "8222"},
+       {"nats-server", "-p", "4222", "-m", "8222"},
        4222,
        "",
        "apt-get install nats-server",
        "brew install nats-server",
        "",
-       ""},
+       kNats},
       {"nats-streaming",
        "nats-streaming-server",
        {},
-       {"-m", "8222"},
+       {"nats-streaming-server", "-m", "8222"},
        4222,
        "",
        "its release binary (not packaged by Debian): nats-streaming-server from "
        "https://github.com/nats-io/nats-streaming-server/releases, unzipped onto PATH",
        "brew install nats-streaming-server",
        "",
-       ""},
+       kNatsStreaming},
       {"rabbitmq",
        "rabbitmq-server",
        {"/usr/sbin", "/usr/lib/rabbitmq/bin"},

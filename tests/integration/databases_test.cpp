@@ -68,8 +68,8 @@ std::string deployment(const std::string& name, const std::string& image, int po
          "}]\n        readinessProbe: {tcpSocket: {port: " + std::to_string(port) +
          "}, periodSeconds: 1}\n" + extra +
          "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + name +
-         "-srv}\nspec:\n  selector: {app: " + name + "}\n  ports: [{port: " +
-         std::to_string(port) + "}]\n---\n";
+         "-srv}\nspec:\n  selector: {app: " + name + "}\n  ports: [{port: " + std::to_string(port) +
+         "}]\n---\n";
 }
 
 class DatabasesTest : public ::testing::Test {
@@ -87,7 +87,7 @@ class DatabasesTest : public ::testing::Test {
           const Result r = run({"get", "pods", "-l", "app=" + app, "-o", "json"});
           if (r.status != 0) return false;
           const json list = json::parse(r.out);
-      for (const json& p : list["items"]) {
+          for (const json& p : list["items"]) {
             if (p["metadata"].contains("deletionTimestamp")) continue;
             for (const json& c : p["status"].value("conditions", json::array()))
               if (c["type"] == "Ready" && c["status"] == "True") {
@@ -102,13 +102,13 @@ class DatabasesTest : public ::testing::Test {
   }
   // node client.js ARGS... in the client pod, until it succeeds (or a minute passed).
   Result client(std::vector<std::string> args, bool retry = true) {
-    std::vector<std::string> cmd = {"exec", "client", "--state-dir", state_.string(), "--",
-                                    "node",  "client.js"};
+    std::vector<std::string> cmd = {"exec", "client", "--state-dir", state_.string(),
+                                    "--",   "node",   "client.js"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     Result r;
     testing::eventually(
         [&] { return (r = ticketctl(cmd, "", project_.string())).status == 0 || !retry; },
-                        std::chrono::seconds(60));
+        std::chrono::seconds(60));
     return r;
   }
 
@@ -123,8 +123,8 @@ TEST_F(DatabasesTest, ClientsReachEachServerByServiceNameAndReadBackWhatTheyWrot
   if (!redis && !postgres && !mariadb && !nats)
     GTEST_SKIP() << "none of redis-server, postgres, mariadbd, nats-server is installed";
   const std::string dir = client_dir();
-  if (dir.empty()) GTEST_SKIP() << "npm could not install the clients (see " << DB_CLIENT_DIR
-                                << "/npm.log)";
+  if (dir.empty())
+    GTEST_SKIP() << "npm could not install the clients (see " << DB_CLIENT_DIR << "/npm.log)";
   fs::create_directories(project_ / "k8s");
   std::ofstream(project_ / "ticketctl.yaml")
       << "manifests: [k8s]\nrestartBackoff: {initial: 200ms, max: 1s}\nimages:\n"
@@ -213,9 +213,10 @@ TEST_F(DatabasesTest, ClientsReachEachServerByServiceNameAndReadBackWhatTheyWrot
     ASSERT_TRUE(testing::eventually(
         [&] { return !(second = ready_pod("postgres")).empty() && second != first; },
         std::chrono::seconds(120)));
-    std::printf("figure: postgres pod deleted until its replacement is Ready (existing data): "
-                "%.2f s\n",
-                seconds_since(restart));
+    std::printf(
+        "figure: postgres pod deleted until its replacement is Ready (existing data): "
+        "%.2f s\n",
+        seconds_since(restart));
     r = client({"pg", "postgres-srv", "password=s3cret", "database=tickets", "select=1"});
     EXPECT_EQ(r.out, "rows kept\n") << r.err;
     const Result logs = run({"logs", second});

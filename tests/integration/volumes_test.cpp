@@ -134,8 +134,9 @@ TEST_F(VolumesTest, ClaimsOutliveThePodEmptyDirsDoNotAndSecretsFollowTheirObject
   // A program that opens the mountPath reads the Secret's key as a file, 0600.
   Result cat = sh("reader", "cat /etc/creds/password; echo; stat -c %a /etc/creds/password");
   EXPECT_EQ(cat.out, "first\n600\n") << cat.err;
-  Result write = sh(first, "echo kept > /var/lib/keep/data && echo gone > /scratch/data && "
-                           "ls /scratch; ls /var/lib/keep");
+  Result write = sh(first,
+                    "echo kept > /var/lib/keep/data && echo gone > /scratch/data && "
+                    "ls /scratch; ls /var/lib/keep");
   ASSERT_EQ(write.status, 0) << write.out << write.err;
   EXPECT_EQ(write.out, "data\ndata\n");
 
@@ -144,10 +145,10 @@ TEST_F(VolumesTest, ClaimsOutliveThePodEmptyDirsDoNotAndSecretsFollowTheirObject
   ASSERT_EQ(run({"apply", "-f", "k8s"}).status, 0);
   EXPECT_TRUE(eventually([&] { return sh("reader", "cat /etc/creds/password").out == "second"; }))
       << sh("reader", "cat /etc/creds/password").out;
-  EXPECT_EQ(run({"get", "pod", "reader", "-o",
-                 "jsonpath={.status.containerStatuses[0].restartCount}"})
-                .out,
-            "0");
+  EXPECT_EQ(
+      run({"get", "pod", "reader", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"})
+          .out,
+      "0");
   // A program writing under a secret volume is refused, as on a read-only mount.
   EXPECT_NE(sh("reader", "echo x > /etc/creds/other").err.find("Read-only file system"),
             std::string::npos);
