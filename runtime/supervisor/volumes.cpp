@@ -242,9 +242,9 @@ Result<PreparedVolumes> prepare_volumes(const VolumeInputs& in) {
     // pod's own directory does, as Docker's anonymous volume would.
     for (const Mount& m : out.mounts)
       if (under(in.image_volume, m.path))
-        out.data_dir =
-            m.host /
-            fs::path(in.image_volume.substr(std::min(m.path.size() + 1, in.image_volume.size())));
+        out.data_dir = in.image_volume == m.path
+                           ? m.host
+                           : m.host / in.image_volume.substr(m.path == "/" ? 1 : m.path.size() + 1);
     if (out.data_dir.empty()) {
       const std::string cname = text(json_at(*in.container, "name"));
       out.data_dir = in.pod_dir / "volumes" / ("image-" + cname);
