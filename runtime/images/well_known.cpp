@@ -193,6 +193,10 @@ case "$1" in -*) set -- memcached "$@" ;; esac
 if [ "$1" = memcached ] && [ "$(id -u)" = 0 ]; then
   case " $* " in *" -u "*|*" --user"*) ;; *) set -- "$@" -u root ;; esac
 fi
+# IPv4 only: the IPv6 wildcard would be the host's port (see redis).
+if [ "$1" = memcached ]; then
+  case " $* " in *" -l "*|*" --listen"*) ;; *) set -- "$@" -l 0.0.0.0 ;; esac
+fi
 exec "$@"
 )sh";
 

@@ -119,9 +119,10 @@ class DatabasesTest : public ::testing::Test {
 
 TEST_F(DatabasesTest, ClientsReachEachServerByServiceNameAndReadBackWhatTheyWrote) {
   const bool redis = installed("redis-server"), postgres = installed("postgres"),
-             mariadb = installed("mariadbd"), nats = installed("nats-server");
-  if (!redis && !postgres && !mariadb && !nats)
-    GTEST_SKIP() << "none of redis-server, postgres, mariadbd, nats-server is installed";
+             mariadb = installed("mariadbd"), nats = installed("nats-server"),
+             memcached = installed("memcached");
+  if (!redis && !postgres && !mariadb && !nats && !memcached)
+    GTEST_SKIP() << "none of redis-server, postgres, mariadbd, nats-server, memcached is installed";
   const std::string dir = client_dir();
   if (dir.empty())
     GTEST_SKIP() << "npm could not install the clients (see " << DB_CLIENT_DIR << "/npm.log)";
@@ -151,6 +152,7 @@ TEST_F(DatabasesTest, ClientsReachEachServerByServiceNameAndReadBackWhatTheyWrot
                     "        - {name: MYSQL_USER, value: app}\n"
                     "        - {name: MYSQL_PASSWORD, value: apppw}\n");
   if (nats) m << deployment("nats", "nats:2", 4222, "");
+  if (memcached) m << deployment("memcached", "memcached:1.6", 11211, "");
   m.close();
 
   const auto start = Clock::now();
@@ -163,7 +165,7 @@ TEST_F(DatabasesTest, ClientsReachEachServerByServiceNameAndReadBackWhatTheyWrot
   for (std::string line; std::getline(status, line);)
     if (line.rfind("VmRSS:", 0) == 0)
       std::printf("figure: control plane %s with %d server pods\n", line.c_str(),
-                  redis + postgres + mariadb + nats);
+                  redis + postgres + mariadb + nats + memcached);
 
   const std::regex round_trip("read (\\S+) wrote (\\S+)\n");
   auto read_back = [&](const Result& r) {
@@ -182,6 +184,10 @@ TEST_F(DatabasesTest, ClientsReachEachServerByServiceNameAndReadBackWhatTheyWrot
         std::chrono::seconds(60)));
     std::printf("figure: redis pod deleted until its replacement is Ready: %.2f s\n",
                 seconds_since(restart));
+  }
+  if (memcached) {
+    const Result r = client({"memcached", "memcached-srv"});
+    EXPECT_TRUE(read_back(r)) << r.out << r.err;
   }
   if (nats) {
     const Result r = client({"nats", "nats-srv"});

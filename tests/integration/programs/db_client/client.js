@@ -54,7 +54,25 @@ async function nats() {
   await nc.close();
 }
 
-const run = { redis, pg, mysql, nats }[kind];
+// memcached's text protocol over a plain socket: no client package needed.
+function memcached() {
+  return new Promise((resolve, reject) => {
+    const sock = require('net').connect(11211, host);
+    let got = '';
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(`set k 0 0 ${value.length}\r\n${value}\r\nget k\r\n`));
+    sock.on('data', (d) => {
+      got += d;
+      const m = /VALUE k 0 \d+\r\n(.*)\r\nEND\r\n/.exec(got);
+      if (!m) return;
+      console.log(`read ${m[1]} wrote ${value}`);
+      sock.end();
+      resolve();
+    });
+  });
+}
+
+const run = { redis, pg, mysql, nats, memcached }[kind];
 if (!run) {
   console.error(`unknown client ${kind}`);
   process.exit(2);
