@@ -88,6 +88,25 @@ TEST_F(VolumesUnitTest, MountsBecomeHostDirectoriesAndSecretsPrivateFiles) {
   EXPECT_FALSE(fs::exists(tmp_.path() / "claims/default_data_u1"));
 }
 
+TEST_F(VolumesUnitTest, AHostPathOutsideTheProjectIsMountedWithAWarning) {
+  pod_["spec"]["volumes"].push_back(
+      {{"name", "host"},
+       {"hostPath",
+        {{"path", (tmp_.path() / "elsewhere").string()}, {"type", "DirectoryOrCreate"}}}});
+  VolumeInputs in = inputs(Json::parse(
+      R"({"name": "main", "volumeMounts": [{"name": "host", "mountPath": "/host", "readOnly": true}]})"));
+  in.project_dir = tmp_.path() / "project";
+  Result<PreparedVolumes> v = prepare_volumes(in);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_TRUE(fs::is_directory(tmp_.path() / "elsewhere"));
+  EXPECT_EQ(mounts_env(v.value().mounts),
+            "ro /host=" + (tmp_.path() / "elsewhere").string() + "\n");
+  ASSERT_EQ(v.value().warnings.size(), 1u);
+  EXPECT_NE(v.value().warnings[0].find("is outside the project"), std::string::npos);
+  in.project_dir = tmp_.path();
+  EXPECT_TRUE(prepare_volumes(in).value().warnings.empty());
+}
+
 TEST_F(VolumesUnitTest, WhatCannotBeMountedSaysWhy) {
   VolumeInputs in = inputs(Json::parse(
       R"({"name": "main", "volumeMounts": [{"name": "scratch", "mountPath": "/s", "subPath": "../x"}]})"));
