@@ -67,8 +67,10 @@ case "${1:-run}" in
     ;;
   test)
     # The browser end-to-end test drives Debian's chromium with playwright-core from npm.
-    # The scaffolding end-to-end test runs a generated service with its own Redis.
-    PACKAGES+=(chromium redis-server)
+    PACKAGES+=(chromium)
+    # The databases tests run the Debian servers behind the well-known images (docs/images.md);
+    # the scaffolding end-to-end test runs a generated service with its own Redis.
+    PACKAGES+=(redis-server postgresql nats-server mariadb-server rabbitmq-server memcached)
     install_packages
     browser=tests/e2e/browser
     if [ ! -d "$browser/node_modules" ] ||

@@ -593,6 +593,32 @@ Cells secret_row(const Json& secret, TimePoint now) {
   return {name_of(secret), type, std::to_string(keys.size()), since(created(secret), now)};
 }
 
+Cells pvc_row(const Json& pvc, TimePoint now) {
+  const Json& spec = at(pvc, "spec");
+  std::string modes;
+  for (const Json& m : array(at(spec, "accessModes"))) {
+    const std::string mode = str(m);
+    const std::string abbrev = mode == "ReadWriteOnce"      ? "RWO"
+                               : mode == "ReadOnlyMany"     ? "ROX"
+                               : mode == "ReadWriteMany"    ? "RWX"
+                               : mode == "ReadWriteOncePod" ? "RWOP"
+                                                            : mode;
+    modes += (modes.empty() ? "" : ",") + abbrev;
+  }
+  const std::string storage_class = str(at(spec, "storageClassName"));
+  const std::string capacity = str(at(at(at(pvc, "status"), "capacity"), "storage"));
+  std::string volume = str(at(spec, "volumeName"));
+  return {name_of(pvc),
+          str(at(at(pvc, "status"), "phase")),
+          volume,
+          capacity,
+          modes,
+          storage_class.empty() ? "<unset>" : storage_class,
+          "<unset>",
+          since(created(pvc), now),
+          at(spec, "volumeMode").is_string() ? str(at(spec, "volumeMode")) : "Filesystem"};
+}
+
 Cells configmap_row(const Json& cm, TimePoint now) {
   return {name_of(cm), std::to_string(key_count(at(cm, "data")) + key_count(at(cm, "binaryData"))),
           since(created(cm), now)};
@@ -739,6 +765,21 @@ const std::vector<Printer>& printers() {
        ingress_row},
       {"secrets", "Secret", "", true, 0, {{"NAME"}, {"TYPE"}, {"DATA"}, {"AGE"}}, secret_row},
       {"configmaps", "ConfigMap", "", true, 0, {{"NAME"}, {"DATA"}, {"AGE"}}, configmap_row},
+      {"persistentvolumeclaims",
+       "PersistentVolumeClaim",
+       "",
+       true,
+       0,
+       {{"NAME"},
+        {"STATUS"},
+        {"VOLUME"},
+        {"CAPACITY"},
+        {"ACCESS MODES"},
+        {"STORAGECLASS"},
+        {"VOLUMEATTRIBUTESCLASS"},
+        {"AGE"},
+        {"VOLUMEMODE", true}},
+       pvc_row},
       // Cluster-scoped: kubectl drops the NAMESPACE column even with -A.
       {"namespaces", "Namespace", "", false, 0, {{"NAME"}, {"STATUS"}, {"AGE"}}, namespace_row},
       {"endpoints", "Endpoints", "", true, 0, {{"NAME"}, {"ENDPOINTS"}, {"AGE"}}, endpoints_row},

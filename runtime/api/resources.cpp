@@ -14,6 +14,14 @@ const std::vector<Resource>& table() {
       {"Service", "services", "service", "", "v1", true, {"svc"}, {"all"}},
       {"Secret", "secrets", "secret", "", "v1", true, {}, {}},
       {"ConfigMap", "configmaps", "configmap", "", "v1", true, {"cm"}, {}},
+      {"PersistentVolumeClaim",
+       "persistentvolumeclaims",
+       "persistentvolumeclaim",
+       "",
+       "v1",
+       true,
+       {"pvc"},
+       {}},
       {"Endpoints", "endpoints", "endpoints", "", "v1", true, {"ep"}, {}},
       {"Event", "events", "event", "", "v1", true, {"ev"}, {}},
       {"Deployment", "deployments", "deployment", "apps", "v1", true, {"deploy"}, {"all"}},
@@ -49,6 +57,25 @@ std::string Resource::path(std::string_view ns, std::string_view name) const {
   out += fmt::format("/{}", plural);
   if (!name.empty()) out += fmt::format("/{}", name);
   return out;
+}
+
+void bind_claim(Json& claim) {
+  Json& spec = claim["spec"];
+  if (!spec.is_object()) spec = Json::object();
+  const Json& meta = json_at(claim, "metadata");
+  if (!spec.contains("volumeName") || !spec["volumeName"].is_string())
+    spec["volumeName"] = fmt::format(
+        "pvc-{}-{}",
+        json_at(meta, "namespace").is_string() ? json_at(meta, "namespace").get<std::string>()
+                                               : "default",
+        json_at(meta, "name").is_string() ? json_at(meta, "name").get<std::string>() : "");
+  if (!spec.contains("volumeMode")) spec["volumeMode"] = "Filesystem";
+  Json status = {{"phase", "Bound"}};
+  const Json& modes = json_at(spec, "accessModes");
+  status["accessModes"] = modes.is_array() ? modes : Json::array({"ReadWriteOnce"});
+  const Json& storage = json_at(json_at(json_at(spec, "resources"), "requests"), "storage");
+  if (storage.is_string()) status["capacity"] = {{"storage", storage}};
+  claim["status"] = std::move(status);
 }
 
 std::span<const Resource> all_resources() {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/manifest/json.h"
+
 namespace ticketctl::api {
 
 struct Resource {
@@ -28,6 +30,11 @@ struct Resource {
 };
 
 std::span<const Resource> all_resources();
+
+// The admission step of a PersistentVolumeClaim: every claim is bound at once, to a directory
+// of the state directory the kubelet creates (runtime/supervisor/volumes.h), so status says
+// Bound with the requested capacity and access modes.
+void bind_claim(Json& claim);
 // What a user types: plural, singular, short name or kind, optionally with ".group"
 // ("deploy", "deployments.apps", "Ingress", "ing").
 const Resource* find_resource(std::string_view name);

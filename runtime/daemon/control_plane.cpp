@@ -488,6 +488,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
       find_pod_helper("TICKETCTL_SHIM", "ticketctl-shim", "runtime/supervisor/shim");
   kubelet_options.net_table = dir.root / "net" / "table";
   kubelet_options.builds_dir = dir.root / "builds";
+  kubelet_options.claims_dir = dir.root / "volumes";
   kubelet_options.backoff_initial = o.project.backoff_initial;
   kubelet_options.backoff_max = o.project.backoff_max;
   for (const std::string& name : o.project.host_env) kubelet_options.host_env.push_back(name);
@@ -514,6 +515,10 @@ int run_control_plane(const ControlPlaneOptions& o) {
                                 net::loopback_addresses_in_use};
   store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,
                                        const Json* old) -> Result<bool> {
+    if (resource == "persistentvolumeclaims") {
+      api::bind_claim(object);
+      return true;
+    }
     if (resource != "services") return true;
     return net::admit_service(s, range, object, old);
   });

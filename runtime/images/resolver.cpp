@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,32 +10,11 @@
 #include <sstream>
 
 #include "runtime/images/dockerfile.h"
+#include "runtime/images/well_known.h"
 
 namespace ticketctl::images {
 namespace fs = std::filesystem;
 namespace {
-
-struct WellKnown {
-  std::string_view image;
-  std::vector<std::string> argv;
-  std::string_view package;  // what to install when the binary is missing
-};
-
-// Infrastructure images the course uses, mapped to servers Debian packages.
-const std::vector<WellKnown>& well_known() {
-  static const std::vector<WellKnown> table = {
-      {"redis",
-       {"redis-server", "--save", "", "--appendonly", "no"},
-       "apt-get install redis-server"},
-      {"nats", {"nats-server"}, "apt-get install nats-server"},
-      {"nats-streaming",
-       {"nats-streaming-server"},
-       "nats-streaming-server (not packaged by Debian)"},
-      {"postgres", {"postgres"}, "apt-get install postgresql (and put its bin directory on PATH)"},
-      {"mongo", {"mongod"}, "MongoDB's mongod (not packaged by Debian)"},
-  };
-  return table;
-}
 
 bool on_path(const std::string& program) {
   if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
@@ -147,6 +127,49 @@ Resolution Resolver::from_setting(const project::ImageSetting& s, const Json& co
   return r;
 }
 
+// The official image's entrypoint, with the local program: its script (first-start set-up, then
+// the server) under /bin/sh, or the program itself. A container `command` replaces all of it, as
+// it replaces an image's ENTRYPOINT.
+Resolution Resolver::well_known(const WellKnownImage& w, const std::string& image,
+                                const Json& container) const {
+  const std::optional<std::vector<std::string>> command = strings(container, "command");
+  const std::string program =
+      command && !command->empty() ? command->front() : std::string(w.program);
+  std::optional<std::string> dir;
+  if (command) {
+    if (find_binary_(program)) dir = "";
+  } else {
+    dir = find_well_known_program(w, find_binary_(program));
+  }
+  if (!dir) {
+    if (command)
+      return {std::nullopt, "ErrImageBinaryMissing",
+              fmt::format("image {}: the container's command {} is not installed", image, program)};
+    return {std::nullopt, "ErrImageBinaryMissing", missing_program_message(w, image)};
+  }
+  std::vector<std::string> entrypoint;
+  if (!w.entrypoint.empty()) {
+    entrypoint = {"/bin/sh", "-c", std::string(w.entrypoint), std::string(w.image)};
+  } else {
+    entrypoint = {dir->empty() ? program : *dir + "/" + program};
+  }
+  // The server refuses root: as root it runs in a user namespace where the control plane's uid
+  // maps to the server's own account, so it owns its data and can still reach the state
+  // directory (owned by root, mode 0700) that no other real user could enter.
+  if (!w.refuses_root_as.empty() && !command && ::geteuid() == 0) {
+    const struct passwd* pw = ::getpwnam(std::string(w.refuses_root_as).c_str());
+    const unsigned uid = pw ? pw->pw_uid : 65534, gid = pw ? pw->pw_gid : 65534;
+    entrypoint.insert(entrypoint.begin(), {"unshare", "--user", fmt::format("--map-user={}", uid),
+                                           fmt::format("--map-group={}", gid)});
+  }
+  ProcessSpec spec;
+  spec.argv = argv_for(container, entrypoint, w.cmd);
+  if (!dir->empty()) spec.env.emplace_back("TICKETCTL_PROGRAM_DIR", *dir);
+  spec.volume = std::string(w.volume);
+  spec.source = fmt::format("built-in mapping for {} ({})", w.image, w.program);
+  return {std::move(spec), "", ""};
+}
+
 Resolution Resolver::resolve(const Json& container) const {
   const std::string image = container.value("image", "");
   if (const project::ImageSetting* s = lookup(config_.images, image))
@@ -154,16 +177,7 @@ Resolution Resolver::resolve(const Json& container) const {
   if (const project::ImageSetting* s = lookup(config_.artifacts, image))
     return from_setting(*s, container, true);
   const std::string name = image_name(image, false);
-  for (const WellKnown& w : well_known()) {
-    if (w.image != name) continue;
-    std::vector<std::string> argv = argv_for(container, w.argv, {});
-    if (!find_binary_(argv[0]))
-      return {
-          std::nullopt, "ErrImageBinaryMissing",
-          fmt::format("image {} runs {}, which is not installed: {}", image, argv[0], w.package)};
-    return {ProcessSpec{std::move(argv), {}, {}, fmt::format("built-in mapping for {}", name)}, "",
-            ""};
-  }
+  if (const WellKnownImage* w = find_well_known(name)) return well_known(*w, image, container);
   return {
       std::nullopt, "ErrImageNotMapped",
       fmt::format("image {} is not mapped to a local command: add `images: {{{}: {{context: DIR, "

@@ -18,11 +18,17 @@
 
 namespace ticketctl::images {
 
+struct WellKnownImage;
+
 struct ProcessSpec {
   std::vector<std::string> argv;
   std::filesystem::path working_dir;
   std::vector<std::pair<std::string, std::string>> env;  // from the Dockerfile and ticketctl.yaml
   std::string source;  // where the mapping came from, for describe and events
+  // A well-known image's VOLUME ("/var/lib/postgresql/data"): the kubelet gives it a host
+  // directory (a volume mounted there, else one of the pod's own) and passes it to the image's
+  // entrypoint as TICKETCTL_DATA_DIR. Empty for other images.
+  std::string volume;
 };
 
 // Either a spec, or why there is none: `reason` is a pod waiting reason (ErrImageNotMapped,
@@ -46,6 +52,8 @@ class Resolver {
  private:
   Resolution from_setting(const project::ImageSetting& s, const Json& container,
                           bool need_dockerfile) const;
+  Resolution well_known(const WellKnownImage& w, const std::string& image,
+                        const Json& container) const;
   std::optional<Result<Dockerfile>> load_dockerfile(const std::filesystem::path& file) const;
 
   project::Config config_;

@@ -320,7 +320,9 @@ void volume(const YAML::Node& n, const Json& v, Walker& w) {
   for (auto& [k, val] : v.items())
     if (k != "name" && !val.is_null()) sources.push_back(k);
   if (sources.empty())
-    w.error(n, "must specify a volume type (emptyDir, secret, configMap or hostPath)");
+    w.error(n,
+            "must specify a volume type (emptyDir, secret, configMap, hostPath or "
+            "persistentVolumeClaim)");
   if (sources.size() > 1) {
     auto scope = w.field(sources[1], child(n, sources[1]));
     w.error(

@@ -229,7 +229,8 @@ Tables build() {
               t.object({req("path", t.str(c::absolute_path)),
                         opt("type", t.oneof({"", "DirectoryOrCreate", "Directory", "FileOrCreate",
                                              "File", "Socket", "CharDevice", "BlockDevice"}))})),
-          ignored("persistentVolumeClaim", any),
+          opt("persistentVolumeClaim",
+              t.object({req("claimName", t.str()), opt("readOnly", t.boolean())})),
           ignored("projected", any),
           ignored("downwardAPI", any),
           ignored("csi", any),
@@ -311,6 +312,28 @@ Tables build() {
                       opt("immutable", t.boolean()),
                   },
                   c::config_map);
+
+  // Bound at once to a directory of the state directory (runtime/supervisor/volumes.h): what
+  // selects or provisions a volume on a cluster is accepted and has nothing to choose from.
+  const Schema* pvc = kind_object(
+      meta_subdomain,
+      {
+          req("spec",
+              t.object({
+                  opt("accessModes", t.array(t.oneof({"ReadWriteOnce", "ReadOnlyMany",
+                                                      "ReadWriteMany", "ReadWriteOncePod"}))),
+                  opt("resources", t.object({opt("requests", t.map(t.quantity())),
+                                             opt("limits", t.map(t.quantity()))})),
+                  opt("volumeMode", t.oneof({"Filesystem", "Block"})),
+                  inert("storageClassName", t.str()),
+                  inert("volumeName", t.str()),
+                  ignored("selector", any),
+                  ignored("dataSource", any),
+                  ignored("dataSourceRef", any),
+                  ignored("volumeAttributesClassName", t.str()),
+              })),
+          inert("status", status),
+      });
 
   const Schema* service_port = t.object({
       // A Service port's name is a DNS label, not an IANA service name as a container's is.
@@ -426,6 +449,7 @@ Tables build() {
       {"v1", "Namespace", false, namespace_, ""},
       {"v1", "Secret", true, secret, ""},
       {"v1", "ConfigMap", true, config_map, ""},
+      {"v1", "PersistentVolumeClaim", true, pvc, ""},
       {"v1", "Service", true, service, ""},
       {"v1", "Pod", true, pod, ""},
       {"apps/v1", "Deployment", true, deployment, ""},

@@ -24,6 +24,7 @@
 #include "runtime/supervisor/log_file.h"
 #include "runtime/supervisor/probe.h"
 #include "runtime/supervisor/process.h"
+#include "runtime/supervisor/volumes.h"
 
 namespace ticketctl::supervisor {
 namespace fs = std::filesystem;
@@ -165,6 +166,7 @@ struct Kubelet::Container {
   ContainerProcesses procs;        // every process of this run
   std::string label;               // "pod X" or "pod X, container c", for the kill report
   int grace_seconds = 0;           // of the stop in progress
+  std::vector<std::string> volume_warnings;  // hostPath outside the project, once it started
 };
 
 struct Kubelet::Pod {
@@ -179,6 +181,9 @@ struct Kubelet::Pod {
   std::map<std::string, bool> condition_value;
   Json last_status;
   bool running_reported = false;
+  // Its volumes were set up on this kubelet (or its containers adopted): emptyDirs are no
+  // longer reset.
+  bool volumes_prepared = false;
 };
 
 Kubelet::Kubelet(store::Store& store, std::mutex& store_mutex, KubeletOptions options)
@@ -560,6 +565,28 @@ void Kubelet::collect_run_dirs(const std::map<std::string, Json>& stored) {
   }
 }
 
+// configMap and secret volumes follow their objects; claims' directories go with their claims.
+// Under the store's lock.
+void Kubelet::sync_volumes(const std::map<std::string, Json>& wanted) {
+  VolumeInputs in;
+  in.lookup = [this](const std::string& resource, const std::string& ns,
+                     const std::string& name) -> std::optional<Json> {
+    Result<Json> o = store_.get({resource, ns, name});
+    if (!o.ok()) return std::nullopt;
+    return o.value();
+  };
+  for (const auto& [uid, pod_json] : wanted) {
+    auto it = pods_.find(uid);
+    if (it != pods_.end() && it->second->volumes_prepared && !it->second->deleting)
+      refresh_projected_volumes(pod_json, it->second->dir, in);
+  }
+  if (options_.claims_dir.empty() || stopping_) return;
+  std::set<std::string> claims;
+  for (const Json& claim : store_.list("persistentvolumeclaims", ""))
+    claims.insert(str(json_at(json_at(claim, "metadata"), "uid")));
+  collect_claim_dirs(options_.claims_dir, claims);
+}
+
 std::string Kubelet::allocate_ip() {
   std::set<std::string> used;
   for (const auto& [uid, p] : pods_) used.insert(p->ip);
@@ -657,10 +684,35 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     else
       preload->second += ":" + options_.preload_library.string();
   }
+  VolumeInputs vin;
+  vin.pod = &pod_json;
+  vin.container = &c.spec;
+  vin.pod_dir = pod.dir;
+  vin.claims_dir = options_.claims_dir;
+  if (!options_.project.file.empty()) vin.project_dir = options_.project.file.parent_path();
+  vin.image_volume = r.spec->volume;
+  vin.first_start = !pod.volumes_prepared;
+  vin.lookup = in.lookup;
+  Result<PreparedVolumes> volumes = prepare_volumes(vin);
+  if (!volumes.ok()) {
+    c.waiting_reason = "CreateContainerConfigError";
+    c.waiting_message = volumes.error().message;
+    return false;
+  }
+  pod.volumes_prepared = true;
+  c.volume_warnings = volumes.value().warnings;
+  if (!volumes.value().data_dir.empty())
+    vars.emplace_back("TICKETCTL_DATA_DIR", volumes.value().data_dir.string());
+  if (!volumes.value().mounts.empty())
+    vars.emplace_back("TICKETCTL_MOUNTS", mounts_env(volumes.value().mounts));
   c.process.argv.clear();
   for (const std::string& a : r.spec->argv) c.process.argv.push_back(expand_vars(a, vars));
   c.process.env = std::move(vars);
-  c.process.working_dir = r.spec->working_dir;
+  // An image without a directory of its own (a well-known server) starts in its data
+  // directory, else in its pod's.
+  c.process.working_dir = !r.spec->working_dir.empty()        ? r.spec->working_dir
+                          : !volumes.value().data_dir.empty() ? volumes.value().data_dir
+                                                              : pod.dir;
   const fs::path dir = pod.dir / c.name;
   std::error_code ec;
   if (Result<bool> made = make_private_dirs(dir); !made.ok()) {
@@ -1123,6 +1175,7 @@ void Kubelet::sync() {
           pod->containers.push_back(std::move(container));
         }
         if (adopted) {
+          pod->volumes_prepared = true;
           const std::string since = str(json_at(status, "startTime"));
           if (!since.empty()) pod->start_time = since;
           for (const Json& cond : json_at(status, "conditions")) {
@@ -1189,11 +1242,15 @@ void Kubelet::sync() {
         if (!c.limit_not_enforced.empty())
           event(pod_json, "Warning", "MemoryLimitNotEnforced", std::move(c.limit_not_enforced));
         c.limit_not_enforced.clear();
+        for (std::string& w : c.volume_warnings)
+          event(pod_json, "Warning", "HostPathOutsideProject", std::move(w));
+        c.volume_warnings.clear();
         if (options_.report)
           options_.report(pod.name, fmt::format("started container {} (pid {})", c.name, c.pid),
                           false);
       }
     }
+    sync_volumes(wanted);
   }
 
   adopt_orphans();

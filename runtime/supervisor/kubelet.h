@@ -44,6 +44,9 @@ struct KubeletOptions {
   std::filesystem::path shim;
   // Where `ticketctl build` records failed builds (<image key>.failed); empty: not checked.
   std::filesystem::path builds_dir;
+  // persistentVolumeClaims' directories (<claims_dir>/<ns>_<claim>_<uid>); empty: claims are
+  // not served.
+  std::filesystem::path claims_dir;
   std::chrono::milliseconds backoff_initial{10000};
   std::chrono::milliseconds backoff_max{300000};
   uint64_t log_max_bytes = 10 * 1024 * 1024;
@@ -149,6 +152,7 @@ class Kubelet {
   void note_kill(const Container& c, std::string line);
   // Removes the directories under pods_dir of pods neither stored (by uid) nor supervised.
   void collect_run_dirs(const std::map<std::string, Json>& stored);
+  void sync_volumes(const std::map<std::string, Json>& wanted);
   std::string allocate_ip();
   std::chrono::steady_clock::time_point next_deadline() const;
 

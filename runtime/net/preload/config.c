@@ -92,6 +92,7 @@ int tnet_init(void) {
   RESOLVE(gethostbyname_r, "gethostbyname_r");
   RESOLVE(gethostbyname2_r, "gethostbyname2_r");
 
+  tnet_paths_init();
   const char* ip = getenv("TICKETCTL_POD_IP");
   if (ip != NULL && tnet_parse_ipv4(ip, strlen(ip), &tnet_pod.ip)) {
     copy_env("TICKETCTL_POD_NAMESPACE", tnet_pod.ns, sizeof tnet_pod.ns, "default");

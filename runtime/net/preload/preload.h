@@ -39,6 +39,8 @@ TNET_HIDDEN extern struct tnet_pod tnet_pod;
 // 0 every interposed function must behave exactly like the real one.
 TNET_HIDDEN int tnet_init(void);
 TNET_HIDDEN int tnet_pod_declares_port(uint16_t port);
+// Reads TICKETCTL_MOUNTS (paths.c): volume mountPaths mapped to host directories.
+TNET_HIDDEN void tnet_paths_init(void);
 
 // The real libc functions (dlsym RTLD_NEXT), resolved by tnet_init(); a field can still be NULL
 // when a wrapper runs before the constructor, so callers check.

@@ -81,16 +81,57 @@ TEST_F(ResolverTest, TicketctlYamlComesFirstAndMayNameATag) {
   EXPECT_EQ(r.resolve(container("demo/posts:v3")).spec->argv, (Strings{"node", "index.js"}));
 }
 
-TEST_F(ResolverTest, WellKnownImagesNeedTheirServerInstalled) {
-  Resolver installed(project::Config{}, [](const std::string& p) { return p == "redis-server"; });
+TEST_F(ResolverTest, WellKnownImagesRunTheirEntrypointWithTheLocalServer) {
+  Resolver installed(project::Config{}, [](const std::string& p) {
+    return p == "redis-server" || p == "nats-streaming-server";
+  });
+  // redis: the image's entrypoint script under sh, its CMD as "$@", its VOLUME for the kubelet.
   Resolution redis = installed.resolve(container("docker.io/library/redis:7-alpine"));
   ASSERT_TRUE(redis.spec) << redis.message;
-  EXPECT_EQ(redis.spec->argv[0], "redis-server");
-  Resolution nats = installed.resolve(container("nats"));
-  EXPECT_FALSE(nats.spec);
-  EXPECT_EQ(nats.reason, "ErrImageBinaryMissing");
-  EXPECT_EQ(nats.message,
-            "image nats runs nats-server, which is not installed: apt-get install nats-server");
+  ASSERT_EQ(redis.spec->argv.size(), 5u);
+  EXPECT_EQ(redis.spec->argv[0], "/bin/sh");
+  EXPECT_EQ(redis.spec->argv[1], "-c");
+  EXPECT_NE(redis.spec->argv[2].find("--protected-mode no"), std::string::npos);
+  EXPECT_EQ(redis.spec->argv[3], "redis");
+  EXPECT_EQ(redis.spec->argv[4], "redis-server");
+  EXPECT_EQ(redis.spec->volume, "/data");
+  // The manifest's args replace the image's CMD, as the entrypoint receives them.
+  Json with_args = container("redis");
+  with_args["args"] = {"--appendonly", "yes"};
+  const Strings argv = installed.resolve(with_args).spec->argv;
+  EXPECT_EQ(Strings(argv.begin() + 4, argv.end()), (Strings{"--appendonly", "yes"}));
+  // The course's NATS Streaming Deployment: args are the server's own flags.
+  Json streaming = container("nats-streaming:0.17.0");
+  streaming["args"] = {"-p", "4222", "-m", "8222", "-hbi", "5s", "-SD", "-cid", "ticketing"};
+  Resolution nss = installed.resolve(streaming);
+  ASSERT_TRUE(nss.spec) << nss.message;
+  ASSERT_GE(nss.spec->argv.size(), 4u);
+  EXPECT_NE(nss.spec->argv[2].find("exec nats-streaming-server -a \"${TICKETCTL_POD_IP"),
+            std::string::npos);
+  EXPECT_EQ(Strings(nss.spec->argv.begin() + 4, nss.spec->argv.end()),
+            (Strings{"-p", "4222", "-m", "8222", "-hbi", "5s", "-SD", "-cid", "ticketing"}));
+  // A container command replaces the entrypoint, script and all.
+  Json command = container("redis");
+  command["command"] = {"redis-server", "--port", "7000"};
+  EXPECT_EQ(installed.resolve(command).spec->argv, (Strings{"redis-server", "--port", "7000"}));
+}
+
+TEST_F(ResolverTest, AMissingServerSaysHowToGetItAndWhatToWriteInstead) {
+  Resolver none(project::Config{}, [](const std::string&) { return false; });
+  Resolution mongo = none.resolve(container("mongo:6"));
+  EXPECT_FALSE(mongo.spec);
+  EXPECT_EQ(mongo.reason, "ErrImageBinaryMissing");
+  for (const char* part : {"image mongo:6 runs mongod, which is not installed",
+                           "Debian/Ubuntu: MongoDB's own packages",
+                           "macOS: brew tap mongodb/brew && brew install mongodb-community",
+                           "`images: {mongo: {command: [/path/to/mongod]}}`"})
+    EXPECT_NE(mongo.message.find(part), std::string::npos) << part << " in " << mongo.message;
+  Resolution nss = none.resolve(container("nats-streaming"));
+  EXPECT_EQ(nss.reason, "ErrImageBinaryMissing");
+  EXPECT_NE(nss.message.find("its release binary"), std::string::npos) << nss.message;
+  EXPECT_NE(nss.message.find("github.com/nats-io/nats-streaming-server/releases"),
+            std::string::npos);
+  EXPECT_NE(nss.message.find("macOS: brew install nats-streaming-server"), std::string::npos);
 }
 
 TEST_F(ResolverTest, UnmappedImagesAndBrokenDockerfilesSayWhatToDo) {
