@@ -118,6 +118,7 @@ bool write_file(const fs::path& file, const std::string& content, mode_t mode) {
 }
 
 bool materialise(const fs::path& dir, const Projection& p) {
+  std::error_code ec;
   (void)make_private_dirs(dir);
   bool changed = false;
   for (const auto& [path, content] : p.files)
