@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/images/builder.h"
 #include "runtime/images/resolver.h"
 #include "runtime/net/backend.h"
 #include "runtime/store/store.h"
@@ -41,8 +42,9 @@ struct KubeletOptions {
   // (<run dir>/exit) for a control plane that adopts it; empty: none, and the exit code of an
   // adopted container that ends is unknown.
   std::filesystem::path shim;
-  // Where `ticketctl build` records failed builds (<image key>.failed); empty: not checked.
-  std::filesystem::path builds_dir;
+  // Asked before a container starts: why its image is not ready yet (being built, or its build
+  // failed), as a waiting reason and message; nullopt: start it. Empty: images need no build.
+  std::function<std::optional<images::BuildWait>(const std::string& image)> build_gate;
   std::chrono::milliseconds backoff_initial{10000};
   std::chrono::milliseconds backoff_max{300000};
   uint64_t log_max_bytes = 10 * 1024 * 1024;
@@ -80,9 +82,6 @@ std::vector<RecordedRun> recorded_runs(const std::filesystem::path& pods_dir);
 // (SIGTERM to each group, SIGKILL after its grace period, all in parallel), waits until each
 // group is gone, and removes their pid files. Returns how many it stopped.
 int stop_leftover_containers(const std::filesystem::path& pods_dir);
-
-// "demo/posts:latest" -> "demo_posts": the file name an image's build status is kept under.
-std::string build_key(std::string_view image);
 
 class Kubelet {
  public:
