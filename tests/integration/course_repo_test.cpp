@@ -162,15 +162,27 @@ TEST_F(CourseRepoTest, FreshCloneInstallsStartsAndServesThroughTheIngress) {
   ASSERT_TRUE(client) << httplib::to_string(client.error());
   EXPECT_EQ(client->body, "<h1>client</h1>");
 
-  // Again after `down`: package.json unchanged, nothing is installed.
+  // Again after `down`: package.json unchanged, nothing is installed (the build record of the
+  // first run stays), and the services answer again.
+  const std::string record = testing::slurp(state_ / "builds/learner_auth.json");
   ASSERT_EQ(run({"down"}).status, 0);
   const auto second_start = std::chrono::steady_clock::now();
   const Result second = run({"up", "-d", "--timeout", "180s"});
+  ASSERT_EQ(second.status, 0) << second.out << second.err;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        auto r = get("/api/tickets");
+        return r && r->status == 200;
+      },
+      std::chrono::seconds(60)));
   const double second_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - second_start).count();
-  ASSERT_EQ(second.status, 0) << second.out << second.err;
   EXPECT_FALSE(has(second.out, "installing dependencies")) << second.out;
-  EXPECT_TRUE(has(second.out, " - image learner/auth: up to date")) << second.out;
+  EXPECT_EQ(testing::slurp(state_ / "builds/learner_auth.json"), record);
+  // Said on `up`'s output while it waits, else in the detached control plane's log.
+  EXPECT_TRUE(has(second.out + testing::slurp(state_ / "controlplane.log"),
+                  " - image learner/auth: up to date"))
+      << second.out;
   std::cout << fmt::format(
       "[figures] fresh clone to all Ready: {:.1f}s (installs included); "
       "second up with the installs cached: {:.1f}s\n",
