@@ -94,7 +94,7 @@ std::optional<BuildWait> Builder::gate(const std::string& image) {
                     job.image, what(job.plan))};
   const BuildRecords records{options_.records_dir, key};
   if (!last_build_failed(records)) return std::nullopt;
-  const std::string last = tail(failure_lines(records), 5);
+  const std::string last = tail(failure_lines(records), 8);
   return BuildWait{"BuildFailed",
                    fmt::format("the build of image {} failed{}{}\n(fix it, then `ticketctl build`)",
                                job.image, last.empty() ? "" : ":\n", last)};
@@ -139,6 +139,8 @@ void Builder::run_job(Job& job) {
                     what(job.plan)));
   };
   // The whole output, for when the last lines are not enough.
+  std::error_code ec;
+  fs::create_directories(options_.records_dir, ec);
   std::ofstream log(options_.records_dir / (job.key + ".log"), std::ios::trunc);
   const BuildReport report =
       build_if_changed(request, [&](std::string_view line) { log << line << '\n'; });
