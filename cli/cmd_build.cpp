@@ -1,7 +1,9 @@
-// `ticketctl build`: the images' build commands (ticketctl.yaml `images.NAME.build`), each run in
-// its context when its inputs changed since its last successful build. Needs no control plane:
-// a running one reads the records in <state-dir>/builds/ (a failed build's pods wait).
+// `ticketctl build`: the images' builds (ticketctl.yaml `images.NAME.build`, else the dependency
+// installs of their Dockerfiles), each run when its inputs changed since its last successful build.
+// Needs no control plane: a running one reads the records in <state-dir>/builds/ (a failed build's
+// pods wait).
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -13,7 +15,6 @@
 #include "cli/lifecycle.h"
 #include "runtime/images/build.h"
 #include "runtime/images/resolver.h"
-#include "runtime/supervisor/kubelet.h"
 
 namespace ticketctl::cli {
 namespace {
@@ -28,55 +29,71 @@ std::string seconds(std::chrono::milliseconds d) {
 int run_builds(const project::Config& config, const daemon::StateDir& dir,
                const std::vector<std::string>& names, bool force, const LineSink& out,
                const LineSink& err) {
-  std::vector<std::pair<std::string, const project::ImageSetting*>> chosen;
+  struct Chosen {
+    std::string image;
+    images::BuildPlan plan;
+  };
+  // ticketctl.yaml's images first, then skaffold.yaml's artifacts not named there.
+  std::vector<Chosen> all;
+  for (const auto* settings : {&config.images, &config.artifacts})
+    for (const auto& [image, setting] : *settings) {
+      if (settings == &config.artifacts && config.images.count(image)) continue;
+      images::BuildPlan plan = images::plan_build(setting);
+      if (!plan.empty()) all.push_back({image, std::move(plan)});
+    }
+  std::vector<Chosen> chosen;
   for (const std::string& name : names) {
-    const project::ImageSetting* found = nullptr;
-    std::string key;
-    for (const auto& [image, setting] : config.images)
-      if (image == name || images::image_name(image, false) == images::image_name(name, false)) {
-        found = &setting;
-        key = image;
-        break;
-      }
-    if (!found || found->build.empty()) {
+    auto found = std::find_if(all.begin(), all.end(), [&](const Chosen& c) {
+      return c.image == name ||
+             images::image_name(c.image, false) == images::image_name(name, false);
+    });
+    if (found == all.end()) {
       std::vector<std::string> with_build;
-      for (const auto& [image, setting] : config.images)
-        if (!setting.build.empty()) with_build.push_back(image);
-      err(fmt::format("error: image {} has no build command in ticketctl.yaml{}", name,
-                      with_build.empty()
-                          ? std::string()
-                          : fmt::format(" (images with one: {})", fmt::join(with_build, ", "))));
+      for (const Chosen& c : all) with_build.push_back(c.image);
+      err(fmt::format(
+          "error: image {} has no build: no ticketctl.yaml images.NAME.build, and no "
+          "dependency install (RUN npm install|ci, yarn, pnpm install) in its "
+          "Dockerfile{}",
+          name,
+          with_build.empty() ? std::string()
+                             : fmt::format(" (images with one: {})", fmt::join(with_build, ", "))));
       return -1;
     }
-    chosen.emplace_back(key, found);
+    chosen.push_back(*found);
   }
-  if (names.empty())
-    for (const auto& [image, setting] : config.images)
-      if (!setting.build.empty()) chosen.emplace_back(image, &setting);
+  if (names.empty()) chosen = all;
   if (chosen.empty() && names.empty()) {
-    out("no image has a build command (ticketctl.yaml images.NAME.build)");
+    out("no image has a build (ticketctl.yaml images.NAME.build, or a dependency install in a "
+        "Dockerfile of a skaffold.yaml artifact)");
     return 0;
   }
   int failed = 0;
-  for (const auto& [image, setting] : chosen) {
+  for (const Chosen& c : chosen) {
+    const std::string& image = c.image;
+    for (const images::SkippedStep& s : c.plan.skipped)
+      out(fmt::format("{}: {}:{}: not run: {}: {}", image, c.plan.origin, s.line, s.text, s.why));
     images::BuildRequest request;
     request.image = image;
-    request.setting = setting;
-    request.records = {dir.root / "builds", supervisor::build_key(image)};
+    request.plan = c.plan;
+    request.records = {dir.root / "builds", images::build_key(image)};
     request.force = force;
     request.skip = {dir.root};
     const std::string prefix = "[" + image + "] ";
     const images::BuildReport report = images::build_if_changed(
         request, [&](std::string_view l) { out(prefix + std::string(l)); });
+    std::vector<std::string> commands;
+    for (const images::BuildCommand& command : c.plan.commands)
+      commands.push_back(fmt::format("{} in {}", command.text, command.dir.string()));
     switch (report.outcome) {
       case images::BuildOutcome::UpToDate:
         out(fmt::format("{}: up to date (inputs unchanged since the last build)", image));
         break;
       case images::BuildOutcome::Built:
-        out(fmt::format("{}: built in {} ({} in {})", image, seconds(report.took),
-                        fmt::join(setting->build, " "), setting->context.string()));
+        out(fmt::format("{}: built in {} ({})", image, seconds(report.took),
+                        fmt::join(commands, "; ")));
         break;
       case images::BuildOutcome::Failed:
+      case images::BuildOutcome::FailedBefore:
         ++failed;
         err(
             fmt::format("{}: build failed after {}: {}; its pods wait (BuildFailed) until a build "
@@ -96,11 +113,14 @@ Handler attach_build(CLI::App& verb) {
   verb.add_flag("--force", *force, "Build even when the inputs did not change");
   state->attach(verb);
   verb.footer(
-      "Runs each image's `build` command (ticketctl.yaml images.NAME.build, e.g. [npm, ci]) in\n"
-      "its context when the context's files (without node_modules and .git) changed since its\n"
-      "last successful build. Output lines are prefixed with [image]. While an image's last build\n"
-      "failed, its pods wait with reason BuildFailed; they start once a build succeeds. Exit\n"
-      "status 1 when a build failed.");
+      "Runs each image's build when its inputs changed since its last successful build: its\n"
+      "ticketctl.yaml `build` command (e.g. [npm, ci]) in its context, whose files (without\n"
+      "node_modules and .git) are the inputs; else the dependency installs of its Dockerfile's\n"
+      "final stage (RUN npm install|ci, yarn, pnpm install) where the Dockerfile runs them, with\n"
+      "the files COPY put in place before them as inputs (other RUN steps are listed, not run).\n"
+      "`up` runs the same builds before the pods start. Output lines are prefixed with [image].\n"
+      "While an image's last build failed, its pods wait with reason BuildFailed; they start once\n"
+      "a build succeeds. Exit status 1 when a build failed.");
   return [names, state, force] {
     Diagnostics diags;
     const project::Config config = project::load(fs::current_path(), diags);

@@ -201,13 +201,14 @@ std::vector<WatchedImage> watched_images(const project::Config& config) {
   std::vector<WatchedImage> out;
   for (const auto& [name, s] : config.images) {
     if (!s.context_given) continue;  // `redis: {command: [...]}` runs no code of the project
-    WatchedImage w{name, s.context, !s.build.empty(), {}};
+    WatchedImage w{name, s.context, !images::plan_build(s).empty(), {}};
     if (auto a = config.artifacts.find(name); a != config.artifacts.end())
       w.sync_globs = a->second.sync_globs;
     out.push_back(std::move(w));
   }
   for (const auto& [name, s] : config.artifacts)
-    if (!config.images.count(name)) out.push_back({name, s.context, false, s.sync_globs});
+    if (!config.images.count(name))
+      out.push_back({name, s.context, !images::plan_build(s).empty(), s.sync_globs});
   return out;
 }
 

@@ -9,8 +9,8 @@
 #include "cli/connection.h"
 #include "cli/lifecycle.h"
 #include "cli/manifest_args.h"
-#include "runtime/daemon/control_plane.h"
 #include "runtime/core/strings.h"
+#include "runtime/daemon/control_plane.h"
 #include "runtime/project/config.h"
 
 namespace ticketctl::cli {
@@ -68,8 +68,28 @@ int run_detached(daemon::ControlPlaneOptions options) {
   return kExitFailure;
 }
 
+namespace {
+
+// `up` in a directory that names nothing to deploy: say what was looked for and how to fix it.
+void explain_nothing_to_deploy(const fs::path& dir, std::ostream& err) {
+  err << "ticketctl up: nothing to deploy: no -f given, and in " << dir.string() << "\n";
+  const bool config = fs::exists(dir / "ticketctl.yaml");
+  err << "  - ticketctl.yaml: " << (config ? "has no `manifests:` key" : "not found") << "\n";
+  const bool skaffold = fs::exists(dir / "skaffold.yaml") || fs::exists(dir / "skaffold.yml");
+  err << "  - skaffold.yaml: "
+      << (skaffold ? "names no manifests (deploy.kubectl.manifests or manifests.rawYaml)"
+                   : "not found")
+      << "\n";
+  err << "Add `manifests: [infra/k8s]` (your manifests' directory) to ticketctl.yaml, or run "
+         "`ticketctl init` to write one; or give them with -f. `ticketctl up --empty` starts a "
+         "control plane with nothing in it (apply later with `ticketctl apply` or kubectl).\n";
+}
+
+}  // namespace
+
 std::optional<int> prepare_up(ManifestArgs& args, const StateDirArg& state,
-                              const std::string& timeout, daemon::ControlPlaneOptions& options) {
+                              const std::string& timeout, daemon::ControlPlaneOptions& options,
+                              bool allow_empty) {
   // ticketctl.yaml / skaffold.yaml: how images run, and the manifests when -f is not given.
   Diagnostics diags;
   options.project = project::load(fs::current_path(), diags);
@@ -77,6 +97,12 @@ std::optional<int> prepare_up(ManifestArgs& args, const StateDirArg& state,
   if (diags.has_errors()) return kExitFailure;
   if (args.paths.empty()) args.paths = options.project.manifests;
   options.dir = state.dir();
+  // A state directory with a store holds what an earlier `up` or `apply` deployed: that runs.
+  std::error_code ec;
+  if (args.paths.empty() && !allow_empty && !fs::exists(options.dir.db(), ec)) {
+    explain_nothing_to_deploy(fs::current_path(), std::cerr);
+    return kExitFailure;
+  }
   if (!timeout.empty()) {
     const auto d = project::parse_duration(timeout);
     if (!d || d->count() <= 0) {
@@ -101,6 +127,7 @@ Handler attach_up(CLI::App& verb) {
   auto detach = std::make_shared<bool>(false);
   auto timeout = std::make_shared<std::string>();
   auto build = std::make_shared<bool>(false);
+  auto empty = std::make_shared<bool>(false);
   verb.add_option(
       "-f,--filename", args->paths,
       "Manifests to apply at start (files, directories, globs); default: ticketctl.yaml's "
@@ -114,16 +141,26 @@ Handler attach_up(CLI::App& verb) {
   verb.add_flag("--build", *build,
                 "First run the images' build commands whose inputs changed (as `ticketctl build`); "
                 "a failed build's pods wait (BuildFailed)");
+  verb.add_flag("--empty", *empty,
+                "Start even with nothing to deploy (no -f, no manifests in ticketctl.yaml or "
+                "skaffold.yaml); apply later with `ticketctl apply` or kubectl");
   state->attach(verb);
   verb.footer(
       "Runs the control plane: an object store and a Kubernetes-shaped API on 127.0.0.1 (HTTPS,\n"
       "bearer token; kubeconfig in the state directory). In the foreground Ctrl-C stops it (exit\n"
       "130); with -d, `ticketctl down` does. Invalid manifests stop `up` before anything starts.\n"
       "Every pod runs as local processes (image -> command from ticketctl.yaml, skaffold.yaml and\n"
-      "Dockerfiles); in the foreground their output is printed with a [pod] prefix.");
-  return [args, state, detach, timeout, build] {
+      "Dockerfiles); in the foreground their output is printed with a [pod] prefix. An image's\n"
+      "build (its Dockerfile's `RUN npm install|ci`, yarn or pnpm install, run in its context on\n"
+      "this machine; or ticketctl.yaml images.NAME.build) runs before its pods start, when its\n"
+      "inputs changed, several at once; `up` reports which image builds and for how long.\n"
+      "Nothing to deploy (no -f, no manifests named by ticketctl.yaml or skaffold.yaml, no "
+      "earlier\n"
+      "state) is an error unless --empty.");
+  return [args, state, detach, timeout, build, empty] {
     daemon::ControlPlaneOptions options;
-    if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options)) return *stop;
+    if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options, *empty))
+      return *stop;
     if (*build) {
       // A failed build does not stop `up`: its pods wait with BuildFailed until a build succeeds.
       const int failed = run_builds(

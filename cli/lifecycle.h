@@ -28,10 +28,12 @@ int run_builds(const project::Config& config, const daemon::StateDir& dir,
                const LineSink& err);
 
 // `up` up to the start: the project of the current directory, the manifests (-f, else
-// ticketctl.yaml's or skaffold.yaml's), validated, and the state directory. Returns the exit
-// status to stop with, or nullopt to go on with `options`.
+// ticketctl.yaml's or skaffold.yaml's), validated, and the state directory. Nothing to deploy
+// (none of those, and no state from an earlier run) is an error unless `allow_empty`. Returns the
+// exit status to stop with, or nullopt to go on with `options`.
 std::optional<int> prepare_up(ManifestArgs& args, const StateDirArg& state,
-                              const std::string& timeout, daemon::ControlPlaneOptions& options);
+                              const std::string& timeout, daemon::ControlPlaneOptions& options,
+                              bool allow_empty = false);
 
 // `up -d`: starts the control plane in a child of its own session and returns once it serves
 // and applied the manifests (0), or failed (1). Call before the process starts any thread.

@@ -284,6 +284,28 @@ class ForegroundPrinter {
   std::map<std::string, int> colours_;
 };
 
+// Lines that other threads (the builder's) add to `report`; once `up -d` closed its pipe, to
+// stderr (the detached control plane's log).
+class ReportLines {
+ public:
+  explicit ReportLines(std::FILE* out) : out_(out) {}
+  void print(const std::string& line) {
+    std::lock_guard<std::mutex> l(mu_);
+    std::FILE* to = out_ ? out_ : stderr;
+    std::fprintf(to, "%s\n", line.c_str());
+    std::fflush(to);
+  }
+  void close() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (out_) std::fclose(out_);
+    out_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  std::FILE* out_;
+};
+
 // skaffold's status check: reports each Deployment as it becomes ready and each pod that fails
 // (reason, message, last log lines), until all are ready or time runs out.
 class StabilizeMonitor {
@@ -356,9 +378,15 @@ class StabilizeMonitor {
  private:
   using Clock = std::chrono::steady_clock;
   void note_failure(const std::string& ref, const Json& pod, std::vector<std::string>& lines) {
-    static const std::set<std::string> kFailures = {
-        "CrashLoopBackOff",      "Error",         "CreateContainerConfigError", "ErrImageNotMapped",
-        "ErrImageBinaryMissing", "ErrDockerfile", "RunContainerError",          "OOMKilled"};
+    static const std::set<std::string> kFailures = {"CrashLoopBackOff",
+                                                    "Error",
+                                                    "CreateContainerConfigError",
+                                                    "ErrImageNotMapped",
+                                                    "ErrImageBinaryMissing",
+                                                    "ErrDockerfile",
+                                                    "RunContainerError",
+                                                    "OOMKilled",
+                                                    "BuildFailed"};
     for (const Json& c : json_at(json_at(pod, "status"), "containerStatuses")) {
       const Json& state = json_at(c, "state");
       const Json& waiting = json_at(state, "waiting");
@@ -487,8 +515,12 @@ int run_control_plane(const ControlPlaneOptions& o) {
   kubelet_options.shim =
       find_pod_helper("TICKETCTL_SHIM", "ticketctl-shim", "runtime/supervisor/shim");
   kubelet_options.net_table = dir.root / "net" / "table";
-  kubelet_options.builds_dir = dir.root / "builds";
   kubelet_options.claims_dir = dir.root / "volumes";
+  // Images are built (their Dockerfiles' dependency installs) before their pods start.
+  images::Builder* builder_ptr = nullptr;
+  kubelet_options.build_gate = [&builder_ptr](const std::string& image) {
+    return builder_ptr ? builder_ptr->gate(image) : std::nullopt;
+  };
   kubelet_options.backoff_initial = o.project.backoff_initial;
   kubelet_options.backoff_max = o.project.backoff_max;
   for (const std::string& name : o.project.host_env) kubelet_options.host_env.push_back(name);
@@ -509,6 +541,14 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (controllers_ptr) controllers_ptr->wake();
   };
   supervisor::Kubelet kubelet(*store.value(), store_mutex, kubelet_options);
+  ReportLines report_lines(o.report);
+  images::Builder builder(
+      {.project = o.project,
+       .records_dir = dir.root / "builds",
+       .skip = {dir.root},
+       .report = [&report_lines](const std::string& l) { report_lines.print(l); },
+       .on_done = [&kubelet] { kubelet.wake(); }});
+  builder_ptr = &builder;
   // Services get their addresses as they are written (the API server's admission step).
   const net::ServiceRange range{o.project.service_cidr, o.project.service_prefix,
                                 start_of(o.project.service_prefix) - 1,
@@ -607,7 +647,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
     }
     std::fflush(o.report);
   }
-  if (o.close_report_when_ready) std::fclose(o.report);
+  if (o.close_report_when_ready) report_lines.close();
   if (o.ready_fd >= 0) {
     if (::write(o.ready_fd, &ready, 1) != 1) return 1;
     ::close(o.ready_fd);
@@ -620,6 +660,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   fs::remove(dir.apiserver(), ec);
   ingress.stop();
   controllers.stop();
+  builder.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.
   kubelet.stop();
   // What had to be killed, for `down` to print once the lock is released.

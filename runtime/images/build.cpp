@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,12 +17,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <utility>
 
 extern char** environ;
 
@@ -97,58 +101,138 @@ std::string now_rfc3339() {
   return buf;
 }
 
+bool on_path(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+std::string read_first_line(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// An exclusive flock on a file, released when destroyed (or when the process dies).
+class LockFile {
+ public:
+  static Result<LockFile> take(const fs::path& file) {
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return Error{ErrorCode::Internal,
+                   fmt::format("cannot open {}: {}", file.string(), std::strerror(errno))};
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const Error e{ErrorCode::Internal,
+                    fmt::format("cannot lock {}: {}", file.string(), std::strerror(errno))};
+      ::close(fd);
+      return e;
+    }
+    return LockFile(fd);
+  }
+  LockFile(LockFile&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  LockFile& operator=(LockFile&&) = delete;
+  ~LockFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit LockFile(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 bool is_ignored_dir_name(std::string_view name) {
   return name == "node_modules" || name == ".git";
 }
 
-std::string inputs_hash(const fs::path& context, const std::vector<std::string>& command,
-                        const std::vector<fs::path>& skip) {
+std::string inputs_hash(const BuildPlan& plan, const std::vector<fs::path>& skip) {
   Sha256 sha;
-  for (const std::string& word : command) sha.add_field(word);
+  for (const BuildCommand& c : plan.commands) {
+    for (const std::string& word : c.argv) sha.add_field(word);
+    sha.add_field(c.dir.string());
+    for (const auto& [k, v] : c.env) sha.add_field(k + "=" + v);
+    sha.add("|");
+  }
   sha.add("|");
   std::vector<fs::path> skipped;
   for (const fs::path& s : skip) skipped.push_back(fs::weakly_canonical(s));
-  std::vector<std::pair<std::string, fs::path>> files;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(context, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const fs::directory_entry& e = *it;
-    const bool is_dir = e.is_directory(ec) && !e.is_symlink(ec);
-    if (is_dir && (is_ignored_dir_name(e.path().filename().string()) ||
-                   std::find(skipped.begin(), skipped.end(), fs::weakly_canonical(e.path())) !=
-                       skipped.end())) {
-      it.disable_recursion_pending();
+  std::vector<fs::path> files;
+  for (const fs::path& input : plan.inputs) {
+    std::error_code ec;
+    if (!fs::is_directory(input, ec)) {
+      files.push_back(input);
       continue;
     }
-    if (is_dir) continue;
-    files.emplace_back(e.path().lexically_relative(context).generic_string(), e.path());
+    fs::recursive_directory_iterator it(input, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const fs::directory_entry& e = *it;
+      const bool is_dir = e.is_directory(ec) && !e.is_symlink(ec);
+      if (is_dir && (is_ignored_dir_name(e.path().filename().string()) ||
+                     std::find(skipped.begin(), skipped.end(), fs::weakly_canonical(e.path())) !=
+                         skipped.end())) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (!is_dir) files.push_back(e.path());
+    }
   }
   std::sort(files.begin(), files.end());
-  for (const auto& [relative, path] : files) {
-    sha.add_field(relative);
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  for (const fs::path& path : files) {
+    sha.add_field(path.generic_string());
     std::error_code lec;
     if (fs::is_symlink(fs::symlink_status(path, lec))) {
       sha.add_field("->" + fs::read_symlink(path, lec).string());
     } else if (fs::is_regular_file(path, lec)) {
       if (!add_file(sha, path)) sha.add_field("unreadable");
+    } else {
+      sha.add_field("missing");
     }
     sha.add("|");
   }
   return sha.hex();
 }
 
-BuildRun run_build(const std::vector<std::string>& command, const fs::path& context,
-                   const std::function<void(std::string_view line)>& on_line, size_t keep_lines) {
+BuildRun run_build(const BuildCommand& command,
+                   const std::function<void(std::string_view line)>& on_line, size_t keep_lines,
+                   std::atomic<pid_t>* group) {
   BuildRun run;
-  if (command.empty()) {
+  if (command.argv.empty()) {
     run.error = "the build command is empty";
     return run;
   }
-  int out[2];
+  std::vector<std::string> argv = command.argv;
+  std::vector<std::pair<std::string, std::string>> env = command.env;
+  if (!on_path(argv[0])) {
+    // The node images ship yarn and pnpm through corepack; so does Node on the host (16.9-24).
+    const bool via_corepack = (argv[0] == "yarn" || argv[0] == "pnpm") && on_path("corepack");
+    if (!via_corepack) {
+      run.error = fmt::format("{} is not installed (not found on PATH){}", argv[0],
+                              argv[0] == "yarn" || argv[0] == "pnpm"
+                                  ? ", and neither is Node's corepack, which would run it"
+                                  : "");
+      return run;
+    }
+    argv.insert(argv.begin(), "corepack");
+    env.emplace_back("COREPACK_ENABLE_DOWNLOAD_PROMPT", "0");
+  }
+  int out[2], status_pipe[2];
   if (::pipe2(out, O_CLOEXEC) != 0) {
     run.error = fmt::format("pipe: {}", std::strerror(errno));
+    return run;
+  }
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    run.error = fmt::format("pipe: {}", std::strerror(errno));
+    ::close(out[0]);
+    ::close(out[1]);
     return run;
   }
   posix_spawn_file_actions_t actions;
@@ -156,7 +240,8 @@ BuildRun run_build(const std::vector<std::string>& command, const fs::path& cont
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  posix_spawn_file_actions_addchdir_np(&actions, context.c_str());
+  posix_spawn_file_actions_adddup2(&actions, status_pipe[1], 3);
+  posix_spawn_file_actions_addchdir_np(&actions, command.dir.c_str());
   // `dev` blocks SIGINT/SIGTERM to read them from a signalfd; the build gets the defaults.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -166,22 +251,47 @@ BuildRun run_build(const std::vector<std::string>& command, const fs::path& cont
   for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv;
-  std::vector<std::string> words = command;
-  for (std::string& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  posix_spawnattr_setflags(&attr, flags);
+  // sh reports the command's status on fd 3 (128+N when killed by signal N), which the command
+  // itself does not inherit.
+  std::vector<std::string> words = {"/bin/sh", "-c", "\"$@\" 3>&-; echo $? >&3", "sh"};
+  words.insert(words.end(), argv.begin(), argv.end());
+  std::vector<char*> cargv;
+  for (std::string& w : words) cargv.push_back(w.data());
+  cargv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view kv(*e);
+    const std::string_view key = kv.substr(0, kv.find('='));
+    if (std::none_of(env.begin(), env.end(), [&](const auto& p) { return p.first == key; }))
+      env_strings.emplace_back(kv);
+  }
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> cenv;
+  for (std::string& e : env_strings) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);
+  ::close(status_pipe[1]);
   if (rc != 0) {
     ::close(out[0]);
+    ::close(status_pipe[0]);
     run.error =
-        fmt::format("cannot run {} in {}: {}", command[0], context.string(), std::strerror(rc));
+        fmt::format("cannot run {} in {}: {}", argv[0], command.dir.string(), std::strerror(rc));
     return run;
   }
+  // A pidfd names this child for good: if the kubelet reaps it first, waitid says so instead of
+  // waiting for another process that got the pid.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (group) group->store(pid);
   std::deque<std::string> last;
   auto emit = [&](std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -200,13 +310,32 @@ BuildRun run_build(const std::vector<std::string>& command, const fs::path& cont
     for (size_t eol; (eol = partial.find('\n', start)) != std::string::npos; start = eol + 1)
       emit(partial.substr(start, eol - start));
     partial.erase(0, start);
+    if (partial.size() > 65536) {  // a progress bar without newlines: bounded
+      emit(partial);
+      partial.clear();
+    }
   }
   if (!partial.empty()) emit(partial);
   ::close(out[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  std::string status_text;
+  for (;;) {
+    const ssize_t n = ::read(status_pipe[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (status_text.size() < 64) status_text.append(buf, static_cast<size_t>(n));
   }
-  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ::close(status_pipe[0]);
+  if (pidfd >= 0) {
+    siginfo_t info{};
+    constexpr int kPidfd = 3;  // P_PIDFD (Linux 5.4), not yet named by every glibc
+    while (::waitid(static_cast<idtype_t>(kPidfd), static_cast<id_t>(pidfd), &info, WEXITED) < 0 &&
+           errno == EINTR) {
+    }
+    ::close(pidfd);
+  }
+  if (group) group->store(0);
+  // No status: sh itself was killed (the control plane stopping it).
+  run.exit_status = status_text.empty() ? 128 + SIGTERM : std::atoi(status_text.c_str());
   run.last_lines.assign(last.begin(), last.end());
   return run;
 }
@@ -224,14 +353,28 @@ bool last_build_failed(const BuildRecords& records) {
   return fs::exists(records.failure_file(), ec);
 }
 
+std::vector<std::string> failure_lines(const BuildRecords& records) {
+  std::ifstream in(records.failure_file());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 Result<bool> record_success(const BuildRecords& records, const std::string& image,
-                            const std::vector<std::string>& command, const std::string& hash) {
-  const nlohmann::json j = {
-      {"image", image}, {"hash", hash}, {"command", command}, {"builtAt", now_rfc3339()}};
+                            const BuildPlan& plan, const std::string& hash) {
+  nlohmann::json commands = nlohmann::json::array();
+  for (const BuildCommand& c : plan.commands)
+    commands.push_back({{"command", c.argv}, {"dir", c.dir.string()}});
+  const nlohmann::json j = {{"image", image},
+                            {"hash", hash},
+                            {"from", plan.origin},
+                            {"commands", commands},
+                            {"builtAt", now_rfc3339()}};
   Result<bool> written = write_atomically(records.success_file(), j.dump(2) + "\n");
   if (!written.ok()) return written;
   // Gone marker: the kubelet starts the image's waiting pods within a second.
   std::error_code ec;
+  fs::remove(records.failed_inputs_file(), ec);
   fs::remove(records.failure_file(), ec);
   if (ec)
     return Error{ErrorCode::Internal, fmt::format("cannot remove {}: {}",
@@ -239,45 +382,84 @@ Result<bool> record_success(const BuildRecords& records, const std::string& imag
   return true;
 }
 
-Result<bool> record_failure(const BuildRecords& records, const std::vector<std::string>& lines) {
+Result<bool> record_failure(const BuildRecords& records, const std::vector<std::string>& lines,
+                            const std::string& hash) {
   std::string text;
   for (const std::string& line : lines) text += line + "\n";
+  if (Result<bool> w = write_atomically(records.failed_inputs_file(), hash + "\n"); !w.ok())
+    return w;
   return write_atomically(records.failure_file(), text);
 }
 
 BuildReport build_if_changed(const BuildRequest& request,
                              const std::function<void(std::string_view line)>& on_line) {
   const auto start = std::chrono::steady_clock::now();
-  const project::ImageSetting& s = *request.setting;
+  const BuildPlan& plan = request.plan;
   BuildReport report;
   auto elapsed = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                  start);
   };
-  if (!request.force && !last_build_failed(request.records) &&
-      last_built_hash(request.records) == inputs_hash(s.context, s.build, request.skip)) {
-    report.outcome = BuildOutcome::UpToDate;
+  // Another process (`ticketctl build` beside the control plane) may be building this image:
+  // wait for it, then look again at what it left.
+  Result<LockFile> lock = LockFile::take(request.records.lock_file());
+  if (!lock.ok()) {
+    report.message = lock.error().message;
+    return report;
+  }
+  const std::string before = inputs_hash(plan, request.skip);
+  if (!request.force) {
+    const bool failed = last_build_failed(request.records);
+    if (failed && !request.retry_failed &&
+        read_first_line(request.records.failed_inputs_file()) == before) {
+      report.outcome = BuildOutcome::FailedBefore;
+      report.last_lines = failure_lines(request.records);
+      report.message = "it failed before with the same inputs";
+      report.took = elapsed();
+      return report;
+    }
+    const bool outputs_present =
+        std::all_of(plan.outputs.begin(), plan.outputs.end(), [](const fs::path& p) {
+          std::error_code ec;
+          return fs::exists(p, ec);
+        });
+    if (!failed && outputs_present && last_built_hash(request.records) == before) {
+      report.outcome = BuildOutcome::UpToDate;
+      report.took = elapsed();
+      return report;
+    }
+  }
+  if (request.on_start) request.on_start();
+  // A build stopped halfway must not look done to the next run.
+  std::error_code ec;
+  fs::remove(request.records.success_file(), ec);
+  const auto cancelled = [&] { return request.cancelled && request.cancelled(); };
+  for (const BuildCommand& command : plan.commands) {
+    const BuildRun run = cancelled() ? BuildRun{} : run_build(command, on_line, 20, request.group);
+    if (run.exit_status == 0) continue;
     report.took = elapsed();
+    if (cancelled()) {
+      report.message = "stopped";
+      return report;
+    }
+    std::vector<std::string> lines = run.last_lines;
+    report.message = run.exit_status < 0
+                         ? run.error
+                         : fmt::format("`{}` exited with status {} (in {})", command.text,
+                                       run.exit_status, command.dir.string());
+    // The kubelet shows the last lines in the pod's waiting message.
+    if (lines.empty() || run.exit_status < 0) lines.push_back(report.message);
+    report.outcome = BuildOutcome::Failed;
+    report.last_lines = lines;
+    if (const Result<bool> r = record_failure(request.records, lines, before); !r.ok())
+      report.message += "; " + r.error().message;
     return report;
   }
-  const BuildRun run = run_build(s.build, s.context, on_line);
   report.took = elapsed();
-  if (run.exit_status == 0) {
-    const Result<bool> r = record_success(request.records, request.image, s.build,
-                                          inputs_hash(s.context, s.build, request.skip));
-    report.outcome = r.ok() ? BuildOutcome::Built : BuildOutcome::Failed;
-    if (!r.ok()) report.message = r.error().message;
-    return report;
-  }
-  std::vector<std::string> lines = run.last_lines;
-  report.message = run.exit_status < 0 ? run.error
-                                       : fmt::format("`{}` exited with status {}",
-                                                     fmt::join(s.build, " "), run.exit_status);
-  // The kubelet shows the last line in the pod's waiting message.
-  if (lines.empty() || run.exit_status < 0) lines.push_back(report.message);
-  report.outcome = BuildOutcome::Failed;
-  if (const Result<bool> r = record_failure(request.records, lines); !r.ok())
-    report.message += "; " + r.error().message;
+  const Result<bool> r =
+      record_success(request.records, request.image, plan, inputs_hash(plan, request.skip));
+  report.outcome = r.ok() ? BuildOutcome::Built : BuildOutcome::Failed;
+  if (!r.ok()) report.message = r.error().message;
   return report;
 }
 

@@ -154,6 +154,41 @@ Result<std::vector<std::string>> command(const Instruction& in, const std::strin
   return std::vector<std::string>{"/bin/sh", "-c", in.args};
 }
 
+// COPY/ADD/RUN: leading --flags (--from=, --chown=, --mount=...) off, then the exec form (a JSON
+// array) or words.
+Result<BuildStep> build_step(const Instruction& in, const std::string& file,
+                             const std::map<std::string, std::string>& vars,
+                             const std::vector<std::pair<std::string, std::string>>& env,
+                             const std::string& workdir) {
+  BuildStep step;
+  step.line = in.line;
+  step.keyword = in.keyword;
+  step.workdir = workdir.empty() ? "/" : workdir;
+  step.env = env;
+  std::string_view rest = in.args;
+  while (rest.starts_with("--")) {
+    const size_t end = rest.find_first_of(" \t");
+    const std::string_view flag = rest.substr(0, end);
+    if (flag.starts_with("--from=")) step.from = std::string(flag.substr(7));
+    rest = end == std::string_view::npos ? "" : rest.substr(end);
+    rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of(" \t")));
+  }
+  if (rest.starts_with("[")) {
+    const Json parsed = Json::parse(rest, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_array() ||
+        !std::all_of(parsed.begin(), parsed.end(), [](const Json& v) { return v.is_string(); }))
+      return Error{ErrorCode::Invalid, fmt::format("{}:{}: {} is not a JSON array of strings: {}",
+                                                   file, in.line, in.keyword, in.args)};
+    for (const std::string& w : parsed.get<std::vector<std::string>>())
+      step.words.push_back(in.keyword == "RUN" ? w : substitute(w, vars));
+  } else if (in.keyword == "RUN") {
+    step.shell = std::string(rest);
+  } else {
+    step.words = words(substitute(rest, vars));
+  }
+  return step;
+}
+
 }  // namespace
 
 Result<Dockerfile> parse_dockerfile(std::string_view text, const std::string& file) {
@@ -207,6 +242,13 @@ Result<Dockerfile> parse_dockerfile(std::string_view text, const std::string& fi
       Result<std::vector<std::string>> c = command(in, file);
       if (!c.ok()) return c.error();
       (in.keyword == "CMD" ? d.cmd : d.entrypoint) = std::move(c.value());
+    } else if (in.keyword == "COPY" || in.keyword == "ADD" || in.keyword == "RUN") {
+      // A RUN sees ARG values as environment variables too.
+      std::vector<std::pair<std::string, std::string>> env;
+      for (const auto& [k, v] : vars) env.emplace_back(k, v);
+      Result<BuildStep> step = build_step(in, file, vars, env, d.workdir);
+      if (!step.ok()) return step.error();
+      d.steps.push_back(std::move(step.value()));
     }
   }
   if (!seen_from) return Error{ErrorCode::Invalid, fmt::format("{}: no FROM instruction", file)};

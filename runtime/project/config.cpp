@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <tuple>
 
@@ -105,7 +105,9 @@ void read_images(const fs::path& file, const YAML::Node& root, Config& config) {
     s.context = absolute_from(file, s.context_given ? context.Scalar() : ".");
     s.command = optional_strings(manifest::child(e, "command"));
     s.args = optional_strings(manifest::child(e, "args"));
-    s.build = strings_at(manifest::child(e, "build"));
+    const YAML::Node build = manifest::child(e, "build");
+    s.build_given = build.IsDefined() && build.IsSequence();
+    s.build = strings_at(build);
     const YAML::Node env = manifest::child(e, "env");
     if (env.IsDefined() && env.IsMap())
       for (auto kv = env.begin(); kv != env.end(); ++kv)
@@ -150,8 +152,8 @@ void read_settings(const fs::path& file, const YAML::Node& root, Config& config,
     diags.add({Severity::Error, mark_of(file, n), "", path, std::move(message)});
   };
   const YAML::Node backoff = manifest::child(root, "restartBackoff");
-  for (auto [key, target] : {std::pair{"initial", &config.backoff_initial},
-                             std::pair{"max", &config.backoff_max}}) {
+  for (auto [key, target] :
+       {std::pair{"initial", &config.backoff_initial}, std::pair{"max", &config.backoff_max}}) {
     const YAML::Node v = manifest::child(backoff, key);
     if (!v.IsDefined() || !v.IsScalar()) continue;
     const auto d = parse_duration(v.Scalar());
@@ -164,8 +166,8 @@ void read_settings(const fs::path& file, const YAML::Node& root, Config& config,
   if (config.backoff_max < config.backoff_initial) config.backoff_max = config.backoff_initial;
   config.host_env = strings_at(manifest::child(root, "hostEnv"));
   const YAML::Node ingress = manifest::child(root, "ingress");
-  for (auto [key, target] : {std::pair{"http", &config.ingress_http},
-                             std::pair{"https", &config.ingress_https}}) {
+  for (auto [key, target] :
+       {std::pair{"http", &config.ingress_http}, std::pair{"https", &config.ingress_https}}) {
     const YAML::Node v = manifest::child(ingress, key);
     if (!v.IsDefined() || !v.IsScalar()) continue;
     const int port = v.as<int>(-2);
@@ -194,7 +196,8 @@ void read_settings(const fs::path& file, const YAML::Node& root, Config& config,
   }
   const uint64_t pod_size = 1ull << (32 - config.pod_prefix);
   const uint64_t svc_size = 1ull << (32 - config.service_prefix);
-  if (config.pod_cidr < config.service_cidr + svc_size && config.service_cidr < config.pod_cidr + pod_size)
+  if (config.pod_cidr < config.service_cidr + svc_size &&
+      config.service_cidr < config.pod_cidr + pod_size)
     error(network, "network", "podCIDR and serviceCIDR overlap");
 }
 
@@ -214,11 +217,16 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
     const std::string_view unit = text.substr(j, k - j);
     double scale;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m") scale = 60000;
-    else if (unit == "h") scale = 3600000;
-    else return std::nullopt;
+    if (unit == "ms")
+      scale = 1;
+    else if (unit == "s")
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60000;
+    else if (unit == "h")
+      scale = 3600000;
+    else
+      return std::nullopt;
     total_ms += number * scale;
     i = k;
   }
@@ -229,7 +237,8 @@ std::optional<std::pair<uint32_t, int>> parse_loopback_cidr(std::string_view tex
   unsigned a, b, c, d;
   int prefix;
   char tail;
-  if (std::sscanf(std::string(text).c_str(), "%u.%u.%u.%u/%d%c", &a, &b, &c, &d, &prefix, &tail) != 5)
+  if (std::sscanf(std::string(text).c_str(), "%u.%u.%u.%u/%d%c", &a, &b, &c, &d, &prefix, &tail) !=
+      5)
     return std::nullopt;
   if (a != 127 || b > 255 || c > 255 || d > 255 || prefix < 8 || prefix > 30) return std::nullopt;
   const uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
@@ -238,6 +247,9 @@ std::optional<std::pair<uint32_t, int>> parse_loopback_cidr(std::string_view tex
 
 Config load(const fs::path& dir, Diagnostics& diags) {
   Config config;
+  // Each key of ticketctl.yaml stands alone: one that sets only `ingress:` or `images:` still
+  // deploys what skaffold.yaml names.
+  bool manifests_given = false;
   if (const fs::path file = dir / "ticketctl.yaml"; fs::exists(file)) {
     config.file = file;
     YAML::Node root;
@@ -245,6 +257,7 @@ Config load(const fs::path& dir, Diagnostics& diags) {
       manifest::Walker w(file.string(), 0, "", diags);
       w.walk(root, config_schema());
       if (w.ok()) {
+        manifests_given = manifest::child(root, "manifests").IsDefined();
         config.manifests = relative_to(file, strings_at(manifest::child(root, "manifests")));
         read_images(file, root, config);
         read_settings(file, root, config, diags);
@@ -257,7 +270,7 @@ Config load(const fs::path& dir, Diagnostics& diags) {
     YAML::Node root;
     if (!parse(file, root, diags)) break;
     read_artifacts(file, root, config);
-    if (!config.file.empty()) break;  // ticketctl.yaml's manifests win
+    if (manifests_given) break;  // ticketctl.yaml's manifests win
     config.file = file;
     // skaffold v2 writes deploy.kubectl.manifests; v3 and later manifests.rawYaml.
     std::vector<std::string> found = strings_at(

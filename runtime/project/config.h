@@ -22,6 +22,8 @@ struct ImageSetting {
   std::optional<std::vector<std::string>> command;  // replaces ENTRYPOINT (and CMD)
   std::optional<std::vector<std::string>> args;     // replaces CMD
   std::vector<std::string> build;
+  // ticketctl.yaml set `build` (`build: []`: no build, not even the Dockerfile's installs).
+  bool build_given = false;
   std::vector<std::pair<std::string, std::string>> env;
   std::filesystem::path dockerfile;  // relative to `context`
   // skaffold.yaml sync.manual[].src: globs (relative to `context`) of files `ticketctl dev`

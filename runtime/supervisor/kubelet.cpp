@@ -107,13 +107,6 @@ struct PendingEvent {
 
 }  // namespace
 
-std::string build_key(std::string_view image) {
-  std::string key = images::image_name(image, false);
-  for (char& ch : key)
-    if (ch == '/' || ch == ':') ch = '_';
-  return key;
-}
-
 struct Kubelet::Stream {
   int fd = -1;
   bool is_stderr = false;
@@ -615,21 +608,13 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     c.waiting_message = r.message;
     return false;
   }
-  // `ticketctl build` / `up --build` leave <builds_dir>/<image>.failed (the build's last output)
-  // while an image's build command fails: its pods wait instead of running stale code.
-  if (!options_.builds_dir.empty()) {
-    const fs::path marker =
-        options_.builds_dir / (build_key(str(json_at(c.spec, "image"))) + ".failed");
-    std::error_code ec;
-    if (fs::exists(marker, ec)) {
-      std::ifstream in(marker);
-      std::string last;
-      for (std::string line; std::getline(in, line);)
-        if (!line.empty()) last = line;
-      c.waiting_reason = "BuildFailed";
-      c.waiting_message =
-          fmt::format("the build of image {} failed{}{} (see `ticketctl build`)",
-                      str(json_at(c.spec, "image")), last.empty() ? "" : ": ", last);
+  // The image's build (its Dockerfile's dependency installs) runs first; a failed one keeps its
+  // pods waiting instead of running without their dependencies.
+  if (options_.build_gate) {
+    if (std::optional<images::BuildWait> wait =
+            options_.build_gate(str(json_at(c.spec, "image")))) {
+      c.waiting_reason = wait->reason;
+      c.waiting_message = wait->message;
       return false;
     }
   }

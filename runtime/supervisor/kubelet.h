@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/images/builder.h"
 #include "runtime/images/resolver.h"
 #include "runtime/net/backend.h"
 #include "runtime/store/store.h"
@@ -42,8 +43,9 @@ struct KubeletOptions {
   // (<run dir>/exit) for a control plane that adopts it; empty: none, and the exit code of an
   // adopted container that ends is unknown.
   std::filesystem::path shim;
-  // Where `ticketctl build` records failed builds (<image key>.failed); empty: not checked.
-  std::filesystem::path builds_dir;
+  // Asked before a container starts: why its image is not ready yet (being built, or its build
+  // failed), as a waiting reason and message; nullopt: start it. Empty: images need no build.
+  std::function<std::optional<images::BuildWait>(const std::string& image)> build_gate;
   // persistentVolumeClaims' directories (<claims_dir>/<ns>_<claim>_<uid>); empty: claims are
   // not served.
   std::filesystem::path claims_dir;
@@ -95,9 +97,6 @@ struct LeftoverStop {
 };
 LeftoverStop stop_leftover_containers(const std::filesystem::path& pods_dir,
                                       bool grace_over = false);
-
-// "demo/posts:latest" -> "demo_posts": the file name an image's build status is kept under.
-std::string build_key(std::string_view image);
 
 class Kubelet {
  public:

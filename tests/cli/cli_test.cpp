@@ -198,3 +198,28 @@ TEST(Cli, ConvertPassesOtherKindsThroughInKubectlLayout) {
 }
 
 }  // namespace
+
+namespace {
+
+// `up` where nothing names manifests fails before starting anything, says what it looked for
+// and how to fix it; --empty starts an empty control plane on purpose.
+TEST(Cli, UpWithNothingToDeployIsAnErrorThatSaysWhatToAdd) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("ticketctl-empty-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "ticketctl.yaml") << "ingress: {http: 18080, https: 18443}\n";
+  const Result r =
+      ticketctl({"up", "-d", "--state-dir", (dir / "state").string()}, "", dir.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("ticketctl up: nothing to deploy: no -f given, and in " + dir.string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("  - ticketctl.yaml: has no `manifests:` key\n"), std::string::npos);
+  EXPECT_NE(r.err.find("  - skaffold.yaml: not found\n"), std::string::npos);
+  EXPECT_NE(r.err.find("`ticketctl init`"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "state" / "state.db"));  // nothing was started
+  fs::remove_all(dir);
+}
+
+}  // namespace

@@ -147,7 +147,7 @@ TEST_F(ControlPlaneTest, ApiRejectsMissingTokenStaleUpdatesAndInvalidObjects) {
 }
 
 TEST_F(ControlPlaneTest, AnApplyWithOneInvalidDocumentStoresNothing) {
-  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   Result apply = run({"apply", "-f", "tests/manifests/bad-dir"});
   EXPECT_EQ(apply.status, 1);
   EXPECT_EQ(apply.out, "");
@@ -253,7 +253,7 @@ TEST_F(ControlPlaneTest, RealKubectlReadsAndPatchesThroughTheKubeconfig) {
 TEST_F(ControlPlaneTest, RealKubectlCreatesObjectsImperativelyOverProtobuf) {
   if (!kubectl_on_path())
     GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
-  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   const std::string kubectl = "KUBECONFIG=" + (dir_ / "kubeconfig").string() + " kubectl ";
   const std::pair<const char*, const char*> creates[] = {
       {"create secret generic jwt-secret --from-literal=JWT_KEY=asdf", "secret/jwt-secret"},
@@ -300,7 +300,7 @@ TEST_F(ControlPlaneTest, RealKubectlCreatesObjectsImperativelyOverProtobuf) {
 TEST_F(ControlPlaneTest, RealKubectlAppliesWithServerSideFieldValidation) {
   if (!kubectl_on_path())
     GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
-  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   const std::string kubectl = "KUBECONFIG=" + (dir_ / "kubeconfig").string() +
                               " KUBECACHEDIR=" + (dir_ / "kube-cache").string() + " kubectl ";
   auto [created_status, created] = shell(kubectl + "apply -f manifests/blog");
@@ -351,7 +351,7 @@ TEST_F(ControlPlaneTest, RealKubectlAppliesWithServerSideFieldValidation) {
 }
 
 TEST_F(ControlPlaneTest, WatchStreamsChangesFromAResourceVersion) {
-  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   api::ApiClient c = client();
   const std::string cms = "/api/v1/namespaces/default/configmaps";
   const Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "a"}}}};
@@ -527,7 +527,7 @@ TEST_F(ControlPlaneTest, StatusAndConfigView) {
 }
 
 TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
-  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   Result created =
       run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=asdf"});
   ASSERT_EQ(created.status, 0) << created.err;
@@ -549,7 +549,7 @@ TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
 }
 
 TEST_F(ControlPlaneTest, ObjectsNeedAnExistingNamespace) {
-  ASSERT_EQ(run({"up", "-d"}).status, 0);
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   Result missing = run({"create", "configmap", "cfg", "-n", "blog", "--from-literal=a=1"});
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.err.find("namespaces \"blog\" not found"), std::string::npos) << missing.err;

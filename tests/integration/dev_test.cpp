@@ -163,7 +163,7 @@ TEST_F(DevTest, BuildRunsWhenInputsChangedAndSkipsOtherwise) {
 
   r = run({"build", "test/nothing"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("image test/nothing has no build command"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("image test/nothing has no build: "), std::string::npos) << r.err;
 }
 
 TEST_F(DevTest, AFailedBuildKeepsThePodWaitingUntilABuildSucceeds) {

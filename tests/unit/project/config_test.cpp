@@ -110,6 +110,30 @@ build:
   EXPECT_TRUE(d.items().empty());
 }
 
+// Each ticketctl.yaml key stands alone: setting `ingress:` or `images:` does not switch off the
+// manifests skaffold.yaml deploys; only a `manifests:` key replaces them.
+TEST_F(ConfigTest, TicketctlYamlWithoutManifestsKeepsSkaffoldsManifests) {
+  write("skaffold.yaml",
+        "deploy:\n  kubectl:\n    manifests: [./infra/k8s/*]\nbuild:\n  artifacts:\n"
+        "    - image: learner/auth\n      context: auth\n");
+  const std::vector<std::string> from_skaffold = {(dir_ / "infra/k8s/*").string()};
+  for (const char* config :
+       {"ingress: {http: 18080, https: 18443}\n", "images:\n  nats: {command: [nats-server]}\n"}) {
+    write("ticketctl.yaml", config);
+    Diagnostics d;
+    const Config c = load(dir_, d);
+    EXPECT_TRUE(d.items().empty()) << config;
+    EXPECT_EQ(c.manifests, from_skaffold) << config;
+    EXPECT_EQ(c.file, dir_ / "skaffold.yaml") << config;
+    EXPECT_EQ(c.artifacts.count("learner/auth"), 1u) << config;
+  }
+  write("ticketctl.yaml", "manifests: [k8s]\n");
+  Diagnostics d;
+  EXPECT_EQ(load(dir_, d).manifests, (std::vector<std::string>{(dir_ / "k8s").string()}));
+  write("ticketctl.yaml", "manifests: []\n");  // said explicitly: nothing from skaffold.yaml
+  EXPECT_TRUE(load(dir_, d).manifests.empty());
+}
+
 TEST_F(ConfigTest, BrokenYamlIsAnErrorWithItsPosition) {
   write("skaffold.yaml", "deploy:\n  kubectl: [unclosed\n");
   Diagnostics d;
