@@ -117,8 +117,26 @@ Result<ExecProcess> start_exec(const ExecSpec& spec, int& exit_code) {
     if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
       for (int fd = 4; fd < 65536; ++fd) ::close(fd);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) child_fail(3, errno);
-    ::execve(program.value().c_str(), argv.data(), envp.data());
-    child_fail(3, errno);
+    // The kernel makes an exec'd child report with SIGCHLD again, and the kubelet reaps every
+    // such child with waitpid(-1). So this process, which never execs, stays the one we wait
+    // for: it runs the command as its own child and exits with its status.
+    clone_args fork_args{};
+    fork_args.exit_signal = SIGCHLD;
+    const long command = ::syscall(SYS_clone3, &fork_args, sizeof fork_args);
+    if (command < 0) child_fail(3, errno);
+    if (command == 0) {
+      ::execve(program.value().c_str(), argv.data(), envp.data());
+      child_fail(3, errno);
+    }
+    for (int fd = 0; fd <= 3; ++fd) ::close(fd);  // EOF on the pipes is the command's alone
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;  // a terminal's signals are for the command
+    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE})
+      ::sigaction(s, &ignore, nullptr);
+    int status = 0;
+    while (::waitpid(static_cast<pid_t>(command), &status, 0) < 0 && errno == EINTR) {
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   }
   for (int* fd : {&in[1], &out[1], &err[1], &report[1], &slave}) close_fd(*fd);
   int child_errno = 0;

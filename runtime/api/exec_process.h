@@ -1,9 +1,10 @@
 #pragma once
 // A command run for `kubectl exec` in a container's context (its recorded environment, working
 // directory and, through the environment, its pod IP and the preload library): stdin, stdout and
-// stderr as pipes, or one pseudo-terminal for a TTY. The process is cloned without an exit
-// signal, so the kubelet, which reaps every other child of the control plane with
-// waitpid(-1), never takes its exit status: the caller learns it from the pidfd.
+// stderr as pipes, or one pseudo-terminal for a TTY. The kubelet reaps every SIGCHLD child of
+// the control plane with waitpid(-1), so the command runs under a small waiter, cloned without
+// an exit signal (which waitpid(-1) does not see) and never exec'd, that exits with the
+// command's status: the caller learns it from the waiter's pidfd.
 // Threads: any; each ExecProcess belongs to the one session that started it.
 
 #include <sys/types.h>
@@ -26,7 +27,7 @@ struct ExecSpec {
 };
 
 struct ExecProcess {
-  pid_t pid = -1;  // also its process group
+  pid_t pid = -1;  // the waiter's: also the process group of the command
   int pidfd = -1;  // readable once the process has exited
   // Non-blocking, close-on-exec ends for this side; -1 where not used. With a TTY, stdout_fd is
   // the PTY's master and stdin_fd a duplicate of it (so closing stdin is a separate step).

@@ -57,7 +57,7 @@ class Background {
       ::dup2(::open("/dev/null", O_RDONLY), 0);
       ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
       ::dup2(::open((out_.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), nullptr);
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
       ::_exit(127);
     }
   }
@@ -241,8 +241,8 @@ TEST_F(KubectlStreamTest, AttachStreamsTheContainersOutput) {
 }
 
 TEST_F(KubectlStreamTest, PortForwardServesCurlForPodServiceAndDeployment) {
-  for (const std::string target : {"pod/" + pod_ + " 0:8080", std::string("svc/web-srv 0:80"),
-                                   std::string("deploy/web-depl 0:8080")}) {
+  for (const std::string& target : {"pod/" + pod_ + " 0:8080", std::string("svc/web-srv 0:80"),
+                                    std::string("deploy/web-depl 0:8080")}) {
     Background pf(kubectl_cmd() + "port-forward " + target, *root_ / "pf.out");
     const int port = forward(pf);
     ASSERT_GT(port, 0) << target << ": " << pf.out() << pf.err();
