@@ -2,13 +2,14 @@
 
 #include <httplib.h>
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
 
 #include <fmt/format.h>
 
 #include <thread>
 
 #include "runtime/api/pod_logs.h"
+#include "runtime/api/stream_front.h"
+#include "runtime/api/streaming.h"
 
 namespace ticketctl::api {
 namespace {
@@ -125,13 +126,10 @@ ApiServer::~ApiServer() {
 }
 
 Result<int> ApiServer::start() {
-  server_ = std::make_unique<httplib::SSLServer>(options_.cert.c_str(), options_.key.c_str());
-  if (!server_->is_valid())
-    return Error{ErrorCode::Internal, fmt::format("api: cannot load TLS certificate {} and key {}",
-                                                  options_.cert.string(), options_.key.string())};
-  // Clients here never resume sessions; TLS 1.3 tickets sent after the handshake only make a
-  // short-lived CLI wait (httplib sleeps 1 ms per SSL_ERROR_WANT_READ) before its reply.
-  SSL_CTX_set_num_tickets(server_->ssl_context(), 0);
+  // httplib serves the REST API in plain HTTP on a loopback port of its own; clients reach it
+  // through the TLS front (stream_front.h), which serves the upgrades httplib cannot. The token
+  // is still checked here, so a local process that finds this port gets nothing without it.
+  server_ = std::make_unique<httplib::Server>();
   server_->set_tcp_nodelay(true);
   // Each open watch holds a worker thread; leave room for several beside ordinary requests.
   server_->new_task_queue = [] {
@@ -176,13 +174,16 @@ Result<int> ApiServer::start() {
   server_->Put(".*", serve);
   server_->Delete(".*", serve);
   server_->Patch(".*", serve);
-  const int port =
-      options_.port == 0
-          ? server_->bind_to_any_port(options_.address)
-          : (server_->bind_to_port(options_.address, options_.port) ? options_.port : -1);
-  if (port <= 0)
-    return Error{ErrorCode::Internal,
-                 fmt::format("api: cannot listen on {}:{}", options_.address, options_.port)};
+  const int backend_port = server_->bind_to_any_port("127.0.0.1");
+  if (backend_port <= 0) return Error{ErrorCode::Internal, "api: cannot listen on a loopback port"};
+  streams_ = std::make_unique<StreamBackend>(store_, store_mutex_, options_.pods_dir);
+  front_ =
+      std::make_unique<StreamFront>(FrontOptions{options_.cert, options_.key, options_.token,
+                                                 options_.address, options_.port, backend_port},
+                                    *streams_);
+  Result<int> listening = front_->start();
+  if (!listening.ok()) return listening.error();
+  const int port = listening.value();
   {
     std::lock_guard<std::mutex> l(store_mutex_);
     watches_.start_after(store_.resource_version());
@@ -195,7 +196,8 @@ Result<int> ApiServer::start() {
 
 void ApiServer::stop() {
   stopping_ = true;
-  watches_.stop();  // ends open watch streams, so the workers can finish
+  if (front_) front_->stop();  // first: no new connections, streaming sessions end
+  watches_.stop();             // ends open watch streams, so the workers can finish
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }

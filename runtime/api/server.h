@@ -1,7 +1,10 @@
 #pragma once
 // The API over HTTPS on loopback: TLS from the state directory's CA, a bearer token on every
-// request (anything else gets 401 and nothing more), requests handed to ApiHandler.
-// Threads: start()/stop() from the owner's thread; requests run on httplib's worker threads.
+// request (anything else gets 401 and nothing more), requests handed to ApiHandler. The TLS
+// listener is StreamFront, which serves kubectl's streaming verbs (exec, attach, port-forward)
+// itself and relays every other connection to httplib on a private loopback port.
+// Threads: start()/stop() from the owner's thread; requests run on httplib's worker threads,
+// streaming sessions on the front's I/O thread.
 
 #include <atomic>
 #include <filesystem>
@@ -15,10 +18,13 @@
 #include "runtime/core/result.h"
 
 namespace httplib {
-class SSLServer;
+class Server;
 }
 
 namespace ticketctl::api {
+
+class StreamBackend;
+class StreamFront;
 
 struct ServerOptions {
   std::filesystem::path cert;
@@ -52,7 +58,9 @@ class ApiServer {
   std::mutex& store_mutex_;
   std::function<void()> on_change_;
   ServerOptions options_;
-  std::unique_ptr<httplib::SSLServer> server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<StreamBackend> streams_;
+  std::unique_ptr<StreamFront> front_;
   std::unique_ptr<ApiHandler> handler_;
   WatchHub watches_;
   std::atomic<bool> stopping_{false};  // ends followed pods/log streams
