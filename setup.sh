@@ -63,6 +63,8 @@ case "${1:-run}" in
   test)
     # The browser end-to-end test drives Debian's chromium with playwright-core from npm.
     PACKAGES+=(chromium)
+    # xmllint validates `ticketctl test --junit` output against tests/junit/junit.xsd.
+    PACKAGES+=(libxml2-utils)
     install_packages
     browser=tests/e2e/browser
     if [ ! -d "$browser/node_modules" ] ||
