@@ -290,7 +290,9 @@ int run_test(TestArgs& a) {
   // The gate, as `up --timeout` decides it.
   std::fprintf(human, "Waiting for deployments to stabilize...\n");
   std::fflush(human);
-  daemon::GateReporter gate(api_sources(client), {a.max_restarts}, human);
+  daemon::GateOptions gate_options;
+  gate_options.max_restarts = a.max_restarts;
+  daemon::GateReporter gate(api_sources(client), gate_options, human);
   const auto deadline = Clock::now() + *timeout;
   daemon::Verdict verdict;
   while (true) {

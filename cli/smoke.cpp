@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/api_verbs.h"
 #include "cli/jsonpath.h"
 #include "runtime/core/strings.h"
 #include "runtime/daemon/gate.h"
@@ -130,7 +131,7 @@ const Schema& smoke_schema() {
                              .rule = one_kind};
   static const Schema kChecks{.type = Type::Array, .items = &kCheck};
   static const Schema kFile{.type = Type::Object,
-                            .fields = {{"host", &kString}, {"checks", &kChecks, true}}};
+                            .fields = {{"host", &kString}, {"checks", &kChecks}}};
   (void)kInt;
   return kFile;
 }
@@ -143,7 +144,7 @@ Result<std::vector<Json>> deployment_pods(api::ApiClient& client, const std::str
   for (const auto& [k, v] :
        json_at(json_at(json_at(d.value(), "spec"), "selector"), "matchLabels").items())
     labels += (labels.empty() ? "" : ",") + k + "=" + str(v);
-  Result<Json> list = client.get("/api/v1/namespaces/default/pods?labelSelector=" + labels);
+  Result<Json> list = client.get("/api/v1/namespaces/default/pods" + selector_query(labels, {}));
   if (!list.ok()) return list.error();
   std::vector<Json> pods;
   for (const Json& p : json_at(list.value(), "items"))
@@ -371,7 +372,10 @@ std::string substitute(const std::string& text, const std::map<std::string, std:
 Result<std::string> json_path_text(const std::string& path, const Json& data) {
   if (path.empty() || path[0] != '$') return Error{ErrorCode::Invalid, "a JSON path starts with $"};
   // kubectl's jsonpath reads `{.a.b}`; `$` is the root it starts from.
-  Result<std::string> text = render_jsonpath("{" + path.substr(1) + "}", data);
+  std::string tmpl;
+  tmpl.reserve(path.size() + 1);
+  tmpl.append("{").append(path, 1, std::string::npos).append("}");
+  Result<std::string> text = render_jsonpath(tmpl, data);
   if (!text.ok()) return text;
   if (text.value().empty() && path != "$")
     return Error{ErrorCode::NotFound, "not found in the response"};
@@ -381,7 +385,10 @@ Result<std::string> json_path_text(const std::string& path, const Json& data) {
 std::optional<SmokeFile> load_smoke_file(const fs::path& path, Diagnostics& diags) {
   std::ifstream in(path);
   if (!in) {
-    diags.add({Severity::Error, {path.string(), 0, 0}, "", "", "cannot read the check file"});
+    Diagnostic d;
+    d.pos.file = path.string();
+    d.message = "cannot read the check file";
+    diags.add(std::move(d));
     return std::nullopt;
   }
   std::stringstream buf;
@@ -390,11 +397,10 @@ std::optional<SmokeFile> load_smoke_file(const fs::path& path, Diagnostics& diag
   try {
     root = YAML::Load(buf.str());
   } catch (const YAML::Exception& e) {
-    diags.add({Severity::Error,
-               {path.string(), e.mark.line + 1, e.mark.column + 1},
-               "",
-               "",
-               "YAML syntax error: " + e.msg});
+    Diagnostic d;
+    d.pos = {path.string(), e.mark.line + 1, e.mark.column + 1};
+    d.message = "YAML syntax error: " + e.msg;
+    diags.add(std::move(d));
     return std::nullopt;
   }
   manifest::Walker w(path.string(), 0, "", diags);

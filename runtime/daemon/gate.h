@@ -35,6 +35,9 @@ const char* to_string(Verdict v);
 
 struct GateOptions {
   int max_restarts = 2;  // crashes of one container that fail the gate
+  // How long every Deployment must stay stable, with no container restarting, before the
+  // reporter calls it stable: a crash at start-up comes within this time.
+  std::chrono::milliseconds settle{500};
 };
 
 // One pod that keeps its Deployment from being stable.
@@ -103,7 +106,8 @@ struct GateSources {
 class GateReporter {
  public:
   GateReporter(GateSources sources, GateOptions options, std::FILE* out);
-  // One look; returns the overall verdict (Stable/Failed/TimedOut end the gate).
+  // One look; returns the overall verdict (Stable/Failed/TimedOut end the gate). Stable only
+  // once it held for options.settle.
   Verdict poll(bool deadline_passed);
   double elapsed_seconds() const;
   // The last verdicts, for a caller's own summary (e.g. JUnit).
@@ -119,6 +123,8 @@ class GateReporter {
   std::vector<DeploymentVerdict> last_;
   GateSnapshot snapshot_;
   std::set<std::string> ready_, seen_, failed_;
+  std::optional<std::chrono::steady_clock::time_point> stable_since_;
+  int64_t stable_restarts_ = 0;
 };
 
 }  // namespace ticketctl::daemon

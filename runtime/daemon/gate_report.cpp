@@ -172,7 +172,24 @@ Verdict GateReporter::poll(bool deadline_passed) {
   lines.insert(lines.begin(), ready_lines.begin(), ready_lines.end());
   for (const std::string& l : lines) std::fprintf(out_, "%s\n", l.c_str());
   if (!lines.empty()) std::fflush(out_);
-  return verdict;
+  if (verdict != Verdict::Stable) {
+    stable_since_.reset();
+    return verdict;
+  }
+  // A pod without a readiness probe is Ready the moment it starts, before a program that
+  // crashes at start-up has crashed: stability counts once it held, with no restart, for
+  // options_.settle.
+  int64_t restarts = 0;
+  for (const Json& p : snapshot_.pods)
+    for (const Json& c : json_at(json_at(p, "status"), "containerStatuses"))
+      if (json_at(c, "restartCount").is_number_integer())
+        restarts += c["restartCount"].get<int64_t>();
+  const auto now = std::chrono::steady_clock::now();
+  if (!stable_since_ || restarts != stable_restarts_) {
+    stable_since_ = now;
+    stable_restarts_ = restarts;
+  }
+  return now - *stable_since_ >= options_.settle ? Verdict::Stable : Verdict::Progressing;
 }
 
 }  // namespace ticketctl::daemon

@@ -73,7 +73,9 @@ TEST_F(SmokeTest, TheBlogsSmokeFilePassesFromColdStartToDown) {
   // `down` ran: nothing serves any more.
   EXPECT_NE(r.out.find("control plane (pid "), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(state_ / "apiserver.json"));
-  if (on_path("xmllint")) EXPECT_EQ(junit_problems(junit), "");
+  if (on_path("xmllint")) {
+    EXPECT_EQ(junit_problems(junit), "");
+  }
   const std::string xml = testing::slurp(junit);
   EXPECT_NE(xml.find("tests=\"11\" failures=\"0\""), std::string::npos) << xml;
   EXPECT_TRUE(fs::exists(artifacts / "get-all.yaml"));
@@ -108,8 +110,8 @@ TEST_F(SmokeTest, ABrokenModerationServiceFailsWithTheAssertionThatBrokeAndValid
   Result r = run({"test", "--junit", junit.string(), "-o", "json"}, project);
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   // Human lines on stderr, the report alone on stdout.
-  EXPECT_NE(r.err.find("FAIL  the query service shows the post with its moderated comments (" +
-                       (project / "smoke.yaml").string() + ":31): GET /posts: expected $['"),
+  EXPECT_NE(r.err.find("FAIL  the query service shows the post with its moderated comments "
+                       "(smoke.yaml:31): GET /posts: expected $['"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("'].comments[1].status to be \"rejected\", got \"approved\""),
@@ -140,13 +142,18 @@ TEST_F(SmokeTest, AnInvalidCheckFileStopsBeforeAnythingStarts) {
                          "    ready: a\n";
   Result r = run({"test", "-f", file.string()}, kBlogDir);
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find(file.string() + ":3:23: error: checks[0].http.methd: unknown field"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          file.string() +
+          ":3:21: error: checks[0].http.methd: unknown field \"methd\" (did you mean \"method\"?)"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(file.string() + ":6:5: error: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("may not specify more than 1 check"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(file.string() + ":8:17: error: checks[2].eventually: must be a duration"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(file.string() +
+                 ":8:17: error: checks[2].eventually: invalid value \"soon\": must be a duration"),
+      std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(state_ / "apiserver.json"));
 }

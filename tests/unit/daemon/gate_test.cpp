@@ -180,7 +180,11 @@ TEST(Gate, CrashesCountUntilTheLimit) {
   // A higher limit waits.
   v = judge_one(
       snapshot(deployment(1, 1, 1, 0), {pod("web-new-a", "new", waiting("CrashLoopBackOff", 1))}),
-      false, GateOptions{5});
+      false, [] {
+        GateOptions o;
+        o.max_restarts = 5;
+        return o;
+      }());
   EXPECT_EQ(v.verdict, Verdict::Progressing);
 }
 
