@@ -26,8 +26,9 @@ constexpr int kRuns = 5;
 std::string deployment(const std::string& name, const std::string& image,
                        const std::string& extra_spec = "",
                        const std::string& container_extra = "") {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
-         "\nspec:\n  replicas: 1\n" + extra_spec + "  selector:\n    matchLabels: {app: " + name +
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n" +
+         (extra_spec.find("replicas:") == std::string::npos ? "  replicas: 1\n" : "") + extra_spec +
+         "  selector:\n    matchLabels: {app: " + name +
          "}\n  template:\n    metadata:\n      labels: {app: " + name +
          "}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n"
          "        - name: main\n          image: " +
