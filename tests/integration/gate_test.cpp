@@ -186,13 +186,14 @@ TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
     Result pods = run({"get", "pods", "-o", "json"});
     ASSERT_EQ(pods.status, 0) << pods.err;
     int64_t last_ready_ns = 0;
-    for (const Json& p : Json::parse(pods.out)["items"])
+    const Json list = Json::parse(pods.out);
+    for (const Json& p : list["items"])
       for (const Json& c : p["status"]["conditions"])
         if (c["type"] == "Ready" && c["status"] == "True")
           last_ready_ns =
               std::max(last_ready_ns,
                        api::parse_rfc3339(c["lastTransitionTime"].get<std::string>()).value());
-    ASSERT_GT(last_ready_ns, 0) << pods.out;
+    ASSERT_GT(last_ready_ns, 0) << "run " << i << "\n" << up.out << pods.out;
     // Within 1 s of the last Ready, plus the second its timestamp drops.
     EXPECT_LT(returned_ns - last_ready_ns, int64_t{2'000'000'000}) << up.out;
     EXPECT_EQ(run({"down"}).status, 0);
