@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -123,6 +124,7 @@ class GateReporter {
   std::vector<DeploymentVerdict> last_;
   GateSnapshot snapshot_;
   std::set<std::string> ready_, seen_, failed_;
+  std::map<std::string, std::chrono::steady_clock::time_point> stable_at_;
   std::optional<std::chrono::steady_clock::time_point> stable_since_;
   int64_t stable_restarts_ = 0;
 };

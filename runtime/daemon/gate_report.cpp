@@ -135,12 +135,20 @@ Verdict GateReporter::poll(bool deadline_passed) {
   std::vector<std::string> lines;
   std::vector<std::string> newly_ready;
   size_t pending = 0;
+  const auto now = std::chrono::steady_clock::now();
   for (const DeploymentVerdict& d : last_) {
+    // Said ready once it stayed stable for the settle time, so a pod that is Ready for the
+    // moment before it crashes is not announced.
     if (d.verdict == Verdict::Stable) {
-      if (ready_.insert(d.ref()).second) newly_ready.push_back(d.ref());
-      continue;
+      const auto since = stable_at_.try_emplace(d.ref(), now).first->second;
+      if (now - since >= options_.settle && ready_.insert(d.ref()).second)
+        newly_ready.push_back(d.ref());
+      if (ready_.count(d.ref())) continue;
+    } else {
+      stable_at_.erase(d.ref());
     }
     ++pending;
+    if (d.verdict == Verdict::Stable) continue;
     if (d.verdict == Verdict::Failed) {
       if (failed_.insert(d.ref()).second)
         for (std::string& l : details(d)) lines.push_back(std::move(l));
@@ -184,7 +192,6 @@ Verdict GateReporter::poll(bool deadline_passed) {
     for (const Json& c : json_at(json_at(p, "status"), "containerStatuses"))
       if (json_at(c, "restartCount").is_number_integer())
         restarts += c["restartCount"].get<int64_t>();
-  const auto now = std::chrono::steady_clock::now();
   if (!stable_since_ || restarts != stable_restarts_) {
     stable_since_ = now;
     stable_restarts_ = restarts;
