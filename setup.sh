@@ -71,6 +71,8 @@ case "${1:-run}" in
     # The databases tests run the Debian servers behind the well-known images (docs/images.md);
     # the scaffolding end-to-end test runs a generated service with its own Redis.
     PACKAGES+=(redis-server postgresql nats-server mariadb-server rabbitmq-server memcached)
+    # xmllint validates `ticketctl test --junit` output against tests/junit/junit.xsd.
+    PACKAGES+=(libxml2-utils)
     install_packages
     browser=tests/e2e/browser
     if [ ! -d "$browser/node_modules" ] ||

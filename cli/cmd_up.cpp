@@ -60,9 +60,9 @@ int run_detached(daemon::ControlPlaneOptions options) {
   while ((n = ::read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
   }
   ::close(ready[0]);
-  if (n == 1 && byte == '1') return kExitOk;
-  // Running, but the Deployments did not stabilize in time: the report said which.
-  if (n == 1 && byte == '2') return kExitFailure;
+  // Running, and the gate's verdict (gate.h): 0 stable, 1 failed, 3 timed out; the report said
+  // which Deployments and why.
+  if (n == 1 && (byte == '0' || byte == '1' || byte == '3')) return byte - '0';
   int status = 0;
   ::waitpid(child, &status, 0);
   return kExitFailure;
@@ -128,6 +128,7 @@ Handler attach_up(CLI::App& verb) {
   auto timeout = std::make_shared<std::string>();
   auto build = std::make_shared<bool>(false);
   auto empty = std::make_shared<bool>(false);
+  auto max_restarts = std::make_shared<int>(daemon::GateOptions{}.max_restarts);
   verb.add_option(
       "-f,--filename", args->paths,
       "Manifests to apply at start (files, directories, globs); default: ticketctl.yaml's "
@@ -136,8 +137,11 @@ Handler attach_up(CLI::App& verb) {
   verb.add_flag("-d,--detach", *detach,
                 "Run in the background; return once the API answers and the manifests are applied");
   verb.add_option("--timeout", *timeout,
-                  "Wait at most this long (e.g. 90s, 2m) for every Deployment to be ready; exit 1 "
-                  "if they are not (with -d: wait, then return)");
+                  "Wait at most this long (e.g. 90s, 2m) for every Deployment to be stable; exit 1 "
+                  "when one fails, 3 when time runs out (with -d: wait, then return)");
+  verb.add_option("--max-restarts", *max_restarts,
+                  "Crashes of one container that fail the gate at once (default 2)")
+      ->check(CLI::Range(1, 1000));
   verb.add_flag("--build", *build,
                 "First run the images' build commands whose inputs changed (as `ticketctl build`); "
                 "a failed build's pods wait (BuildFailed)");
@@ -157,10 +161,11 @@ Handler attach_up(CLI::App& verb) {
       "Nothing to deploy (no -f, no manifests named by ticketctl.yaml or skaffold.yaml, no "
       "earlier\n"
       "state) is an error unless --empty.");
-  return [args, state, detach, timeout, build, empty] {
+  return [args, state, detach, timeout, build, empty, max_restarts] {
     daemon::ControlPlaneOptions options;
     if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options, *empty))
       return *stop;
+    options.gate.max_restarts = *max_restarts;
     if (*build) {
       // A failed build does not stop `up`: its pods wait with BuildFailed until a build succeeds.
       const int failed = run_builds(

@@ -27,6 +27,7 @@ constexpr Verb kVerbs[] = {
      attach_rollout},
     {"scale", "Set the replicas of a Deployment or ReplicaSet", attach_scale},
     {"wait", "Wait for a condition on objects, or for their deletion", attach_wait},
+    {"test", "Start the app, gate on its Deployments, run smoke checks, write JUnit", attach_test},
     {"port-forward", "Forward local ports to a pod, deployment or service", attach_port_forward},
     {"exec", "Run a command with a container's environment, directory and network identity",
      attach_exec},

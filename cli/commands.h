@@ -38,6 +38,7 @@ Handler attach_ingress(CLI::App& verb);
 Handler attach_rollout(CLI::App& verb);
 Handler attach_scale(CLI::App& verb);
 Handler attach_wait(CLI::App& verb);
+Handler attach_test(CLI::App& verb);
 Handler attach_logs(CLI::App& verb);
 Handler attach_port_forward(CLI::App& verb);
 Handler attach_exec(CLI::App& verb);

@@ -28,6 +28,7 @@
 #include "runtime/controllers/endpoints.h"
 #include "runtime/controllers/events.h"
 #include "runtime/core/strings.h"
+#include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/dataplane.h"
@@ -306,129 +307,36 @@ class ReportLines {
   std::FILE* out_;
 };
 
-// skaffold's status check: reports each Deployment as it becomes ready and each pod that fails
-// (reason, message, last log lines), until all are ready or time runs out.
-class StabilizeMonitor {
- public:
-  StabilizeMonitor(store::Store& store, std::mutex& mu, const fs::path& pods_dir, std::FILE* out)
-      : store_(store), mu_(mu), pods_dir_(pods_dir), out_(out), start_(Clock::now()) {}
-
-  // One look at the store; true once every Deployment has all its replicas ready.
-  bool check() {
-    std::vector<std::string> lines;
-    bool all_ready = true;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      const std::vector<Json> deployments = store_.list("deployments.apps", "");
-      const std::vector<Json> pods = store_.list("pods", "");
-      int pending = 0;
-      std::vector<std::string> newly_ready;
-      for (const Json& d : deployments) {
-        const std::string ns = d["metadata"].value("namespace", ""),
-                          name = d["metadata"].value("name", "");
-        const std::string ref = fmt::format("{}:deployment/{}", ns, name);
-        const Json& spec = json_at(d, "spec");
-        const int64_t want =
-            json_at(spec, "replicas").is_number_integer() ? spec["replicas"].get<int64_t>() : 1;
-        Json selector = json_at(json_at(spec, "selector"), "matchLabels");
-        int64_t ready = 0;
-        for (const Json& p : pods) {
-          if (p["metadata"].value("namespace", "") != ns) continue;
-          const Json& labels = json_at(p["metadata"], "labels");
-          bool match = selector.is_object() && !selector.empty();
-          for (const auto& [k, v] : selector.items()) match = match && json_at(labels, k) == v;
-          if (!match) continue;
-          if (controllers::pod_ready(p)) ++ready;
-          note_failure(ref, p, lines);
-        }
-        if (ready >= want) {
-          if (ready_.insert(ref).second) newly_ready.push_back(ref);
-        } else {
-          ++pending;
-          all_ready = false;
-        }
-      }
-      // Counted down as skaffold does, one line per Deployment that became ready.
-      for (size_t i = 0; i < newly_ready.size(); ++i) {
-        const size_t still = static_cast<size_t>(pending) + newly_ready.size() - 1 - i;
-        lines.push_back(still > 0
-                            ? fmt::format(" - {} is ready. [{}/{} deployment(s) still pending]",
-                                          newly_ready[i], still, deployments.size())
-                            : fmt::format(" - {} is ready.", newly_ready[i]));
-      }
-    }
-    for (const std::string& line : lines) std::fprintf(out_, "%s\n", line.c_str());
-    std::fflush(out_);
-    return all_ready;
-  }
-  double elapsed_seconds() const {
-    return std::chrono::duration<double>(Clock::now() - start_).count();
-  }
-  std::vector<std::string> pending() {
-    std::lock_guard<std::mutex> l(mu_);
-    std::vector<std::string> out;
-    for (const Json& d : store_.list("deployments.apps", "")) {
-      const std::string ref = fmt::format("{}:deployment/{}", d["metadata"].value("namespace", ""),
-                                          d["metadata"].value("name", ""));
-      if (!ready_.count(ref)) out.push_back(ref);
-    }
-    return out;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  void note_failure(const std::string& ref, const Json& pod, std::vector<std::string>& lines) {
-    static const std::set<std::string> kFailures = {"CrashLoopBackOff",
-                                                    "Error",
-                                                    "CreateContainerConfigError",
-                                                    "ErrImageNotMapped",
-                                                    "ErrImageBinaryMissing",
-                                                    "ErrDockerfile",
-                                                    "RunContainerError",
-                                                    "OOMKilled",
-                                                    "BuildFailed"};
-    for (const Json& c : json_at(json_at(pod, "status"), "containerStatuses")) {
-      const Json& state = json_at(c, "state");
-      const Json& waiting = json_at(state, "waiting");
-      const Json& terminated = json_at(state, "terminated");
-      const Json& why = waiting.is_null() ? terminated : waiting;
-      const std::string reason =
-          json_at(why, "reason").is_string() ? why["reason"].get<std::string>() : "";
-      if (!kFailures.count(reason)) continue;
-      const std::string pod_name = pod["metadata"].value("name", "");
-      if (!reported_.insert(pod_name + "/" + reason).second) continue;
-      std::string message =
-          json_at(why, "message").is_string() ? why["message"].get<std::string>() : "";
-      lines.push_back(fmt::format(" - {}: pod {} container {}: {}{}{}", ref, pod_name,
-                                  c.value("name", ""), reason, message.empty() ? "" : ": ",
-                                  message));
-      for (const std::string& log : last_log_lines(pod, c.value("name", ""), 5))
-        lines.push_back("    > " + log);
-    }
-  }
-  // The newest run's last lines, read as pods/log serves them (tailLines).
-  std::vector<std::string> last_log_lines(const Json& pod, const std::string& container, size_t n) {
+// The gate's view of the store, and container logs read as pods/log serves them.
+GateSources store_sources(store::Store& store, std::mutex& mu, const fs::path& pods_dir) {
+  GateSources sources;
+  sources.snapshot = [&store, &mu] {
+    GateSnapshot s;
+    std::lock_guard<std::mutex> l(mu);
+    s.deployments = store.list("deployments.apps", "");
+    s.replicasets = store.list("replicasets.apps", "");
+    s.pods = store.list("pods", "");
+    s.events = store.list("events", "");
+    s.now_ns = api::unix_now_ns();
+    return s;
+  };
+  sources.logs = [pods_dir](const Json& pod, const std::string& container, bool previous) {
     api::LogOptions options;
     options.container = container;
-    options.tail_lines = static_cast<int64_t>(n);
-    Result<api::LogRun> run = api::choose_log_run(pod, pods_dir_, options);
-    if (!run.ok()) return {};
+    options.previous = previous;
+    options.tail_lines = 200;
+    std::vector<std::string> lines;
+    Result<api::LogRun> run = api::choose_log_run(pod, pods_dir, options);
+    if (!run.ok()) return lines;
     std::string text;
     api::LogReader(run.value(), options, api::unix_now_ns()).poll(text);
-    std::vector<std::string> lines;
     for (size_t start = 0, eol; (eol = text.find('\n', start)) != std::string::npos;
          start = eol + 1)
       lines.push_back(text.substr(start, eol - start));
     return lines;
-  }
-
-  store::Store& store_;
-  std::mutex& mu_;
-  fs::path pods_dir_;
-  std::FILE* out_;
-  Clock::time_point start_;
-  std::set<std::string> ready_, reported_;
-};
+  };
+  return sources;
+}
 
 // Where to point a browser or curl: one line per Ingress host.
 void print_ingress_hosts(store::Store& store, std::mutex& mu, const IngressPorts& ports,
@@ -615,46 +523,53 @@ int run_control_plane(const ControlPlaneOptions& o) {
   std::fflush(o.report);
 
   int sig = 0;
-  char ready = '1';
-  // Foreground, and -d with --timeout: wait for the Deployments like skaffold's status check.
+  Verdict verdict = Verdict::Stable;
+  // Foreground, and -d with --timeout: the readiness gate (gate.h).
   if (o.echo_logs || o.stabilize_timeout.count() > 0) {
-    StabilizeMonitor monitor(*store.value(), store_mutex, kubelet_options.pods_dir, o.report);
+    GateReporter gate(store_sources(*store.value(), store_mutex, kubelet_options.pods_dir), o.gate,
+                      o.report);
     std::fprintf(o.report, "Waiting for deployments to stabilize...\n");
     std::fflush(o.report);
+    const bool bounded = o.stabilize_timeout.count() > 0;
     const auto deadline = std::chrono::steady_clock::now() + o.stabilize_timeout;
-    bool stable = false;
     while (sig == 0) {
-      if ((stable = monitor.check())) break;
-      if (o.stabilize_timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline) break;
+      verdict = gate.poll(bounded && std::chrono::steady_clock::now() >= deadline);
+      if (verdict == Verdict::Stable || verdict == Verdict::TimedOut) break;
+      // A failure ends a bounded wait (CI); the foreground dev loop keeps running to be fixed.
+      if (verdict == Verdict::Failed && bounded) break;
       // The tick of this status loop; a signal ends the wait at once.
       const timespec tick{0, 100'000'000};
       siginfo_t info;
       const int got = sigtimedwait(&signals, &info, &tick);
       if (got > 0) sig = got;
     }
-    if (stable) {
-      std::fprintf(o.report, "Deployments stabilized in %.1fs\n", monitor.elapsed_seconds());
+    if (sig == 0 && verdict == Verdict::Stable) {
+      std::fprintf(o.report, "Deployments stabilized in %.1fs\n", gate.elapsed_seconds());
       print_ingress_hosts(*store.value(), store_mutex, ingress_ports.value(), o.report);
     } else if (sig == 0) {
-      std::string names;
-      for (const std::string& p : monitor.pending()) names += (names.empty() ? "" : ", ") + p;
-      std::fprintf(
-          o.report, "deployments did not stabilize within %llds: %s\n",
-          static_cast<long long>(
-              std::chrono::duration_cast<std::chrono::seconds>(o.stabilize_timeout).count()),
-          names.c_str());
-      ready = '2';
+      std::vector<std::string> names;
+      for (const DeploymentVerdict& d : gate.last())
+        if (d.verdict != Verdict::Stable) names.push_back(d.ref());
+      if (verdict == Verdict::Failed)
+        std::fprintf(o.report, "deployments failed after %.1fs: %s (exit status 1)\n",
+                     gate.elapsed_seconds(), join(names, ", ").c_str());
+      else
+        std::fprintf(o.report, "deployments did not stabilize within %gs: %s (exit status 3)\n",
+                     static_cast<double>(o.stabilize_timeout.count()) / 1000.0,
+                     join(names, ", ").c_str());
     }
     std::fflush(o.report);
   }
+  // The waiting parent of `up -d` learns the verdict from this byte: '0' + exit status.
+  const bool gate_failed = sig == 0 && verdict != Verdict::Stable;
+  const char ready = static_cast<char>('0' + (gate_failed ? exit_code(verdict) : 0));
   if (o.close_report_when_ready) report_lines.close();
   if (o.ready_fd >= 0) {
     if (::write(o.ready_fd, &ready, 1) != 1) return 1;
     ::close(o.ready_fd);
   }
-  // In the foreground, a timeout ends `up` with an error (after stopping everything).
-  const bool timed_out = ready == '2';
-  if (sig == 0 && !(timed_out && o.echo_logs)) sigwait(&signals, &sig);
+  // In the foreground, a gate that failed or timed out ends `up` (after stopping everything).
+  if (sig == 0 && !(gate_failed && o.echo_logs)) sigwait(&signals, &sig);
   server.stop();
   // No API any more: clients (`status`) must not take this control plane for a serving one.
   fs::remove(dir.apiserver(), ec);
@@ -668,7 +583,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   for (const std::string& line : kubelet.kill_report()) killed += line + "\n";
   if (!killed.empty()) (void)write_private_file(dir.stop_report(), killed);
   fs::remove(dir.root / "ingress.json", ec);
-  if (timed_out && o.echo_logs && sig == 0) return 1;
+  if (gate_failed && o.echo_logs && sig == 0) return exit_code(verdict);
   return sig == SIGINT ? 130 : 0;
 }
 
