@@ -156,9 +156,53 @@ class BudgetHandler : public YAML::EventHandler {
   uint64_t aliased_ = 0;
 };
 
+// yaml-cpp's scanner queues the tokens of flow collections ('[', '{') until it knows whether they
+// start a key, so text like 100,000 '[' costs it time and memory before the first event reaches
+// the handler. Flow nesting is therefore counted on the raw text first: brackets outside quoted
+// scalars and comments. A plain scalar's brackets count too, which can only overstate the depth.
+std::optional<YamlBudgetError> check_flow_depth(std::string_view text) {
+  size_t depth = 0;
+  int line = 0, column = 0;
+  char quote = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i, ++column) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      column = -1;
+      comment = false;
+      continue;
+    }
+    if (comment) continue;
+    if (quote) {
+      if (quote == '"' && c == '\\') {
+        ++i;
+        ++column;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
+      comment = true;
+    } else if (c == '"' ||
+               (c == '\'' && (i == 0 || std::string_view(" \t[{,:-").find(text[i - 1]) !=
+                                            std::string_view::npos))) {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limits::kMaxNestingDepth)
+        return YamlBudgetError{line, column, BudgetHandler::depth_message("")};
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<YamlBudgetError> check_yaml_budget(std::string_view text) {
+  if (auto over = check_flow_depth(text)) return over;
   std::istringstream in{std::string(text)};
   YAML::Parser parser(in);
   BudgetHandler handler;

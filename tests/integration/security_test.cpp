@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -82,6 +83,9 @@ std::string status_field(const std::string& body, const char* field) {
 
 class SecurityTest : public ::testing::Test {
  protected:
+  // The server may close while a refused body is still being sent; that is an answer, not a
+  // reason for the test process to die of SIGPIPE.
+  static void SetUpTestSuite() { ::signal(SIGPIPE, SIG_IGN); }
   void start_control_plane() {
     Result up = run({"up", "-d"});
     ASSERT_EQ(up.status, 0) << up.out << up.err;
@@ -178,7 +182,7 @@ TEST_F(SecurityTest, ValidateRefusesTheAliasBombWithFileAndLine) {
   const auto [status, rss] = run_measured({"validate", "-f", "bomb.yaml"}, tmp_.path(), err);
   const auto took = Clock::now() - start;
   EXPECT_EQ(status, 1);
-  EXPECT_TRUE(err.starts_with("bomb.yaml:10:")) << err;
+  EXPECT_TRUE(err.starts_with("bomb.yaml:11:25: error: excessive aliasing")) << err;
   EXPECT_NE(err.find("excessive aliasing"), std::string::npos) << err;
   // It was 13 GB and minutes; now the same as validating a valid ConfigMap.
   EXPECT_LT(rss - ok_rss, 10 * 1024) << "peak RSS " << rss << " KiB vs " << ok_rss << " KiB";
