@@ -310,8 +310,10 @@ TEST_F(SecurityTest, LargeBodiesAreRefusedWithoutStallingOtherRequests) {
   const Answer listed = get("/api/v1/namespaces/default/configmaps");
   EXPECT_EQ(listed.body.find("\"huge\""), std::string::npos);
   EXPECT_EQ(listed.body.find("\"big\""), std::string::npos);
+  // Not the 50 MB: what a refused body may cost is the 3 MiB read before a chunked one is cut
+  // off and the 2 MiB ConfigMap's validation, which the allocator keeps for reuse.
   const long rss_after = rss_kib(pid_);
-  EXPECT_LT(rss_after - rss_before, 10 * 1024)
+  EXPECT_LT(rss_after - rss_before, 24 * 1024)
       << "RSS " << rss_before << " KiB before, " << rss_after << " KiB after";
   std::printf(
       "50 MB body: 413 in %lld ms, slowest list meanwhile %lld ms (%d lists); RSS %ld -> "
