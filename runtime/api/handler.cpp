@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "runtime/api/admission.h"
 #include "runtime/api/openapi.h"
 #include "runtime/api/patch.h"
 #include "runtime/api/printers.h"
@@ -12,6 +13,7 @@
 #include "runtime/api/resources.h"
 #include "runtime/api/selector.h"
 #include "runtime/core/strings.h"
+#include "runtime/manifest/json_input.h"
 #include "runtime/manifest/loader.h"
 
 namespace ticketctl::api {
@@ -121,7 +123,9 @@ Response scale_subresource(store::Store& store, const Resource& r, const std::st
     if (!patched.ok()) return failure(422, "Invalid", patched.error().message);
     scale = std::move(patched.value());
   } else if (req.method == "PUT") {
-    scale = Json::parse(req.body, nullptr, false);
+    Result<Json> parsed = parse_json(req.body);
+    if (!parsed.ok()) return failure(400, "BadRequest", parsed.error().message);
+    scale = std::move(parsed.value());
     if (!scale.is_object()) return failure(400, "BadRequest", "the body must be a Scale object");
   } else {
     return failure(405, "MethodNotAllowed",
@@ -439,7 +443,9 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                         : 30;
     std::string grace_text = query_value(req, "gracePeriodSeconds");
     if (grace_text.empty() && !req.body.empty()) {
-      const Json options = Json::parse(req.body, nullptr, false);
+      Result<Json> parsed = parse_json(req.body);
+      if (!parsed.ok()) return failure(400, "BadRequest", parsed.error().message);
+      const Json& options = parsed.value();
       if (json_at(options, "gracePeriodSeconds").is_number_integer())
         grace_text = std::to_string(options["gracePeriodSeconds"].get<int64_t>());
     }
@@ -528,6 +534,9 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
         return failure(404, "NotFound", fmt::format("namespaces {} not found", quote(o.ns)),
                        {{"name", o.ns}, {"kind", "namespaces"}});
     }
+    if (key == "secrets") merge_string_data(o.body);
+    if (std::optional<std::string> large = too_large_to_store(o.body))
+      return failure(413, "RequestEntityTooLarge", *large);
     if (req.method == "PUT" && key == "deployments.apps") {
       // The revision annotation belongs to the deployment controller: a PUT that leaves it out
       // (ticketctl apply sends manifests as written) keeps it, as kubectl apply's merge does.

@@ -16,11 +16,14 @@ namespace ticketctl::api {
 bool is_patch_type(std::string_view content_type);
 
 // `content_type` is the request's Content-Type; an unsupported one is ErrorCode::Invalid with a
-// message naming the supported ones.
+// message naming the supported ones. The body is untrusted: its nesting, a JSON patch's number
+// of operations and what its copies add are bounded (runtime/core/limits.h), and so is the
+// nesting of the result.
 Result<Json> apply_patch(const Json& original, std::string_view content_type,
                          const std::string& body);
 
-// The strategic merge of `patch` into `original` (exposed for tests).
-Json strategic_merge(const Json& original, const Json& patch, std::string_view field = {});
+// The strategic merge of `patch` into `original` (exposed for tests). The patch's nesting must
+// be bounded (parse_json does it): the merge recurses along it.
+Json strategic_merge(Json original, const Json& patch, std::string_view field = {});
 
 }  // namespace ticketctl::api

@@ -5,7 +5,9 @@
 #include <cstdint>
 
 #include "runtime/api/protobuf_schema.h"
+#include "runtime/core/limits.h"
 #include "runtime/core/strings.h"
+#include "runtime/manifest/json_input.h"
 
 namespace ticketctl::api {
 namespace {
@@ -178,6 +180,20 @@ class Decoder {
   std::string unsupported;
 
   bool message(const MessageSchema& m, std::string_view data, Json& out, const std::string& path) {
+    // The schemas nest a few levels; a message that would nest past the budget is not one of them.
+    if (depth_ >= limits::kMaxNestingDepth)
+      return fail(fmt::format("{}{} nests deeper than {} levels", m.name, at(path),
+                              limits::kMaxNestingDepth));
+    ++depth_;
+    const bool ok = fields(m, data, out, path);
+    --depth_;
+    return ok;
+  }
+
+ private:
+  size_t depth_ = 0;  // messages open in `message`
+
+  bool fields(const MessageSchema& m, std::string_view data, Json& out, const std::string& path) {
     WireReader reader(data);
     std::string error;
     while (!reader.done()) {
@@ -195,7 +211,6 @@ class Decoder {
     return true;
   }
 
- private:
   bool fail(std::string message) {
     if (malformed.empty()) malformed = std::move(message);
     return false;
@@ -456,8 +471,9 @@ class Decoder {
           return true;
         }))
       return false;
-    out = Json::parse(raw, nullptr, false);
-    if (out.is_discarded()) return fail(fmt::format("{} is not JSON", where));
+    Result<Json> parsed = parse_json(raw);
+    if (!parsed.ok()) return fail(fmt::format("{}: {}", where, parsed.error().message));
+    out = std::move(parsed.value());
     return true;
   }
 };

@@ -3,77 +3,180 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "runtime/core/strings.h"
+#include "runtime/manifest/names.h"
 
 namespace ticketctl::api {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
+// Kubernetes' label selector grammar (k8s.io/apimachinery/pkg/labels), token by token:
+//   selector    = requirement *( "," requirement )      (the empty selector selects everything)
+//   requirement = [ "!" ] key | key ( "=" | "==" | "!=" ) [ value ]
+//               | key ( "in" | "notin" ) "(" value *( "," value ) ")" | key ( ">" | "<" ) integer
+// Keys must be label keys and values label values, so garbage is a 400, not a silent match.
+class SelectorParser {
+ public:
+  explicit SelectorParser(std::string_view text) : text_(text) {}
 
-// Splits at commas that are not inside parentheses: "a in (x,y),b" -> ["a in (x,y)", "b"].
-std::vector<std::string_view> split_terms(std::string_view text) {
-  std::vector<std::string_view> out;
-  int depth = 0;
-  size_t start = 0;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || (text[i] == ',' && depth == 0)) {
-      if (auto t = trim(text.substr(start, i - start)); !t.empty()) out.push_back(t);
-      start = i + 1;
-    } else if (text[i] == '(') {
-      ++depth;
-    } else if (text[i] == ')') {
-      --depth;
+  Result<Selector> parse() {
+    Selector out;
+    skip_space();
+    if (pos_ == text_.size()) return out;
+    while (true) {
+      Result<Requirement> r = requirement();
+      if (!r.ok()) return r.error();
+      out.push_back(std::move(r.value()));
+      skip_space();
+      if (pos_ == text_.size()) return out;
+      if (text_[pos_] != ',') return expected("',' or the end");
+      ++pos_;
     }
   }
-  return out;
-}
 
-Error bad(std::string_view text, std::string_view why) {
-  return Error{ErrorCode::Invalid,
-               fmt::format("unable to parse requirement {}: {}", quote(text), why)};
-}
+ private:
+  static bool special(char c) {
+    return c == '=' || c == '!' || c == '(' || c == ')' || c == ',' || c == '>' || c == '<';
+  }
+  static bool space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-Result<Requirement> parse_term(std::string_view t) {
-  Requirement r;
-  for (std::string_view word : {" notin ", " in "}) {
-    if (size_t at = t.find(word); at != std::string_view::npos) {
-      r.op = word == " in " ? Requirement::Op::In : Requirement::Op::NotIn;
-      r.key = std::string(trim(t.substr(0, at)));
-      std::string_view set = trim(t.substr(at + word.size()));
-      if (set.size() < 2 || set.front() != '(' || set.back() != ')')
-        return bad(t, "a set must be written as (a,b)");
-      for (std::string_view v : split_terms(set.substr(1, set.size() - 2)))
-        r.values.emplace_back(v);
+  void skip_space() {
+    while (pos_ < text_.size() && space(text_[pos_])) ++pos_;
+  }
+  std::string_view identifier() {
+    skip_space();
+    const size_t start = pos_;
+    while (pos_ < text_.size() && !special(text_[pos_]) && !space(text_[pos_])) ++pos_;
+    return text_.substr(start, pos_ - start);
+  }
+  bool take(std::string_view symbol) {
+    skip_space();
+    if (text_.substr(pos_).starts_with(symbol)) {
+      pos_ += symbol.size();
+      return true;
+    }
+    return false;
+  }
+  std::string found() const {
+    if (pos_ >= text_.size()) return "the end";
+    return fmt::format("{} at position {}", quote(text_.substr(pos_, 1)), pos_ + 1);
+  }
+  Error expected(std::string_view what) const {
+    return Error{ErrorCode::Invalid,
+                 fmt::format("unable to parse label selector {}: found {}, expected {}",
+                             quote(text_), found(), what)};
+  }
+  Error invalid(std::string_view what, std::string_view value, std::string_view why) const {
+    return Error{ErrorCode::Invalid, fmt::format("invalid label selector {}: {} {}: {}",
+                                                 quote(text_), what, quote(value), why)};
+  }
+
+  Result<std::string> key() {
+    const std::string_view k = identifier();
+    if (k.empty()) return expected("a label key");
+    if (manifest::Invalid bad = manifest::check_label_key(k)) return invalid("key", k, *bad);
+    return std::string(k);
+  }
+  Result<std::string> value(bool may_be_empty) {
+    const std::string_view v = identifier();
+    if (v.empty() && !may_be_empty) return expected("a label value");
+    if (manifest::Invalid bad = manifest::check_label_value(v)) return invalid("value", v, *bad);
+    return std::string(v);
+  }
+
+  Result<Requirement> requirement() {
+    Requirement r{Requirement::Op::Exists, {}, {}};
+    if (take("!")) {
+      Result<std::string> k = key();
+      if (!k.ok()) return k.error();
+      return Requirement{Requirement::Op::DoesNotExist, std::move(k.value()), {}};
+    }
+    Result<std::string> k = key();
+    if (!k.ok()) return k.error();
+    r.key = std::move(k.value());
+    skip_space();
+    if (pos_ == text_.size() || text_[pos_] == ',') return r;  // Exists
+    if (take("!=") || take("==") || take("=")) {
+      r.op = text_[pos_ - 2] == '!' ? Requirement::Op::NotEquals : Requirement::Op::Equals;
+      Result<std::string> v = value(true);
+      if (!v.ok()) return v.error();
+      r.values = {std::move(v.value())};
       return r;
     }
+    if (take(">") || take("<")) {
+      r.op = text_[pos_ - 1] == '>' ? Requirement::Op::GreaterThan : Requirement::Op::LessThan;
+      const std::string_view v = identifier();
+      long long n = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size())
+        return v.empty() ? expected("an integer") : invalid("value", v, "must be an integer");
+      r.values = {std::string(v)};
+      return r;
+    }
+    const size_t before = pos_;
+    const std::string_view word = identifier();
+    if (word != "in" && word != "notin") {
+      pos_ = before;
+      skip_space();
+      return expected("an operator (=, ==, !=, in, notin, >, <), ',' or the end");
+    }
+    r.op = word == "in" ? Requirement::Op::In : Requirement::Op::NotIn;
+    if (!take("(")) return expected("'('");
+    while (true) {
+      Result<std::string> v = value(false);
+      if (!v.ok()) return v.error();
+      r.values.push_back(std::move(v.value()));
+      if (take(")")) return r;
+      if (!take(",")) return expected("',' or ')'");
+    }
   }
-  if (size_t at = t.find("!="); at != std::string_view::npos) {
-    r.op = Requirement::Op::NotEquals;
-    r.key = std::string(trim(t.substr(0, at)));
-    r.values = {std::string(trim(t.substr(at + 2)))};
-  } else if (size_t at2 = t.find("=="); at2 != std::string_view::npos) {
-    r.op = Requirement::Op::Equals;
-    r.key = std::string(trim(t.substr(0, at2)));
-    r.values = {std::string(trim(t.substr(at2 + 2)))};
-  } else if (size_t at3 = t.find('='); at3 != std::string_view::npos) {
-    r.op = Requirement::Op::Equals;
-    r.key = std::string(trim(t.substr(0, at3)));
-    r.values = {std::string(trim(t.substr(at3 + 1)))};
-  } else if (t.front() == '!') {
-    r.op = Requirement::Op::DoesNotExist;
-    r.key = std::string(trim(t.substr(1)));
-  } else {
-    r.op = Requirement::Op::Exists;
-    r.key = std::string(t);
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+// Field selectors (k8s.io/apimachinery/pkg/fields): terms split at commas that no backslash
+// escapes, each "field=value", "field==value" or "field!=value"; empty terms are skipped.
+Result<Selector> parse_field_terms(std::string_view text) {
+  Selector out;
+  std::vector<std::string> terms(1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      terms.back() += text.substr(i, 2);
+      ++i;
+    } else if (text[i] == ',') {
+      terms.emplace_back();
+    } else {
+      terms.back() += text[i];
+    }
   }
-  if (r.key.empty()) return bad(t, "a key is required");
-  return r;
+  for (const std::string& term : terms) {
+    if (term.empty()) continue;
+    size_t at = std::string::npos, len = 0;
+    for (size_t i = 0; i < term.size() && at == std::string::npos; ++i)
+      for (std::string_view op : {"!=", "==", "="})
+        if (std::string_view(term).substr(i).starts_with(op)) {
+          at = i;
+          len = op.size();
+          break;
+        }
+    if (at == std::string::npos || at == 0)
+      return Error{ErrorCode::Invalid, fmt::format("invalid field selector {}: cannot understand "
+                                                   "{} (write field=value, field==value or "
+                                                   "field!=value)",
+                                                   quote(text), quote(term))};
+    std::string value;
+    for (size_t i = at + len; i < term.size(); ++i) {
+      if (term[i] == '\\' && i + 1 < term.size()) ++i;
+      value += term[i];
+    }
+    out.push_back({term[at] == '!' ? Requirement::Op::NotEquals : Requirement::Op::Equals,
+                   term.substr(0, at),
+                   {std::move(value)}});
+  }
+  return out;
 }
 
 const Json* lookup(const Json& object, std::string_view key) {
@@ -84,7 +187,7 @@ const Json* lookup(const Json& object, std::string_view key) {
 
 bool holds(const Requirement& r, const Json* value) {
   const auto in_values = [&] {
-    return value &&
+    return value && value->is_string() &&
            std::find(r.values.begin(), r.values.end(), value->get<std::string>()) != r.values.end();
   };
   switch (r.op) {
@@ -98,6 +201,19 @@ bool holds(const Requirement& r, const Json* value) {
       return value != nullptr;
     case Requirement::Op::DoesNotExist:
       return value == nullptr;
+    case Requirement::Op::GreaterThan:
+    case Requirement::Op::LessThan: {
+      // Both sides must be integers, as Kubernetes compares them; otherwise nothing matches.
+      if (!value || !value->is_string() || r.values.empty()) return false;
+      long long have = 0, want = 0;
+      const std::string& text = value->get_ref<const std::string&>();
+      const auto a = std::from_chars(text.data(), text.data() + text.size(), have);
+      const auto b =
+          std::from_chars(r.values[0].data(), r.values[0].data() + r.values[0].size(), want);
+      if (a.ec != std::errc() || a.ptr != text.data() + text.size() || b.ec != std::errc())
+        return false;
+      return r.op == Requirement::Op::GreaterThan ? have > want : have < want;
+    }
   }
   return false;
 }
@@ -105,13 +221,7 @@ bool holds(const Requirement& r, const Json* value) {
 }  // namespace
 
 Result<Selector> parse_label_selector(std::string_view text) {
-  Selector out;
-  for (std::string_view t : split_terms(text)) {
-    Result<Requirement> r = parse_term(t);
-    if (!r.ok()) return r.error();
-    out.push_back(std::move(r.value()));
-  }
-  return out;
+  return SelectorParser(text).parse();
 }
 
 bool matches(const Selector& selector, const Json& labels) {
@@ -120,18 +230,21 @@ bool matches(const Selector& selector, const Json& labels) {
 }
 
 Result<Selector> parse_field_selector(std::string_view text) {
-  Result<Selector> s = parse_label_selector(text);
+  Result<Selector> s = parse_field_terms(text);
   if (!s.ok()) return s;
   for (const Requirement& r : s.value()) {
-    if (r.op != Requirement::Op::Equals && r.op != Requirement::Op::NotEquals)
-      return Error{ErrorCode::Invalid,
-                   fmt::format("field selector {}: only =, == and != are supported", quote(text))};
     // The labels kubectl itself uses: describe selects an object's events by involvedObject.
-    static const std::set<std::string, std::less<>> kSupported = {
-        "metadata.name",         "metadata.namespace",          "status.phase",
-        "spec.nodeName",         "status.podIP",                "involvedObject.kind",
-        "involvedObject.name",   "involvedObject.namespace",    "involvedObject.uid",
-        "reason",                "type"};
+    static const std::set<std::string, std::less<>> kSupported = {"metadata.name",
+                                                                  "metadata.namespace",
+                                                                  "status.phase",
+                                                                  "spec.nodeName",
+                                                                  "status.podIP",
+                                                                  "involvedObject.kind",
+                                                                  "involvedObject.name",
+                                                                  "involvedObject.namespace",
+                                                                  "involvedObject.uid",
+                                                                  "reason",
+                                                                  "type"};
     if (!kSupported.count(r.key))
       return Error{ErrorCode::Invalid,
                    fmt::format("field label not supported: {} (use metadata.name, "

@@ -12,13 +12,15 @@
 namespace ticketctl::api {
 
 struct Requirement {
-  enum class Op { Equals, NotEquals, In, NotIn, Exists, DoesNotExist } op;
+  enum class Op { Equals, NotEquals, In, NotIn, Exists, DoesNotExist, GreaterThan, LessThan } op;
   std::string key;
   std::vector<std::string> values;
 };
 
 using Selector = std::vector<Requirement>;  // all must hold; empty selects everything
 
+// Kubernetes' grammar and checks: a malformed selector, or one whose keys or values could not
+// be labels, is ErrorCode::Invalid with a message naming the selector and the position.
 Result<Selector> parse_label_selector(std::string_view text);
 bool matches(const Selector& selector, const Json& labels);
 

@@ -10,6 +10,7 @@
 #include "runtime/api/pod_logs.h"
 #include "runtime/api/stream_front.h"
 #include "runtime/api/streaming.h"
+#include "runtime/core/limits.h"
 
 namespace ticketctl::api {
 namespace {
@@ -64,6 +65,10 @@ void stream_watch(httplib::Response& res, std::shared_ptr<WatchStream> stream) {
       if (!send(line)) return false;
     return sink.is_writable();
   });
+}
+
+std::string too_large_message() {
+  return fmt::format("Request entity too large: limit is {}", limits::kMaxRequestBodyBytes);
 }
 
 void send_status(httplib::Response& res, const Json& status) {
@@ -143,11 +148,23 @@ Result<int> ApiServer::start() {
     res.set_content(status_json(401, "Unauthorized", "Unauthorized").dump(), "application/json");
     return httplib::Server::HandlerResponse::Handled;
   });
-  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+  // Bodies over the API server's limit get 413 without being kept: httplib skips (reads and
+  // drops) a Content-Length body over its payload limit before any handler runs, and the reader
+  // below stops a chunked one at the limit, after which the connection cannot be reused.
+  server_->set_payload_max_length(limits::kMaxRequestBodyBytes);
+  server_->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (res.status != 413 || !res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(status_json(413, "RequestEntityTooLarge", too_large_message()).dump(),
+                        "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  auto serve = [this](const httplib::Request& req, httplib::Response& res, std::string body) {
     Request r{req.method,
               req.path,
               {},
-              req.body,
+              std::move(body),
               req.get_header_value("Content-Type"),
               req.get_header_value("Accept")};
     for (const auto& [k, v] : req.params) r.query.emplace(k, v);
@@ -169,11 +186,37 @@ Result<int> ApiServer::start() {
                [this](const httplib::Request& req, httplib::Response& res) {
                  serve_pod_log(req, res, store_, store_mutex_, options_.pods_dir, stopping_);
                });
-  server_->Get(".*", serve);
-  server_->Post(".*", serve);
-  server_->Put(".*", serve);
-  server_->Delete(".*", serve);
-  server_->Patch(".*", serve);
+  server_->Get(
+      ".*", [serve](const httplib::Request& req, httplib::Response& res) { serve(req, res, {}); });
+  const auto with_body = [serve](const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) {
+    std::string body;
+    bool too_large = false;
+    const bool read = reader([&](const char* data, size_t n) {
+      if (body.size() + n > limits::kMaxRequestBodyBytes) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    if (!read) {
+      const int code = too_large || res.status == 413 ? 413 : 400;
+      res.status = code;
+      res.set_header("Connection", "close");  // the rest of the body is still on the way
+      res.set_content(
+          (code == 413 ? status_json(413, "RequestEntityTooLarge", too_large_message())
+                       : status_json(400, "BadRequest", "the request body could not be read"))
+              .dump(),
+          "application/json");
+      return;
+    }
+    serve(req, res, std::move(body));
+  };
+  server_->Post(".*", with_body);
+  server_->Put(".*", with_body);
+  server_->Delete(".*", with_body);
+  server_->Patch(".*", with_body);
   const int backend_port = server_->bind_to_any_port("127.0.0.1");
   if (backend_port <= 0) return Error{ErrorCode::Internal, "api: cannot listen on a loopback port"};
   streams_ = std::make_unique<StreamBackend>(store_, store_mutex_, options_.pods_dir);

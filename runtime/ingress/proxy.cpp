@@ -76,6 +76,19 @@ bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
 }
 
+// Whether a request head's first line ends in a well-formed HTTP version (HTTP/DIGIT.DIGIT)
+// other than 1.0 and 1.1. Beast refuses those as a bad version like any garbage; they deserve
+// 505, as RFC 9110 15.6.6 says.
+bool unsupported_version(std::string_view head) {
+  const std::string_view line = head.substr(0, head.find("\r\n"));
+  if (line.size() < 8) return false;
+  const std::string_view v = line.substr(line.size() - 8);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!v.starts_with("HTTP/") || !digit(v[5]) || v[6] != '.' || !digit(v[7])) return false;
+  if (line.size() > 8 && line[line.size() - 9] != ' ') return false;
+  return v != "HTTP/1.0" && v != "HTTP/1.1";
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -611,6 +624,8 @@ class Session {
     parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes + 4));
     parser_->body_limit(boost::none);
     error_code ec;
+    const bool other_version =
+        unsupported_version({static_cast<const char*>(buf_.data().data()), head_len});
     const std::size_t used = parser_->put(asio::buffer(buf_.data().data(), head_len), ec);
     if (!ec && !parser_->is_header_done()) ec = http::error::partial_message;
     buf_.consume(used);
@@ -620,6 +635,8 @@ class Session {
       unread_request_bytes_ = true;
       if (ec == http::error::header_limit)
         co_return co_await fail(431, "request header fields too large");
+      if (ec == http::error::bad_version && other_version)
+        co_return co_await fail(505, "HTTP version not supported");
       const std::string why = "bad request: " + ec.message();
       co_return co_await fail(400, why);
     }

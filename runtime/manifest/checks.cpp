@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "runtime/core/limits.h"
 #include "runtime/core/strings.h"
 
 namespace ticketctl::manifest::checks {
@@ -457,25 +458,56 @@ void service_spec(const YAML::Node& n, const Json& v, Walker& w) {
   }
 }
 
+namespace {
+
+// The API server's message for data over a size limit.
+std::string too_long(size_t limit) {
+  return fmt::format("Too long: must have at most {} bytes", limit);
+}
+
+// Bytes a base64 value decodes to (already checked to be base64).
+size_t decoded_size(const std::string& b64) {
+  size_t pad = 0;
+  for (auto it = b64.rbegin(); it != b64.rend() && *it == '=' && pad < 2; ++it) ++pad;
+  const size_t whole = b64.size() / 4 * 3;  // the value may be invalid: rules run regardless
+  return pad > whole ? 0 : whole - pad;
+}
+
+}  // namespace
+
 void secret(const YAML::Node& n, const Json& v, Walker& w) {
+  // Sized as stored: stringData is merged into data, its keys replacing data's.
   const Json& data = get(v, "data");
   const Json& string_data = get(v, "stringData");
   size_t total = 0;
   if (data.is_object())
     for (auto& [k, val] : data.items())
-      if (val.is_string()) total += val.get_ref<const std::string&>().size() / 4 * 3;
+      if (val.is_string() && !get(string_data, k).is_string())
+        total += decoded_size(val.get_ref<const std::string&>());
   if (string_data.is_object())
     for (auto& [k, val] : string_data.items())
       if (val.is_string()) total += val.get_ref<const std::string&>().size();
-  if (total > 1024 * 1024) {
-    auto scope = w.field("data", child(n, "data"));
-    w.error(child(n, "data"), "too long: must have at most 1048576 bytes");
+  if (total > limits::kMaxConfigDataBytes) {
+    const char* field = data.is_object() ? "data" : "stringData";
+    auto scope = w.field("data", child(n, field));
+    w.error(child(n, field), too_long(limits::kMaxConfigDataBytes));
   }
 }
 
 void config_map(const YAML::Node& n, const Json& v, Walker& w) {
   const Json& data = get(v, "data");
   const Json& binary = get(v, "binaryData");
+  size_t total = 0;
+  if (data.is_object())
+    for (auto& [k, val] : data.items())
+      if (val.is_string()) total += val.get_ref<const std::string&>().size();
+  if (binary.is_object())
+    for (auto& [k, val] : binary.items())
+      if (val.is_string()) total += decoded_size(val.get_ref<const std::string&>());
+  if (total > limits::kMaxConfigDataBytes) {
+    const YAML::Node at = child(n, data.is_object() ? "data" : "binaryData");
+    w.error(at.IsDefined() ? at : n, too_long(limits::kMaxConfigDataBytes));
+  }
   if (!data.is_object() || !binary.is_object()) return;
   const YAML::Node bin_node = child(n, "binaryData");
   for (auto& [k, val] : binary.items()) {
@@ -484,6 +516,13 @@ void config_map(const YAML::Node& n, const Json& v, Walker& w) {
     auto s2 = w.key(k, key_of(bin_node, k));
     w.error(key_of(bin_node, k), fmt::format("duplicate of key {} present in `data`", quote(k)));
   }
+}
+
+void annotations(const YAML::Node& n, const Json& v, Walker& w) {
+  size_t total = 0;
+  for (auto& [k, val] : v.items())
+    total += k.size() + (val.is_string() ? val.get_ref<const std::string&>().size() : 0);
+  if (total > limits::kMaxAnnotationBytes) w.error(n, too_long(limits::kMaxAnnotationBytes));
 }
 
 void ingress_spec(const YAML::Node& n, const Json& v, Walker& w) {

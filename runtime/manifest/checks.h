@@ -34,6 +34,7 @@ void service(const YAML::Node& n, const Json& v, Walker& w);
 void service_spec(const YAML::Node& n, const Json& v, Walker& w);
 void secret(const YAML::Node& n, const Json& v, Walker& w);
 void config_map(const YAML::Node& n, const Json& v, Walker& w);
+void annotations(const YAML::Node& n, const Json& v, Walker& w);  // total size
 void ingress_spec(const YAML::Node& n, const Json& v, Walker& w);
 void ingress_path(const YAML::Node& n, const Json& v, Walker& w);
 void ingress_backend(const YAML::Node& n, const Json& v, Walker& w);

@@ -6,10 +6,12 @@
 #include <map>
 #include <sstream>
 
+#include "runtime/core/limits.h"
 #include "runtime/core/strings.h"
 #include "runtime/manifest/legacy.h"
 #include "runtime/manifest/schemas.h"
 #include "runtime/manifest/source.h"
+#include "runtime/manifest/yaml_budget.h"
 
 namespace ticketctl::manifest {
 
@@ -65,6 +67,13 @@ class DocumentReader {
 
  private:
   void read_chunk(const std::string& file, const DocumentText& doc) {
+    // Budgets first: yaml-cpp shares an alias's node, but everything after it (the Walker, JSON)
+    // expands aliases and recurses over nesting.
+    if (std::optional<YamlBudgetError> over = check_yaml_budget(doc.text)) {
+      const SourcePos pos{file, over->line + 1 + doc.first_line, over->column + 1};
+      result_.diagnostics.add({Severity::Error, pos, "", "", over->message});
+      return;
+    }
     std::vector<YAML::Node> nodes;
     try {
       nodes = YAML::LoadAll(std::string(doc.text));
@@ -119,6 +128,12 @@ class DocumentReader {
     Json body = w.walk(node, *info->schema);
     if (legacy && w.ok()) body = convert_legacy_ingress(body);
     if (!w.ok()) return;
+    if (const size_t bytes = body.dump().size(); bytes > limits::kMaxObjectBytes) {
+      w.error(node, fmt::format("the object is {} bytes as JSON: Kubernetes stores objects up to "
+                                "{} bytes (etcd's request limit), so no cluster accepts it",
+                                bytes, limits::kMaxObjectBytes));
+      return;
+    }
 
     Identity id{api_group(info->converts_to.empty() ? api_version : info->converts_to), kind, ns,
                 name};

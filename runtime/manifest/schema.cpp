@@ -331,7 +331,10 @@ Json Walker::walk_scalar(const YAML::Node& node, const Schema& schema) {
   if (!type_accepts(schema.type, value)) {
     std::string msg =
         fmt::format("expected {}, got {}", type_name(schema.type), json_type_name(value));
-    if (value.is_string()) {
+    if (schema.sensitive) {
+      // A Secret's value must not reach terminals, logs or API responses through an error.
+      if (schema.type == Type::String) msg += " (quote the value to keep it a string)";
+    } else if (value.is_string()) {
       msg += ' ' + quote(node.Scalar());
     } else {
       msg += ' ' + node.Scalar();
@@ -355,7 +358,9 @@ Json Walker::walk_scalar(const YAML::Node& node, const Schema& schema) {
     if (auto bad = check_quantity(node.Scalar()))
       error(node, fmt::format("invalid value {}: {}", quote(node.Scalar()), *bad));
   } else if (schema.check) {
-    if (auto bad = schema.check(value))
+    if (auto bad = schema.check(value); bad && schema.sensitive)
+      error(node, fmt::format("invalid value: {}", *bad));
+    else if (bad)
       error(node, fmt::format(
                       "invalid value {}: {}",
                       value.is_string() ? quote(value.get_ref<const std::string&>()) : value.dump(),

@@ -66,6 +66,7 @@ struct Schema {
   ScalarCheck check = nullptr;              // scalar rule, after the type is right
   Rule rule = nullptr;                      // cross-field rule, after the fields are walked
   std::string_view name{};                  // "Container": documented once under this name
+  bool sensitive = false;                   // Secret values: messages never repeat them
   // Unknown fields that users write for a reason, with what to write instead.
   std::vector<std::pair<std::string_view, std::string_view>> hints{};
 

@@ -23,6 +23,9 @@ struct Tables {
   const Schema* str(ScalarCheck check = nullptr) {
     return add({.type = Type::String, .check = check});
   }
+  const Schema* secret_str(ScalarCheck check = nullptr) {
+    return add({.type = Type::String, .check = check, .sensitive = true});
+  }
   const Schema* oneof(std::vector<std::string_view> allowed) {
     return add({.type = Type::String, .allowed = std::move(allowed)});
   }
@@ -67,7 +70,8 @@ Tables build() {
   const Schema* seconds = t.integer(c::non_negative);
 
   const Schema* labels = t.map(t.str(string_check<check_label_value>), check_label_key);
-  const Schema* annotations = t.map(t.str(), check_label_key);
+  const Schema* annotations = t.add(
+      {.type = Type::Map, .items = t.str(), .key_check = check_label_key, .rule = c::annotations});
   auto meta = [&](ScalarCheck name_check) {
     return t.object(
         {
@@ -298,8 +302,8 @@ Tables build() {
   const Schema* secret =
       kind_object(meta_subdomain,
                   {
-                      opt("data", t.map(t.str(c::base64_value), check_config_key)),
-                      opt("stringData", t.map(t.str(), check_config_key)),
+                      opt("data", t.map(t.secret_str(c::base64_value), check_config_key)),
+                      opt("stringData", t.map(t.secret_str(), check_config_key)),
                       opt("type", t.str()),
                       opt("immutable", t.boolean()),
                   },

@@ -2,13 +2,15 @@
 
 #include <glob.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <sstream>
+
+#include "runtime/core/limits.h"
 
 namespace ticketctl::manifest {
 namespace fs = std::filesystem;
@@ -23,15 +25,32 @@ void error(Diagnostics& diags, const std::string& file, std::string message) {
   diags.add(Diagnostic{Severity::Error, SourcePos{file, 0, 0}, "", "", std::move(message)});
 }
 
+// Reads all of `in` unless it holds more than the manifest file budget (/dev/zero, a log file
+// passed by mistake): then a diagnostic, and nothing of it is kept.
+void read_bounded(std::istream& in, const std::string& name, std::vector<SourceFile>& out,
+                  Diagnostics& diags) {
+  std::string text;
+  char chunk[64 * 1024];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    if (text.size() + static_cast<size_t>(in.gcount()) > limits::kMaxManifestFileBytes) {
+      error(diags, name,
+            fmt::format("larger than {} MiB: ticketctl reads manifest files up to that size "
+                        "(see docs/limits.md)",
+                        limits::kMaxManifestFileBytes >> 20));
+      return;
+    }
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+  }
+  out.push_back({name, std::move(text)});
+}
+
 void read_file(const std::string& path, std::vector<SourceFile>& out, Diagnostics& diags) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error(diags, path, "cannot read file: " + std::string(std::strerror(errno)));
     return;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  out.push_back({path, buf.str()});
+  read_bounded(in, path, out, diags);
 }
 
 void read_directory(const fs::path& dir, bool recursive, std::vector<SourceFile>& out,
@@ -79,7 +98,7 @@ std::vector<SourceFile> read_sources(const std::vector<std::string>& paths, bool
     if (path == "-") {
       if (stdin_used) continue;  // stdin can be read once; a second "-" adds nothing
       stdin_used = true;
-      out.push_back({"<stdin>", std::string(std::istreambuf_iterator<char>(stdin_stream), {})});
+      read_bounded(stdin_stream, "<stdin>", out, diags);
       continue;
     }
     std::error_code ec;

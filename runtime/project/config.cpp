@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "runtime/manifest/schema.h"
+#include "runtime/manifest/yaml_budget.h"
 
 namespace ticketctl::project {
 namespace fs = std::filesystem;
@@ -70,6 +71,15 @@ bool parse(const fs::path& file, YAML::Node& root, Diagnostics& diags) {
   std::ifstream in(file);
   std::stringstream buf;
   buf << in.rdbuf();
+  // A cloned repository's ticketctl.yaml or skaffold.yaml is input like any manifest.
+  if (auto over = manifest::check_yaml_budget(buf.str())) {
+    diags.add({Severity::Error,
+               {file.string(), over->line + 1, over->column + 1},
+               "",
+               "",
+               over->message});
+    return false;
+  }
   try {
     root = YAML::Load(buf.str());
     return true;

@@ -84,7 +84,7 @@ TEST(Cli, ValidateReadsStdin) {
       "apiVersion: v1\nkind: Secret\nmetadata:\n  name: jwt-secret\ndata:\n  JWT_KEY: '%%%'\n");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err,
-            "<stdin>:6:12: error: Secret default/jwt-secret: data[JWT_KEY]: invalid value \"%%%\": "
+            "<stdin>:6:12: error: Secret default/jwt-secret: data[JWT_KEY]: invalid value: "
             "illegal base64 data at input byte 0\n"
             "1 error, 0 warnings in 1 file\n");
   EXPECT_EQ(r.out, "");

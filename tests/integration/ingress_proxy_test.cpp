@@ -621,6 +621,30 @@ TEST_F(IngressProxyTest, SmugglingAttemptsAre400AndClose) {
   }
 }
 
+TEST_F(IngressProxyTest, OtherHttpVersionsAre505AndMalformedOnesAre400) {
+  route("posts.com");
+  start();
+  const std::map<std::string, std::string> cases = {
+      {"GET / HTTP/2.0\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 505"},
+      {"GET / HTTP/3.0\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 505"},
+      {"GET / HTTP/1.2\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 505"},
+      {"GET / HTTP/0.9\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 505"},
+      // HTTP/2 with prior knowledge opens with this preface.
+      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505"},
+      {"GET / HTTP/x.y\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 400"},
+      {"GET / HTTP/2\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 400"},
+      {"GET / XTTP/2.0\r\nHost: posts.com\r\n\r\n", "HTTP/1.1 400"},
+  };
+  for (const auto& [raw, status] : cases) {
+    const int fd = connect_to(http_);
+    ASSERT_GE(fd, 0);
+    send_all(fd, raw);
+    const std::string answer = read_until_close(fd);
+    ::close(fd);
+    EXPECT_EQ(answer.substr(0, 12), status) << raw << "\n" << answer;
+  }
+}
+
 TEST_F(IngressProxyTest, SlowHeaderIs408) {
   route("posts.com");
   ProxyOptions opt;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
+
 namespace ticketctl::api {
 namespace {
 
@@ -65,6 +68,105 @@ TEST(ApplyPatch, MergePatchJsonPatchAndErrors) {
   EXPECT_FALSE(apply_patch(kDeployment, "application/merge-patch+json", "{not json").ok());
   EXPECT_FALSE(is_patch_type("application/apply-patch+yaml"));
   EXPECT_TRUE(is_patch_type("application/strategic-merge-patch+json"));
+}
+
+// ---- budgets: nothing a patch body holds can exhaust the stack, memory or time.
+
+std::string deep_merge_patch(size_t levels) {
+  std::string p;
+  for (size_t i = 0; i < levels; ++i) p += "{\"a\":";
+  return p + "1" + std::string(levels, '}');
+}
+
+TEST(PatchBudget, DeepPatchesAreRefusedBeforeAnythingRecurses) {
+  for (const char* type :
+       {"application/merge-patch+json", "application/strategic-merge-patch+json"}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = apply_patch(kDeployment, type, deep_merge_patch(100000));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+    ASSERT_FALSE(r.ok()) << type;
+    EXPECT_EQ(r.error().code, ErrorCode::Invalid);
+    EXPECT_NE(r.error().message.find("nests deeper than 400 levels"), std::string::npos)
+        << r.error().message;
+    // Up to the limit is allowed, and merges.
+    auto ok = apply_patch(kDeployment, type, deep_merge_patch(399));
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok.value()["spec"]["replicas"], 1);
+  }
+}
+
+TEST(PatchBudget, AJsonPatchCannotNestTheObjectPastTheLimit) {
+  // Each value nests 300 levels; one added inside the other would make 600.
+  const std::string v300 = std::string(300, '[') + std::string(300, ']');
+  std::string inner = "/deep";
+  for (int i = 0; i < 299; ++i) inner += "/0";
+  const std::string ops = R"([{"op": "add", "path": "/deep", "value": )" + v300 +
+                          R"(}, {"op": "add", "path": ")" + inner + R"(/-", "value": )" + v300 +
+                          "}]";
+  auto r = apply_patch(kDeployment, "application/json-patch+json", ops);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("the patched object nests deeper than 400 levels"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST(PatchBudget, JsonPatchCopiesCannotDoubleTheObjectUntilMemoryRunsOut) {
+  // Forty copies of a list into itself would make 2^40 values.
+  std::string ops = R"([{"op": "add", "path": "/x", "value": [1, 2, 3, 4, 5, 6, 7, 8]})";
+  for (int i = 0; i < 40; ++i) ops += R"(, {"op": "copy", "from": "/x", "path": "/x/-"})";
+  ops += "]";
+  auto r = apply_patch(kDeployment, "application/json-patch+json", ops);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("makes the object larger than 1572864 bytes"), std::string::npos)
+      << r.error().message;
+  // A few copies are fine.
+  auto ok = apply_patch(
+      kDeployment, "application/json-patch+json",
+      R"([{"op": "copy", "from": "/metadata/labels", "path": "/metadata/annotations"}])");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok.value()["metadata"]["annotations"]["app"], "posts");
+}
+
+TEST(PatchBudget, JsonPatchOperationsAreLimitedAsTheApiServerLimitsThem) {
+  std::string ops = "[";
+  for (int i = 0; i <= 10000; ++i)
+    ops += std::string(i ? "," : "") + R"({"op": "test", "path": "/spec/replicas", "value": 1})";
+  ops += "]";
+  auto r = apply_patch(kDeployment, "application/json-patch+json", ops);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "the JSON patch has 10001 operations; at most 10000 are allowed");
+}
+
+TEST(PatchBudget, LongStrategicListsMergeInLinearTime) {
+  // 100,000 env entries against 100,000: a scan per element would take minutes.
+  Json original = kDeployment;
+  Json env = Json::array(), patch_env = Json::array();
+  for (int i = 0; i < 100000; ++i) {
+    env.push_back({{"name", "V" + std::to_string(i)}, {"value", "old"}});
+    patch_env.push_back({{"name", "V" + std::to_string(i * 2)}, {"value", "new"}});
+  }
+  original["spec"]["template"]["spec"]["containers"][0]["env"] = env;
+  patch_env.push_back({{"name", "V1"}, {"$patch", "delete"}});
+  const Json patch = {
+      {"spec",
+       {{"template", {{"spec", {{"containers", {{{"name", "posts"}, {"env", patch_env}}}}}}}}}}};
+  const auto start = std::chrono::steady_clock::now();
+  auto r = apply_patch(original, "application/strategic-merge-patch+json", patch.dump());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Json& merged = r.value()["spec"]["template"]["spec"]["containers"][0]["env"];
+  ASSERT_EQ(merged.size(), 150000u - 1);  // 100,000 + 50,000 new - V1
+  EXPECT_EQ(merged[0], Json::parse(R"({"name": "V0", "value": "new"})"));
+  EXPECT_EQ(merged[1], Json::parse(R"({"name": "V2", "value": "new"})"));
+  EXPECT_EQ(merged[2], Json::parse(R"({"name": "V3", "value": "old"})"));
+}
+
+TEST(PatchBudget, StrategicDeleteKeepsTheOrderOfWhatRemains) {
+  const Json patch = Json::parse(R"({"spec": {"template": {"spec": {"containers": [
+    {"name": "posts", "env": [{"name": "A", "$patch": "delete"}, {"name": "D", "value": "4"}]}]}}}})");
+  const Json out = strategic_merge(kDeployment, patch);
+  EXPECT_EQ(out["spec"]["template"]["spec"]["containers"][0]["env"],
+            Json::parse(R"([{"name": "B", "value": "2"}, {"name": "D", "value": "4"}])"));
 }
 
 }  // namespace

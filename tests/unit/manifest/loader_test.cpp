@@ -87,7 +87,7 @@ data:
                              "t.yaml:8:13: error: Service default/posts-srv: spec.ports[0].port: "
                              "expected integer, got string \"4000\"",
                              "t.yaml:16:12: error: Secret default/jwt-secret: data[JWT_KEY]: "
-                             "invalid value \"not*base64\": illegal base64 data at input byte 3",
+                             "invalid value: illegal base64 data at input byte 3",
                          }));
   EXPECT_TRUE(r.objects.empty());
   EXPECT_EQ(r.documents, 2u);
