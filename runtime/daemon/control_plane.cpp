@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -281,6 +282,11 @@ class ControllerLoop {
   }
 
   void run() {
+    // Rounds are passes over every object: during a burst of writes (an apply of 1,000 objects,
+    // the kubelet starting their pods) one round per write made the burst quadratic. A round
+    // starts at most every kMinRound; the writes meanwhile are all seen by it.
+    constexpr auto kMinRound = std::chrono::milliseconds(100);
+    auto last_round = std::chrono::steady_clock::now();
     while (true) {
       {
         std::unique_lock<std::mutex> l(mu_);
@@ -289,8 +295,11 @@ class ControllerLoop {
                                                          deployments_.requeue_after()),
                      [this] { return dirty_ || stopping_; });
         if (stopping_) return;
+        cv_.wait_until(l, last_round + kMinRound, [this] { return stopping_; });
+        if (stopping_) return;
         dirty_ = false;
       }
+      last_round = std::chrono::steady_clock::now();
       converge();
     }
   }
@@ -601,14 +610,21 @@ int run_control_plane(const ControlPlaneOptions& o) {
   ControllerLoop controllers(*store.value(), store_mutex, dataplane, ingress,
                              node_ports.value().get(), [&kubelet] { kubelet.wake(); });
   controllers_ptr = &controllers;
+  // The API reports every write, also an apply that changed nothing: only a committed change
+  // (the store's observer saw one) wakes the controllers and the kubelet.
+  std::atomic<bool> store_changed{false};
   api::ApiServer server(*store.value(), store_mutex,
-                        [&controllers, &kubelet] {
+                        [&controllers, &kubelet, &store_changed] {
+                          if (!store_changed.exchange(false)) return;
                           controllers.wake();
                           kubelet.wake();
                         },
                         {tls.value().server_cert, tls.value().server_key, token.value(),
                          "127.0.0.1", 0, kubelet_options.pods_dir});
-  store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });
+  store.value()->set_observer([&server, &store_changed](const store::Event& e) {
+    server.publish(e);
+    store_changed = true;
+  });
   Result<int> port = server.start();
   if (!port.ok()) return fail(o.report, port.error().message);
 
