@@ -60,10 +60,12 @@ fs::path default_node_port_dir() {
     const char* v = std::getenv(name);
     return v && v[0] == '/' ? fs::path(v) : fs::path();
   };
-  if (fs::path p = absolute_env("XDG_RUNTIME_DIR"); !p.empty()) return p / "ticketctl";
-  if (fs::path p = absolute_env("XDG_STATE_HOME"); !p.empty()) return p / "ticketctl";
-  if (fs::path p = absolute_env("HOME"); !p.empty()) return p / ".local/state/ticketctl";
-  return fs::path("/tmp") / fmt::format("ticketctl-{}", ::geteuid());
+  // A directory of its own, which this code creates 0700, whatever made its parents.
+  if (fs::path p = absolute_env("XDG_RUNTIME_DIR"); !p.empty()) return p / "ticketctl/nodeports";
+  if (fs::path p = absolute_env("XDG_STATE_HOME"); !p.empty()) return p / "ticketctl/nodeports";
+  if (fs::path p = absolute_env("HOME"); !p.empty())
+    return p / ".local/state/ticketctl/nodeports";
+  return fs::path("/tmp") / fmt::format("ticketctl-{}", ::geteuid()) / "nodeports";
 }
 
 uint64_t process_start_time(pid_t pid) {

@@ -21,8 +21,9 @@
 
 namespace ticketctl::net {
 
-// $XDG_RUNTIME_DIR/ticketctl, else $XDG_STATE_HOME/ticketctl or ~/.local/state/ticketctl (where
-// the default state directories live), else /tmp/ticketctl-<uid>.
+// nodeports/ under $XDG_RUNTIME_DIR/ticketctl, else under $XDG_STATE_HOME/ticketctl or
+// ~/.local/state/ticketctl (where the default state directories live), else under
+// /tmp/ticketctl-<uid>.
 std::filesystem::path default_node_port_dir();
 
 // A process's start time in clock ticks since boot (/proc/<pid>/stat), 0 when it is gone: with
