@@ -144,7 +144,8 @@ TEST_F(ScaleTest, TwoProjectsWithTheSameNodePortServiceNeverShareANodePort) {
   EXPECT_EQ(node_port(b_, "other-srv"), port_a);
 
   // And a project that asks for a port another one holds is refused, naming that project.
-  Result up_a_again = run(a_, {"up", "-d", "-f", asks.string()});
+  const fs::path asks_b = write("asks-b.yaml", node_port_service("third-srv", port_b));
+  Result up_a_again = run(a_, {"up", "-d", "-f", asks_b.string()});
   EXPECT_EQ(up_a_again.status, 1) << up_a_again.out;
   EXPECT_NE((up_a_again.out + up_a_again.err).find("another ticketctl project"), std::string::npos)
       << up_a_again.out << up_a_again.err;
