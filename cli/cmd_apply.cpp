@@ -1,5 +1,7 @@
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
@@ -8,10 +10,45 @@
 #include "runtime/api/resources.h"
 
 namespace ticketctl::cli {
+namespace {
+
+// One request's outcome: the object, the server's error, or no answer at all (`lost`).
+struct Answer {
+  Result<Json> result = Error{};
+  bool lost = false;
+};
+
+Answer send(api::ApiClient& client, const std::string& method, const std::string& path,
+            const std::string& body = {}) {
+  Result<std::pair<int, std::string>> r = client.raw(method, path, body);
+  if (!r.ok()) return {r.error(), true};
+  const auto& [status, text] = r.value();
+  Json parsed = Json::parse(text, nullptr, false);
+  if (status >= 200 && status < 300 && !parsed.is_discarded()) return {std::move(parsed), false};
+  const bool has_message = parsed.is_object() && json_at(parsed, "message").is_string();
+  std::string message = has_message ? parsed["message"].get<std::string>()
+                                    : fmt::format("the server answered {} {}", status, text);
+  const std::string reason = parsed.is_object() && json_at(parsed, "reason").is_string()
+                                 ? parsed["reason"].get<std::string>()
+                                 : "";
+  ErrorCode code = ErrorCode::Internal;
+  if (status == 404)
+    code = ErrorCode::NotFound;
+  else if (reason == "AlreadyExists")
+    code = ErrorCode::AlreadyExists;
+  else if (status == 409)
+    code = ErrorCode::Conflict;
+  else if (status == 422 || status == 400)
+    code = ErrorCode::Invalid;
+  return {Error{code, std::move(message)}, false};
+}
+
+}  // namespace
 
 int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects,
                   const LineSink& out, const LineSink& err) {
   int status = kExitOk;
+  size_t sent = 0;
   for (manifest::Object& o : objects) {
     const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
     const std::string shown = r ? r->kubectl_kind() + "/" + o.name : o.ref();
@@ -21,24 +58,35 @@ int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects
       continue;
     }
     if (r->namespaced) o.body["metadata"]["namespace"] = o.ns;
-    Result<Json> existing = client.get(r->path(o.ns, o.name));
-    Result<Json> written = Error{};
+    Answer existing = send(client, "GET", r->path(o.ns, o.name));
+    Answer written;
     std::string verb_done;
-    if (!existing.ok() && existing.error().code == ErrorCode::NotFound) {
-      written = client.post(r->path(o.ns), o.body);
+    if (!existing.lost && !existing.result.ok() &&
+        existing.result.error().code == ErrorCode::NotFound) {
+      written = send(client, "POST", r->path(o.ns), o.body.dump());
       verb_done = "created";
-    } else if (existing.ok()) {
-      written = client.put(r->path(o.ns, o.name), o.body);
-      if (written.ok())
-        verb_done = written.value()["metadata"]["resourceVersion"] ==
-                            existing.value()["metadata"]["resourceVersion"]
+    } else if (existing.result.ok()) {
+      written = send(client, "PUT", r->path(o.ns, o.name), o.body.dump());
+      if (written.result.ok())
+        verb_done = written.result.value()["metadata"]["resourceVersion"] ==
+                            existing.result.value()["metadata"]["resourceVersion"]
                         ? "unchanged"
                         : "configured";
     } else {
-      written = existing.error();
+      written = std::move(existing);
     }
-    if (!written.ok()) {
-      err(server_error(written.error()));
+    // Without a control plane every further request fails the same way: say so once and stop.
+    // The object in flight may or may not have been written; `get` tells.
+    if (written.lost) {
+      err(
+          fmt::format("error: {}; stopped after {} of {} objects ({} was in flight, the rest "
+                      "were not sent)",
+                      written.result.error().message, sent, objects.size(), shown));
+      return kExitFailure;
+    }
+    ++sent;
+    if (!written.result.ok()) {
+      err(server_error(written.result.error()));
       status = kExitFailure;
       continue;
     }

@@ -143,6 +143,21 @@ std::string pod_template_hash(const Json& pod_template) {
   return out;
 }
 
+std::string replicaset_name(std::string_view deployment, std::string_view hash) {
+  constexpr size_t kMaxName = 253;  // a DNS subdomain
+  std::string base(deployment.substr(0, kMaxName - 1 - std::min(hash.size(), kMaxName - 2)));
+  // A cut that ends a label with '.' would make "x.-hash", which no name may contain.
+  while (!base.empty() && base.back() == '.') base.pop_back();
+  return fmt::format("{}-{}", base, hash);
+}
+
+std::string generated_pod_name(std::string_view replicaset, std::string_view suffix) {
+  constexpr size_t kMaxBase = 63 - 5;  // the API server's maxGeneratedNameLength
+  std::string base = fmt::format("{}-", replicaset);
+  if (base.size() > kMaxBase) base.resize(kMaxBase);
+  return base + std::string(suffix);
+}
+
 int64_t scaled_value(const Json& v, int64_t total, bool round_up) {
   if (v.is_number_integer()) return v.get<int64_t>();
   const std::string s = str(v);
@@ -199,13 +214,13 @@ Json effective_template(const store::Store& store, const Json& d) {
   uint64_t h = fnv64("");
   for (const auto& [resource, name] : refs) {
     h = fnv64(resource + "/" + name + "=", h);
-    Result<Json> o = store.get({resource, ns, name});
-    if (!o.ok()) {
+    const Json* o = store.find({resource, ns, name});
+    if (!o) {
       h = fnv64("<absent>;", h);
       continue;
     }
     for (const char* key : {"data", "binaryData", "stringData"})
-      h = fnv64(field(o.value(), key).dump() + ";", h);
+      h = fnv64(field(*o, key).dump() + ";", h);
   }
   tmpl["metadata"]["annotations"][kConfigHashAnnotation] = fmt::format("{:016x}", h);
   return tmpl;
@@ -234,7 +249,8 @@ void DeploymentController::record(const Json& object, std::string_view reason,
 int DeploymentController::expire_events() {
   const auto cutoff = now_ - std::chrono::hours(1);
   int writes = 0;
-  for (const Json& e : store_.list("events", "")) {
+  for (const store::ObjectRef& ref : store_.items("events", "")) {
+    const Json& e = *ref;
     const auto last = parse_time(str(field(e, "lastTimestamp")));
     if (!last || *last >= cutoff) continue;
     if (store_.remove({"events", str(e["metadata"]["namespace"]), str(e["metadata"]["name"])}).ok())
@@ -248,25 +264,34 @@ int DeploymentController::reconcile() {
   requeue_after_ = milliseconds::max();
   int writes = 0;
   // Deployments read pods (to count available ones) but do not write them: one listing serves.
-  std::map<std::string, std::vector<Json>> pods_by_owner;
-  for (Json& p : store_.list("pods", "")) {
-    const std::string owner = controller_uid(p);
-    if (!owner.empty()) pods_by_owner[owner].push_back(std::move(p));
+  // ReplicaSets do not change pods of other ReplicaSets either: the same listing serves them.
+  const auto by_owner = [this](const char* resource) {
+    ByOwner out;
+    for (store::ObjectRef& o : store_.items(resource, "")) {
+      std::string owner = controller_uid(*o);
+      if (!owner.empty()) out[std::move(owner)].push_back(std::move(o));
+    }
+    return out;
+  };
+  const ByOwner pods_by_owner = by_owner("pods");
+  {
+    const ByOwner replicasets_by_owner = by_owner("replicasets.apps");
+    for (const store::ObjectRef& d : store_.items("deployments.apps", ""))
+      writes += reconcile_deployment(*d, pods_by_owner, replicasets_by_owner);
   }
-  for (const Json& d : store_.list("deployments.apps", ""))
-    writes += reconcile_deployment(d, pods_by_owner);
-  for (const Json& rs : store_.list("replicasets.apps", "")) writes += reconcile_replicaset(rs);
+  for (const store::ObjectRef& rs : store_.items("replicasets.apps", ""))
+    writes += reconcile_replicaset(*rs, pods_by_owner);
   writes += collect_orphans("replicasets.apps");
   writes += collect_orphans("pods");
   writes += expire_events();
   return writes;
 }
 
-DeploymentController::Counts DeploymentController::count_pods(const std::vector<Json>& pods,
-                                                              int64_t min_ready_seconds,
-                                                              const Json& labels) {
+DeploymentController::Counts DeploymentController::count_pods(
+    const std::vector<store::ObjectRef>& pods, int64_t min_ready_seconds, const Json& labels) {
   Counts n;
-  for (const Json& p : pods) {
+  for (const store::ObjectRef& ref : pods) {
+    const Json& p = *ref;
     if (!pod_active(p)) continue;
     ++n.active;
     const Json& have = field(p["metadata"], "labels");
@@ -309,8 +334,8 @@ bool DeploymentController::scale_replicaset(const Json& d, Json& rs, int64_t rep
   return true;
 }
 
-int DeploymentController::reconcile_deployment(
-    const Json& d, const std::map<std::string, std::vector<Json>>& pods_by_owner) {
+int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pods_by_owner,
+                                               const ByOwner& replicasets_by_owner) {
   int writes = 0;
   const Json& meta = d["metadata"];
   const std::string ns = str(meta["namespace"]), name = str(meta["name"]), uid = str(meta["uid"]);
@@ -325,17 +350,18 @@ int DeploymentController::reconcile_deployment(
   Json tmpl = effective_template(store_, d);
   const std::string hash = pod_template_hash(tmpl);
   tmpl["metadata"]["labels"][kHashLabel] = hash;
-  const std::string new_name = fmt::format("{}-{}", name, hash);
+  const std::string new_name = replicaset_name(name, hash);
 
   // The new ReplicaSet is the one of the current template; the others are old, oldest first.
   std::vector<Json> old;
   std::optional<Json> current;
-  for (Json& rs : store_.list("replicasets.apps", ns)) {
-    if (controller_uid(rs) != uid) continue;
-    if (str(rs["metadata"]["name"]) == new_name)
-      current = std::move(rs);
-    else
-      old.push_back(std::move(rs));
+  if (auto mine = replicasets_by_owner.find(uid); mine != replicasets_by_owner.end()) {
+    for (const store::ObjectRef& rs : mine->second) {
+      if (str(field(rs->at("metadata"), "name")) == new_name)
+        current = *rs;
+      else
+        old.push_back(*rs);
+    }
   }
   std::sort(old.begin(), old.end(), [](const Json& a, const Json& b) {
     const int64_t ra = revision_of(a), rb = revision_of(b);
@@ -346,8 +372,8 @@ int DeploymentController::reconcile_deployment(
   for (const Json& rs : old) max_old_revision = std::max(max_old_revision, revision_of(rs));
   const int64_t new_revision = max_old_revision + 1;
 
-  static const std::vector<Json> kNoPods;
-  auto pods_of = [&](const Json& rs) -> const std::vector<Json>& {
+  static const std::vector<store::ObjectRef> kNoPods;
+  auto pods_of = [&](const Json& rs) -> const std::vector<store::ObjectRef>& {
     auto it = pods_by_owner.find(str(rs["metadata"]["uid"]));
     return it == pods_by_owner.end() ? kNoPods : it->second;
   };
@@ -430,7 +456,7 @@ int DeploymentController::reconcile_deployment(
     // The new pods start only once every old pod is gone from the store.
     bool old_pods = false;
     for (const Json& rs : old)
-      for (const Json& p : pods_of(rs)) old_pods = old_pods || pod_active(p);
+      for (const store::ObjectRef& p : pods_of(rs)) old_pods = old_pods || pod_active(*p);
     if (!scaled_down && !old_pods) {
       if (!current)
         create_new(replicas);
@@ -600,13 +626,14 @@ int DeploymentController::reconcile_deployment(
   return writes;
 }
 
-int DeploymentController::reconcile_replicaset(const Json& rs) {
+int DeploymentController::reconcile_replicaset(const Json& rs, const ByOwner& pods_by_owner) {
   int writes = 0;
   const Json& meta = rs["metadata"];
   const std::string ns = str(meta["namespace"]), name = str(meta["name"]), uid = str(meta["uid"]);
-  std::vector<Json> pods;
-  for (Json& p : store_.list("pods", ns))
-    if (controller_uid(p) == uid && pod_active(p)) pods.push_back(std::move(p));
+  std::vector<store::ObjectRef> pods;
+  if (auto mine = pods_by_owner.find(uid); mine != pods_by_owner.end())
+    for (const store::ObjectRef& p : mine->second)
+      if (pod_active(*p)) pods.push_back(p);
   const int64_t want = replicas_of(rs);
   for (int64_t i = static_cast<int64_t>(pods.size()); i < want; ++i) {
     const Json& tmpl = rs["spec"]["template"];
@@ -621,13 +648,13 @@ int DeploymentController::reconcile_replicaset(const Json& rs) {
                 {"status", {{"phase", "Pending"}}}};
     // A name already taken (five random characters) just means another draw.
     for (int attempt = 0; attempt < 5; ++attempt) {
-      pod["metadata"]["name"] = fmt::format("{}-{}", name, random_suffix());
+      pod["metadata"]["name"] = generated_pod_name(name, random_suffix());
       Result<Json> created = store_.create("pods", pod);
       if (created.ok()) {
         ++writes;
         record(rs, "SuccessfulCreate",
                fmt::format("Created pod: {}", str(pod["metadata"]["name"])));
-        pods.push_back(std::move(created.value()));
+        pods.push_back(std::make_shared<const Json>(std::move(created.value())));
         break;
       }
     }
@@ -645,8 +672,8 @@ int DeploymentController::reconcile_replicaset(const Json& rs) {
                              since ? -since->time_since_epoch().count() : 0, -restarts,
                              str(field(p["metadata"], "creationTimestamp")));
     };
-    std::stable_sort(pods.begin(), pods.end(), [&](const Json& a, const Json& b) {
-      const auto ra = rank(a), rb = rank(b);
+    std::stable_sort(pods.begin(), pods.end(), [&](const auto& a, const auto& b) {
+      const auto ra = rank(*a), rb = rank(*b);
       if (std::get<0>(ra) != std::get<0>(rb)) return std::get<0>(ra) < std::get<0>(rb);
       if (std::get<1>(ra) != std::get<1>(rb)) return std::get<1>(ra) < std::get<1>(rb);
       if (std::get<2>(ra) != std::get<2>(rb)) return std::get<2>(ra) < std::get<2>(rb);
@@ -655,7 +682,7 @@ int DeploymentController::reconcile_replicaset(const Json& rs) {
     });
     const size_t extra = pods.size() - static_cast<size_t>(std::max<int64_t>(want, 0));
     for (size_t i = 0; i < extra; ++i) {
-      const std::string pod_name = str(pods[i]["metadata"]["name"]);
+      const std::string pod_name = str((*pods[i])["metadata"]["name"]);
       if (!store_.remove({"pods", ns, pod_name}).ok()) continue;
       ++writes;
       record(rs, "SuccessfulDelete", fmt::format("Deleted pod: {}", pod_name));
@@ -680,9 +707,11 @@ int DeploymentController::collect_orphans(const std::string& resource) {
   // Owners live in the same namespace; gather every uid once.
   std::set<std::string> uids;
   for (const char* owner_resource : {"deployments.apps", "replicasets.apps"})
-    for (const Json& o : store_.list(owner_resource, "")) uids.insert(str(o["metadata"]["uid"]));
+    for (const store::ObjectRef& o : store_.items(owner_resource, ""))
+      uids.insert(str(field(o->at("metadata"), "uid")));
   int writes = 0;
-  for (const Json& o : store_.list(resource, "")) {
+  for (const store::ObjectRef& ref : store_.items(resource, "")) {
+    const Json& o = *ref;
     const std::string owner = controller_uid(o);
     if (owner.empty() || uids.count(owner)) continue;
     if (store_.remove({resource, str(o["metadata"]["namespace"]), str(o["metadata"]["name"])}).ok())

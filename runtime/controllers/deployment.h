@@ -24,6 +24,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/manifest/json.h"
@@ -33,6 +34,13 @@ namespace ticketctl::controllers {
 
 inline constexpr const char* kRevisionAnnotation = "deployment.kubernetes.io/revision";
 inline constexpr const char* kConfigHashAnnotation = "ticketctl.dev/config-hash";
+
+// The ReplicaSet of a Deployment's template: "<deployment>-<hash>", the Deployment's name cut so
+// the whole fits the 253 characters of an object name (Kubernetes' generateReplicaSetName).
+std::string replicaset_name(std::string_view deployment, std::string_view hash);
+// A ReplicaSet's pod: the API server's generateName for "<replicaset>-", which keeps at most 58
+// characters of it, then the 5 random ones, so the name stays within 63.
+std::string generated_pod_name(std::string_view replicaset, std::string_view suffix);
 
 // Kubernetes' pod-template-hash: FNV-32a of the template, its decimal digits spelled in the
 // alphabet that avoids vowels and look-alikes ("bcdfghjklmnpqrstvwxz2456789").
@@ -65,10 +73,14 @@ class DeploymentController {
 
  private:
   struct Counts;  // a ReplicaSet's pods: active, ready, available, fully labeled
-  int reconcile_deployment(const Json& deployment,
-                           const std::map<std::string, std::vector<Json>>& pods_by_owner);
-  int reconcile_replicaset(const Json& rs);
-  Counts count_pods(const std::vector<Json>& pods, int64_t min_ready_seconds, const Json& labels);
+  // Objects by the uid of their controller, read once per pass: looking them up per owner made
+  // every pass quadratic.
+  using ByOwner = std::map<std::string, std::vector<store::ObjectRef>, std::less<>>;
+  int reconcile_deployment(const Json& deployment, const ByOwner& pods_by_owner,
+                           const ByOwner& replicasets_by_owner);
+  int reconcile_replicaset(const Json& rs, const ByOwner& pods_by_owner);
+  Counts count_pods(const std::vector<store::ObjectRef>& pods, int64_t min_ready_seconds,
+                    const Json& labels);
   // Sets spec.replicas (and the desired/max replicas annotations) of a ReplicaSet, with an event
   // on the Deployment; returns whether it wrote.
   bool scale_replicaset(const Json& deployment, Json& rs, int64_t replicas, int64_t max_surge);

@@ -9,7 +9,9 @@
 namespace ticketctl::controllers {
 namespace {
 
-std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
 
 // A Service port's targetPort in one pod: a number as given, a name looked up in the pod's
 // containers; 0 when the pod has no port of that name.
@@ -35,12 +37,15 @@ bool pod_ready(const Json& pod) {
 int EndpointsController::reconcile() {
   int writes = 0;
   std::set<std::pair<std::string, std::string>> selected;  // services that own their Endpoints
-  std::map<std::string, std::vector<Json>> pods_by_ns;
-  for (Json& p : store_.list("pods", "")) {
-    if (!json_at(p["metadata"], "deletionTimestamp").is_null()) continue;
-    pods_by_ns[str(p["metadata"]["namespace"])].push_back(std::move(p));
+  std::map<std::string, std::vector<store::ObjectRef>> pods_by_ns;
+  for (store::ObjectRef& p : store_.items("pods", "")) {
+    const Json& meta = json_at(*p, "metadata");
+    if (!json_at(meta, "deletionTimestamp").is_null()) continue;
+    pods_by_ns[str(json_at(meta, "namespace"))].push_back(std::move(p));
   }
-  for (const Json& svc : store_.list("services", "")) {
+  const std::vector<store::ObjectRef> services = store_.items("services", "");
+  for (const store::ObjectRef& svc_ref : services) {
+    const Json& svc = *svc_ref;
     const Json& meta = svc["metadata"];
     const std::string ns = str(meta["namespace"]), name = str(meta["name"]);
     const Json& spec = json_at(svc, "spec");
@@ -52,7 +57,8 @@ int EndpointsController::reconcile() {
       sel.push_back({api::Requirement::Op::Equals, k, {str(v)}});
     // Pods with the same resolved ports share a subset, as the real controller groups them.
     std::map<std::string, Json> subsets;
-    for (const Json& pod : pods_by_ns[ns]) {
+    for (const store::ObjectRef& pod_ref : pods_by_ns[ns]) {
+      const Json& pod = *pod_ref;
       if (!api::matches(sel, json_at(pod["metadata"], "labels"))) continue;
       const std::string ip = str(json_at(json_at(pod, "status"), "podIP"));
       if (ip.empty()) continue;
@@ -63,7 +69,8 @@ int EndpointsController::reconcile() {
         const int port = target_port(sp, pod);
         if (port == 0) resolved = false;
         Json p = {{"port", port}, {"protocol", sp.value("protocol", "TCP")}};
-        if (sp.contains("name")) p = {{"name", sp["name"]}, {"port", port}, {"protocol", p["protocol"]}};
+        if (sp.contains("name"))
+          p = {{"name", sp["name"]}, {"port", port}, {"protocol", p["protocol"]}};
         key += std::to_string(port) + ",";
         ports.push_back(std::move(p));
       }
@@ -96,10 +103,10 @@ int EndpointsController::reconcile() {
                       {"metadata", {{"name", name}, {"namespace", ns}}}};
     if (meta.contains("labels")) endpoints["metadata"]["labels"] = meta["labels"];
     if (!list.empty()) endpoints["subsets"] = list;
-    Result<Json> current = store_.get({"endpoints", ns, name});
-    if (current.ok()) {
-      if (json_at(current.value(), "subsets") == json_at(endpoints, "subsets") &&
-          json_at(current.value()["metadata"], "labels") == json_at(endpoints["metadata"], "labels"))
+    if (const Json* current = store_.find({"endpoints", ns, name})) {
+      if (json_at(*current, "subsets") == json_at(endpoints, "subsets") &&
+          json_at(json_at(*current, "metadata"), "labels") ==
+              json_at(endpoints["metadata"], "labels"))
         continue;
       if (store_.update("endpoints", std::move(endpoints)).ok()) ++writes;
     } else if (store_.create("endpoints", std::move(endpoints)).ok()) {
@@ -107,12 +114,12 @@ int EndpointsController::reconcile() {
     }
   }
   // Endpoints whose Service (with a selector) is gone.
-  std::set<std::pair<std::string, std::string>> services;
-  for (const Json& svc : store_.list("services", ""))
-    services.insert({str(svc["metadata"]["namespace"]), str(svc["metadata"]["name"])});
-  for (const Json& ep : store_.list("endpoints", "")) {
-    const std::pair key{str(ep["metadata"]["namespace"]), str(ep["metadata"]["name"])};
-    if (services.count(key)) continue;
+  std::set<std::pair<std::string, std::string>> names;
+  for (const store::ObjectRef& svc : services)
+    names.insert({str((*svc)["metadata"]["namespace"]), str((*svc)["metadata"]["name"])});
+  for (const store::ObjectRef& ep : store_.items("endpoints", "")) {
+    const std::pair key{str((*ep)["metadata"]["namespace"]), str((*ep)["metadata"]["name"])};
+    if (names.count(key)) continue;
     if (store_.remove({"endpoints", key.first, key.second}).ok()) ++writes;
   }
   return writes;

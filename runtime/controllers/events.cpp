@@ -14,11 +14,12 @@ void record_event(store::Store& store, const Json& object, std::string_view type
   // The same event again (object, type, reason, message) is counted, as client-go's recorder
   // aggregates: a crash loop shows one BackOff event with a growing count, not hundreds.
   const std::string ns = meta.value("namespace", "");
-  for (Json& e : store.list("events", ns)) {
-    const Json& involved = json_at(e, "involvedObject");
-    if (json_at(involved, "uid") != json_at(meta, "uid") || json_at(e, "reason") != reason ||
-        json_at(e, "type") != type || json_at(e, "message") != message)
+  for (const store::ObjectRef& ref : store.items("events", ns)) {
+    const Json& involved = json_at(*ref, "involvedObject");
+    if (json_at(involved, "uid") != json_at(meta, "uid") || json_at(*ref, "reason") != reason ||
+        json_at(*ref, "type") != type || json_at(*ref, "message") != message)
       continue;
+    Json e = *ref;
     e["count"] = json_at(e, "count").is_number_integer() ? e["count"].get<int64_t>() + 1 : 2;
     e["lastTimestamp"] = now;
     e["metadata"].erase("resourceVersion");

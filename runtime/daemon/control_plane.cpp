@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -33,6 +34,7 @@
 #include "runtime/net/allocator.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/net/host_sockets.h"
+#include "runtime/net/node_ports.h"
 #include "runtime/store/store.h"
 #include "runtime/supervisor/kubelet.h"
 
@@ -117,9 +119,10 @@ Result<bool> ensure_builtin_namespaces(store::Store& store) {
   return true;
 }
 
-// Applies the manifests `up` was given in one transaction: all or nothing.
-Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Object>& objects,
-                           std::FILE* report) {
+// Applies the manifests `up` was given: all or nothing (the caller's transaction). Returns the
+// "kind/name created" lines, to print once the transaction is committed.
+Result<std::vector<std::string>> apply_objects(store::Store& store,
+                                               const std::vector<manifest::Object>& objects) {
   std::vector<std::pair<std::string, Json>> batch;
   std::vector<const api::Resource*> resources;
   for (const manifest::Object& o : objects) {
@@ -138,15 +141,28 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
   }
   Result<std::vector<store::Applied>> applied = store.apply(batch);
   if (!applied.ok()) return applied.error();
+  std::vector<std::string> lines;
   for (size_t i = 0; i < objects.size(); ++i) {
     const store::Outcome outcome = applied.value()[i].outcome;
-    std::fprintf(report, "%s/%s %s\n", resources[i]->kubectl_kind().c_str(),
-                 objects[i].name.c_str(),
-                 outcome == store::Outcome::Created      ? "created"
-                 : outcome == store::Outcome::Configured ? "configured"
-                                                         : "unchanged");
+    lines.push_back(fmt::format("{}/{} {}", resources[i]->kubectl_kind(), objects[i].name,
+                                outcome == store::Outcome::Created      ? "created"
+                                : outcome == store::Outcome::Configured ? "configured"
+                                                                        : "unchanged"));
   }
-  return true;
+  return lines;
+}
+
+// The nodePorts the stored Services use: port -> "ns/name".
+std::map<int, std::string> stored_node_ports(const store::Store& store) {
+  std::map<int, std::string> out;
+  for (const store::ObjectRef& svc : store.items("services", "")) {
+    const Json& meta = json_at(*svc, "metadata");
+    for (const Json& p : json_at(json_at(*svc, "spec"), "ports"))
+      if (json_at(p, "nodePort").is_number_integer())
+        out[p["nodePort"].get<int>()] =
+            fmt::format("{}/{}", meta.value("namespace", ""), meta.value("name", ""));
+  }
+  return out;
 }
 
 // Runs the controllers on their own thread: after every API write, and every few seconds as a
@@ -154,13 +170,15 @@ Result<bool> apply_objects(store::Store& store, const std::vector<manifest::Obje
 class ControllerLoop {
  public:
   ControllerLoop(store::Store& store, std::mutex& store_mutex, net::Dataplane& dataplane,
-                 IngressService& ingress, std::function<void()> after_write)
+                 IngressService& ingress, net::NodePortRegistry* node_ports,
+                 std::function<void()> after_write)
       : ingress_(ingress),
         store_(store),
         deployments_(store),
         endpoints_(store),
         store_mutex_(store_mutex),
         dataplane_(dataplane),
+        node_ports_(node_ports),
         after_write_(std::move(after_write)) {}
   ~ControllerLoop() { stop(); }
 
@@ -185,6 +203,39 @@ class ControllerLoop {
     if (thread_.joinable()) thread_.join();
   }
 
+  // Under the store's lock: the network as the store describes it. The nodePort registry
+  // follows the stored Services first, so ports of deleted Services are free for other
+  // projects and ports other projects hold are left out of the plan.
+  net::DataplanePlan plan_network() {
+    if (node_ports_) {
+      std::map<int, std::string> ports = stored_node_ports(store_);
+      // Also while another project holds one of them: it may have let go since.
+      if (ports != synced_ports_ || !foreign_ports_.empty()) {
+        Result<std::map<int, std::string>> foreign = node_ports_->sync(ports);
+        if (foreign.ok()) {
+          synced_ports_ = std::move(ports);
+          foreign_ports_ = std::move(foreign.value());
+        } else {
+          std::fprintf(stderr, "ticketctl: %s\n", foreign.error().message.c_str());
+        }
+      }
+    }
+    net::DataplanePlan plan = net::Dataplane::plan(store_, foreign_ports_);
+    // Routing problems belong to their Ingress, as ingress-nginx reports them: Warning events.
+    for (std::string& w : ingress_.update(store_)) {
+      const size_t slash = w.find('/'), colon = w.find(": ");
+      const Json* ing = nullptr;
+      if (slash != std::string::npos && colon != std::string::npos && slash < colon)
+        ing = store_.find({"ingresses.networking.k8s.io", w.substr(0, slash),
+                           w.substr(slash + 1, colon - slash - 1)});
+      if (ing)
+        controllers::record_event(store_, Json(*ing), "Warning", "Sync", w.substr(colon + 2),
+                                  "ingress-controller");
+      plan.warnings.push_back(std::move(w));
+    }
+    return plan;
+  }
+
  private:
   void converge() {
     int writes = 0;
@@ -196,30 +247,47 @@ class ControllerLoop {
         writes += n;
         if (n == 0) break;
       }
-      plan = net::Dataplane::plan(store_);
-      // Routing problems belong to their Ingress, as ingress-nginx reports them: Warning events.
-      for (std::string& w : ingress_.update(store_)) {
-        const size_t slash = w.find('/'), colon = w.find(": ");
-        Result<Json> ing = Error{};
-        if (slash != std::string::npos && colon != std::string::npos && slash < colon)
-          ing = store_.get({"ingresses.networking.k8s.io", w.substr(0, slash),
-                            w.substr(slash + 1, colon - slash - 1)});
-        if (ing.ok())
-          controllers::record_event(store_, ing.value(), "Warning", "Sync", w.substr(colon + 2),
-                                    "ingress-controller");
-        plan.warnings.push_back(std::move(w));
-      }
+      plan = plan_network();
     }
     // Listeners and the name table change outside the lock; problems become Warning events.
-    std::vector<std::string> problems = dataplane_.apply(plan);
-    for (std::string& w : plan.warnings) problems.push_back(std::move(w));
-    for (std::string& problem : problems) {
-      if (!reported_.insert(problem).second) continue;
-      std::fprintf(stderr, "ticketctl: %s\n", problem.c_str());
+    const std::vector<net::PortProblem> problems = dataplane_.apply(plan);
+    for (std::string& w : plan.warnings) {
+      if (!reported_.insert(w).second) continue;
+      std::fprintf(stderr, "ticketctl: %s\n", w.c_str());
     }
+    report_port_problems(problems);
     if (writes > 0 && after_write_) after_write_();
   }
+
+  // A Service port that is not served is said once, on stderr and as a Warning event on the
+  // Service, until it is served again (so a recurrence is said again).
+  void report_port_problems(const std::vector<net::PortProblem>& problems) {
+    std::set<net::PortProblem> now(problems.begin(), problems.end());
+    std::vector<net::PortProblem> fresh;
+    for (const net::PortProblem& p : now)
+      if (!port_problems_.count(p)) fresh.push_back(p);
+    port_problems_ = std::move(now);
+    if (fresh.empty()) return;
+    std::lock_guard<std::mutex> l(store_mutex_);
+    for (const net::PortProblem& p : fresh) {
+      const std::string line =
+          p.service.empty() ? p.message : "service " + p.service + ": " + p.message;
+      std::fprintf(stderr, "ticketctl: %s\n", line.c_str());
+      const size_t slash = p.service.find('/');
+      if (slash == std::string::npos) continue;
+      if (const Json* svc =
+              store_.find({"services", p.service.substr(0, slash), p.service.substr(slash + 1)}))
+        controllers::record_event(store_, Json(*svc), "Warning", "PortUnavailable", p.message,
+                                  "service-proxy");
+    }
+  }
+
   void run() {
+    // Rounds are passes over every object: during a burst of writes (an apply of 1,000 objects,
+    // the kubelet starting their pods) one round per write made the burst quadratic. A round
+    // starts at most every kMinRound; the writes meanwhile are all seen by it.
+    constexpr auto kMinRound = std::chrono::milliseconds(100);
+    auto last_round = std::chrono::steady_clock::now();
     while (true) {
       {
         std::unique_lock<std::mutex> l(mu_);
@@ -228,8 +296,11 @@ class ControllerLoop {
                                                          deployments_.requeue_after()),
                      [this] { return dirty_ || stopping_; });
         if (stopping_) return;
+        cv_.wait_until(l, last_round + kMinRound, [this] { return stopping_; });
+        if (stopping_) return;
         dirty_ = false;
       }
+      last_round = std::chrono::steady_clock::now();
       converge();
     }
   }
@@ -240,8 +311,11 @@ class ControllerLoop {
   controllers::EndpointsController endpoints_;
   std::mutex& store_mutex_;
   net::Dataplane& dataplane_;
+  net::NodePortRegistry* node_ports_;
+  std::map<int, std::string> synced_ports_, foreign_ports_;
   std::function<void()> after_write_;
   std::set<std::string> reported_;
+  std::set<net::PortProblem> port_problems_;  // controller thread only
   std::mutex mu_;
   std::condition_variable cv_;
   bool dirty_ = false, stopping_ = false;
@@ -457,10 +531,27 @@ int run_control_plane(const ControlPlaneOptions& o) {
        .report = [&report_lines](const std::string& l) { report_lines.print(l); },
        .on_done = [&kubelet] { kubelet.wake(); }});
   builder_ptr = &builder;
+  // NodePorts come from one range shared with every other control plane of this user.
+  Result<std::unique_ptr<net::NodePortRegistry>> node_ports =
+      net::NodePortRegistry::open(net::default_node_port_dir(), dir.root.string());
+  if (!node_ports.ok()) return fail(o.report, node_ports.error().message);
   // Services get their addresses as they are written (the API server's admission step).
-  const net::ServiceRange range{o.project.service_cidr, o.project.service_prefix,
-                                start_of(o.project.service_prefix) - 1,
-                                net::loopback_addresses_in_use};
+  net::ServiceRange range;
+  range.base = o.project.service_cidr;
+  range.prefix = o.project.service_prefix;
+  range.first_offset = start_of(o.project.service_prefix) - 1;
+  // Reading /proc/net/tcp takes milliseconds on a busy machine: a batch of new Services reads
+  // it once a second at most (the store's lock serialises admissions).
+  range.taken_on_host =
+      [seen = std::make_shared<
+           std::pair<std::chrono::steady_clock::time_point, std::set<uint32_t>>>()] {
+        const auto now = std::chrono::steady_clock::now();
+        if (seen->first == decltype(now){} || now - seen->first > std::chrono::seconds(1))
+          *seen = {now, net::loopback_addresses_in_use()};
+        return seen->second;
+      };
+  range.node_ports = node_ports.value().get();
+  range.ports_listening = net::listening_tcp_ports;
   store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,
                                        const Json* old) -> Result<bool> {
     if (resource == "persistentvolumeclaims") {
@@ -474,16 +565,23 @@ int run_control_plane(const ControlPlaneOptions& o) {
   net::Dataplane dataplane(service_proxy, kubelet_options.net_table);
   IngressService ingress(dir, o.project, dataplane);
   ControllerLoop controllers(*store.value(), store_mutex, dataplane, ingress,
-                             [&kubelet] { kubelet.wake(); });
+                             node_ports.value().get(), [&kubelet] { kubelet.wake(); });
   controllers_ptr = &controllers;
+  // The API reports every write, also an apply that changed nothing: only a committed change
+  // (the store's observer saw one) wakes the controllers and the kubelet.
+  std::atomic<bool> store_changed{false};
   api::ApiServer server(*store.value(), store_mutex,
-                        [&controllers, &kubelet] {
+                        [&controllers, &kubelet, &store_changed] {
+                          if (!store_changed.exchange(false)) return;
                           controllers.wake();
                           kubelet.wake();
                         },
                         {tls.value().server_cert, tls.value().server_key, token.value(),
                          "127.0.0.1", 0, kubelet_options.pods_dir});
-  store.value()->set_observer([&server](const store::Event& e) { server.publish(e); });
+  store.value()->set_observer([&server, &store_changed](const store::Event& e) {
+    server.publish(e);
+    store_changed = true;
+  });
   Result<int> port = server.start();
   if (!port.ok()) return fail(o.report, port.error().message);
 
@@ -495,16 +593,32 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (Result<bool> w = write_private_file(file, text); !w.ok())
       return fail(o.report, w.error().message);
   }
-  if (Result<bool> n = ensure_builtin_namespaces(*store.value()); !n.ok())
-    return fail(o.report, n.error().message);
-  if (Result<bool> a = apply_objects(*store.value(), o.objects, o.report); !a.ok())
-    return fail(o.report, a.error().message);
+  // Nothing of an `up` that fails is stored: what can fail without writing goes first (the
+  // ingress's ports), the rest happens in one transaction that a failure rolls back, and the
+  // "created" lines are printed once it is committed.
   Result<IngressPorts> ingress_ports = ingress.start();
   if (!ingress_ports.ok()) return fail(o.report, ingress_ports.error().message);
   {
     std::lock_guard<std::mutex> l(store_mutex);
+    store::Store::Transaction tx = store.value()->transaction();
+    if (!tx.began()) return fail(o.report, "cannot begin a transaction on " + dir.db().string());
+    if (Result<bool> n = ensure_builtin_namespaces(*store.value()); !n.ok())
+      return fail(o.report, n.error().message);
+    Result<std::vector<std::string>> applied = apply_objects(*store.value(), o.objects);
+    if (!applied.ok()) return fail(o.report, applied.error().message);
     if (Result<bool> r = ingress.register_service(*store.value()); !r.ok())
       return fail(o.report, r.error().message);
+    // Every Service port must be served before `up` says ready: one that cannot be bound
+    // (another program has it) fails `up` instead of advertising a port that reaches that
+    // program.
+    std::string unserved;
+    for (const net::PortProblem& p : dataplane.apply(controllers.plan_network()))
+      unserved += fmt::format("\n  {}{}{}", p.service.empty() ? "" : "service ", p.service,
+                              (p.service.empty() ? "" : ": ") + p.message);
+    if (!unserved.empty())
+      return fail(o.report, "Service ports cannot be served, nothing was applied:" + unserved);
+    if (Result<bool> c = tx.commit(); !c.ok()) return fail(o.report, c.error().message);
+    for (const std::string& line : applied.value()) std::fprintf(o.report, "%s\n", line.c_str());
   }
   // Converge before saying ready, so a script that runs `get pods` next sees them.
   controllers.start();
@@ -578,6 +692,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   builder.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.
   kubelet.stop();
+  node_ports.value()->release_all();
   // What had to be killed, for `down` to print once the lock is released.
   std::string killed;
   for (const std::string& line : kubelet.kill_report()) killed += line + "\n";

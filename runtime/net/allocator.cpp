@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <optional>
 #include <set>
 
 namespace ticketctl::net {
@@ -44,8 +46,9 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
 
   std::set<uint32_t> used_ips;
   std::set<int> used_ports;
-  for (const Json& other : store.list("services", "")) {
-    const Json& m = other["metadata"];
+  for (const store::ObjectRef& ref : store.items("services", "")) {
+    const Json& other = *ref;
+    const Json& m = json_at(other, "metadata");
     if (m.value("name", "") == name && m.value("namespace", "") == ns) continue;
     const Json& s = json_at(other, "spec");
     if (const uint32_t ip = parse_ipv4(s.value("clusterIP", ""))) used_ips.insert(ip);
@@ -58,7 +61,8 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
   const std::string old_ip = old_spec ? old_spec->value("clusterIP", "") : "";
   if (ip.empty() && !old_ip.empty()) ip = old_ip;
   if (!old_ip.empty() && ip != old_ip)
-    return invalid(name, "spec.clusterIP", fmt::format("Invalid value: {:?}: field is immutable", ip));
+    return invalid(name, "spec.clusterIP",
+                   fmt::format("Invalid value: {:?}: field is immutable", ip));
   if (ip != "None") {
     const uint32_t size = 1u << (32 - range.prefix);
     if (ip.empty()) {
@@ -75,11 +79,12 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
     } else {
       const uint32_t wanted = parse_ipv4(ip);
       if (wanted == 0 || (wanted & ~(size - 1)) != range.base)
-        return invalid(name, "spec.clusterIPs",
-                       fmt::format("Invalid value: [\"{}\"]: failed to allocate IP {}: the provided "
-                                   "IP ({}) is not in the valid range. The range of valid IPs is "
-                                   "{}/{}",
-                                   ip, ip, ip, ipv4_string(range.base), range.prefix));
+        return invalid(
+            name, "spec.clusterIPs",
+            fmt::format("Invalid value: [\"{}\"]: failed to allocate IP {}: the provided "
+                        "IP ({}) is not in the valid range. The range of valid IPs is "
+                        "{}/{}",
+                        ip, ip, ip, ipv4_string(range.base), range.prefix));
       if (used_ips.count(wanted) && ip != old_ip)
         return invalid(name, "spec.clusterIPs",
                        fmt::format("Invalid value: [\"{}\"]: failed to allocate IP {}: provided IP "
@@ -94,13 +99,25 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
   // nodePorts, per port: the stored one for the same port, else the manifest's, else free.
   Json& ports = spec["ports"];
   if (!ports.is_array()) ports = Json::array();
+  // Read once per admission, and only for Services that have nodePorts.
+  std::optional<std::map<int, std::string>> held_elsewhere;
+  std::optional<std::set<int>> listening;
+  const std::string service_key = ns + "/" + name;
   for (size_t i = 0; i < ports.size(); ++i) {
     Json& p = ports[i];
     if (!wants_node_ports(spec)) {
       p.erase("nodePort");
       continue;
     }
-    int node_port = json_at(p, "nodePort").is_number_integer() ? p["nodePort"].get<int>() : 0;
+    if (!held_elsewhere) {
+      held_elsewhere.emplace();
+      if (range.node_ports) {
+        Result<std::map<int, std::string>> held = range.node_ports->held_by_others();
+        if (!held.ok()) return held.error();
+        *held_elsewhere = std::move(held.value());
+      }
+    }
+    const int requested = json_at(p, "nodePort").is_number_integer() ? p["nodePort"].get<int>() : 0;
     int old_port = 0;
     if (old_spec)
       for (const Json& q : json_at(*old_spec, "ports"))
@@ -108,7 +125,7 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
             q.value("protocol", "TCP") == p.value("protocol", "TCP") &&
             json_at(q, "nodePort").is_number_integer())
           old_port = q["nodePort"].get<int>();
-    if (node_port == 0) node_port = old_port;
+    int node_port = requested != 0 ? requested : old_port;
     const std::string field = fmt::format("spec.ports[{}].nodePort", i);
     if (node_port != 0) {
       if (node_port < kNodePortMin || node_port > kNodePortMax)
@@ -117,19 +134,39 @@ Result<bool> admit_service(store::Store& store, const ServiceRange& range, Json&
                                    "The range of valid ports is {}-{}",
                                    node_port, kNodePortMin, kNodePortMax));
       if (used_ports.count(node_port) && node_port != old_port)
+        return invalid(
+            name, field,
+            fmt::format("Invalid value: {}: provided port is already allocated", node_port));
+      if (auto other = held_elsewhere->find(node_port); other != held_elsewhere->end()) {
+        if (requested != 0)
+          return invalid(name, field,
+                         fmt::format("Invalid value: {}: provided port is already allocated by "
+                                     "another ticketctl project (state directory {})",
+                                     node_port, other->second));
+        // Kept from before, and another project took it while this one was down.
+        node_port = 0;
+      }
+    }
+    if (node_port != 0 && range.node_ports) {
+      if (Result<bool> c = range.node_ports->claim(node_port, service_key); !c.ok())
         return invalid(name, field,
-                       fmt::format("Invalid value: {}: provided port is already allocated",
-                                   node_port));
-    } else {
+                       fmt::format("Invalid value: {}: {}", node_port, c.error().message));
+    }
+    if (node_port == 0) {
+      if (!listening) listening = range.ports_listening ? range.ports_listening() : std::set<int>();
       // Spread allocations like the API server does, deterministically from the name.
       const int span = kNodePortMax - kNodePortMin + 1;
-      const int start = static_cast<int>(std::hash<std::string>{}(ns + "/" + name) % span);
+      const int start = static_cast<int>(std::hash<std::string>{}(service_key) % span);
       for (int k = 0; k < span && node_port == 0; ++k) {
         const int candidate = kNodePortMin + (start + k) % span;
-        if (!used_ports.count(candidate)) node_port = candidate;
+        if (used_ports.count(candidate) || held_elsewhere->count(candidate) ||
+            listening->count(candidate))
+          continue;
+        // Another control plane may claim between reading the registry and now: next one.
+        if (range.node_ports && !range.node_ports->claim(candidate, service_key).ok()) continue;
+        node_port = candidate;
       }
-      if (node_port == 0)
-        return Error{ErrorCode::Internal, "no free nodePort left in 30000-32767"};
+      if (node_port == 0) return Error{ErrorCode::Internal, "no free nodePort left in 30000-32767"};
     }
     used_ports.insert(node_port);
     p["nodePort"] = node_port;

@@ -8,26 +8,26 @@
 
 namespace ticketctl::net {
 namespace {
-std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
 }  // namespace
 
 std::string backends_key(std::string_view ns, std::string_view service, std::string_view port) {
   return fmt::format("{}/{}/{}", ns, service, port);
 }
 
-DataplanePlan Dataplane::plan(const store::Store& store) {
+DataplanePlan Dataplane::plan(const store::Store& store,
+                              const std::map<int, std::string>& foreign_node_ports) {
+  static const Json kNone;
   DataplanePlan plan;
-  std::map<std::pair<std::string, std::string>, Json> endpoints;
-  for (Json& ep : store.list("endpoints", "")) {
-    // Json's operator= takes its argument by value: build the key before moving `ep`.
-    std::pair key{str(ep["metadata"]["namespace"]), str(ep["metadata"]["name"])};
-    endpoints[std::move(key)] = std::move(ep);
-  }
-  for (const Json& svc : store.list("services", "")) {
+  for (const store::ObjectRef& ref : store.items("services", "")) {
+    const Json& svc = *ref;
     const std::string ns = str(svc["metadata"]["namespace"]), name = str(svc["metadata"]["name"]);
     const Json& spec = json_at(svc, "spec");
     const std::string ip = str(json_at(spec, "clusterIP"));
-    const Json& ep = endpoints[{ns, name}];
+    const Json* found = store.find({"endpoints", ns, name});
+    const Json& ep = found ? *found : kNone;
     const Affinity affinity =
         str(json_at(spec, "sessionAffinity")) == "ClientIP" ? Affinity::ClientIP : Affinity::None;
     ServiceEntry entry{name, ns, {}};
@@ -68,19 +68,28 @@ DataplanePlan Dataplane::plan(const store::Store& store) {
       }
       plan.backends[backends_key(ns, name, std::to_string(port))] = backends;
       if (!port_name.empty()) plan.backends[backends_key(ns, name, port_name)] = backends;
-      plan.listeners.push_back({fmt::format("svc/{}/{}/{}", ns, name, port), ip,
+      const std::string service = ns + "/" + name;
+      plan.listeners.push_back({fmt::format("svc/{}/{}/{}", ns, name, port), service, ip,
                                 static_cast<uint16_t>(port), port < 1024, backends, affinity});
-      if (json_at(sp, "nodePort").is_number_integer())
-        plan.listeners.push_back({fmt::format("nodeport/{}", sp["nodePort"].get<int>()),
-                                  "127.0.0.1", static_cast<uint16_t>(sp["nodePort"].get<int>()),
-                                  false, backends, affinity});
+      if (!json_at(sp, "nodePort").is_number_integer()) continue;
+      const int node_port = sp["nodePort"].get<int>();
+      if (auto other = foreign_node_ports.find(node_port); other != foreign_node_ports.end()) {
+        plan.refused.push_back(
+            {service, fmt::format("nodePort {} is not served: another ticketctl project holds "
+                                  "it (state directory {}); delete the Service's nodePort or "
+                                  "choose a free one",
+                                  node_port, other->second)});
+        continue;
+      }
+      plan.listeners.push_back({fmt::format("nodeport/{}", node_port), service, "127.0.0.1",
+                                static_cast<uint16_t>(node_port), false, backends, affinity});
     }
   }
   return plan;
 }
 
-std::vector<std::string> Dataplane::apply(const DataplanePlan& plan) {
-  std::vector<std::string> problems;
+std::vector<PortProblem> Dataplane::apply(const DataplanePlan& plan) {
+  std::vector<PortProblem> problems = plan.refused;
   std::vector<Redirect> redirects;
   std::set<std::string> keys;
   for (const DataplanePlan::Listener& l : plan.listeners) {
@@ -88,8 +97,8 @@ std::vector<std::string> Dataplane::apply(const DataplanePlan& plan) {
     Result<uint16_t> bound =
         proxy_.listen(l.key, {l.ip, l.privileged ? uint16_t{0} : l.port}, l.backends, l.affinity);
     if (!bound.ok()) {
-      problems.push_back(fmt::format("{}: cannot listen on {}:{}: {}", l.key, l.ip, l.port,
-                                     bound.error().message));
+      problems.push_back({l.service, fmt::format("cannot listen on {}:{}: {}", l.ip, l.port,
+                                                 bound.error().message)});
       continue;
     }
     if (l.privileged) redirects.push_back({l.ip, l.port, l.ip, bound.value()});
@@ -102,7 +111,7 @@ std::vector<std::string> Dataplane::apply(const DataplanePlan& plan) {
     Result<bool> w = make_private_dirs(table_file_.parent_path());
     if (w.ok()) w = write_private_file(table_file_, table);
     if (!w.ok())
-      problems.push_back(w.error().message);
+      problems.push_back({"", w.error().message});
     else
       last_table_ = table;
   }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "runtime/net/backend.h"
@@ -24,12 +25,22 @@ namespace ticketctl::net {
 // "ns/service/port" -> ready endpoints; the port both as number and as name.
 using ServiceBackends = std::map<std::string, Backends, std::less<>>;
 
+// A Service port that is not served: the Service ("ns/name", empty for the name table) and why.
+struct PortProblem {
+  std::string service;
+  std::string message;
+  bool operator<(const PortProblem& o) const {
+    return std::tie(service, message) < std::tie(o.service, o.message);
+  }
+};
+
 struct DataplanePlan {
   struct Listener {
     std::string key;
+    std::string service;  // "ns/name", whose port this is
     std::string ip;
-    uint16_t port = 0;          // the Service's port (or nodePort)
-    bool privileged = false;    // below 1024: bind an ephemeral port and redirect
+    uint16_t port = 0;        // the Service's port (or nodePort)
+    bool privileged = false;  // below 1024: bind an ephemeral port and redirect
     Backends backends;
     Affinity affinity = Affinity::None;
   };
@@ -37,15 +48,20 @@ struct DataplanePlan {
   std::vector<ServiceEntry> names;
   ServiceBackends backends;
   std::vector<std::string> warnings;  // "default/x: UDP port 53 is not served"
+  std::vector<PortProblem> refused;   // ports the plan itself does not serve
 };
 
 class Dataplane {
  public:
   Dataplane(ServiceProxy& proxy, std::filesystem::path table_file)
       : proxy_(proxy), table_file_(std::move(table_file)) {}
-  static DataplanePlan plan(const store::Store& store);
-  // Returns problems to report (a listener that could not bind, the table not writable).
-  std::vector<std::string> apply(const DataplanePlan& plan);
+  // `foreign_node_ports`: nodePorts other control planes hold (port -> their state directory);
+  // a Service's claim on one of those gets no listener, so it can never reach the other app.
+  static DataplanePlan plan(const store::Store& store,
+                            const std::map<int, std::string>& foreign_node_ports = {});
+  // Returns problems to report: Service ports that are not served (held elsewhere, or the
+  // listener could not bind: the port is some other program's), the table not writable.
+  std::vector<PortProblem> apply(const DataplanePlan& plan);
   std::shared_ptr<const ServiceBackends> backends() const { return std::atomic_load(&backends_); }
 
  private:
