@@ -113,7 +113,8 @@ TEST(YamlBudget, NestingIsBoundedAtTheLimit) {
   EXPECT_TRUE(check_yaml_budget(block));
   std::string json;
   for (size_t i = 0; i <= limits::kMaxNestingDepth; ++i) json += "{\"k\":";
-  json += "1" + std::string(limits::kMaxNestingDepth + 1, '}');
+  json += '1';
+  json.append(limits::kMaxNestingDepth + 1, '}');
   EXPECT_TRUE(check_yaml_budget(json));
 }
 
