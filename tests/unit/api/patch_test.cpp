@@ -1,5 +1,6 @@
 #include "runtime/api/patch.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -142,8 +143,9 @@ TEST(PatchBudget, LongStrategicListsMergeInLinearTime) {
   Json original = kDeployment;
   Json env = Json::array(), patch_env = Json::array();
   for (int i = 0; i < 100000; ++i) {
-    env.push_back({{"name", "V" + std::to_string(i)}, {"value", "old"}});
-    patch_env.push_back({{"name", "V" + std::to_string(i * 2)}, {"value", "new"}});
+    // fmt, not "V" + std::to_string: g++ 12 -O3 sees a false -Wrestrict in the latter.
+    env.push_back({{"name", fmt::format("V{}", i)}, {"value", "old"}});
+    patch_env.push_back({{"name", fmt::format("V{}", i * 2)}, {"value", "new"}});
   }
   original["spec"]["template"]["spec"]["containers"][0]["env"] = env;
   patch_env.push_back({{"name", "V1"}, {"$patch", "delete"}});
