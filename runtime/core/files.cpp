@@ -132,8 +132,12 @@ class TreeCheck {
 
   Result<bool> owned(const fs::path& p, const struct stat& st) {
     if (st.st_uid != uid_) return foreign(p, st);
-    // A symlink's own mode means nothing; what it is in matters, and that is checked.
-    if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH))) return loose(p, st);
+    // A symlink's own mode means nothing; what it is in matters, and that is checked. Group
+    // write is the user's own when the group is their primary one (Debian's user private groups;
+    // kubectl's cache writes 0660 files).
+    if (!S_ISLNK(st.st_mode) &&
+        ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != gid_)))
+      return loose(p, st);
     return true;
   }
 

@@ -156,7 +156,8 @@ DeploymentVerdict judge(const Json& d, const GateSnapshot& s, const GateOptions&
     if (str(json_at(c, "type")) == "Progressing" &&
         str(json_at(c, "reason")) == "ProgressDeadlineExceeded")
       deadline_exceeded = true;
-  if (int_or(json_at(meta, "generation"), 1) > count("observedGeneration"))
+  const bool unobserved = int_or(json_at(meta, "generation"), 1) > count("observedGeneration");
+  if (unobserved)
     v.summary = "waiting for the deployment spec update to be observed";
   else if (deadline_exceeded)
     v.summary = fmt::format("exceeded its progress deadline ({}s)",
@@ -172,8 +173,10 @@ DeploymentVerdict judge(const Json& d, const GateSnapshot& s, const GateOptions&
     v.verdict = Verdict::Stable;
 
   // What blocks it: the pods of its newest ReplicaSet only, so an old pod that stays Ready
-  // cannot hide a new template that will never run.
-  if (const Json* rs = newest_replicaset(d, s.replicasets)) {
+  // cannot hide a new template that will never run. Until the controller has seen the latest
+  // spec, the newest ReplicaSet may still be the previous template's: its pods judge nothing.
+  const Json* rs = unobserved ? nullptr : newest_replicaset(d, s.replicasets);
+  if (rs) {
     const std::string rs_uid = str(json_at(json_at(*rs, "metadata"), "uid"));
     for (const Json& pod : s.pods) {
       if (!owned_by(pod, rs_uid)) continue;

@@ -180,7 +180,13 @@ Result<bool> NodePortRegistry::locked(Change&& change) {
       it->second = e.pid > 0 && e.start_time != 0 && process_start_time(e.pid) == e.start_time;
     return it->second;
   };
-  const auto ours = [&](const Entry& e) { return e.pid == pid_ && e.start_time == start_time_; };
+  // An entry of this state directory is ours whoever wrote it: the directory's flock makes this
+  // control plane its only one, so an earlier one of it (killed with -9, perhaps not yet reaped)
+  // holds nothing any more.
+  const auto ours = [&](const Entry& e) {
+    return (e.pid == pid_ && e.start_time == start_time_) ||
+           (!state_dir_.empty() && e.state_dir == state_dir_);
+  };
   if (!change(entries.ports, live, ours)) return true;
   for (auto it = entries.ports.begin(); it != entries.ports.end();)
     it = live(it->second) ? std::next(it) : entries.ports.erase(it);

@@ -191,7 +191,7 @@ TEST_F(ScaleTest, ABusyIngressPortFailsUpAndNothingIsStored) {
 }
 
 TEST_F(ScaleTest, ApplyStopsAtTheFirstLostConnectionWithOneErrorAndExitOne) {
-  ASSERT_EQ(run(a_, {"up", "-d"}).status, 0);
+  ASSERT_EQ(run(a_, {"up", "-d", "--empty"}).status, 0);
   std::string many;
   constexpr int kObjects = 3000;
   for (int i = 0; i < kObjects; ++i)

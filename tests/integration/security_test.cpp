@@ -87,7 +87,7 @@ class SecurityTest : public ::testing::Test {
   // reason for the test process to die of SIGPIPE.
   static void SetUpTestSuite() { ::signal(SIGPIPE, SIG_IGN); }
   void start_control_plane() {
-    Result up = run({"up", "-d"});
+    Result up = run({"up", "-d", "--empty"});
     ASSERT_EQ(up.status, 0) << up.out << up.err;
     const Json api = Json::parse(testing::slurp(dir_ / "apiserver.json"));
     pid_ = api["pid"].get<int>();

@@ -102,6 +102,22 @@ TEST_F(PrivateFiles, AFileWritableByOthersIsRefusedByPath) {
       << r.error().message;
 }
 
+TEST_F(PrivateFiles, GroupWriteIsFineOnlyForTheUsersOwnGroup) {
+  const fs::path root = tmp_.path() / "state";
+  ASSERT_TRUE(make_private_dirs(root / "kube-cache").ok());
+  std::ofstream(root / "kube-cache" / "entry") << "x";
+  ::chmod((root / "kube-cache" / "entry").c_str(), 0660);
+  Result<bool> r = check_private_tree(root);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  if (::geteuid() != 0) GTEST_SKIP() << "skipped: needs root to change a file's group";
+  ASSERT_EQ(::chown((root / "kube-cache" / "entry").c_str(), 0, kNobody), 0);
+  r = check_private_tree(root);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("entry is writable by other users (mode 0660)"),
+            std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(PrivateFiles, AWorldWritableStateDirectoryIsRefused) {
   const fs::path root = tmp_.path() / "state";
   ASSERT_TRUE(make_private_dirs(root).ok());
