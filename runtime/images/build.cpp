@@ -26,6 +26,8 @@
 #include <sstream>
 #include <utility>
 
+#include "runtime/core/files.h"
+
 extern char** environ;
 
 namespace ticketctl::images {
@@ -65,31 +67,10 @@ bool add_file(Sha256& sha, const fs::path& file) {
   return true;
 }
 
-// Temp file + rename, mode 0600: the kubelet never reads half a record.
+// Temp file + rename, mode 0600 whatever the umask: the kubelet never reads half a record.
 Result<bool> write_atomically(const fs::path& file, const std::string& content) {
-  auto fail = [&] {
-    return Error{ErrorCode::Internal,
-                 fmt::format("cannot write {}: {}", file.string(), std::strerror(errno))};
-  };
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  const fs::path tmp = file.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail();
-  ::fchmod(fd, 0600);
-  for (size_t done = 0; done < content.size();) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const Error e = fail();
-      ::close(fd);
-      return e;
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return fail();
-  return true;
+  if (Result<bool> made = make_private_dirs(file.parent_path()); !made.ok()) return made;
+  return write_private_file(file, content);
 }
 
 std::string now_rfc3339() {
@@ -121,9 +102,8 @@ std::string read_first_line(const fs::path& file) {
 class LockFile {
  public:
   static Result<LockFile> take(const fs::path& file) {
-    std::error_code ec;
-    fs::create_directories(file.parent_path(), ec);
-    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    (void)make_private_dirs(file.parent_path());  // a failed open below says why
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
       return Error{ErrorCode::Internal,
                    fmt::format("cannot open {}: {}", file.string(), std::strerror(errno))};

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "runtime/core/files.h"
 #include "runtime/images/build.h"
 #include "runtime/images/resolver.h"
 
@@ -139,9 +140,10 @@ void Builder::run_job(Job& job) {
                     what(job.plan)));
   };
   // The whole output, for when the last lines are not enough.
-  std::error_code ec;
-  fs::create_directories(options_.records_dir, ec);
-  std::ofstream log(options_.records_dir / (job.key + ".log"), std::ios::trunc);
+  // Private like the rest of the state directory: created 0600, then written through.
+  (void)make_private_dirs(options_.records_dir);
+  (void)write_private_file(options_.records_dir / (job.key + ".log"), "");
+  std::ofstream log(options_.records_dir / (job.key + ".log"), std::ios::app);
   const BuildReport report =
       build_if_changed(request, [&](std::string_view line) { log << line << '\n'; });
   const std::string log_hint =
