@@ -31,6 +31,15 @@
 
 namespace ticketctl {
 namespace {
+
+// Memory bounds are the real allocator's: under AddressSanitizer freed memory waits in its
+// quarantine and every block carries redzones, so RSS growth says nothing there. The Release
+// pass asserts them; the sanitizer pass still prints the figures.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -235,8 +244,10 @@ TEST_F(SecurityTest, AliasBombAndDeepBodiesGet4xxQuicklyAndTheControlPlaneLives)
   EXPECT_TRUE(alive());
   EXPECT_EQ(::kill(pid_, 0), 0);
   const long rss_after = rss_kib(pid_);
-  EXPECT_LT(rss_after - rss_before, 10 * 1024)
-      << "RSS " << rss_before << " KiB before, " << rss_after << " KiB after";
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_after - rss_before, 10 * 1024)
+        << "RSS " << rss_before << " KiB before, " << rss_after << " KiB after";
+  }
   std::printf("bomb %lld ms, deep patch %lld ms; control plane RSS %ld -> %ld KiB\n",
               static_cast<long long>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(bomb.took).count()),
@@ -313,8 +324,10 @@ TEST_F(SecurityTest, LargeBodiesAreRefusedWithoutStallingOtherRequests) {
   // Not the 50 MB: what a refused body may cost is the 3 MiB read before a chunked one is cut
   // off and the 2 MiB ConfigMap's validation, which the allocator keeps for reuse.
   const long rss_after = rss_kib(pid_);
-  EXPECT_LT(rss_after - rss_before, 24 * 1024)
-      << "RSS " << rss_before << " KiB before, " << rss_after << " KiB after";
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_after - rss_before, 24 * 1024)
+        << "RSS " << rss_before << " KiB before, " << rss_after << " KiB after";
+  }
   std::printf(
       "50 MB body: 413 in %lld ms, slowest list meanwhile %lld ms (%d lists); RSS %ld -> "
       "%ld KiB\n",
