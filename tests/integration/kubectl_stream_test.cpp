@@ -214,9 +214,15 @@ TEST_F(KubectlStreamTest, ExecWithStdinReadsItToTheEnd) {
 TEST_F(KubectlStreamTest, ExecWithATerminalGetsItsSize) {
   if (!on_path("script")) GTEST_SKIP() << "script(1) is not installed; skipped";
   // script(1) gives kubectl a terminal; its size reaches the command through the resize channel.
-  const std::string inner = "stty cols 123 rows 45; " + kubectl_cmd() + "exec -it " + pod_ +
+  // timeout(1) must leave kubectl in the terminal's foreground process group: elsewhere its
+  // first read of the terminal stops it (SIGTTIN). SHELL is pinned because script(1) runs the
+  // command with $SHELL, which CI may not set.
+  const std::string inner = "stty cols 123 rows 45; KUBECONFIG=" +
+                            (state() / "kubeconfig").string() +
+                            " timeout --foreground 60 kubectl exec -it " + pod_ +
                             " -- sh -c 'tty >/dev/null && echo has-tty; stty size'";
-  auto [status, out] = shell("script -qec \"" + inner + "\" /dev/null </dev/null");
+  auto [status, out] =
+      shell("SHELL=/bin/sh timeout 90 script -qec \"" + inner + "\" /dev/null </dev/null");
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("has-tty"), std::string::npos) << out;
   EXPECT_NE(out.find("45 123"), std::string::npos) << out;
