@@ -25,6 +25,13 @@ std::string base64_encode(std::string_view in);
 // Quotes a string for messages: printable ASCII stays, everything else is escaped like Go's %q.
 std::string quote(std::string_view s);
 
+// The offset of the first byte that is not part of well-formed UTF-8 (overlong forms, surrogates
+// and code points past U+10FFFF included), or nullopt when all of `s` is.
+std::optional<size_t> invalid_utf8_at(std::string_view s);
+inline bool valid_utf8(std::string_view s) {
+  return !invalid_utf8_at(s);
+}
+
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
 }  // namespace ticketctl

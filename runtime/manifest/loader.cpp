@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -67,6 +68,22 @@ class DocumentReader {
 
  private:
   void read_chunk(const std::string& file, const DocumentText& doc) {
+    // yaml-cpp passes any byte through to scalars; JSON (and so the store and the API) cannot
+    // hold them, and go-yaml refuses them too.
+    if (std::optional<size_t> bad = invalid_utf8_at(doc.text)) {
+      const std::string_view before = doc.text.substr(0, *bad);
+      const size_t line_start = before.rfind('\n');
+      const size_t column = line_start == std::string_view::npos ? *bad : *bad - line_start - 1;
+      const SourcePos pos{
+          file,
+          static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1 + doc.first_line,
+          static_cast<int>(column) + 1};
+      result_.diagnostics.add(
+          {Severity::Error, pos, "", "",
+           fmt::format("invalid UTF-8 (byte 0x{:02x}): manifests must be UTF-8 text",
+                       static_cast<unsigned char>(doc.text[*bad]))});
+      return;
+    }
     // Budgets first: yaml-cpp shares an alias's node, but everything after it (the Walker, JSON)
     // expands aliases and recurses over nesting.
     if (std::optional<YamlBudgetError> over = check_yaml_budget(doc.text)) {

@@ -39,7 +39,16 @@ struct OverBudget {
 // them) and height are known when it closes, so an alias costs what its anchor's node cost.
 class BudgetHandler : public YAML::EventHandler {
  public:
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 does not consume a ',' outside any [ ] or { }: the next document starts where
+    // this one did, forever, and each is kept (a 1-byte input grew past 12 GB). A document that
+    // starts where the previous one started has made no progress.
+    if (started_ && mark.pos <= last_start_)
+      throw OverBudget{mark,
+                       "',' outside any [ ] or { }: a flow entry separator must sit inside "
+                       "a flow sequence or mapping"};
+    started_ = true;
+    last_start_ = mark.pos;
     anchors_.clear();
     stack_.clear();
     decoded_ = aliased_ = 0;
@@ -150,6 +159,8 @@ class BudgetHandler : public YAML::EventHandler {
   }
 
   std::vector<Anchor> anchors_;  // by the parser's anchor id, which counts from 1 per document
+  bool started_ = false;
+  int last_start_ = 0;
   std::vector<Open> stack_;
   std::string pending_name_;
   uint64_t decoded_ = 0;

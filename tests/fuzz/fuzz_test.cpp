@@ -226,13 +226,7 @@ void fuzz(const std::string& target, const std::function<void(const std::string&
 }
 
 TEST(Fuzz, ManifestsAndApiBodies) {
-  // Found by this fuzzer and not fixed yet: yaml-cpp 0.7 takes exponential time on ~40 nested
-  // flow sequences inside a flow mapping (tests/fuzz/known-hangs/, 247 bytes), before any event
-  // reaches the budget checks. Until the loader stops sending such text to yaml-cpp, this target
-  // runs only when asked for (TICKETCTL_FUZZ_MANIFESTS=1), so CI does not hang on it.
-  if (env_number("TICKETCTL_FUZZ_MANIFESTS", 0) == 0)
-    GTEST_SKIP() << "skipped: yaml-cpp hangs on tests/fuzz/known-hangs/ (see the comment); set "
-                    "TICKETCTL_FUZZ_MANIFESTS=1 to run it";
+  // corpus/manifest/regression-* are inputs this fuzzer found that hung or killed the loader.
   fuzz("manifest", [](const std::string& input) {
     ASSERT_EQ(manifest::check_yaml_budget(input).has_value(),
               manifest::check_yaml_budget(input).has_value());  // pure

@@ -144,6 +144,41 @@ TEST(YamlBudget, SyntaxErrorsAreLeftToTheParser) {
   EXPECT_NE(errors(r)[0].find("YAML syntax error"), std::string::npos);
 }
 
+TEST(YamlBudget, AStrayCommaIsAnErrorNotAnEndlessStreamOfDocuments) {
+  // yaml-cpp 0.7 never consumes a ',' outside [ ] or { }: read document by document, it yields
+  // empty documents forever (the fuzzer's 247-byte input grew past 12 GB).
+  struct Case {
+    std::string text;
+    std::string where;
+  };
+  for (const Case& c :
+       {Case{",", "c.yaml:1:1:"}, Case{"\"x\",", "c.yaml:1:4:"}, Case{"{},\n", "c.yaml:1:3:"},
+        Case{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n,\n", "c.yaml:5:1:"},
+        Case{"{\"apiVersion\": \"v1\"},\n \"kind\": \"Secret\"}\n", "c.yaml:1:21:"}}) {
+    LoadResult r = load_text("c.yaml", c.text, {});
+    ASSERT_EQ(errors(r).size(), 1u) << c.text << ::testing::PrintToString(errors(r));
+    EXPECT_TRUE(errors(r)[0].starts_with(c.where + " error: ',' outside any [ ] or { }"))
+        << errors(r)[0];
+    EXPECT_LE(r.objects.size(), 1u);  // only the ConfigMap before the stray document
+  }
+}
+
+TEST(YamlBudget, TextThatIsNotUtf8IsRefusedWithItsPosition) {
+  LoadResult r =
+      load_text("u.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: \"x\xb5y\"\n", {});
+  ASSERT_EQ(errors(r).size(), 1u) << ::testing::PrintToString(errors(r));
+  EXPECT_EQ(errors(r)[0],
+            "u.yaml:4:8: error: invalid UTF-8 (byte 0xb5): manifests must be UTF-8 text");
+  EXPECT_TRUE(r.objects.empty());
+  // Multi-byte characters are text like any other.
+  LoadResult ok = load_text(
+      "u.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: caf\xc3\xa9}\n",
+      {});
+  EXPECT_TRUE(errors(ok).empty()) << ::testing::PrintToString(errors(ok));
+  ASSERT_EQ(ok.objects.size(), 1u);
+  EXPECT_EQ(ok.objects[0].body["data"]["a"], "caf\xc3\xa9");
+}
+
 TEST(SizeBudget, ConfigMapDataOverOneMebibyteIsTooLong) {
   const std::string big(limits::kMaxConfigDataBytes / 2 + 1, 'x');
   const std::string text =
