@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -102,7 +103,28 @@ fs::path absolute_from(const fs::path& file, const std::string& p) {
   return (fs::absolute(file).parent_path() / p).lexically_normal();
 }
 
-void read_images(const fs::path& file, const YAML::Node& root, Config& config) {
+SourcePos mark_of(const fs::path& file, const YAML::Node& n) {
+  return {file.string(), n.Mark().line + 1, n.Mark().column + 1};
+}
+
+// A build context is a folder of the project. A cloned repository is untrusted input: a context
+// of ../../.. or a symlink to / would have `build` hash and copy the whole file system.
+bool context_inside(const fs::path& file, const YAML::Node& node, const fs::path& context,
+                    const std::string& path, Diagnostics& diags) {
+  std::error_code ec;
+  const fs::path project = fs::weakly_canonical(fs::absolute(file).parent_path(), ec);
+  const fs::path resolved = fs::weakly_canonical(context, ec);
+  const auto [end, _] =
+      std::mismatch(project.begin(), project.end(), resolved.begin(), resolved.end());
+  if (!ec && end == project.end()) return true;
+  diags.add({Severity::Error, mark_of(file, node), "", path,
+             fmt::format("{:?} leads outside the project ({}): a build context must be a folder "
+                         "inside it",
+                         node.Scalar(), project.string())});
+  return false;
+}
+
+void read_images(const fs::path& file, const YAML::Node& root, Config& config, Diagnostics& diags) {
   const YAML::Node images = manifest::child(root, "images");
   if (!images.IsDefined() || !images.IsMap()) return;
   for (auto it = images.begin(); it != images.end(); ++it) {
@@ -113,6 +135,9 @@ void read_images(const fs::path& file, const YAML::Node& root, Config& config) {
     const YAML::Node context = manifest::child(e, "context");
     s.context_given = context.IsDefined() && context.IsScalar();
     s.context = absolute_from(file, s.context_given ? context.Scalar() : ".");
+    if (s.context_given &&
+        !context_inside(file, context, s.context, fmt::format("images.{}.context", name), diags))
+      continue;
     s.command = optional_strings(manifest::child(e, "command"));
     s.args = optional_strings(manifest::child(e, "args"));
     const YAML::Node build = manifest::child(e, "build");
@@ -127,7 +152,8 @@ void read_images(const fs::path& file, const YAML::Node& root, Config& config) {
   }
 }
 
-void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config) {
+void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config,
+                    Diagnostics& diags) {
   const YAML::Node artifacts = manifest::child(manifest::child(root, "build"), "artifacts");
   if (!artifacts.IsDefined() || !artifacts.IsSequence()) return;
   for (size_t i = 0; i < artifacts.size(); ++i) {
@@ -140,6 +166,10 @@ void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config
     const YAML::Node context = manifest::child(a, "context");
     s.context =
         absolute_from(file, context.IsDefined() && context.IsScalar() ? context.Scalar() : ".");
+    if (context.IsDefined() && context.IsScalar() &&
+        !context_inside(file, context, s.context, fmt::format("build.artifacts[{}].context", i),
+                        diags))
+      continue;
     const YAML::Node dockerfile = manifest::child(manifest::child(a, "docker"), "dockerfile");
     s.dockerfile =
         dockerfile.IsDefined() && dockerfile.IsScalar() ? dockerfile.Scalar() : "Dockerfile";
@@ -150,10 +180,6 @@ void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config
           s.sync_globs.push_back(src.Scalar());
     config.artifacts[image.Scalar()] = std::move(s);
   }
-}
-
-SourcePos mark_of(const fs::path& file, const YAML::Node& n) {
-  return {file.string(), n.Mark().line + 1, n.Mark().column + 1};
 }
 
 void read_settings(const fs::path& file, const YAML::Node& root, Config& config,
@@ -269,7 +295,7 @@ Config load(const fs::path& dir, Diagnostics& diags) {
       if (w.ok()) {
         manifests_given = manifest::child(root, "manifests").IsDefined();
         config.manifests = relative_to(file, strings_at(manifest::child(root, "manifests")));
-        read_images(file, root, config);
+        read_images(file, root, config, diags);
         read_settings(file, root, config, diags);
       }
     }
@@ -279,7 +305,7 @@ Config load(const fs::path& dir, Diagnostics& diags) {
     if (!fs::exists(file)) continue;
     YAML::Node root;
     if (!parse(file, root, diags)) break;
-    read_artifacts(file, root, config);
+    read_artifacts(file, root, config, diags);
     if (manifests_given) break;  // ticketctl.yaml's manifests win
     config.file = file;
     // skaffold v2 writes deploy.kubectl.manifests; v3 and later manifests.rawYaml.
