@@ -107,20 +107,23 @@ SourcePos mark_of(const fs::path& file, const YAML::Node& n) {
   return {file.string(), n.Mark().line + 1, n.Mark().column + 1};
 }
 
-// A build context is a folder of the project. A cloned repository is untrusted input: a context
-// of ../../.. or a symlink to / would have `build` hash and copy the whole file system.
-bool context_inside(const fs::path& file, const YAML::Node& node, const fs::path& context,
-                    const std::string& path, Diagnostics& diags) {
+// A build context holds what one image is built from. One that contains the whole project (a
+// cloned repository's context: ../../.., or a symlink to /) would have `build` hash and watch
+// everything under it, the user's home or the whole file system: refused. Folders beside the
+// project (a shared library, an absolute path) are fine.
+bool context_allowed(const fs::path& file, const YAML::Node& node, const fs::path& context,
+                     const std::string& path, Diagnostics& diags) {
   std::error_code ec;
   const fs::path project = fs::weakly_canonical(fs::absolute(file).parent_path(), ec);
   const fs::path resolved = fs::weakly_canonical(context, ec);
   const auto [end, _] =
-      std::mismatch(project.begin(), project.end(), resolved.begin(), resolved.end());
-  if (!ec && end == project.end()) return true;
+      std::mismatch(resolved.begin(), resolved.end(), project.begin(), project.end());
+  const bool contains_project = end == resolved.end() && resolved != project;
+  if (!ec && !contains_project && resolved != resolved.root_path()) return true;
   diags.add({Severity::Error, mark_of(file, node), "", path,
-             fmt::format("{:?} leads outside the project ({}): a build context must be a folder "
-                         "inside it",
-                         node.Scalar(), project.string())});
+             fmt::format("{:?} is {}, which contains the whole project ({}): a build context is "
+                         "the folder of one image, e.g. the service's own folder",
+                         node.Scalar(), resolved.string(), project.string())});
   return false;
 }
 
@@ -136,7 +139,7 @@ void read_images(const fs::path& file, const YAML::Node& root, Config& config, D
     s.context_given = context.IsDefined() && context.IsScalar();
     s.context = absolute_from(file, s.context_given ? context.Scalar() : ".");
     if (s.context_given &&
-        !context_inside(file, context, s.context, fmt::format("images.{}.context", name), diags))
+        !context_allowed(file, context, s.context, fmt::format("images.{}.context", name), diags))
       continue;
     s.command = optional_strings(manifest::child(e, "command"));
     s.args = optional_strings(manifest::child(e, "args"));
@@ -167,8 +170,8 @@ void read_artifacts(const fs::path& file, const YAML::Node& root, Config& config
     s.context =
         absolute_from(file, context.IsDefined() && context.IsScalar() ? context.Scalar() : ".");
     if (context.IsDefined() && context.IsScalar() &&
-        !context_inside(file, context, s.context, fmt::format("build.artifacts[{}].context", i),
-                        diags))
+        !context_allowed(file, context, s.context, fmt::format("build.artifacts[{}].context", i),
+                         diags))
       continue;
     const YAML::Node dockerfile = manifest::child(manifest::child(a, "docker"), "dockerfile");
     s.dockerfile =
