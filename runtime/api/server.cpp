@@ -152,6 +152,10 @@ Result<int> ApiServer::start() {
   // drops) a Content-Length body over its payload limit before any handler runs, and the reader
   // below stops a chunked one at the limit, after which the connection cannot be reused.
   server_->set_payload_max_length(limits::kMaxRequestBodyBytes);
+  // The TLS front pipes one client connection to one connection here, and closes the client's
+  // when this side closes: httplib's default of 5 requests per connection made `apply` do a TLS
+  // handshake (the client's certificate checks and all) for every 2-3 objects.
+  server_->set_keep_alive_max_count(100000);
   server_->set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         if (res.status != 413 || !res.body.empty())

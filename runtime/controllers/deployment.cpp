@@ -274,16 +274,75 @@ int DeploymentController::reconcile() {
     return out;
   };
   const ByOwner pods_by_owner = by_owner("pods");
+  // An object whose inputs are what they were when its last pass wrote nothing is passed over
+  // until kRecheck has passed (progress deadlines and availability depend on time too): during
+  // a burst a pass over every Deployment per round made an apply of hundreds of objects
+  // quadratic. Inputs: the object, what it owns, their pods, and for a Deployment the
+  // ConfigMaps and Secrets (its template's config hash reads them).
+  const uint64_t config = store_.changes_of("configmaps") * 1000003u + store_.changes_of("secrets");
+  const auto fingerprint = [&](const Json& o, uint64_t seed, const ByOwner& children,
+                               const ByOwner* grandchildren) {
+    uint64_t h =
+        fnv64(str(field(field(o, "metadata"), "resourceVersion")), 14695981039346656037ull ^ seed);
+    auto mine = children.find(str(field(field(o, "metadata"), "uid")));
+    if (mine == children.end()) return h;
+    for (const store::ObjectRef& c : mine->second) {
+      const Json& meta = field(*c, "metadata");
+      h = fnv64(str(field(meta, "resourceVersion")), h ^ 0x9e3779b97f4a7c15ull);
+      if (!grandchildren) continue;
+      if (auto g = grandchildren->find(str(field(meta, "uid"))); g != grandchildren->end())
+        for (const store::ObjectRef& p : g->second)
+          h = fnv64(str(field(field(*p, "metadata"), "resourceVersion")), h);
+    }
+    return h;
+  };
+  const auto pass = [&](std::map<std::string, Settled>& settled, const store::ObjectRef& o,
+                        uint64_t print, const auto& reconcile_one) {
+    const std::string uid = str(field(field(*o, "metadata"), "uid"));
+    if (auto it = settled.find(uid); it != settled.end() && it->second.fingerprint == print &&
+                                     now_ < it->second.recheck_at && now_ < it->second.requeue_at) {
+      if (it->second.requeue_at != kNever)
+        requeue_in(std::chrono::duration_cast<milliseconds>(it->second.requeue_at - now_));
+      return 0;
+    }
+    const milliseconds outer = requeue_after_;
+    requeue_after_ = milliseconds::max();
+    const int n = reconcile_one(*o);
+    const milliseconds own = requeue_after_;
+    requeue_after_ = std::min(outer, own);
+    if (n == 0)
+      settled[uid] = {print, now_ + kRecheck, own == milliseconds::max() ? kNever : now_ + own};
+    else
+      settled.erase(uid);
+    return n;
+  };
   {
     const ByOwner replicasets_by_owner = by_owner("replicasets.apps");
-    for (const store::ObjectRef& d : store_.items("deployments.apps", ""))
-      writes += reconcile_deployment(*d, pods_by_owner, replicasets_by_owner);
+    std::set<std::string> present;
+    for (const store::ObjectRef& d : store_.items("deployments.apps", "")) {
+      present.insert(str(field(field(*d, "metadata"), "uid")));
+      writes +=
+          pass(settled_deployments_, d,
+               fingerprint(*d, config, replicasets_by_owner, &pods_by_owner), [&](const Json& o) {
+                 return reconcile_deployment(o, pods_by_owner, replicasets_by_owner);
+               });
+    }
+    std::erase_if(settled_deployments_, [&](const auto& e) { return !present.count(e.first); });
   }
-  for (const store::ObjectRef& rs : store_.items("replicasets.apps", ""))
-    writes += reconcile_replicaset(*rs, pods_by_owner);
+  std::set<std::string> present;
+  for (const store::ObjectRef& rs : store_.items("replicasets.apps", "")) {
+    present.insert(str(field(field(*rs, "metadata"), "uid")));
+    writes += pass(settled_replicasets_, rs, fingerprint(*rs, 0, pods_by_owner, nullptr),
+                   [&](const Json& o) { return reconcile_replicaset(o, pods_by_owner); });
+  }
+  std::erase_if(settled_replicasets_, [&](const auto& e) { return !present.count(e.first); });
   writes += collect_orphans("replicasets.apps");
   writes += collect_orphans("pods");
-  writes += expire_events();
+  // Events live an hour: a look a minute is enough.
+  if (now_ >= next_expiry_) {
+    writes += expire_events();
+    next_expiry_ = now_ + std::chrono::minutes(1);
+  }
   return writes;
 }
 

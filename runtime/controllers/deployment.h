@@ -91,7 +91,20 @@ class DeploymentController {
   std::string random_suffix();
   void requeue_in(std::chrono::milliseconds delay);
 
+  // What an object's inputs were when its last pass wrote nothing; it is passed again when they
+  // change, when that pass asked for a requeue (time matters: minReadySeconds, a progress
+  // deadline) or kRecheck after it in any round, whichever comes first. By uid.
+  static constexpr std::chrono::system_clock::time_point kNever =
+      std::chrono::system_clock::time_point::max();
+  struct Settled {
+    uint64_t fingerprint = 0;
+    std::chrono::system_clock::time_point recheck_at, requeue_at;
+  };
+  static constexpr std::chrono::milliseconds kRecheck{1000};
+
   store::Store& store_;
+  std::map<std::string, Settled> settled_deployments_, settled_replicasets_;
+  std::chrono::system_clock::time_point next_expiry_{};
   std::mt19937_64 rng_;
   std::chrono::system_clock::time_point now_;
   std::chrono::milliseconds requeue_after_ = std::chrono::milliseconds::max();

@@ -2,32 +2,32 @@
 
 #include <fmt/format.h>
 
-#include <random>
-
 namespace ticketctl::controllers {
 
 void record_event(store::Store& store, const Json& object, std::string_view type,
                   std::string_view reason, std::string message, std::string_view component) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
   const Json& meta = json_at(object, "metadata");
   const std::string now = store::rfc3339_now();
   // The same event again (object, type, reason, message) is counted, as client-go's recorder
-  // aggregates: a crash loop shows one BackOff event with a growing count, not hundreds.
+  // aggregates: a crash loop shows one BackOff event with a growing count, not hundreds. Its
+  // name is "<object>.<suffix>" as client-go makes them, the suffix a hash of what makes it the
+  // same event, so the earlier one is found by name rather than by reading every event.
+  const std::string uid = meta.value("uid", "");
+  uint64_t h = 14695981039346656037ull;  // FNV-1a
+  for (std::string_view part : {std::string_view(uid), type, reason, std::string_view(message)}) {
+    for (unsigned char c : part) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // a separator no text contains
+  }
   const std::string ns = meta.value("namespace", "");
-  for (const store::ObjectRef& ref : store.items("events", ns)) {
-    const Json& involved = json_at(*ref, "involvedObject");
-    if (json_at(involved, "uid") != json_at(meta, "uid") || json_at(*ref, "reason") != reason ||
-        json_at(*ref, "type") != type || json_at(*ref, "message") != message)
-      continue;
-    Json e = *ref;
+  const std::string name = fmt::format("{}.{:016x}", meta.value("name", ""), h);
+  if (const Json* seen = store.find({"events", ns, name})) {
+    Json e = *seen;
     e["count"] = json_at(e, "count").is_number_integer() ? e["count"].get<int64_t>() + 1 : 2;
     e["lastTimestamp"] = now;
     e["metadata"].erase("resourceVersion");
     store.update("events", std::move(e));
     return;
   }
-  // Event names are "<object>.<unique suffix>", as client-go makes them.
-  const std::string name = fmt::format("{}.{:016x}", meta.value("name", ""), rng());
   Json event = {{"apiVersion", "v1"},
                 {"kind", "Event"},
                 {"metadata", {{"name", name}, {"namespace", json_at(meta, "namespace")}}},

@@ -540,16 +540,11 @@ int run_control_plane(const ControlPlaneOptions& o) {
   range.base = o.project.service_cidr;
   range.prefix = o.project.service_prefix;
   range.first_offset = start_of(o.project.service_prefix) - 1;
-  // Reading /proc/net/tcp takes milliseconds on a busy machine: a batch of new Services reads
-  // it once a second at most (the store's lock serialises admissions).
-  range.taken_on_host =
-      [seen = std::make_shared<
-           std::pair<std::chrono::steady_clock::time_point, std::set<uint32_t>>>()] {
-        const auto now = std::chrono::steady_clock::now();
-        if (seen->first == decltype(now){} || now - seen->first > std::chrono::seconds(1))
-          *seen = {now, net::loopback_addresses_in_use()};
-        return seen->second;
-      };
+  // A batch of new Services reads the host's socket tables once a second at most (the store's
+  // lock serialises admissions).
+  range.taken_on_host = [seen = std::make_shared<net::RecentLoopbackAddresses>()] {
+    return seen->get();
+  };
   range.node_ports = node_ports.value().get();
   range.ports_listening = net::listening_tcp_ports;
   store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,

@@ -352,6 +352,7 @@ Result<bool> Store::put(const std::string& resource, const std::string& ns, cons
     del.bind(1, resource).bind(2, ns).bind(3, name);
     if (del.step() != SQLITE_DONE) return internal(db_, "delete");
   }
+  ++changes_[resource];
   Objects& objects = objects_[resource];
   auto it = objects.find(std::pair<std::string_view, std::string_view>(ns, name));
   ObjectRef previous = it == objects.end() ? nullptr : it->second;

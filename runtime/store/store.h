@@ -117,6 +117,13 @@ class Store {
   // The highest resourceVersion handed out so far.
   int64_t resource_version() const { return rv_; }
 
+  // A number that grows whenever an object of `resource` is written or deleted (also by a write
+  // a transaction later rolls back): a controller that saw the same number saw the same objects.
+  uint64_t changes_of(std::string_view resource) const {
+    auto it = changes_.find(resource);
+    return it == changes_.end() ? 0 : it->second;
+  }
+
   // Called after every committed change, on the writer's thread, in resourceVersion order
   // (writers hold one lock); watches are fed from here.
   void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
@@ -160,7 +167,8 @@ class Store {
   void notify(Event::Type type, const std::string& resource, const Json& object);
 
   sqlite3* db_;
-  std::map<std::string, Objects, std::less<>> objects_;  // by resource
+  std::map<std::string, Objects, std::less<>> objects_;   // by resource
+  std::map<std::string, uint64_t, std::less<>> changes_;  // by resource
   std::map<const char*, sqlite3_stmt*> statements_;
   std::vector<Undo> undo_;  // writes of the open transactions, oldest first
   std::vector<Event> pending_;

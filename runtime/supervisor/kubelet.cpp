@@ -153,12 +153,12 @@ struct Kubelet::Container {
   std::shared_ptr<LogFile> log;
   SpawnSpec process;  // how it was started: exec probes run with the same env and directory
   fs::path pid_file;
-  fs::path cgroup;                 // this run's memory cgroup, when its limit is enforced
-  std::string limit_not_enforced;  // why, for a Warning event once it started
-  fs::path tracking_cgroup;        // this run's tracking cgroup; empty: found in /proc
-  ContainerProcesses procs;        // every process of this run
-  std::string label;               // "pod X" or "pod X, container c", for the kill report
-  int grace_seconds = 0;           // of the stop in progress
+  fs::path cgroup;                           // this run's memory cgroup, when its limit is enforced
+  std::string limit_not_enforced;            // why, for a Warning event once it started
+  fs::path tracking_cgroup;                  // this run's tracking cgroup; empty: found in /proc
+  ContainerProcesses procs;                  // every process of this run
+  std::string label;                         // "pod X" or "pod X, container c", for the kill report
+  int grace_seconds = 0;                     // of the stop in progress
   std::vector<std::string> volume_warnings;  // hostPath outside the project, once it started
 };
 
@@ -363,11 +363,20 @@ void Kubelet::run() {
   // next_deadline() counts "again in a second" from the moment it is asked: take it once per
   // sync, or a waiting container (a config or build that may appear) is never looked at again.
   Clock::time_point due = Clock::now();
+  // A sync reads every pod: during a burst of writes (an apply of hundreds of objects, their
+  // pods created one by one) a sync per wake-up made the burst quadratic. After a sync the next
+  // one waits kMinSyncGap; the wake-ups meanwhile are all seen by it. Stopping never waits.
+  constexpr auto kMinSyncGap = milliseconds(50);
+  Clock::time_point last_sync{};
   while (true) {
-    if (need_sync || Clock::now() >= due) {
+    const auto now = Clock::now();
+    if ((need_sync && (stopping_ || now >= last_sync + kMinSyncGap)) || now >= due) {
       sync();
+      last_sync = now;
       need_sync = false;
       due = next_deadline();
+    } else if (need_sync) {
+      due = std::min(due, last_sync + kMinSyncGap);
     }
     const bool all_gone = std::all_of(pods_.begin(), pods_.end(), [](const auto& p) {
       return std::all_of(p.second->containers.begin(), p.second->containers.end(),
@@ -587,14 +596,14 @@ std::string Kubelet::allocate_ip() {
   for (const auto& [uid, runs] : adoptable_)
     for (const auto& [name, run] : runs) used.insert(str(json_at(run.exec, "podIP")));
   // Other projects' pods (and anything else on 127/8) keep their addresses.
-  if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
+  const std::set<uint32_t>& host_addresses = host_addresses_.get();
   const uint32_t size = 1u << (32 - options_.pod_ip_mask_bits);
   if (next_ip_ == 0) next_ip_ = options_.pod_ip_first_offset;
   for (uint32_t i = 0; i < size; ++i) {
     const uint32_t offset = (next_ip_ + i) % size;
     if (offset < 2 || offset == size - 1) continue;
     const std::string ip = net::ipv4_string(options_.pod_ip_base + offset);
-    if (used.count(ip) || host_addresses_->count(options_.pod_ip_base + offset)) continue;
+    if (used.count(ip) || host_addresses.count(options_.pod_ip_base + offset)) continue;
     next_ip_ = offset + 1;  // the next pod gets the next address: a fresh IP for a replacement
     return ip;
   }
@@ -1098,7 +1107,6 @@ void Kubelet::sync() {
   // its delete ends once its processes are gone, also when that is during `down`.
   std::set<std::string> stored;
   const auto now = Clock::now();
-  host_addresses_.reset();
   {
     std::lock_guard<std::mutex> lock(store_mutex_);
     for (Json& p : store_.list("pods", "")) {
@@ -1133,8 +1141,7 @@ void Kubelet::sync() {
           bool ip_free = !old_ip.empty();
           for (const auto& [u, other] : pods_) ip_free = ip_free && other->ip != old_ip;
           if (ip_free) {
-            if (!host_addresses_) host_addresses_ = net::loopback_addresses_in_use();
-            ip_free = !host_addresses_->count(net::parse_ipv4(old_ip));
+            ip_free = !host_addresses_.get().count(net::parse_ipv4(old_ip));
           }
           pod->ip = ip_free ? old_ip : allocate_ip();
         }

@@ -26,6 +26,7 @@
 #include "runtime/images/builder.h"
 #include "runtime/images/resolver.h"
 #include "runtime/net/backend.h"
+#include "runtime/net/host_sockets.h"
 #include "runtime/store/store.h"
 #include "runtime/supervisor/cgroup.h"
 #include "runtime/supervisor/env.h"
@@ -187,7 +188,7 @@ class Kubelet {
   std::optional<std::chrono::steady_clock::time_point> streams_deadline_;
   std::vector<std::string> kill_report_;
   uint32_t next_ip_ = 0;
-  std::optional<std::set<uint32_t>> host_addresses_;  // read once per sync, when needed
+  net::RecentLoopbackAddresses host_addresses_;  // other projects' pods and the host's sockets
   int epoll_fd_ = -1, signal_fd_ = -1, wake_fd_ = -1;
   std::atomic<bool> stopping_{false};  // set by stop() on another thread
   std::thread thread_;

@@ -94,7 +94,7 @@ cd "$work"
 for n in "${counts[@]}"; do
   generate "$work/objects-$n" "$n"
   state="$work/state-$n"
-  "$bin" up -d --state-dir "$state" >/dev/null
+  "$bin" up -d --empty --state-dir "$state" >/dev/null
   t=$(now)
   "$bin" apply --state-dir "$state" -f "objects-$n" >"$work/apply.out"
   create=$(elapsed "$t")

@@ -380,6 +380,29 @@ TEST_F(DeploymentControllerTest, ChangedConfigMapContentRollsThePods) {
   EXPECT_FALSE(effective_template(*store_, deployment(1))["metadata"].contains("annotations"));
 }
 
+TEST_F(DeploymentControllerTest, ASettledDeploymentStillSeesEveryChangeOfItsInputs) {
+  // Settled objects are passed over until something they read changes: a deleted pod, a status,
+  // a scale. Each must still be acted on in the very next pass.
+  store_->create("deployments.apps", deployment(2));
+  DeploymentController c(*store_, 23);
+  roll(c, 2);
+  EXPECT_EQ(c.reconcile(), 0);
+  const std::string gone = pods()[0]["metadata"]["name"];
+  ASSERT_TRUE(store_->remove({"pods", "default", gone}).ok());
+  EXPECT_GT(c.reconcile(), 0);
+  ASSERT_EQ(pods().size(), 2u);
+  for (const Json& p : pods()) EXPECT_NE(p["metadata"]["name"], gone);
+  roll(c, 2);
+  EXPECT_EQ(get_deployment()["status"]["readyReplicas"], 2);
+  Json d = get_deployment();
+  d["spec"]["replicas"] = 1;
+  d["metadata"].erase("resourceVersion");
+  ASSERT_TRUE(store_->update("deployments.apps", d).ok());
+  EXPECT_GT(c.reconcile(), 0);
+  converge(c);
+  EXPECT_EQ(pods().size(), 1u);
+}
+
 TEST_F(DeploymentControllerTest, DeletingTheDeploymentCollectsItsReplicaSetsAndPods) {
   store_->create("deployments.apps", deployment(2));
   DeploymentController c(*store_, 3);
