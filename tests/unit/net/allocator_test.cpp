@@ -111,6 +111,9 @@ TEST_F(ServiceAddresses, EndpointsListReadyPodsByNamedTargetPortAndFeedTheDatapl
   EXPECT_EQ(plan.listeners[0].backends[0].ip, "127.80.0.2");
   EXPECT_EQ(plan.listeners[0].backends[0].port, 3000);
   EXPECT_EQ(plan.backends.at("default/web/http"), plan.backends.at("default/web/80"));
+  // The preload library balances the ClusterIP port itself: only the ready pod is listed.
+  EXPECT_EQ(plan.balanced,
+            (std::vector<BalancedPort>{{"127.96.0.1", 80, false, {{"127.80.0.2", 3000}}}}));
 
   ASSERT_TRUE(store_->remove({"services", "default", "web"}).ok());
   EXPECT_EQ(endpoints.reconcile(), 1);
