@@ -8,9 +8,10 @@
 //       -> "ok <h_name> <ip>..." | "notfound herr=<n>" | "err ret=<n> herr=<n>"
 //   get <host> <port>      getaddrinfo + connect + HTTP GET -> "got <body>" | "err <reason>"
 //   getaddr <ip> <port>    the same to a numeric address (IPv4 or IPv6 socket by its form)
-//   peer <host> <port> <block|nonblock>   getaddrinfo + connect (a non-blocking socket waits in
-//       poll() and reads SO_ERROR, as event loops do), getpeername() of the socket and of a dup()
-//       of it, HTTP GET -> "got <body> peer <ip> <port> dup <ip> <port>" | "err <reason>"
+//   peer <host> <port> <block|nonblock> [<path>]   getaddrinfo + connect (a non-blocking socket
+//       waits in poll() and reads SO_ERROR, as event loops do), getpeername() of the socket and of
+//       a dup() of it, HTTP GET of <path> (default /)
+//       -> "got <body> peer <ip> <port> dup <ip> <port> local <ip> <port>" | "err <reason>"
 #pragma once
 
 #include <errno.h>
@@ -221,7 +222,7 @@ static void cmd_peer(char** w, int n, char* out, size_t size) {
         : connect(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0
                                                           : errno;
   freeaddrinfo(res);
-  char body[256], peer[128] = "?", dup_peer[128] = "?";
+  char body[256], peer[128] = "?", dup_peer[128] = "?", local[128] = "?";
   if (err != 0) {
     APPEND("err connect %s", strerrorname_np(err));
   } else {
@@ -234,8 +235,11 @@ static void cmd_peer(char** w, int n, char* out, size_t size) {
     if (getpeername(copy, (struct sockaddr*)&ss, &len) == 0)
       format_sockaddr((struct sockaddr*)&ss, dup_peer, sizeof dup_peer);
     close(copy);
-    if (http_get_body(fd, body, sizeof body))
-      APPEND("got %s peer %s dup %s", body, peer, dup_peer);
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr*)&ss, &len) == 0)
+      format_sockaddr((struct sockaddr*)&ss, local, sizeof local);
+    if (http_get_path(fd, n >= 5 ? w[4] : "/", body, sizeof body))
+      APPEND("got %s peer %s dup %s local %s", body, peer, dup_peer, local);
     else
       APPEND("err no response");
   }
