@@ -83,7 +83,6 @@ TNET_EXPORT int bind(int fd, const struct sockaddr* addr, socklen_t len) {
     if (wildcard && in6.sin6_port != 0 && is_stream_socket(fd) && accepts_mapped(fd)) {
       set_mapped(&in6.sin6_addr, tnet_pod.ip);
       in6.sin6_scope_id = 0;
-      tnet_balanced_forget(fd);
       errno = saved_errno;
       return real_bind(fd, (const struct sockaddr*)&in6, sizeof in6);
     }
