@@ -255,6 +255,10 @@ class NetworkTest : public ::testing::Test {
   std::string field(const std::string& kind, const std::string& name, const std::string& path) {
     return run({"get", kind, name, "-o", "jsonpath=" + path}).out;
   }
+  // Whether the name table the pods read (runtime/net/net_table.h) mentions `text`.
+  bool table_lists(const std::string& text) {
+    return testing::slurp(state_ / "net" / "table").find(text) != std::string::npos;
+  }
   std::string cluster_ip(const std::string& service) {
     return field("svc", service, "{.spec.clusterIP}");
   }
@@ -429,9 +433,13 @@ TEST_F(NetworkTest, APodsConnectsToAServiceGoStraightToItsReadyEndpoints) {
          "  terminationGracePeriodSeconds: 2\n"
          "  containers:\n  - name: main\n    image: test/echo\n"
          "    ports: [{name: http, containerPort: 3000}]\n";
+  const std::string straggler_ip = field("pod", "straggler", "{.status.podIP}");
   const Result relabelled = run({"apply", "-f", (tmp_.path() / "relabel.yaml").string()});
   ASSERT_EQ(relabelled.status, 0) << relabelled.out << relabelled.err;
   ASSERT_TRUE(eventually([&] { return endpoint_pods("beta-srv") == ready_pods("beta"); }));
+  // The control plane writes the pods' table right after the round that changed the Endpoints;
+  // wait for it too, so the claim does not depend on how fast `get` and `exec` are.
+  ASSERT_TRUE(eventually([&] { return !table_lists(straggler_ip + ":3000"); }));
   reached = connect_many(30);
   EXPECT_EQ(reached.count("straggler"), 0u);
   for (const std::string& pod : ready_pods("beta")) EXPECT_EQ(reached[pod], 10) << pod;
@@ -439,8 +447,10 @@ TEST_F(NetworkTest, APodsConnectsToAServiceGoStraightToItsReadyEndpoints) {
 
   // A deleted replica: every connect after the Endpoints dropped it reaches a current one.
   const std::string victim = *ready_pods("beta").begin();
+  const std::string victim_ip = field("pod", victim, "{.status.podIP}");
   ASSERT_EQ(run({"delete", "pod", victim}).status, 0);
   ASSERT_TRUE(eventually([&] { return !endpoint_pods("beta-srv").count(victim); }));
+  ASSERT_TRUE(eventually([&] { return !table_lists(victim_ip + ":3000"); }));
   reached = connect_many(30);
   EXPECT_EQ(reached.count(victim), 0u);
   for (const auto& [pod, n] : reached)
