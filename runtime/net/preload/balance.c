@@ -17,6 +17,7 @@
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -221,8 +222,19 @@ TNET_EXPORT int dup(int fd) {
   return copy;
 }
 
+// Before our constructor resolved libc's dup2 (another library's constructor); aarch64 and
+// riscv have no dup2 system call, only dup3, which refuses fd == to where dup2 checks fd.
+static int dup2_syscall(int fd, int to) {
+#ifdef SYS_dup2
+  return (int)syscall(SYS_dup2, fd, to);
+#else
+  if (fd == to) return (int)syscall(SYS_fcntl, fd, F_GETFD) < 0 ? -1 : fd;
+  return (int)syscall(SYS_dup3, fd, to, 0);
+#endif
+}
+
 TNET_EXPORT int dup2(int fd, int to) {
-  const int rc = tnet_real.dup2 != NULL ? tnet_real.dup2(fd, to) : (int)syscall(SYS_dup2, fd, to);
+  const int rc = tnet_real.dup2 != NULL ? tnet_real.dup2(fd, to) : dup2_syscall(fd, to);
   if (rc >= 0 && fd != to) copy_record(fd, to);
   return rc;
 }
