@@ -68,6 +68,9 @@ DataplanePlan Dataplane::plan(const store::Store& store,
       }
       plan.backends[backends_key(ns, name, std::to_string(port))] = backends;
       if (!port_name.empty()) plan.backends[backends_key(ns, name, port_name)] = backends;
+      BalancedPort balanced{ip, static_cast<uint16_t>(port), affinity == Affinity::ClientIP, {}};
+      for (const Backend& b : backends) balanced.endpoints.push_back({b.ip, b.port});
+      plan.balanced.push_back(std::move(balanced));
       const std::string service = ns + "/" + name;
       plan.listeners.push_back({fmt::format("svc/{}/{}/{}", ns, name, port), service, ip,
                                 static_cast<uint16_t>(port), port < 1024, backends, affinity});
@@ -106,7 +109,7 @@ std::vector<PortProblem> Dataplane::apply(const DataplanePlan& plan) {
   for (const std::string& key : proxy_.keys())
     if (!keys.count(key)) proxy_.close(key);
   std::atomic_store(&backends_, std::make_shared<const ServiceBackends>(plan.backends));
-  const std::string table = format_net_table(plan.names, redirects);
+  const std::string table = format_net_table(plan.names, redirects, plan.balanced);
   if (table != last_table_) {
     Result<bool> w = make_private_dirs(table_file_.parent_path());
     if (w.ok()) w = write_private_file(table_file_, table);

@@ -2,8 +2,9 @@
 // Turns stored Services and Endpoints into the running network: a TCP relay per Service port on
 // its ClusterIP (ports below 1024 relay from an unprivileged port, with a `redirect` line so the
 // preload library sends connects there), a listener on 127.0.0.1:<nodePort> for NodePort
-// Services, the name table pods resolve Service names from, and the Service -> ready endpoints
-// map the ingress reads. plan() reads the store (the caller holds its lock); apply() acts
+// Services, the name table pods resolve Service names from and balance ClusterIP connects with
+// (each TCP Service port with its ready endpoints), and the Service -> ready endpoints map the
+// ingress reads. plan() reads the store (the caller holds its lock); apply() acts
 // without it. apply() and backends() may be called from any thread; apply() calls are
 // serialised by the caller (the controller loop).
 
@@ -46,6 +47,7 @@ struct DataplanePlan {
   };
   std::vector<Listener> listeners;
   std::vector<ServiceEntry> names;
+  std::vector<BalancedPort> balanced;  // ClusterIP ports the preload library balances itself
   ServiceBackends backends;
   std::vector<std::string> warnings;  // "default/x: UDP port 53 is not served"
   std::vector<PortProblem> refused;   // ports the plan itself does not serve

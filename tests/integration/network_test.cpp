@@ -207,9 +207,9 @@ class NetworkTest : public ::testing::Test {
   void TearDown() override { run({"down"}); }
 
   // `--state-dir` goes right after the verb: exec's command follows a `--`.
-  Result run(std::vector<std::string> args) {
+  Result run(std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin() + 1, {"--state-dir", state_.string()});
-    return testing::ticketctl(std::move(args), "", project_.string());
+    return testing::ticketctl(std::move(args), input, project_.string());
   }
   // Starts the control plane with the apps, waits until every Deployment's pods are ready and
   // listed in their Service's Endpoints, then applies `extra` (pods that call the apps once).
@@ -254,6 +254,10 @@ class NetworkTest : public ::testing::Test {
   }
   std::string field(const std::string& kind, const std::string& name, const std::string& path) {
     return run({"get", kind, name, "-o", "jsonpath=" + path}).out;
+  }
+  // Whether the name table the pods read (runtime/net/net_table.h) mentions `text`.
+  bool table_lists(const std::string& text) {
+    return testing::slurp(state_ / "net" / "table").find(text) != std::string::npos;
   }
   std::string cluster_ip(const std::string& service) {
     return field("svc", service, "{.spec.clusterIP}");
@@ -379,6 +383,83 @@ TEST_F(NetworkTest, APodReplacedByItsDeploymentServesWithoutFailedRequestsOnceRe
   EXPECT_EQ(served, after) << "answered by other pods than the three current ones";
   std::cout << "[ info ] requests during the hand-over: " << outcomes.size() - after_ready
             << ", failed: " << failed_during << "; after Ready: " << after_ready << ", failed: 0\n";
+}
+
+// Inside a pod, the preload library balances a Service's connects itself (connect-time, like
+// Cilium's socket-LB): one client process in the alpha pod (preload_client, fed `peer` commands
+// through `exec -i`) connects to beta-srv by name 40 times; each connection reaches a beta pod
+// directly (the pod sees the client socket's own port, not a relay's) and
+// getpeername() answers the ClusterIP. A pod taken out of the Service while it keeps running
+// (relabelled), and a deleted one, are never reached once gone from the Endpoints.
+TEST_F(NetworkTest, APodsConnectsToAServiceGoStraightToItsReadyEndpoints) {
+  up("apiVersion: v1\nkind: Pod\nmetadata: {name: straggler, labels: {app: beta}}\nspec:\n"
+     "  terminationGracePeriodSeconds: 2\n"
+     "  containers:\n  - name: main\n    image: test/echo\n"
+     "    ports: [{name: http, containerPort: 3000}]\n");
+  ASSERT_TRUE(eventually([&] { return endpoint_pods("beta-srv").size() == 4; }))
+      << run({"get", "pods"}).out;
+  const std::string client = *ready_pods("alpha").begin();
+  const std::string beta_ip = cluster_ip("beta-srv");
+  // Per connection "got <pod> <client port it saw> peer <ip> <port> dup <ip> <port> local <ip>
+  // <port>", counted by pod when the pod saw the client's own port (a relay connects from its own).
+  const auto connect_many = [&](int n) {
+    std::string commands;
+    for (int i = 0; i < n; ++i)
+      commands +=
+          i % 2 ? "peer beta-srv 3000 block /client\n" : "peer beta-srv 3000 nonblock /client\n";
+    const Result r = run({"exec", "-i", client, "--", PRELOAD_CLIENT}, commands);
+    std::map<std::string, int> reached;
+    std::istringstream lines(r.out);
+    std::string line;
+    const std::regex answer("got (\\S+) (\\d+) peer " + beta_ip + " 3000 dup " + beta_ip +
+                            " 3000 local \\S+ (\\d+)");
+    std::smatch m;
+    while (std::getline(lines, line))
+      if (line != "ready")
+        ++reached[std::regex_match(line, m, answer) && m[2] == m[3] ? m[1].str() : line];
+    EXPECT_EQ(r.status, 0) << r.err;
+    return reached;
+  };
+  std::map<std::string, int> reached = connect_many(40);
+  std::set<std::string> expected = ready_pods("beta");
+  expected.insert("straggler");
+  EXPECT_EQ(expected.size(), 4u);
+  for (const std::string& pod : expected) EXPECT_EQ(reached[pod], 10) << pod;  // round-robin
+  EXPECT_EQ(reached.size(), 4u);
+
+  // Out of the Service but still answering on its IP: never chosen once the Endpoints drop it.
+  std::ofstream(tmp_.path() / "relabel.yaml")
+      << "apiVersion: v1\nkind: Pod\nmetadata: {name: straggler, labels: {app: gone}}\nspec:\n"
+         "  terminationGracePeriodSeconds: 2\n"
+         "  containers:\n  - name: main\n    image: test/echo\n"
+         "    ports: [{name: http, containerPort: 3000}]\n";
+  const std::string straggler_ip = field("pod", "straggler", "{.status.podIP}");
+  const Result relabelled = run({"apply", "-f", (tmp_.path() / "relabel.yaml").string()});
+  ASSERT_EQ(relabelled.status, 0) << relabelled.out << relabelled.err;
+  ASSERT_TRUE(eventually([&] { return endpoint_pods("beta-srv") == ready_pods("beta"); }));
+  // The control plane writes the pods' table right after the round that changed the Endpoints;
+  // wait for it too, so the claim does not depend on how fast `get` and `exec` are.
+  ASSERT_TRUE(eventually([&] { return !table_lists(straggler_ip + ":3000"); }));
+  reached = connect_many(30);
+  EXPECT_EQ(reached.count("straggler"), 0u);
+  for (const std::string& pod : ready_pods("beta")) EXPECT_EQ(reached[pod], 10) << pod;
+  EXPECT_EQ(http_get(field("pod", "straggler", "{.status.podIP}"), 3000, "/").body, "straggler");
+
+  // A deleted replica: every connect after the Endpoints dropped it reaches a current one.
+  const std::string victim = *ready_pods("beta").begin();
+  const std::string victim_ip = field("pod", victim, "{.status.podIP}");
+  ASSERT_EQ(run({"delete", "pod", victim}).status, 0);
+  ASSERT_TRUE(eventually([&] { return !endpoint_pods("beta-srv").count(victim); }));
+  ASSERT_TRUE(eventually([&] { return !table_lists(victim_ip + ":3000"); }));
+  reached = connect_many(30);
+  EXPECT_EQ(reached.count(victim), 0u);
+  for (const auto& [pod, n] : reached)
+    EXPECT_TRUE(pod.starts_with("beta-")) << pod << " x" << n << " (a failed connect?)";
+
+  // Without the preload (the host), the relay on the ClusterIP still serves the Service.
+  const Reply relayed = http_get(beta_ip, 3000, "/");
+  EXPECT_TRUE(relayed.ok) << relayed.error;
+  EXPECT_TRUE(endpoint_pods("beta-srv").count(relayed.body)) << relayed.body;
 }
 
 TEST_F(NetworkTest, CurlAndPythonInsideAPodResolveServiceNamesThroughExec) {

@@ -16,8 +16,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using ticketctl::net::BalancedPort;
 using ticketctl::net::format_net_table;
 using ticketctl::net::Redirect;
 using ticketctl::net::ServiceEntry;
@@ -198,9 +201,10 @@ class Preload : public ::testing::Test {
 
   // Replaces the table as the control plane does: a new file renamed over the old one.
   void write_table(const std::vector<ServiceEntry>& services,
-                   const std::vector<Redirect>& redirects = {}) {
+                   const std::vector<Redirect>& redirects = {},
+                   const std::vector<BalancedPort>& balanced = {}) {
     const fs::path tmp = table_.string() + ".tmp";
-    std::ofstream(tmp) << format_net_table(services, redirects);
+    std::ofstream(tmp) << format_net_table(services, redirects, balanced);
     fs::rename(tmp, table_);
   }
 
@@ -235,6 +239,18 @@ TEST(NetTableFormat, LeavesOutEntriesThatWouldBreakTheLineFormat) {
                               {"comma", "default", {"1.2.3.4,5.6.7.8"}}},
                              {{"127.96.0.5", 0, "127.96.0.5", 31000}}),
             "# ticketctl net table v1\nsvc ok default 127.96.0.6\n");
+}
+
+TEST(NetTableFormat, WritesBalancedPortsWithTheirEndpoints) {
+  EXPECT_EQ(
+      format_net_table({}, {},
+                       {{"127.96.0.5", 80, false, {{"127.80.0.7", 3000}, {"127.80.0.9", 3001}}},
+                        {"127.96.0.6", 4000, true, {}},
+                        {"127.96.0.7", 5000, false, {{"bad ip", 1}, {"127.80.0.2", 0}}}}),
+      "# ticketctl net table v1\n"
+      "backends 127.96.0.5 80 none 127.80.0.7:3000,127.80.0.9:3001\n"
+      "backends 127.96.0.6 4000 clientip -\n"
+      "backends 127.96.0.7 5000 none -\n");
 }
 
 TEST_F(Preload, WildcardAndLocalhostBindsGoToThePodIp) {
@@ -359,6 +375,160 @@ TEST_F(Preload, ConnectToAClusterIpPrivilegedPortGoesToTheProxyListener) {
   EXPECT_EQ(client.ask("getaddr " + cluster_ip + " 80"), "got proxy");
   EXPECT_EQ(client.ask("getaddr ::ffff:" + cluster_ip + " 80"), "got proxy");
   EXPECT_EQ(client.ask("get web " + std::to_string(proxy_port)), "got proxy");
+}
+
+// Three "replicas" of a Service, each a server on its own pod IP and port (named targetPorts may
+// differ per pod). Nothing listens on the ClusterIP: a connect that reaches a replica went there
+// directly.
+class Balanced : public Preload {
+ protected:
+  void SetUp() override {
+    for (const std::string name : {"one", "two", "three"}) {
+      const std::string ip = random_ip("127.80");
+      const uint16_t port = free_port();
+      servers_.push_back(std::make_unique<Child>(
+          std::vector<std::string>{PRELOAD_SERVER, name, ip, std::to_string(port)}, Env{}));
+      ASSERT_EQ(servers_.back()->read_line(), "listening " + ip + " " + std::to_string(port));
+      endpoints_.push_back({ip, port});
+    }
+  }
+  void publish(std::vector<BalancedPort::Endpoint> endpoints, bool affinity = false) {
+    write_table({{"web", "default", {cluster_ip_}}}, {},
+                {{cluster_ip_, 80, affinity, std::move(endpoints)}});
+  }
+  // "peer web 80 <mode>" answered as expected for a balanced socket: the replica's greeting.
+  std::string ask_replica(Child& client, const std::string& mode = "block") {
+    const std::string line = client.ask("peer web 80 " + mode);
+    std::smatch m;
+    if (!std::regex_match(line, m,
+                          std::regex("got (\\S+) peer " + cluster_ip_ + " 80 dup " + cluster_ip_ +
+                                     " 80 local \\S+ \\d+")))
+      return "unexpected: " + line;
+    return m[1];
+  }
+
+  const std::string cluster_ip_ = random_ip("127.96");
+  std::vector<std::unique_ptr<Child>> servers_;
+  std::vector<BalancedPort::Endpoint> endpoints_;
+};
+
+TEST_F(Balanced, AConnectByServiceNameGoesStraightToEachReadyEndpoint) {
+  publish(endpoints_);
+  Child client({PRELOAD_CLIENT}, pod(random_ip("127.80")));
+  ASSERT_EQ(client.read_line(), "ready");
+  std::map<std::string, int> answered;
+  for (int i = 0; i < 30; ++i) ++answered[ask_replica(client, i % 2 ? "block" : "nonblock")];
+  // Round-robin within one process: 10 each.
+  EXPECT_EQ(answered, (std::map<std::string, int>{{"one", 10}, {"two", 10}, {"three", 10}}));
+}
+
+TEST_F(Balanced, AnEndpointGoneFromTheTableIsNeverChosenOnceTheProcessCouldSeeIt) {
+  publish(endpoints_);
+  Child client({PRELOAD_CLIENT}, pod(random_ip("127.80")));
+  ASSERT_EQ(client.read_line(), "ready");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ask_replica(client).rfind("unexpected", 0), std::string::npos);
+  // "two" stays up, so a connect that still chose it would be answered by it.
+  publish({endpoints_[0], endpoints_[2]});
+  const auto removed = std::chrono::steady_clock::now();
+  // Connects asked for from 100 ms after the rename on (a running process looks at the table at
+  // most 100 ms apart), at least 10 of them, over 400 ms at least; a slow machine only waits more.
+  std::map<std::string, int> late;
+  int n_late = 0;
+  for (auto elapsed = 0ms; elapsed < 400ms || n_late < 10;) {
+    const auto asked = std::chrono::steady_clock::now();
+    const std::string replica = ask_replica(client);
+    if (asked - removed >= 100ms) {
+      ++late[replica];
+      ++n_late;
+    }
+    elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - removed);
+    ASSERT_LT(elapsed, 60s) << "connects too slow";
+  }
+  EXPECT_EQ(late.count("two"), 0u);
+  EXPECT_GT(late["one"], 0);
+  EXPECT_GT(late["three"], 0);
+  EXPECT_EQ(late.size(), 2u) << late.begin()->first;
+}
+
+TEST_F(Balanced, AnEndpointThatRefusesIsSkippedBeforeTheProgramSeesAnError) {
+  // Two listed endpoints nobody listens on, around a live one: every connect, blocking or not,
+  // ends on the live one.
+  const BalancedPort::Endpoint dead_a{random_ip("127.80"), free_port()};
+  const BalancedPort::Endpoint dead_b{random_ip("127.80"), free_port()};
+  publish({dead_a, endpoints_[1], dead_b});
+  Child client({PRELOAD_CLIENT}, pod(random_ip("127.80")));
+  ASSERT_EQ(client.read_line(), "ready");
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(ask_replica(client, "block"), "two");
+    EXPECT_EQ(ask_replica(client, "nonblock"), "two");
+  }
+  // When every endpoint refuses, the program sees the refusal; with none listed, too.
+  publish({dead_a, dead_b});
+  EXPECT_EQ(client.ask("peer web 80 block"), "err connect ECONNREFUSED");
+  EXPECT_EQ(client.ask("peer web 80 nonblock"), "err connect ECONNREFUSED");
+  publish({});
+  EXPECT_EQ(client.ask("peer web 80 block"), "err connect ECONNREFUSED");
+}
+
+TEST_F(Balanced, ClientIpAffinityKeepsEveryProcessOfAPodOnOneEndpoint) {
+  publish(endpoints_, true);
+  const std::string pod_ip = random_ip("127.80");
+  Child first({PRELOAD_CLIENT}, pod(pod_ip));
+  Child second({PRELOAD_CLIENT}, pod(pod_ip));
+  ASSERT_EQ(first.read_line(), "ready");
+  ASSERT_EQ(second.read_line(), "ready");
+  const std::string chosen = ask_replica(first);
+  ASSERT_EQ(chosen.rfind("unexpected", 0), std::string::npos) << chosen;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(ask_replica(first), chosen);
+    EXPECT_EQ(ask_replica(second), chosen);
+  }
+  // Removing another endpoint does not move the pod; removing its own does.
+  std::vector<BalancedPort::Endpoint> others, without_chosen;
+  const size_t index = chosen == "one" ? 0 : chosen == "two" ? 1 : 2;
+  for (size_t i = 0; i < 3; ++i) {
+    if (i != index) without_chosen.push_back(endpoints_[i]);
+    if (i != (index + 1) % 3) others.push_back(endpoints_[i]);
+  }
+  publish(others, true);
+  Child third({PRELOAD_CLIENT}, pod(pod_ip));  // a new process reads the new table at once
+  ASSERT_EQ(third.read_line(), "ready");
+  EXPECT_EQ(ask_replica(third), chosen);
+  publish(without_chosen, true);
+  Child fourth({PRELOAD_CLIENT}, pod(pod_ip));
+  ASSERT_EQ(fourth.read_line(), "ready");
+  const std::string moved = ask_replica(fourth);
+  EXPECT_NE(moved, chosen);
+  EXPECT_EQ(moved.rfind("unexpected", 0), std::string::npos) << moved;
+}
+
+TEST_F(Balanced, NodeSeesTheClusterIpAsItsPeerAndSurvivesARefusingEndpoint) {
+  const auto node = find_in_path("node");
+  if (!node) GTEST_SKIP() << "node is not installed; the Node.js check needs it";
+  const BalancedPort::Endpoint dead{random_ip("127.80"), free_port()};
+  publish({endpoints_[0], dead, endpoints_[2]});
+  // libuv connects non-blocking and reads SO_ERROR after epoll; 12 requests, one connection each.
+  const std::string client_js =
+      "const get = () => new Promise((ok, bad) => { const s = require('net').connect(80, 'web');"
+      "  let d = ''; s.on('connect', () => { d = s.remoteAddress + ':' + s.remotePort + ' ';"
+      "    s.write('GET / HTTP/1.0\\r\\n\\r\\n'); });"
+      "  s.on('data', (c) => d += c); s.on('end', () => ok(d)); s.on('error', bad); });"
+      "(async () => { for (let i = 0; i < 12; ++i) { const r = await get();"
+      "  console.log(r.split(' ')[0] + ' ' + r.trim().split('\\n').pop()); } })()"
+      ".catch((e) => console.log('error ' + e.message));";
+  Child client({*node, "-e", client_js}, pod(random_ip("127.80")));
+  std::map<std::string, int> answered;
+  for (int i = 0; i < 12; ++i) {
+    const std::string line = client.read_line();
+    const std::string prefix = cluster_ip_ + ":80 ";
+    ASSERT_EQ(line.rfind(prefix, 0), 0u) << line;
+    ++answered[line.substr(prefix.size())];
+  }
+  EXPECT_EQ(answered.size(), 2u);
+  EXPECT_GT(answered["one"], 0);
+  EXPECT_GT(answered["three"], 0);
 }
 
 TEST_F(Preload, LocalhostReachesTheOwnPodOnDeclaredPortsAndTheHostOtherwise) {

@@ -91,6 +91,11 @@ int tnet_init(void) {
   RESOLVE(gethostbyname2, "gethostbyname2");
   RESOLVE(gethostbyname_r, "gethostbyname_r");
   RESOLVE(gethostbyname2_r, "gethostbyname2_r");
+  RESOLVE(getpeername, "getpeername");
+  RESOLVE(close, "close");
+  RESOLVE(dup, "dup");
+  RESOLVE(dup2, "dup2");
+  RESOLVE(dup3, "dup3");
 
   tnet_paths_init();
   const char* ip = getenv("TICKETCTL_POD_IP");

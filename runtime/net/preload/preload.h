@@ -55,6 +55,11 @@ struct tnet_real {
   struct hostent* (*gethostbyname2)(const char*, int);
   int (*gethostbyname_r)(const char*, struct hostent*, char*, size_t, struct hostent**, int*);
   int (*gethostbyname2_r)(const char*, int, struct hostent*, char*, size_t, struct hostent**, int*);
+  int (*getpeername)(int, struct sockaddr*, socklen_t*);
+  int (*close)(int);
+  int (*dup)(int);
+  int (*dup2)(int, int);
+  int (*dup3)(int, int, int);
 };
 TNET_HIDDEN extern struct tnet_real tnet_real;
 
@@ -75,6 +80,38 @@ struct tnet_answer {
 
 // Applies the pod's search path to `name`; returns 1 and fills `out` if it names a Service.
 TNET_HIDDEN int tnet_table_resolve(const char* name, struct tnet_answer* out);
+
+enum { TNET_MAX_TRIES = 16 };  // endpoints one connect() tries, each at most once
+
+struct tnet_endpoint {
+  struct in_addr ip;
+  uint16_t port;  // network byte order
+};
+
+// The endpoints a connect() to a balanced ClusterIP port tries, in order: the chosen one first
+// (round-robin, or by client IP with sessionAffinity: ClientIP), then the next ones of the list.
+struct tnet_pick {
+  size_t n;  // 0: the port has no ready endpoint
+  struct tnet_endpoint order[TNET_MAX_TRIES];
+};
+
+// Returns 1 and fills `out` if ip:port (network order) is a balanced ClusterIP port.
+TNET_HIDDEN int tnet_table_pick(struct in_addr ip, uint16_t port, struct tnet_pick* out);
+
+// --- Connect-time balancing (balance.c) ---
+
+// If ip:port (network order; what `addr` asks for, AF_INET or an IPv4-mapped AF_INET6) is a
+// balanced ClusterIP port, connects `fd` to one of its endpoints, stores connect()'s return value
+// in *result with errno set as connect() sets it, and returns 1. Returns 0 otherwise.
+TNET_HIDDEN int tnet_balanced_connect(int fd, const struct sockaddr* addr, socklen_t len,
+                                      struct in_addr ip, uint16_t port, int saved_errno,
+                                      int* result);
+// getpeername() of a balanced socket: the ClusterIP:port it asked for. Returns 0 if `fd` is not
+// one (then the real getpeername answers).
+TNET_HIDDEN int tnet_balanced_peer(int fd, struct sockaddr* addr, socklen_t* len);
+// Drops what balance.c recorded for `fd`: it was closed, or connects somewhere not balanced.
+// (libuv closes with a raw system call, so a descriptor number may come back without close().)
+TNET_HIDDEN void tnet_balanced_forget(int fd);
 
 // Returns 1 and sets the target if the table redirects connect() to ip:port (network order).
 TNET_HIDDEN int tnet_table_redirect(struct in_addr ip, uint16_t port, struct in_addr* to_ip,

@@ -1,4 +1,5 @@
-// bind() and connect(): the address rewrites that give a pod its own loopback IP.
+// bind() and connect(): the address rewrites that give a pod its own loopback IP, and
+// connect-time balancing of ClusterIP Services (balance.c).
 //
 // Both are async-signal-safe in libc and so are these wrappers: the rewritten address lives on
 // the stack, the table is read through tnet_table_* (no locks, no malloc), and errno is left as
@@ -101,6 +102,14 @@ static int rewrite_target(struct in_addr v4, uint16_t port, struct in_addr* to, 
   return tnet_table_redirect(v4, port, to, to_port);
 }
 
+// A ClusterIP port with ready endpoints listed in the table: connect to one of them (balance.c).
+static int balanced(int fd, const struct sockaddr* addr, socklen_t len, struct in_addr v4,
+                    uint16_t port, int saved_errno, int* result) {
+  if (ntohl(v4.s_addr) == kLoopbackV4) return 0;
+  tnet_table_refresh(0);
+  return tnet_balanced_connect(fd, addr, len, v4, port, saved_errno, result);
+}
+
 TNET_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   if (!tnet_init() || addr == NULL) return real_connect(fd, addr, len);
   const int saved_errno = errno;
@@ -109,9 +118,12 @@ TNET_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
     struct sockaddr_in in;
     memcpy(&in, addr, sizeof in);
+    int result;
+    if (balanced(fd, addr, len, in.sin_addr, in.sin_port, saved_errno, &result)) return result;
     if (rewrite_target(in.sin_addr, in.sin_port, &to, &to_port)) {
       in.sin_addr = to;
       in.sin_port = to_port;
+      tnet_balanced_forget(fd);
       errno = saved_errno;
       return real_connect(fd, (const struct sockaddr*)&in, sizeof in);
     }
@@ -128,14 +140,20 @@ TNET_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
       v4.s_addr = htonl(kLoopbackV4);  // ::1 is the pod's localhost too
       candidate = accepts_mapped(fd);
     }
+    int result;
+    if (candidate && is_mapped(&in6.sin6_addr) &&
+        balanced(fd, addr, len, v4, in6.sin6_port, saved_errno, &result))
+      return result;
     if (candidate && rewrite_target(v4, in6.sin6_port, &to, &to_port)) {
       set_mapped(&in6.sin6_addr, to);
       in6.sin6_port = to_port;
       in6.sin6_scope_id = 0;
+      tnet_balanced_forget(fd);
       errno = saved_errno;
       return real_connect(fd, (const struct sockaddr*)&in6, sizeof in6);
     }
   }
+  tnet_balanced_forget(fd);
   errno = saved_errno;
   return real_connect(fd, addr, len);
 }

@@ -34,6 +34,16 @@ struct redirect {
   uint16_t port, to_port;  // network byte order
 };
 
+// backends <ip> <port> <affinity> <endpoints>: a ClusterIP port balanced at connect time.
+struct balanced {
+  struct in_addr ip;
+  uint16_t port;  // network byte order
+  int client_ip_affinity;
+  size_t first_endpoint;
+  size_t n_endpoints;
+  atomic_uint next;  // round-robin position; this process's own (the snapshot is private)
+};
+
 struct snapshot {
   size_t map_size;
   dev_t dev;  // identity of the file this was read from
@@ -47,6 +57,10 @@ struct snapshot {
   size_t n_redirects;
   struct in_addr* addrs;
   size_t n_addrs;
+  struct balanced* balanced;
+  size_t n_balanced;
+  struct tnet_endpoint* endpoints;
+  size_t n_endpoints;
 };
 
 static _Atomic(struct snapshot*) current;
@@ -153,7 +167,51 @@ static void parse_redirect(struct snapshot* snap, const struct token* f, size_t 
     ++snap->n_redirects;
 }
 
-static void parse_table(struct snapshot* snap, const char* text, size_t len) {
+// Mixes bits so that neighbouring inputs give unrelated outputs (splitmix64's finaliser).
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// "127.80.0.7:3000"
+static int parse_endpoint(const char* s, size_t len, struct tnet_endpoint* out) {
+  const char* colon = memchr(s, ':', len);
+  if (colon == NULL) return 0;
+  const struct token port = {colon + 1, (size_t)(s + len - colon - 1)};
+  return tnet_parse_ipv4(s, (size_t)(colon - s), &out->ip) && parse_port(port, &out->port);
+}
+
+// backends <ip> <port> <none|clientip> <ip>:<port>[,<ip>:<port>...] | -
+static void parse_balanced(struct snapshot* snap, const struct token* f, size_t n, uint64_t seed) {
+  if (n < 5) return;
+  struct balanced* b = &snap->balanced[snap->n_balanced];
+  if (!tnet_parse_ipv4(f[1].s, f[1].len, &b->ip) || !parse_port(f[2], &b->port)) return;
+  b->client_ip_affinity = token_is(f[3], "clientip");
+  b->first_endpoint = snap->n_endpoints;
+  b->n_endpoints = 0;
+  if (!token_is(f[4], "-")) {
+    const char* p = f[4].s;
+    const char* end = f[4].s + f[4].len;
+    while (p < end) {
+      const char* comma = memchr(p, ',', (size_t)(end - p));
+      if (comma == NULL) comma = end;
+      if (parse_endpoint(p, (size_t)(comma - p), &snap->endpoints[snap->n_endpoints])) {
+        ++snap->n_endpoints;
+        ++b->n_endpoints;
+      }
+      p = comma + 1;
+    }
+  }
+  // Each process starts its rotation somewhere else, so that many short-lived clients (one
+  // connect each) do not all land on the first endpoint.
+  atomic_init(&b->next, (unsigned)mix(seed + snap->n_balanced));
+  ++snap->n_balanced;
+}
+
+static void parse_table(struct snapshot* snap, const char* text, size_t len, uint64_t seed) {
   const char* line = text;
   const char* end = text + len;
   while (line < end) {
@@ -163,6 +221,7 @@ static void parse_table(struct snapshot* snap, const char* text, size_t len) {
     size_t n = split_fields(line, (size_t)(nl - line), f, 6);
     if (n > 0 && token_is(f[0], "svc")) parse_service(snap, f, n);
     if (n > 0 && token_is(f[0], "redirect")) parse_redirect(snap, f, n);
+    if (n > 0 && token_is(f[0], "backends")) parse_balanced(snap, f, n, seed);
     // Other kinds are ignored: a newer control plane may write lines this library predates.
     line = nl + 1;
   }
@@ -200,14 +259,16 @@ static struct snapshot* load_table(const char* path) {
     return NULL;
   }
 
-  // Upper bounds: every line is at most one entry, every comma adds at most one address.
+  // Upper bounds: every line is at most one entry, every comma adds at most one address or
+  // endpoint.
   size_t lines = 1, commas = 0;
   for (size_t i = 0; i < len; ++i) {
     lines += text[i] == '\n';
     commas += text[i] == ',';
   }
-  const size_t map_size = sizeof(struct snapshot) + lines * sizeof(struct service) +
-                          lines * sizeof(struct redirect) +
+  const size_t map_size = sizeof(struct snapshot) + lines * sizeof(struct balanced) +
+                          lines * sizeof(struct service) + lines * sizeof(struct redirect) +
+                          (lines + commas) * sizeof(struct tnet_endpoint) +
                           (lines + commas) * sizeof(struct in_addr);
   struct snapshot* snap = map_anonymous(map_size);
   if (snap != NULL) {
@@ -216,10 +277,16 @@ static struct snapshot* load_table(const char* path) {
     snap->ino = st.st_ino;
     snap->mtime = st.st_mtim;
     snap->size = st.st_size;
-    snap->services = (struct service*)(snap + 1);
+    // Largest alignment first: every array stays aligned for its type.
+    snap->balanced = (struct balanced*)(snap + 1);
+    snap->services = (struct service*)(snap->balanced + lines);
     snap->redirects = (struct redirect*)(snap->services + lines);
-    snap->addrs = (struct in_addr*)(snap->redirects + lines);
-    parse_table(snap, text, len);
+    snap->endpoints = (struct tnet_endpoint*)(snap->redirects + lines);
+    snap->addrs = (struct in_addr*)(snap->endpoints + lines + commas);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const uint64_t seed = mix((uint64_t)getpid() << 32 ^ (uint64_t)now.tv_nsec);
+    parse_table(snap, text, len, seed);
   }
   munmap(text, text_size);
   return snap;
@@ -364,6 +431,43 @@ int tnet_table_redirect(struct in_addr ip, uint16_t port, struct in_addr* to_ip,
       *to_port = r->to_port;
       found = 1;
     }
+  }
+  leave();
+  return found;
+}
+
+// Highest random weight (rendezvous hashing): every process of one pod picks the same endpoint for
+// the same set, and removing another endpoint never moves a client off its own.
+static size_t affinity_choice(const struct tnet_endpoint* eps, size_t n, struct in_addr client) {
+  size_t best = 0;
+  uint64_t best_weight = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t key = (uint64_t)eps[i].ip.s_addr << 16 | eps[i].port;
+    const uint64_t weight = mix(mix(client.s_addr) ^ key);
+    if (i == 0 || weight > best_weight) {
+      best = i;
+      best_weight = weight;
+    }
+  }
+  return best;
+}
+
+int tnet_table_pick(struct in_addr ip, uint16_t port, struct tnet_pick* out) {
+  int found = 0;
+  enter();
+  struct snapshot* snap = atomic_load(&current);
+  for (size_t i = 0; snap != NULL && i < snap->n_balanced && !found; ++i) {
+    struct balanced* b = &snap->balanced[i];
+    if (b->ip.s_addr != ip.s_addr || b->port != port) continue;
+    found = 1;
+    const struct tnet_endpoint* eps = &snap->endpoints[b->first_endpoint];
+    const size_t n = b->n_endpoints;
+    size_t start = 0;
+    if (n > 0)
+      start = b->client_ip_affinity ? affinity_choice(eps, n, tnet_pod.ip)
+                                    : atomic_fetch_add(&b->next, 1) % n;
+    out->n = n < TNET_MAX_TRIES ? n : TNET_MAX_TRIES;
+    for (size_t j = 0; j < out->n; ++j) out->order[j] = eps[(start + j) % n];
   }
   leave();
   return found;

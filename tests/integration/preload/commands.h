@@ -8,10 +8,16 @@
 //       -> "ok <h_name> <ip>..." | "notfound herr=<n>" | "err ret=<n> herr=<n>"
 //   get <host> <port>      getaddrinfo + connect + HTTP GET -> "got <body>" | "err <reason>"
 //   getaddr <ip> <port>    the same to a numeric address (IPv4 or IPv6 socket by its form)
+//   peer <host> <port> <block|nonblock> [<path>]   getaddrinfo + connect (a non-blocking socket
+//       waits in poll() and reads SO_ERROR, as event loops do), getpeername() of the socket and of
+//       a dup() of it, HTTP GET of <path> (default /)
+//       -> "got <body> peer <ip> <port> dup <ip> <port> local <ip> <port>" | "err <reason>"
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include "http_io.h"
@@ -182,6 +188,64 @@ static void cmd_getaddr(char** w, int n, char* out, size_t size) {
   close(fd);
 }
 
+static int connect_nonblocking(int fd, const struct sockaddr* sa, socklen_t len) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (connect(fd, sa, len) != 0) {
+    if (errno != EINPROGRESS) return errno;
+    struct pollfd p = {fd, POLLOUT, 0};
+    if (poll(&p, 1, 10000) != 1) return ETIMEDOUT;
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
+    if (err != 0) return err;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return 0;
+}
+
+static void cmd_peer(char** w, int n, char* out, size_t size) {
+  size_t used = 0;
+  if (n < 4) {
+    APPEND("usage");
+    return;
+  }
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  int err = getaddrinfo(w[1], w[2], &hints, &res);
+  if (err != 0) {
+    APPEND("err %s", eai_name(err));
+    return;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  err = strcmp(w[3], "nonblock") == 0 ? connect_nonblocking(fd, res->ai_addr, res->ai_addrlen)
+        : connect(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0
+                                                          : errno;
+  freeaddrinfo(res);
+  char body[256], peer[128] = "?", dup_peer[128] = "?", local[128] = "?";
+  if (err != 0) {
+    APPEND("err connect %s", strerrorname_np(err));
+  } else {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, (struct sockaddr*)&ss, &len) == 0)
+      format_sockaddr((struct sockaddr*)&ss, peer, sizeof peer);
+    int copy = dup(fd);
+    len = sizeof ss;
+    if (getpeername(copy, (struct sockaddr*)&ss, &len) == 0)
+      format_sockaddr((struct sockaddr*)&ss, dup_peer, sizeof dup_peer);
+    close(copy);
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr*)&ss, &len) == 0)
+      format_sockaddr((struct sockaddr*)&ss, local, sizeof local);
+    if (http_get_path(fd, n >= 5 ? w[4] : "/", body, sizeof body))
+      APPEND("got %s peer %s dup %s local %s", body, peer, dup_peer, local);
+    else
+      APPEND("err no response");
+  }
+  close(fd);
+}
+
 // Splits `line` in place into words and runs the command they form.
 static void run_command(char* line, char* out, size_t size) {
   char* w[8];
@@ -203,6 +267,8 @@ static void run_command(char* line, char* out, size_t size) {
     cmd_get(w, n, out, size);
   else if (strcmp(w[0], "getaddr") == 0)
     cmd_getaddr(w, n, out, size);
+  else if (strcmp(w[0], "peer") == 0)
+    cmd_peer(w, n, out, size);
   else
     snprintf(out, size, "unknown command %s", w[0]);
 }

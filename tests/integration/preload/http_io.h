@@ -49,10 +49,13 @@ static inline socklen_t parse_sockaddr(const char* ip, unsigned port, struct soc
   return 0;
 }
 
-// Sends a GET on a connected socket and copies the response body's first line into `body`.
-static inline int http_get_body(int fd, char* body, size_t size) {
-  static const char request[] = "GET / HTTP/1.0\r\nHost: test\r\n\r\n";
-  if (write(fd, request, sizeof request - 1) != (ssize_t)(sizeof request - 1)) return 0;
+// Sends a GET of `path` on a connected socket and copies the response body's first line into
+// `body`.
+static inline int http_get_path(int fd, const char* path, char* body, size_t size) {
+  char request[512];
+  const int sent = snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: test\r\n\r\n", path);
+  if (sent < 0 || (size_t)sent >= sizeof request || write(fd, request, (size_t)sent) != sent)
+    return 0;
   char response[4096];
   size_t got = 0;
   ssize_t n;
@@ -67,4 +70,8 @@ static inline int http_get_body(int fd, char* body, size_t size) {
   memcpy(body, start, len);
   body[len] = '\0';
   return 1;
+}
+
+static inline int http_get_body(int fd, char* body, size_t size) {
+  return http_get_path(fd, "/", body, size);
 }

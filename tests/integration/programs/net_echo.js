@@ -1,6 +1,7 @@
 // A pod for the networking tests, unmodified Kubernetes-style code: listens on port 3000 (all
 // interfaces, as most services do) and answers
 //   GET /             its HOSTNAME (the pod's name)
+//   GET /client       "<HOSTNAME> <the client's port as this server sees it>"
 //   GET /call?url=U   "<HOSTNAME> -> <what U answered>", fetching U over a new connection (no
 //                     keep-alive, so each call is balanced anew by the Service), or 502 "error ..."
 const http = require('http');
@@ -28,6 +29,7 @@ http
   .createServer((req, res) => {
     const url = new URL(req.url, 'http://local');
     if (url.pathname === '/call') return call(url.searchParams.get('url'), res);
+    if (url.pathname === '/client') return res.end(`${name} ${req.socket.remotePort}`);
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end(name);
   })

@@ -67,11 +67,13 @@ TEST_F(ServiceAddresses, AManifestsClusterIpIsHonouredInsideTheRangeOnly) {
 
 TEST_F(ServiceAddresses, NodePortsAreAllocatedKeptAndChecked) {
   ASSERT_TRUE(store_->create("services", service("a", R"(, "type": "NodePort")")).ok());
-  const int port = store_->get({"services", "default", "a"}).value()["spec"]["ports"][0]["nodePort"];
+  const int port =
+      store_->get({"services", "default", "a"}).value()["spec"]["ports"][0]["nodePort"];
   EXPECT_GE(port, kNodePortMin);
   EXPECT_LE(port, kNodePortMax);
   ASSERT_TRUE(store_->apply({{"services", service("a", R"(, "type": "NodePort")")}}).ok());
-  EXPECT_EQ(store_->get({"services", "default", "a"}).value()["spec"]["ports"][0]["nodePort"], port);
+  EXPECT_EQ(store_->get({"services", "default", "a"}).value()["spec"]["ports"][0]["nodePort"],
+            port);
   Json fixed = service("b", R"(, "type": "NodePort")");
   fixed["spec"]["ports"][0]["nodePort"] = port;
   auto taken = store_->create("services", fixed);
@@ -87,8 +89,8 @@ TEST_F(ServiceAddresses, EndpointsListReadyPodsByNamedTargetPortAndFeedTheDatapl
     return Json::parse(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": ")" + name +
                        R"(", "namespace": "default", "labels": {"app": "web"}}, "spec":
                        {"containers": [{"name": "c", "image": "x", "ports": [{"name": "web",
-                       "containerPort": 3000}]}]}, "status": {"podIP": ")" + ip +
-                       R"(", "conditions": [{"type": "Ready", "status": ")" +
+                       "containerPort": 3000}]}]}, "status": {"podIP": ")" +
+                       ip + R"(", "conditions": [{"type": "Ready", "status": ")" +
                        (ready ? "True" : "False") + R"("}]}})");
   };
   ASSERT_TRUE(store_->create("pods", pod("web-1", "127.80.0.2", true)).ok());
@@ -111,6 +113,9 @@ TEST_F(ServiceAddresses, EndpointsListReadyPodsByNamedTargetPortAndFeedTheDatapl
   EXPECT_EQ(plan.listeners[0].backends[0].ip, "127.80.0.2");
   EXPECT_EQ(plan.listeners[0].backends[0].port, 3000);
   EXPECT_EQ(plan.backends.at("default/web/http"), plan.backends.at("default/web/80"));
+  // The preload library balances the ClusterIP port itself: only the ready pod is listed.
+  EXPECT_EQ(plan.balanced,
+            (std::vector<BalancedPort>{{"127.96.0.1", 80, false, {{"127.80.0.2", 3000}}}}));
 
   ASSERT_TRUE(store_->remove({"services", "default", "web"}).ok());
   EXPECT_EQ(endpoints.reconcile(), 1);
