@@ -1192,7 +1192,9 @@ void Kubelet::sync() {
           begin_stop(pod, *c, seconds(pod.grace_seconds));
         }
       }
-      if (pod.deleting) continue;
+      // A stop that arrives during a long sync (hundreds of pods starting) starts nothing more:
+      // `down` would otherwise wait for every start first.
+      if (pod.deleting || stopping_) continue;
       for (auto& cp : pod.containers) {
         Container& c = *cp;
         if (c.pid != 0 || c.stopping) continue;

@@ -279,6 +279,8 @@ TEST_F(LogsTest, SelectorShowsAndFollowsEveryPodWithPrefixes) {
                  "    - name: app\n      image: demo/files\n      env: [{name: WHO, value: \"" +
                  who + "\"}]\n";
   up({{"demo/files", "until_files.sh"}}, manifests);
+  // Each pod writes its line when it gets to it: wait for the first, then for the second.
+  ASSERT_EQ(logs_until({"-l", "app=duo"}, "[pod/duo-1/app] ready 1\n").status, 0);
   Result both = logs_until({"-l", "app=duo"}, "[pod/duo-2/app] ready 2\n");
   EXPECT_EQ(both.out, "[pod/duo-1/app] ready 1\n[pod/duo-2/app] ready 2\n") << both.err;
 
