@@ -1,7 +1,6 @@
 #include "runtime/api/server.h"
 
 #include <httplib.h>
-#include <openssl/crypto.h>
 
 #include <fmt/format.h>
 
@@ -10,19 +9,13 @@
 #include "runtime/api/pod_logs.h"
 #include "runtime/api/stream_front.h"
 #include "runtime/api/streaming.h"
+#include "runtime/api/tls.h"
 #include "runtime/core/limits.h"
 
 namespace ticketctl::api {
 namespace {
 
 constexpr const char* kTableMediaType = "application/json;as=Table;v=v1;g=meta.k8s.io";
-
-// Compares in constant time so the token cannot be guessed byte by byte from response times.
-bool token_matches(const std::string& header, const std::string& token) {
-  const std::string expected = "Bearer " + token;
-  return header.size() == expected.size() &&
-         CRYPTO_memcmp(header.data(), expected.data(), expected.size()) == 0;
-}
 
 // Streams a watch as newline-delimited JSON in chunks. Each call of the provider waits up to a
 // second for events, so a closed connection or a stopping server is noticed within that time.
@@ -142,7 +135,7 @@ Result<int> ApiServer::start() {
   };  // small JSON replies must not wait for delayed ACKs
   const std::string token = options_.token;
   server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-    if (token_matches(req.get_header_value("Authorization"), token))
+    if (bearer_token_matches(req.get_header_value("Authorization"), token))
       return httplib::Server::HandlerResponse::Unhandled;
     res.status = 401;
     res.set_content(status_json(401, "Unauthorized", "Unauthorized").dump(), "application/json");

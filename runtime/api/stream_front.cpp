@@ -10,7 +10,6 @@
 
 #include "runtime/api/stream_front.h"
 
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -44,6 +43,7 @@
 #include "runtime/api/handler.h"
 #include "runtime/api/spdy.h"
 #include "runtime/api/streaming.h"
+#include "runtime/api/tls.h"
 #include "runtime/manifest/json.h"
 
 namespace ticketctl::api {
@@ -136,12 +136,6 @@ std::string http_response(int code, std::string_view reason, const std::string& 
 std::string status_response(const Json& status) {
   const int code = status.value("code", 500);
   return http_response(code, status.value("reason", "InternalError"), status.dump());
-}
-
-bool token_matches(std::string_view header, const std::string& token) {
-  const std::string expected = "Bearer " + token;
-  return header.size() == expected.size() &&
-         CRYPTO_memcmp(header.data(), expected.data(), expected.size()) == 0;
 }
 
 // Whether a comma-separated header value lists `want` (case-sensitive, as subprotocols are).
@@ -724,7 +718,7 @@ asio::awaitable<void> StreamFront::Impl::relay(TlsStream& s, const std::string& 
 asio::awaitable<void> StreamFront::Impl::serve_stream(TlsStream& s, const StreamTarget& target,
                                                       const http::request<http::empty_body>& req,
                                                       const std::string& rest) {
-  if (!token_matches(std::string_view(req[http::field::authorization]), opt.token)) {
+  if (!bearer_token_matches(std::string_view(req[http::field::authorization]), opt.token)) {
     const std::string denied = status_response(status_json(401, "Unauthorized", "Unauthorized"));
     co_return co_await write_and_close(s, denied);
   }

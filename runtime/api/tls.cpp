@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -345,6 +346,12 @@ Result<std::pair<std::string, std::string>> issue_host_certificate(const fs::pat
   std::optional<std::string> key_text = key_pem(cert->key.get());
   if (!cert_text || !key_text) return ssl_error("encode the certificate in", dir);
   return std::pair{*cert_text, *key_text};
+}
+
+bool bearer_token_matches(std::string_view header, std::string_view token) {
+  constexpr std::string_view kScheme = "Bearer ";
+  return header.size() == kScheme.size() + token.size() && header.starts_with(kScheme) &&
+         CRYPTO_memcmp(header.data() + kScheme.size(), token.data(), token.size()) == 0;
 }
 
 std::string random_token() {

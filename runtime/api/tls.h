@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "runtime/core/result.h"
@@ -31,6 +32,10 @@ Result<std::pair<std::string, std::string>> issue_host_certificate(const std::fi
 
 // 32 random bytes (RAND_bytes) as 64 lowercase hex characters: the API's bearer token.
 std::string random_token();
+
+// Whether an Authorization header is "Bearer <token>", compared in constant time so the token
+// cannot be guessed byte by byte from response times.
+bool bearer_token_matches(std::string_view header, std::string_view token);
 
 // The file's contents, for embedding as certificate-authority-data in a kubeconfig.
 Result<std::string> read_file(const std::filesystem::path& file);

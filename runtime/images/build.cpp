@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "runtime/core/files.h"
+#include "runtime/images/resolver.h"
 
 extern char** environ;
 
@@ -80,15 +81,6 @@ std::string now_rfc3339() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-bool on_path(const std::string& program) {
-  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
-  return false;
 }
 
 std::string read_first_line(const fs::path& file) {
@@ -191,9 +183,10 @@ BuildRun run_build(const BuildCommand& command,
   }
   std::vector<std::string> argv = command.argv;
   std::vector<std::pair<std::string, std::string>> env = command.env;
-  if (!on_path(argv[0])) {
+  if (!program_on_path(argv[0])) {
     // The node images ship yarn and pnpm through corepack; so does Node on the host (16.9-24).
-    const bool via_corepack = (argv[0] == "yarn" || argv[0] == "pnpm") && on_path("corepack");
+    const bool via_corepack =
+        (argv[0] == "yarn" || argv[0] == "pnpm") && program_on_path("corepack");
     if (!via_corepack) {
       run.error = fmt::format("{} is not installed (not found on PATH){}", argv[0],
                               argv[0] == "yarn" || argv[0] == "pnpm"

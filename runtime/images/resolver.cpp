@@ -16,15 +16,6 @@ namespace ticketctl::images {
 namespace fs = std::filesystem;
 namespace {
 
-bool on_path(const std::string& program) {
-  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
 std::optional<std::vector<std::string>> strings(const Json& container, const char* key) {
   auto it = container.find(key);
   if (it == container.end() || !it->is_array()) return std::nullopt;
@@ -53,6 +44,15 @@ const project::ImageSetting* lookup(const std::map<std::string, project::ImageSe
 
 }  // namespace
 
+bool program_on_path(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 std::string image_name(std::string_view image, bool keep_tag) {
   std::string name(image.substr(0, image.find('@')));  // digests never map
   const size_t slash = name.rfind('/');
@@ -66,7 +66,8 @@ std::string image_name(std::string_view image, bool keep_tag) {
 }
 
 Resolver::Resolver(project::Config config, std::function<bool(const std::string&)> find_binary)
-    : config_(std::move(config)), find_binary_(find_binary ? std::move(find_binary) : on_path) {}
+    : config_(std::move(config)),
+      find_binary_(find_binary ? std::move(find_binary) : program_on_path) {}
 
 // Dockerfiles are read again only when they change: controllers resolve every pending pod on
 // every pass.

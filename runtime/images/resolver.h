@@ -39,6 +39,9 @@ struct Resolution {
   std::string message;
 };
 
+// Whether `program` runs: an executable path, or a name found on $PATH.
+bool program_on_path(const std::string& program);
+
 // "docker.io/library/redis:7" -> "redis"; keeps the tag when `keep_tag`.
 std::string image_name(std::string_view image, bool keep_tag);
 
