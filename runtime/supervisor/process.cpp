@@ -1,7 +1,10 @@
 #include "runtime/supervisor/process.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,6 +25,78 @@ namespace {
   const ssize_t n = ::write(report_fd, &err, sizeof err);
   (void)n;
   ::_exit(127);
+}
+
+// What the child needs, all prepared before it exists: it runs on the parent's memory (below).
+struct ChildSetup {
+  const SpawnSpec& spec;
+  const char* executable;
+  char* const* argv;
+  char* const* envp;
+  int out, err, report;  // what becomes stdout/stderr (-1: open the FIFO), the report pipe's end
+  bool fifos;
+};
+
+// The child between clone and exec: async-signal-safe calls only, nothing allocated, nothing of
+// the parent's written (its variables are copied to this stack first).
+int child_main(void* arg) {
+  const ChildSetup& c = *static_cast<const ChildSetup*>(arg);
+  const SpawnSpec& spec = c.spec;
+  int out = c.out, err = c.err;
+  const int report = c.report;
+  // Handlers first, then the mask the parent blocked everything with: a signal must never run
+  // one of the control plane's handlers here, on its memory.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setsid();
+  const int devnull = ::open("/dev/null", O_RDWR);
+  if (devnull < 0 || ::dup2(devnull, 0) < 0) child_fail(report, errno);
+  if (spec.discard_output) {
+    out = err = devnull;
+  } else if (c.fifos) {
+    // Read-write: the container is a reader of its own output, so a write never fails for
+    // want of one (the open does not wait for a writer either).
+    out = ::open(spec.stdout_fifo.c_str(), O_RDWR | O_CLOEXEC);
+    err = ::open(spec.stderr_fifo.c_str(), O_RDWR | O_CLOEXEC);
+  }
+  if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) child_fail(report, errno);
+  for (int procs : spec.cgroup_procs_fds)
+    if (procs >= 0 && ::write(procs, "0\n", 2) != 2) child_fail(report, errno);
+  // Only the report pipe survives past stdio (as fd 3, closed by exec); nothing else the
+  // control plane has open (API sockets, the store) may leak into a pod.
+  if (::dup2(report, 3) < 0) child_fail(report, errno);
+  // A shim passes it on to the container's exec (shim.c), so it stays open across its own.
+  if (spec.shim.empty()) ::fcntl(3, F_SETFD, FD_CLOEXEC);
+  if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+    for (int fd = 4; fd < 65536; ++fd) ::close(fd);
+  if (::chdir(spec.working_dir.c_str()) != 0) child_fail(3, errno);
+  ::execve(c.executable, c.argv, c.envp);
+  child_fail(3, errno);
+}
+
+// Starts child_main as posix_spawn does: sharing this process's memory until it execs or exits
+// (CLONE_VM | CLONE_VFORK), so nothing of the control plane's memory is copied. A fork() copied
+// the page tables of a control plane with hundreds of pods for every container start. Every
+// signal is blocked meanwhile; the calling thread waits for the exec.
+pid_t clone_child(ChildSetup& setup) {
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
+  const pid_t pid = ::clone(child_main, static_cast<char*>(stack) + kStack,
+                            CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
+  const int e = errno;
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::munmap(stack, kStack);
+  errno = e;
+  return pid;
 }
 
 // /proc/PID/stat from field 3 (state) on; empty when the process is gone. The command name
@@ -127,43 +202,19 @@ Result<Spawned> spawn_process(const SpawnSpec& spec) {
     close_all();
     return Error{ErrorCode::Internal, "pipe failed"};
   }
-  const pid_t pid = ::fork();
+  ChildSetup setup{.spec = spec,
+                   .executable = executable,
+                   .argv = argv.data(),
+                   .envp = envp.data(),
+                   .out = out[1],
+                   .err = err[1],
+                   .report = report[1],
+                   .fifos = fifos};
+  const pid_t pid = clone_child(setup);
   if (pid < 0) {
+    const int e = errno;
     close_all();
-    return Error{ErrorCode::Internal, fmt::format("fork failed: {}", std::strerror(errno))};
-  }
-  if (pid == 0) {
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
-    const int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull < 0 || ::dup2(devnull, 0) < 0) child_fail(report[1], errno);
-    if (spec.discard_output) {
-      out[1] = err[1] = devnull;
-    } else if (fifos) {
-      // Read-write: the container is a reader of its own output, so a write never fails for
-      // want of one (the open does not wait for a writer either).
-      out[1] = ::open(spec.stdout_fifo.c_str(), O_RDWR | O_CLOEXEC);
-      err[1] = ::open(spec.stderr_fifo.c_str(), O_RDWR | O_CLOEXEC);
-    }
-    if (out[1] < 0 || err[1] < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0)
-      child_fail(report[1], errno);
-    for (int procs : spec.cgroup_procs_fds)
-      if (procs >= 0 && ::write(procs, "0\n", 2) != 2) child_fail(report[1], errno);
-    // Only the report pipe survives past stdio (as fd 3, closed by exec); nothing else the
-    // control plane has open (API sockets, the store) may leak into a pod.
-    if (::dup2(report[1], 3) < 0) child_fail(report[1], errno);
-    // A shim passes it on to the container's exec (shim.c), so it stays open across its own.
-    if (spec.shim.empty()) ::fcntl(3, F_SETFD, FD_CLOEXEC);
-    if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
-      for (int fd = 4; fd < 65536; ++fd) ::close(fd);
-    if (::chdir(spec.working_dir.c_str()) != 0) child_fail(3, errno);
-    ::execve(executable, argv.data(), envp.data());
-    child_fail(3, errno);
+    return Error{ErrorCode::Internal, fmt::format("cannot start a process: {}", std::strerror(e))};
   }
   for (int fd : {out[1], err[1], report[1]})
     if (fd >= 0) ::close(fd);
