@@ -1,10 +1,15 @@
 #include "cli/commands.h"
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "runtime/core/fatal.h"
+#include "runtime/core/strings.h"
 
 namespace ticketctl::cli {
 namespace {
@@ -50,10 +55,25 @@ int run(int argc, char** argv) {
   app.name("ticketctl");
   app.require_subcommand(1);
   app.fallthrough(false);
+  app.set_version_flag("--version", "ticketctl v" TICKETCTL_VERSION);
   std::map<const CLI::App*, Handler> handlers;
   for (const Verb& v : kVerbs) {
     CLI::App* sub = app.add_subcommand(std::string(v.name), std::string(v.summary));
     handlers[sub] = v.attach(*sub);
+  }
+  // A mistyped verb: say which one was meant, as kubectl does ("Did you mean this?"), rather
+  // than CLI11's "A subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string_view typed = argv[1];
+    std::vector<std::string_view> names;
+    for (const Verb& v : kVerbs) names.push_back(v.name);
+    if (std::find(names.begin(), names.end(), typed) == names.end()) {
+      std::cerr << "ticketctl: unknown command \"" << typed << "\"\n";
+      if (std::optional<std::string_view> near = nearest(typed, names))
+        std::cerr << "\nDid you mean this?\n\t" << *near << "\n\n";
+      std::cerr << "Run 'ticketctl --help' for the list of commands.\n";
+      return kExitUsage;
+    }
   }
   try {
     app.parse(argc, argv);

@@ -40,6 +40,26 @@ TEST(Cli, VersionPrintsTheVersion) {
             "v" TICKETCTL_TEST_VERSION);
 }
 
+TEST(Cli, VersionFlagAsEveryCommandLineToolHasIt) {
+  Result r = ticketctl({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "ticketctl v" TICKETCTL_TEST_VERSION "\n");
+}
+
+TEST(Cli, AMistypedCommandSaysWhichOneWasMeant) {
+  Result r = ticketctl({"sttaus"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err,
+            "ticketctl: unknown command \"sttaus\"\n\nDid you mean this?\n\tstatus\n\n"
+            "Run 'ticketctl --help' for the list of commands.\n");
+  r = ticketctl({"port-froward", "svc/x", "8080"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("Did you mean this?\n\tport-forward\n"), std::string::npos) << r.err;
+  r = ticketctl({"frobnicate"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.find("Did you mean"), std::string::npos) << r.err;
+}
+
 TEST(Cli, EveryVerbHasHelp) {
   for (const char* verb : {"validate", "convert", "up", "down", "apply", "get", "create", "delete",
                            "status", "config", "version"}) {
