@@ -18,6 +18,7 @@ struct GetArgs {
   bool all_namespaces = false;
   std::string labels, fields, output;
   bool watch = false;
+  bool no_headers = false, show_labels = false;
   StateDirArg state;
 };
 
@@ -46,6 +47,7 @@ int watch_changes(api::ApiClient& client, const api::Resource& r, const GetArgs&
   api::TableOptions t;
   t.wide = a.output == "wide";
   t.with_namespace = a.all_namespaces && r.namespaced;
+  t.show_labels = a.show_labels;
   Result<bool> done = client.watch(path, [&](const Json& event) {
     if (event.value("type", "") == "ERROR") {
       std::cerr << "error: " << event["object"].value("message", "the watch ended") << '\n';
@@ -81,6 +83,8 @@ Handler attach_get(CLI::App& verb) {
   verb.add_option("resource", a->words, "KIND[,KIND...] [NAME...], or `all`")->required();
   verb.add_option("-n,--namespace", a->ns, "Namespace")->capture_default_str();
   verb.add_flag("-A,--all-namespaces", a->all_namespaces, "List across all namespaces");
+  verb.add_flag("--no-headers", a->no_headers, "Tables without their header line");
+  verb.add_flag("--show-labels", a->show_labels, "A LABELS column last in tables");
   verb.add_option("-l,--selector", a->labels, "Label selector, e.g. app=posts,tier!=db");
   verb.add_option("--field-selector", a->fields,
                   "metadata.name, metadata.namespace or status.phase");
@@ -169,6 +173,8 @@ Handler attach_get(CLI::App& verb) {
         t.wide = a->output == "wide";
         t.with_namespace = a->all_namespaces && r->namespaced;
         t.show_kind = resources.size() > 1;
+        t.no_headers = a->no_headers;
+        t.show_labels = a->show_labels;
         if (printed_any) std::cout << '\n';
         std::cout << api::print_table(r->plural, objects, t, now);
         printed_any = true;

@@ -1008,8 +1008,20 @@ std::string print_table(std::string_view resource, const std::vector<Json>& obje
   std::vector<Cells> rows;
   rows.reserve(objects.size() + 1);
   rows.push_back(header(p, options.wide, with_namespace));
-  for (const Json& object : objects)
+  if (options.show_labels) rows.back().push_back("LABELS");
+  for (const Json& object : objects) {
     rows.push_back(table_row(p, object, options, with_namespace, now));
+    if (!options.show_labels) continue;
+    // As kubectl prints them: sorted by key (a JSON object is kept in insertion order here).
+    std::vector<std::string> labels;
+    const Json& have = json_at(json_at(object, "metadata"), "labels");
+    if (have.is_object())
+      for (const auto& [k, v] : have.items())
+        labels.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+    std::sort(labels.begin(), labels.end());
+    rows.back().push_back(labels.empty() ? "<none>" : join(labels, ","));
+  }
+  if (options.no_headers) rows.erase(rows.begin());
   return layout(rows);
 }
 

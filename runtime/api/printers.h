@@ -23,6 +23,8 @@ struct TableOptions {
   bool wide = false;            // -o wide: the extra columns kubectl adds
   bool with_namespace = false;  // -A: a NAMESPACE column first
   bool show_kind = false;  // `get all`: NAME column as kind.group/name (deployment.apps/posts-depl)
+  bool no_headers = false;   // --no-headers: the rows alone
+  bool show_labels = false;  // --show-labels: a LABELS column last, k=v,... or <none>
 };
 
 // Renders `objects` (all of one resource, identified by its plural: "pods", "deployments",

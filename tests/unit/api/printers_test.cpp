@@ -175,6 +175,18 @@ event-bus-depl-5b7c9d8f6-k9l0m    0/1     ContainerCreating   0            7s   
 )");
 }
 
+TEST(PrintTable, NoHeadersAndShowLabelsAsKubectlPrintsThem) {
+  std::vector<Json> pods = blog_pods();
+  pods.resize(2);
+  pods[0]["metadata"]["labels"] = {{"pod-template-hash", "5d8f9b7c6d"}, {"app", "posts"}};
+  EXPECT_EQ(print_table("pods", pods, {.no_headers = true, .show_labels = true}, kNow),
+            R"(posts-depl-5d8f9b7c6d-x2x7k     1/1   Running            0            10m    app=posts,pod-template-hash=5d8f9b7c6d
+comments-depl-6c9f8d7b5-q8w4z   0/1   CrashLoopBackOff   3 (5m ago)   2d3h   <none>
+)");
+  EXPECT_EQ(print_table("pods", pods, {.show_labels = true}, kNow).substr(0, 86),
+            "NAME                            READY   STATUS             RESTARTS     AGE    LABELS\n");
+}
+
 std::vector<Json> unusual_pods() {
   std::vector<Json> pods;
   for (const char* json : {
