@@ -13,6 +13,7 @@ struct DeleteArgs {
   std::vector<std::string> words;  // KIND NAME...
   std::string ns = "default";
   std::string labels;
+  bool all = false;
   StateDirArg state;
 };
 
@@ -21,11 +22,13 @@ struct DeleteArgs {
 Handler attach_delete(CLI::App& verb) {
   auto a = std::make_shared<DeleteArgs>();
   auto files = std::make_shared<ManifestArgs>();
-  verb.add_option("resource", a->words, "KIND NAME... (or -f PATH, or KIND -l SELECTOR)");
+  verb.add_option("resource", a->words,
+                  "KIND NAME..., KIND/NAME... (or -f PATH, or KIND -l SELECTOR, or KIND --all)");
   verb.add_option("-f,--filename", files->paths, "Delete the objects these manifests define");
   verb.add_flag("-R,--recursive", files->recursive, "Also read subdirectories");
   verb.add_option("-n,--namespace", a->ns, "Namespace")->capture_default_str();
   verb.add_option("-l,--selector", a->labels, "Delete every object of KIND matching this selector");
+  verb.add_flag("--all", a->all, "Delete every object of KIND in the namespace");
   a->state.attach(verb);
   return [a, files] {
     std::vector<std::pair<const api::Resource*, std::pair<std::string, std::string>>> targets;
@@ -44,13 +47,23 @@ Handler attach_delete(CLI::App& verb) {
       return kExitFailure;
     }
     if (!a->words.empty()) {
-      const api::Resource* r = api::find_resource(a->words[0]);
-      if (!r) {
-        std::cerr << "error: the server doesn't have a resource type \"" << a->words[0] << "\"\n";
+      // KIND NAME..., KIND/NAME..., or KIND with -l or --all, as kubectl takes them.
+      Result<std::vector<ObjectRef>> refs = parse_object_refs(a->words);
+      if (!refs.ok()) {
+        std::cerr << "error: " << refs.error().message << '\n';
         return kExitFailure;
       }
-      for (size_t i = 1; i < a->words.size(); ++i) targets.push_back({r, {a->ns, a->words[i]}});
-      if (!a->labels.empty()) {
+      const bool whole_kind = refs.value().size() == 1 && refs.value()[0].name.empty();
+      if (whole_kind && !a->all && a->labels.empty()) {
+        std::cerr << "error: resource(s) were provided, but no name was specified\n";
+        return kExitUsage;
+      }
+      if (!whole_kind && (a->all || !a->labels.empty())) {
+        std::cerr << "error: names cannot be provided when a selector or --all is specified\n";
+        return kExitUsage;
+      }
+      if (whole_kind) {
+        const api::Resource* r = refs.value()[0].resource;
         Result<Json> list =
             client.value().get(r->path(r->namespaced ? a->ns : "") + selector_query(a->labels, {}));
         if (!list.ok()) {
@@ -59,9 +72,11 @@ Handler attach_delete(CLI::App& verb) {
         }
         for (const Json& o : list.value()["items"])
           targets.push_back({r, {a->ns, o["metadata"]["name"].get<std::string>()}});
-      } else if (a->words.size() == 1) {
-        std::cerr << "error: resource(s) were provided, but no name was specified\n";
-        return kExitUsage;
+        if (targets.empty() && files->paths.empty())
+          std::cerr << "No resources found\n";  // kubectl's words; nothing to do is not an error
+      } else {
+        for (const ObjectRef& ref : refs.value())
+          targets.push_back({ref.resource, {a->ns, ref.name}});
       }
     }
     if (targets.empty() && files->paths.empty() && a->words.empty()) {

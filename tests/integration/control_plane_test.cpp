@@ -548,6 +548,28 @@ TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
   EXPECT_NE(bad.err.find("expected key=value"), std::string::npos) << bad.err;
 }
 
+TEST_F(ControlPlaneTest, DeleteTakesKindSlashNameAndAllAsKubectlDoes) {
+  ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
+  for (const char* name : {"a", "b", "c", "d"})
+    ASSERT_EQ(run({"create", "configmap", name, "--from-literal=k=v"}).status, 0);
+  Result slash = run({"delete", "configmap/a", "cm/b"});
+  ASSERT_EQ(slash.status, 0) << slash.err;
+  EXPECT_EQ(slash.out, "configmap \"a\" deleted\nconfigmap \"b\" deleted\n");
+  Result bare = run({"delete", "cm"});
+  EXPECT_EQ(bare.status, 2);
+  EXPECT_EQ(bare.err, "error: resource(s) were provided, but no name was specified\n");
+  Result both = run({"delete", "cm", "c", "--all"});
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("names cannot be provided"), std::string::npos) << both.err;
+  Result all = run({"delete", "cm", "--all"});
+  ASSERT_EQ(all.status, 0) << all.err;
+  EXPECT_EQ(all.out, "configmap \"c\" deleted\nconfigmap \"d\" deleted\n");
+  Result none = run({"delete", "cm", "--all"});
+  EXPECT_EQ(none.status, 0);
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "No resources found\n");
+}
+
 TEST_F(ControlPlaneTest, ObjectsNeedAnExistingNamespace) {
   ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   Result missing = run({"create", "configmap", "cfg", "-n", "blog", "--from-literal=a=1"});
