@@ -1,6 +1,5 @@
 #include "runtime/daemon/ingress.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -13,7 +12,9 @@
 namespace ticketctl::daemon {
 namespace {
 
-std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
 
 int port_from_env(const char* name, int fallback) {
   const char* v = std::getenv(name);
@@ -32,7 +33,9 @@ IngressService::IngressService(const StateDir& dir, const project::Config& confi
       dataplane_(dataplane),
       table_(std::make_shared<const ingress::RouteTable>()) {}
 
-IngressService::~IngressService() { stop(); }
+IngressService::~IngressService() {
+  stop();
+}
 
 Result<IngressPorts> IngressService::start() {
   ingress::ProxyOptions options;
@@ -50,20 +53,22 @@ Result<IngressPorts> IngressService::start() {
     return it == backends->end() ? net::Backends{} : it->second;
   };
   hooks.certificate = [this](std::string_view host) { return certificate(host); };
-  hooks.access_log = [this](const ingress::AccessLogEntry& e) { log_request(e); };
-  if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok())
-    return made.error();
-  if (const int fd = open_private_append(dir_.root / "ingress" / "access.log"); fd >= 0)
-    access_log_ = ::fdopen(fd, "a");
+  if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok()) return made.error();
+  AccessLogOptions log_options;
+  log_options.file = dir_.root / "ingress" / "access.log";
+  access_log_ = std::make_unique<AccessLog>(std::move(log_options));
+  access_log_->start();
+  hooks.access_log = [log = access_log_.get()](const ingress::AccessLogEntry& e) { log->write(e); };
   proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
   Result<std::pair<int, int>> bound = proxy_->start();
   if (!bound.ok()) {
     const bool in_use = bound.error().message.find("in use") != std::string::npos;
-    return Error{bound.error().code,
-                 fmt::format("ingress: {}{}", bound.error().message,
-                             in_use ? " (another `ticketctl up`? set `ingress: {http: N, https: M}` "
-                                      "in ticketctl.yaml)"
-                                    : "")};
+    return Error{
+        bound.error().code,
+        fmt::format("ingress: {}{}", bound.error().message,
+                    in_use ? " (another `ticketctl up`? set `ingress: {http: N, https: M}` "
+                             "in ticketctl.yaml)"
+                           : "")};
   }
   ports_ = {options.address, bound.value().first, bound.value().second};
   const Json info = {{"address", ports_.address}, {"http", ports_.http}, {"https", ports_.https}};
@@ -85,28 +90,26 @@ Result<bool> IngressService::register_service(store::Store& store) {
                        {"app.kubernetes.io/managed-by", "ticketctl"}};
   Json ports = Json::array();
   Json endpoint_ports = Json::array();
-  for (auto [name, port, bound] : {std::tuple{"http", 80, ports_.http},
-                                   std::tuple{"https", 443, ports_.https}}) {
+  for (auto [name, port, bound] :
+       {std::tuple{"http", 80, ports_.http}, std::tuple{"https", 443, ports_.https}}) {
     if (bound <= 0) continue;
     ports.push_back({{"name", name}, {"port", port}, {"protocol", "TCP"}, {"targetPort", name}});
     endpoint_ports.push_back({{"name", name}, {"port", bound}, {"protocol", "TCP"}});
   }
-  Json service = {{"apiVersion", "v1"},
-                  {"kind", "Service"},
-                  {"metadata",
-                   {{"name", "ingress-nginx-controller"},
-                    {"namespace", "ingress-nginx"},
-                    {"labels", labels}}},
-                  {"spec", {{"type", "ClusterIP"}, {"ports", ports}}}};
-  Json endpoints = {{"apiVersion", "v1"},
-                    {"kind", "Endpoints"},
-                    {"metadata",
-                     {{"name", "ingress-nginx-controller"},
-                      {"namespace", "ingress-nginx"},
-                      {"labels", labels}}},
-                    {"subsets",
-                     {{{"addresses", {{{"ip", ports_.address}, {"nodeName", "localhost"}}}},
-                       {"ports", endpoint_ports}}}}};
+  Json service = {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata",
+       {{"name", "ingress-nginx-controller"}, {"namespace", "ingress-nginx"}, {"labels", labels}}},
+      {"spec", {{"type", "ClusterIP"}, {"ports", ports}}}};
+  Json endpoints = {
+      {"apiVersion", "v1"},
+      {"kind", "Endpoints"},
+      {"metadata",
+       {{"name", "ingress-nginx-controller"}, {"namespace", "ingress-nginx"}, {"labels", labels}}},
+      {"subsets",
+       {{{"addresses", {{{"ip", ports_.address}, {"nodeName", "localhost"}}}},
+         {"ports", endpoint_ports}}}}};
   Result<std::vector<store::Applied>> r =
       store.apply({{"services", std::move(service)}, {"endpoints", std::move(endpoints)}});
   if (!r.ok()) return r.error();
@@ -137,8 +140,8 @@ std::vector<std::string> IngressService::update(const store::Store& store) {
   if (fingerprint == fingerprint_) return {};
   fingerprint_ = fingerprint;
   std::vector<std::string> warnings;
-  auto table = std::make_shared<const ingress::RouteTable>(
-      ingress::RouteTable::build(ingresses, &warnings));
+  auto table =
+      std::make_shared<const ingress::RouteTable>(ingress::RouteTable::build(ingresses, &warnings));
   std::atomic_store(&table_, std::move(table));
   {
     std::lock_guard<std::mutex> l(certs_mu_);
@@ -166,36 +169,12 @@ std::optional<ingress::CertificatePem> IngressService::certificate(std::string_v
   return issued_.emplace(std::string(host), issued.value()).first->second;
 }
 
-void IngressService::log_request(const ingress::AccessLogEntry& e) {
-  if (!access_log_) return;
-  const Json line = {
-      {"time", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                           std::chrono::floor<std::chrono::milliseconds>(e.time))},
-      {"client", e.client},
-      {"scheme", e.scheme},
-      {"host", e.host},
-      {"method", e.method},
-      {"path", e.path},
-      {"rule", e.rule},
-      {"upstream", e.upstream},
-      {"pod", e.pod},
-      {"status", e.status},
-      {"bytes_in", e.bytes_in},
-      {"bytes_out", e.bytes_out},
-      {"duration_ms", e.duration_ms},
-      {"request_id", e.request_id}};
-  const std::string text = line.dump() + "\n";
-  std::lock_guard<std::mutex> l(log_mu_);
-  std::fwrite(text.data(), 1, text.size(), access_log_);
-  std::fflush(access_log_);
-}
-
 void IngressService::stop() {
   if (proxy_) proxy_->stop();
   proxy_.reset();
-  std::lock_guard<std::mutex> l(log_mu_);
-  if (access_log_) std::fclose(access_log_);
-  access_log_ = nullptr;
+  // After the proxy: every request it finished has been handed to the log, which writes it all.
+  if (access_log_) access_log_->stop();
+  access_log_.reset();
 }
 
 Result<IngressPorts> read_ingress_ports(const StateDir& dir) {
@@ -208,8 +187,8 @@ Result<IngressPorts> read_ingress_ports(const StateDir& dir) {
     const Json j = Json::parse(in);
     return IngressPorts{j.value("address", "127.0.0.1"), j.value("http", -1), j.value("https", -1)};
   } catch (const Json::exception& e) {
-    return Error{ErrorCode::Internal, fmt::format("cannot read {}: {}",
-                                                  (dir.root / "ingress.json").string(), e.what())};
+    return Error{ErrorCode::Internal,
+                 fmt::format("cannot read {}: {}", (dir.root / "ingress.json").string(), e.what())};
   }
 }
 

@@ -10,7 +10,6 @@
 // store's lock held.
 
 #include <atomic>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/daemon/access_log.h"
 #include "runtime/daemon/state_dir.h"
 #include "runtime/ingress/proxy.h"
 #include "runtime/ingress/router.h"
@@ -50,7 +50,6 @@ class IngressService {
  private:
   std::optional<ingress::RouteMatch> route(std::string_view host, std::string_view target) const;
   std::optional<ingress::CertificatePem> certificate(std::string_view host);
-  void log_request(const ingress::AccessLogEntry& e);
 
   StateDir dir_;
   project::Config config_;
@@ -62,8 +61,7 @@ class IngressService {
   std::mutex certs_mu_;
   std::map<std::string, ingress::CertificatePem, std::less<>> secret_certs_;  // host -> PEM
   std::map<std::string, ingress::CertificatePem, std::less<>> issued_;
-  std::mutex log_mu_;
-  std::FILE* access_log_ = nullptr;
+  std::unique_ptr<AccessLog> access_log_;
 };
 
 // Reads <state>/ingress.json: where a running control plane's ingress listens.
