@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
+#include <span>
+#include <unordered_map>
 
 #include "runtime/api/tls.h"
 #include "runtime/core/files.h"
@@ -24,6 +27,45 @@ int port_from_env(const char* name, int fallback) {
   return (*end == '\0' && port >= -1 && port <= 65535) ? static_cast<int>(port) : fallback;
 }
 
+// What the proxy routes with: one Ingress table and one endpoint map, both immutable.
+class IngressRouting final : public ingress::Routing {
+ public:
+  IngressRouting(std::shared_ptr<const ingress::RouteTable> table,
+                 std::shared_ptr<const net::ServiceBackends> backends)
+      : table_(std::move(table)), backends_(std::move(backends)) {
+    for (const auto& [key, set] : *backends_) next_.try_emplace(&set, 0);
+  }
+
+  std::optional<ingress::RouteRef> route(std::string_view host, std::string_view target,
+                                         std::string& scratch) const override {
+    return table_->route_ref(host, target, scratch);
+  }
+
+  ingress::Endpoints endpoints(std::string_view ns, std::string_view service,
+                               std::string_view port) const override {
+    // The map's key (net::backends_key: "ns/service/port"), built on the stack: names are
+    // at most 63 characters, ports 15.
+    std::array<char, 256> buf;
+    const std::size_t n = ns.size() + service.size() + port.size() + 2;
+    if (n > buf.size()) return {};
+    char* at = std::copy(ns.begin(), ns.end(), buf.data());
+    *at++ = '/';
+    at = std::copy(service.begin(), service.end(), at);
+    *at++ = '/';
+    std::copy(port.begin(), port.end(), at);
+    auto it = backends_->find(std::string_view(buf.data(), n));
+    if (it == backends_->end()) return {};
+    auto next = next_.find(&it->second);
+    return {it->second, next == next_.end() ? nullptr : &next->second};
+  }
+
+ private:
+  std::shared_ptr<const ingress::RouteTable> table_;
+  std::shared_ptr<const net::ServiceBackends> backends_;
+  // Round-robin position per endpoint set, shared by the I/O threads.
+  mutable std::unordered_map<const net::Backends*, std::atomic<uint64_t>> next_;
+};
+
 }  // namespace
 
 IngressService::IngressService(const StateDir& dir, const project::Config& config,
@@ -31,10 +73,23 @@ IngressService::IngressService(const StateDir& dir, const project::Config& confi
     : dir_(dir),
       config_(config),
       dataplane_(dataplane),
-      table_(std::make_shared<const ingress::RouteTable>()) {}
+      table_(std::make_shared<const ingress::RouteTable>()),
+      backends_(dataplane.backends()) {
+  dataplane_.on_backends([this](std::shared_ptr<const net::ServiceBackends> backends) {
+    std::lock_guard lock(routing_mu_);
+    if (*backends == *backends_) return;
+    backends_ = std::move(backends);
+    publish_routing();
+  });
+}
+
+void IngressService::publish_routing() {
+  if (proxy_) proxy_->publish(std::make_shared<const IngressRouting>(table_, backends_));
+}
 
 IngressService::~IngressService() {
   stop();
+  dataplane_.on_backends({});
 }
 
 Result<IngressPorts> IngressService::start() {
@@ -43,15 +98,6 @@ Result<IngressPorts> IngressService::start() {
   options.http_port = port_from_env("TICKETCTL_INGRESS_HTTP", config_.ingress_http);
   options.https_port = port_from_env("TICKETCTL_INGRESS_HTTPS", config_.ingress_https);
   ingress::ProxyHooks hooks;
-  hooks.route = [this](std::string_view host, std::string_view target) {
-    return route(host, target);
-  };
-  hooks.endpoints = [this](const std::string& ns, const std::string& service,
-                           const std::string& port) -> net::Backends {
-    const auto backends = dataplane_.backends();
-    auto it = backends->find(net::backends_key(ns, service, port));
-    return it == backends->end() ? net::Backends{} : it->second;
-  };
   hooks.certificate = [this](std::string_view host) { return certificate(host); };
   if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok()) return made.error();
   AccessLogOptions log_options;
@@ -59,7 +105,11 @@ Result<IngressPorts> IngressService::start() {
   access_log_ = std::make_unique<AccessLog>(std::move(log_options));
   access_log_->start();
   hooks.access_log = [log = access_log_.get()](const ingress::AccessLogEntry& e) { log->write(e); };
-  proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
+  {
+    std::lock_guard lock(routing_mu_);
+    proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
+    publish_routing();
+  }
   Result<std::pair<int, int>> bound = proxy_->start();
   if (!bound.ok()) {
     const bool in_use = bound.error().message.find("in use") != std::string::npos;
@@ -142,7 +192,11 @@ std::vector<std::string> IngressService::update(const store::Store& store) {
   std::vector<std::string> warnings;
   auto table =
       std::make_shared<const ingress::RouteTable>(ingress::RouteTable::build(ingresses, &warnings));
-  std::atomic_store(&table_, std::move(table));
+  {
+    std::lock_guard lock(routing_mu_);
+    table_ = std::move(table);
+    publish_routing();
+  }
   {
     std::lock_guard<std::mutex> l(certs_mu_);
     if (certs != secret_certs_) {
@@ -151,11 +205,6 @@ std::vector<std::string> IngressService::update(const store::Store& store) {
     }
   }
   return warnings;
-}
-
-std::optional<ingress::RouteMatch> IngressService::route(std::string_view host,
-                                                         std::string_view target) const {
-  return std::atomic_load(&table_)->route(host, target);
 }
 
 std::optional<ingress::CertificatePem> IngressService::certificate(std::string_view host) {
@@ -171,7 +220,10 @@ std::optional<ingress::CertificatePem> IngressService::certificate(std::string_v
 
 void IngressService::stop() {
   if (proxy_) proxy_->stop();
-  proxy_.reset();
+  {
+    std::lock_guard lock(routing_mu_);
+    proxy_.reset();
+  }
   // After the proxy: every request it finished has been handed to the log, which writes it all.
   if (access_log_) access_log_->stop();
   access_log_.reset();

@@ -3,6 +3,7 @@
 // strict-parsing behaviour is observed exactly as a client on the wire would see it.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -16,17 +17,23 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/daemon/access_log.h"
 #include "runtime/ingress/proxy.h"
 
 namespace ticketctl::ingress {
@@ -88,7 +95,7 @@ std::string lower(std::string s) {
 }
 
 struct Message {
-  std::string start;  // request or status line
+  std::string start;                                // request or status line
   std::multimap<std::string, std::string> headers;  // lower-case names
   std::string body;
   uint64_t body_bytes = 0;  // when the body is counted rather than kept
@@ -340,27 +347,45 @@ long rss_kib() {
 
 class IngressProxyTest : public ::testing::Test {
  protected:
+  // Routes from the fixture's tables, which tests change while the proxy runs.
+  class FixtureRouting final : public Routing {
+   public:
+    explicit FixtureRouting(IngressProxyTest& t) : t_(t) {}
+    std::optional<RouteRef> route(std::string_view host, std::string_view target,
+                                  std::string& scratch) const override {
+      std::lock_guard lock(t_.mu_);
+      auto it = t_.routes_.find(std::string(host));
+      if (it == t_.routes_.end()) return std::nullopt;
+      const RouteMatch& m = it->second;
+      std::string_view upstream_target = target;
+      if (t_.rewrite_) {
+        scratch = t_.rewrite_(target);
+        upstream_target = scratch;
+      }
+      return RouteRef{m.ns, m.service, m.port, upstream_target, m.rule, m.options, m.host_has_tls};
+    }
+    Endpoints endpoints(std::string_view ns, std::string_view svc,
+                        std::string_view) const override {
+      std::lock_guard lock(t_.mu_);
+      const std::string key = std::string(ns) + "/" + std::string(svc);
+      auto it = t_.endpoints_.find(key);
+      if (it == t_.endpoints_.end()) return {};
+      return {it->second, &next_.try_emplace(key, 0).first->second};
+    }
+
+   private:
+    IngressProxyTest& t_;
+    mutable std::map<std::string, std::atomic<uint64_t>> next_;
+  };
+
   void start(ProxyOptions opt = {}) {
     opt.address = "127.0.0.1";
     opt.http_port = 0;
     if (opt.https_port != -1) opt.https_port = 0;
     opt.threads = 2;
     ProxyHooks hooks;
-    hooks.route = [this](std::string_view host, std::string_view target)
-        -> std::optional<RouteMatch> {
-      std::lock_guard lock(mu_);
-      auto it = routes_.find(std::string(host));
-      if (it == routes_.end()) return std::nullopt;
-      RouteMatch m = it->second;
-      m.target = rewrite_ ? rewrite_(target) : std::string(target);
-      return m;
-    };
-    hooks.endpoints = [this](const std::string& ns, const std::string& svc, const std::string&) {
-      std::lock_guard lock(mu_);
-      auto it = endpoints_.find(ns + "/" + svc);
-      return it == endpoints_.end() ? net::Backends{} : it->second;
-    };
     hooks.access_log = [this](const AccessLogEntry& e) {
+      if (access_log_) return access_log_(e);
       std::lock_guard lock(mu_);
       log_.push_back(e);
     };
@@ -371,6 +396,7 @@ class IngressProxyTest : public ::testing::Test {
       return made ? std::optional(made.value()) : std::nullopt;
     };
     proxy_ = std::make_unique<IngressProxy>(opt, hooks);
+    proxy_->publish(std::make_shared<FixtureRouting>(*this));
     auto ports = proxy_->start();
     ASSERT_TRUE(ports.ok()) << ports.error().message;
     http_ = static_cast<uint16_t>(ports.value().first);
@@ -403,6 +429,7 @@ class IngressProxyTest : public ::testing::Test {
   std::map<std::string, net::Backends> endpoints_;
   std::function<std::string(std::string_view)> rewrite_;
   std::vector<AccessLogEntry> log_;
+  std::function<void(const AccessLogEntry&)> access_log_;  // instead of log_, when set
   std::atomic<int> certificate_calls_{0};
   std::unique_ptr<IngressProxy> proxy_;
   uint16_t http_ = 0;
@@ -603,7 +630,8 @@ TEST_F(IngressProxyTest, SmugglingAttemptsAre400AndClose) {
       {"bare LF in field", "GET / HTTP/1.1\r\nHost: posts.com\nX: y\r\n\r\n"},
       {"bare CR", "GET / HTTP/1.1\r\nHost: posts.com\rX: y\r\n\r\n"},
       {"TE not chunked", h + "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"},
-      {"TE twice", h + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"TE twice",
+       h + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
       {"TE gzip", h + "Transfer-Encoding: gzip\r\n\r\n"},
       {"two Host", "GET / HTTP/1.1\r\nHost: posts.com\r\nHost: evil.com\r\n\r\n"},
       {"no Host", "GET / HTTP/1.1\r\n\r\n"},
@@ -702,7 +730,8 @@ TEST_F(IngressProxyTest, DeadPooledConnectionIsRetriedFresh) {
 TEST_F(IngressProxyTest, Http10ClientGetsCloseDelimitedBody) {
   Backend backend([](int fd) {
     serve_http(fd, [](const Message&) {
-      return std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+      return std::string(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
     });
   });
   route("posts.com");
@@ -719,8 +748,9 @@ TEST_F(IngressProxyTest, Http10ClientGetsCloseDelimitedBody) {
 
 TEST_F(IngressProxyTest, ChunkedUploadIsStreamedWithBoundedMemory) {
   Backend backend([](int fd) {
-    serve_http(fd, [](const Message& m) { return ok_response(std::to_string(m.body_bytes)); },
-               /*keep_body=*/false);
+    serve_http(
+        fd, [](const Message& m) { return ok_response(std::to_string(m.body_bytes)); },
+        /*keep_body=*/false);
   });
   route("posts.com").options.max_body_bytes = 0;
   endpoints("posts-srv", {backend.endpoint()});
@@ -793,8 +823,9 @@ TEST_F(IngressProxyTest, ExpectContinueIsAnswered) {
   endpoints("posts-srv", {backend.endpoint()});
   start();
   const int fd = connect_to(http_);
-  send_all(fd,
-           "POST / HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  send_all(
+      fd,
+      "POST / HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   std::string buf;
   Message interim;
   ASSERT_TRUE(read_head(fd, buf, interim, Clock::now() + 5s));
@@ -936,8 +967,9 @@ TEST_F(IngressProxyTest, SslRedirectAndCors) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->status(), 308);
 
-  auto pre = roundtrip(http_, "OPTIONS /api HTTP/1.1\r\nHost: plain.test\r\nOrigin: http://x\r\n"
-                              "Access-Control-Request-Method: POST\r\n\r\n");
+  auto pre = roundtrip(http_,
+                       "OPTIONS /api HTTP/1.1\r\nHost: plain.test\r\nOrigin: http://x\r\n"
+                       "Access-Control-Request-Method: POST\r\n\r\n");
   ASSERT_TRUE(pre);
   EXPECT_EQ(pre->status(), 204);
   EXPECT_EQ(pre->header("access-control-allow-origin"), "*");
@@ -974,7 +1006,8 @@ TEST_F(IngressProxyTest, UpstreamKilledMidResponse) {
   EXPECT_EQ(raw.substr(0, 12), "HTTP/1.1 200");
   EXPECT_LT(raw.size(), 100000u);  // truncated: the client can tell
 
-  auto early = roundtrip(http_, "POST /die-early HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 0\r\n\r\n");
+  auto early =
+      roundtrip(http_, "POST /die-early HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 0\r\n\r\n");
   ASSERT_TRUE(early);
   EXPECT_EQ(early->status(), 502);
 
