@@ -69,6 +69,7 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunk = 32 * 1024;  // relay buffer per direction
 constexpr auto kNever = Clock::time_point::max();
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::chrono::seconds kPoolSweep{1};  // how often idle upstream connections are checked
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -204,6 +205,14 @@ Socket& lowest(Socket& s) {
 }
 Socket& lowest(TlsStream& s) {
   return s.next_layer();
+}
+
+// An idle pooled upstream connection is of no use once the endpoint closed it (EOF: the socket
+// is in CLOSE-WAIT), reset it, or sent bytes nobody asked for.
+bool unusable_idle(Socket& s) {
+  char c;
+  const ssize_t r = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,6 +372,9 @@ struct IngressProxy::Impl {
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool secure);
   asio::awaitable<void> sweep(Worker& w);
+  // Closes the worker's idle upstream connections that the endpoint closed (else they would
+  // sit in CLOSE-WAIT until reused) or that were idle longer than upstream_idle_timeout.
+  void sweep_pool(Worker& w, Clock::time_point now);
   void run_on_all(const std::function<void(Worker&)>& fn);
 };
 
@@ -1312,18 +1324,35 @@ asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, b
   }
 }
 
+void IngressProxy::Impl::sweep_pool(Worker& w, Clock::time_point now) {
+  for (auto it = w.pool.begin(); it != w.pool.end();) {
+    std::erase_if(it->second, [&](IdleUpstream& conn) {
+      return now - conn.since > opt.upstream_idle_timeout || unusable_idle(conn.socket);
+    });
+    it = it->second.empty() ? w.pool.erase(it) : std::next(it);
+  }
+}
+
 asio::awaitable<void> IngressProxy::Impl::sweep(Worker& w) {
   asio::steady_timer timer(*w.ioc);
   w.sweep_timer = &timer;
+  auto next_pool_sweep = Clock::now();
   while (w.sweeping) {
-    // Every 50 ms while there are connections; without any, sleep until one registers (an idle
-    // ingress costs no wake-ups).
-    if (w.conns.empty())
-      timer.expires_at(asio::steady_timer::time_point::max());
-    else
+    // Every 50 ms while there are connections; with only idle upstream connections, every
+    // second; without either, sleep until a connection registers (an idle ingress costs no
+    // wake-ups).
+    if (!w.conns.empty())
       timer.expires_after(std::chrono::milliseconds(50));
+    else if (!w.pool.empty())
+      timer.expires_after(kPoolSweep);
+    else
+      timer.expires_at(asio::steady_timer::time_point::max());
     co_await timer.async_wait(nothrow);
     const auto now = Clock::now();
+    if (now >= next_pool_sweep) {
+      sweep_pool(w, now);
+      next_pool_sweep = now + kPoolSweep;
+    }
     for (ConnRecord* c : w.conns) {
       error_code ignored;
       if (c->client_deadline <= now) {

@@ -1051,5 +1051,143 @@ TEST_F(IngressProxyTest, StopLetsInFlightRequestsFinish) {
   ::close(quiet);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Upstream pool and access log under the real writer (runtime/daemon/access_log.h)
+
+// Sockets of this network namespace connected to `remote_port` on 127.0.0.1 in `state` (hex, as
+// /proc/net/tcp writes it: "08" is CLOSE-WAIT).
+int sockets_to(uint16_t remote_port, const std::string& state) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  char want[16];
+  std::snprintf(want, sizeof want, "0100007F:%04X", remote_port);
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string sl, local, remote, st;
+    fields >> sl >> local >> remote >> st;
+    n += remote == want && st == state;
+  }
+  return n;
+}
+
+TEST_F(IngressProxyTest, PooledConnectionsTheBackendClosedLeaveNoCloseWait) {
+  // Each backend connection answers one request, keeps-alive by its headers, then closes.
+  Backend backend([](int fd) {
+    std::string buf;
+    Message req;
+    const auto deadline = Clock::now() + 10s;
+    if (!read_head(fd, buf, req, deadline)) return;
+    send_all(fd, ok_response("ok"));
+    ::shutdown(fd, SHUT_WR);
+    closed_by_peer(fd, 10s);
+  });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  start();
+  // Concurrent requests, so that several upstream connections end up in the pool.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(connect_to(http_));
+  for (int fd : clients) ASSERT_TRUE(send_all(fd, get("posts.com")));
+  for (int fd : clients) {
+    std::string buf;
+    auto r = read_response(fd, buf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 200);
+    ::close(fd);
+  }
+  EXPECT_GE(backend.accepted.load(), 1);
+  EXPECT_TRUE(wait_for([&] { return sockets_to(backend.port, "08") == 0; }, 5s))
+      << sockets_to(backend.port, "08") << " upstream connections left in CLOSE-WAIT";
+  // The pool still works: a new request gets a fresh connection.
+  auto r = roundtrip(http_, get("posts.com"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 200);
+}
+
+// Many keep-alive clients at once; every response must be a 200 "ok".
+int load(uint16_t port, int clients, int per_client) {
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      const int fd = connect_to(port);
+      if (fd < 0) return;
+      std::string buf;
+      for (int i = 0; i < per_client; ++i) {
+        if (!send_all(fd, get("posts.com"))) break;
+        auto r = read_response(fd, buf);
+        if (!r || r->status() != 200 || r->body != "ok") break;
+        ++good;
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return good;
+}
+
+class AccessLogProxyTest : public IngressProxyTest {
+ protected:
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("ticketctl-proxy-log-" + std::to_string(::getpid()));
+  void SetUp() override {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    IngressProxyTest::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+};
+
+TEST_F(AccessLogProxyTest, OneLinePerRequestUnderLoadNothingLostAtStop) {
+  Backend backend([](int fd) { serve_http(fd, [](const Message&) { return ok_response("ok"); }); });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  daemon::AccessLogOptions opt;
+  opt.file = dir_ / "access.log";
+  daemon::AccessLog log(opt);
+  log.start();
+  access_log_ = [&log](const AccessLogEntry& e) { log.write(e); };
+  start();
+  constexpr int kClients = 8, kEach = 250;
+  EXPECT_EQ(load(http_, kClients, kEach), kClients * kEach);
+  proxy_->stop();  // as the control plane stops: the proxy, then the log
+  log.stop();
+  std::ifstream in(opt.file);
+  std::set<std::string> ids;
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["status"], 200);
+    EXPECT_EQ(j["host"], "posts.com");
+    ids.insert(j["request_id"].get<std::string>());
+  }
+  EXPECT_EQ(lines, kClients * kEach);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kClients * kEach));
+}
+
+TEST_F(AccessLogProxyTest, UnwritableLogChangesNoResponse) {
+  Backend backend([](int fd) { serve_http(fd, [](const Message&) { return ok_response("ok"); }); });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  daemon::AccessLogOptions opt;
+  opt.file = dir_ / "access.log";
+  // Every write fails with ENOSPC, as on a full disk.
+  opt.open = [](const std::filesystem::path&) { return ::open("/dev/full", O_WRONLY | O_CLOEXEC); };
+  opt.max_pending_bytes = 16 * 1024;  // and the buffers fill up, so lines are refused too
+  daemon::AccessLog log(opt);
+  log.start();
+  access_log_ = [&log](const AccessLogEntry& e) { log.write(e); };
+  start();
+  constexpr int kClients = 4, kEach = 250;
+  EXPECT_EQ(load(http_, kClients, kEach), kClients * kEach);
+  proxy_->stop();
+  log.stop();
+  EXPECT_EQ(log.lines_dropped(), static_cast<uint64_t>(kClients * kEach));
+}
+
 }  // namespace
 }  // namespace ticketctl::ingress
