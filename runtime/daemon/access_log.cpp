@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -97,22 +99,62 @@ void append_key(std::string& out, std::string_view key) {
 
 void append_uint(std::string& out, uint64_t v) {
   char tmp[24];
-  const int n = std::snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
-  out.append(tmp, static_cast<std::size_t>(n));
+  const auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out.append(tmp, r.ptr);
 }
 
-// Shortest text that reads back as the same double (what nlohmann's dump() printed).
+// A double as nlohmann's dump() prints it: the shortest digits that read back as the same
+// value, fixed notation for decimal exponents -4 < n <= 15 (with ".0" when integral), else
+// d.ddde+XX.
 void append_double(std::string& out, double v) {
-  char tmp[32];
-  for (int precision = 1; precision <= 17; ++precision) {
-    const int n = std::snprintf(tmp, sizeof tmp, "%.*g", precision, v);
-    if (std::strtod(tmp, nullptr) == v || precision == 17) {
-      std::string_view text(tmp, static_cast<std::size_t>(n));
-      out.append(text);
-      // JSON readers take 5 as an integer: keep it a floating-point number, like dump().
-      if (text.find_first_of(".eEn") == std::string_view::npos) out += ".0";
-      return;
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  if (v == 0) {
+    out += std::signbit(v) ? "-0.0" : "0.0";
+    return;
+  }
+  if (v < 0) {
+    out += '-';
+    v = -v;
+  }
+  char sci[40];
+  const auto r = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific);
+  const std::string_view text(sci, static_cast<std::size_t>(r.ptr - sci));
+  const std::size_t e_at = text.find('e');
+  char digits[20];
+  int k = 0;  // number of significant digits
+  for (char c : text.substr(0, e_at))
+    if (c != '.') digits[k++] = c;
+  int exp10 = 0;
+  std::from_chars(text.data() + e_at + (text[e_at + 1] == '+' ? 2 : 1), text.data() + text.size(),
+                  exp10);
+  const int n = exp10 + 1;  // v = 0.d1d2...dk * 10^n
+  if (k <= n && n <= 15) {
+    out.append(digits, static_cast<std::size_t>(k));
+    out.append(static_cast<std::size_t>(n - k), '0');
+    out += ".0";
+  } else if (0 < n && n <= 15) {
+    out.append(digits, static_cast<std::size_t>(n));
+    out += '.';
+    out.append(digits + n, static_cast<std::size_t>(k - n));
+  } else if (-4 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out.append(digits, static_cast<std::size_t>(k));
+  } else {
+    out += digits[0];
+    if (k > 1) {
+      out += '.';
+      out.append(digits + 1, static_cast<std::size_t>(k - 1));
     }
+    out += 'e';
+    const int e = n - 1;
+    out += e < 0 ? '-' : '+';
+    const int a = e < 0 ? -e : e;
+    if (a < 10) out += '0';
+    append_uint(out, static_cast<uint64_t>(a));
   }
 }
 

@@ -19,12 +19,13 @@ std::string str(const Json& v) {
   return v.is_string() ? v.get<std::string>() : std::string();
 }
 
-int port_from_env(const char* name, int fallback) {
+// $name as an integer in [lo, hi]; `fallback` when unset or not such a number.
+int int_from_env(const char* name, int fallback, long lo, long hi) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
   char* end = nullptr;
-  const long port = std::strtol(v, &end, 10);
-  return (*end == '\0' && port >= -1 && port <= 65535) ? static_cast<int>(port) : fallback;
+  const long n = std::strtol(v, &end, 10);
+  return (*end == '\0' && n >= lo && n <= hi) ? static_cast<int>(n) : fallback;
 }
 
 // What the proxy routes with: one Ingress table and one endpoint map, both immutable.
@@ -95,8 +96,10 @@ IngressService::~IngressService() {
 Result<IngressPorts> IngressService::start() {
   ingress::ProxyOptions options;
   options.address = config_.ingress_address;
-  options.http_port = port_from_env("TICKETCTL_INGRESS_HTTP", config_.ingress_http);
-  options.https_port = port_from_env("TICKETCTL_INGRESS_HTTPS", config_.ingress_https);
+  options.http_port = int_from_env("TICKETCTL_INGRESS_HTTP", config_.ingress_http, -1, 65535);
+  options.https_port = int_from_env("TICKETCTL_INGRESS_HTTPS", config_.ingress_https, -1, 65535);
+  // I/O threads: one per core unless $TICKETCTL_INGRESS_THREADS says otherwise (1-64).
+  options.threads = int_from_env("TICKETCTL_INGRESS_THREADS", 0, 1, 64);
   ingress::ProxyHooks hooks;
   hooks.certificate = [this](std::string_view host) { return certificate(host); };
   if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok()) return made.error();

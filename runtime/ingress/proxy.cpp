@@ -38,6 +38,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -190,8 +191,8 @@ std::string_view reason_of(int status) {
 
 void append_port(std::string& out, uint16_t port) {
   char tmp[8];
-  const int len = std::snprintf(tmp, sizeof tmp, "%u", static_cast<unsigned>(port));
-  out.append(tmp, static_cast<std::size_t>(len));
+  const auto r = std::to_chars(tmp, tmp + sizeof tmp, port);
+  out.append(tmp, r.ptr);
 }
 
 void append_chunk_header(std::string& out, std::size_t n) {

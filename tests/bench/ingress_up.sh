@@ -15,7 +15,8 @@
 #
 #   tests/bench/ingress_up.sh [BUILD_DIR] [DURATION]      e.g. tests/bench/ingress_up.sh build 10s
 #
-# Environment: CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
+# Environment: TICKETCTL (another ticketctl binary to measure, e.g. an older build placed in
+# BUILD/cli so that it finds the preload library and the shim), CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
 # e.g. "ticketctl-up nginx"), PERF=FILE (after the table, one more run against ticketctl-up at the first
 # connection count under `perf record -g` of the control plane, written to FILE).
 # Needs wrk, nginx and haproxy: installed here with apt-get when missing (benchmark-only tools,
@@ -48,7 +49,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
 cmake --build "$BUILD" --target ticketctl ticketctl_net bench_backend >/dev/null
-bin=$(realpath "$BUILD/cli/ticketctl")
+bin=$(realpath "${TICKETCTL:-$BUILD/cli/ticketctl}")
 backend=$(realpath "$BUILD/tests/bench_backend")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ticketctl-ingress-up-bench.XXXXXX")

@@ -98,6 +98,17 @@ TEST(AccessLogLine, SameBytesAsTheJsonDump) {
   }
 }
 
+TEST(AccessLogLine, DurationsPrintAsTheJsonDumpDoes) {
+  for (double d : {0.0, 1.0, 0.5, 0.001, 0.0001, 0.00001, 1e-7, 3.14159, 12.345678901, 1e15, 1e16,
+                   123456789012345678.0, 2.5e-5, 1.0 / 3, 99.99, 5e300}) {
+    ingress::AccessLogEntry e = entry(0);
+    e.duration_ms = d;
+    std::string line;
+    append_access_log_line(line, e);
+    EXPECT_EQ(line, dumped(e, "2025-12-03T10:50:00Z")) << d;
+  }
+}
+
 TEST(AccessLogLine, InvalidUtf8BecomesReplacementCharacters) {
   ingress::AccessLogEntry e = entry(0);
   e.path = "/a\xff\xc3(\xed\xa0\x80z";  // stray byte, truncated sequence, a surrogate
