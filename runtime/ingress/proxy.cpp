@@ -98,15 +98,15 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string request_id() {
+// 32 random hex digits into `id` (its capacity reused).
+void make_request_id(std::string& id) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char hex[] = "0123456789abcdef";
-  std::string id(32, '0');
+  id.assign(32, '0');
   for (int half = 0; half < 2; ++half) {
     uint64_t v = rng();
     for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = hex[v & 15];
   }
-  return id;
 }
 
 bool idempotent(http::verb m) {
@@ -876,17 +876,21 @@ class Session {
     rec_.upstream = nullptr;
   }
 
-  // The request head sent upstream: original fields minus hop-by-hop, plus X-Forwarded-*.
-  std::string upstream_head(const RouteRef& m, bool upgrade, bool drop_expect) {
+  // The request head sent upstream, into up_head_: original fields minus hop-by-hop, plus
+  // X-Forwarded-*. The strings are members so that their capacity serves the next requests.
+  void upstream_head(const RouteRef& m, bool upgrade, bool drop_expect) {
     auto& req = parser_->get();
     const auto tokens = connection_tokens(req[http::field::connection]);
-    std::string out;
-    out.reserve(1024);
+    std::string& out = up_head_;
+    out.clear();
     out += req.method_string();
     out += ' ';
     out += m.target;
     out += " HTTP/1.1\r\n";
-    std::string xff, request_id_value;
+    std::string& xff = xff_;
+    std::string& request_id_value = log_.request_id;
+    xff.clear();
+    request_id_value.clear();
     for (const auto& f : req) {
       const auto name = f.name_string();
       if (hop_by_hop(f.name()) || listed(tokens, name)) continue;
@@ -897,7 +901,7 @@ class Session {
         continue;
       }
       if (iequals(name, "X-Request-ID")) {
-        if (request_id_value.empty()) request_id_value = std::string(f.value());
+        if (request_id_value.empty()) request_id_value = f.value();
         continue;
       }
       if (iequals(name, "X-Real-IP") || iequals(name, "X-Forwarded-Proto") ||
@@ -906,8 +910,7 @@ class Session {
         continue;
       append_field(out, name, f.value());
     }
-    if (request_id_value.empty()) request_id_value = request_id();
-    log_.request_id = request_id_value;
+    if (request_id_value.empty()) make_request_id(request_id_value);
     if (!xff.empty()) xff += ", ";
     xff += peer_;
     const std::string_view proto = secure_ ? "https" : "http";
@@ -928,7 +931,6 @@ class Session {
       out += "Connection: upgrade\r\n";
     }
     out += "\r\n";
-    return out;
   }
 
   char* chunk_buffer() {
@@ -997,7 +999,8 @@ class Session {
         endpoints.next ? endpoints.next->fetch_add(1, std::memory_order_relaxed) : 0;
     std::size_t index = static_cast<std::size_t>(turn % backends.size());
     bool tried_other = false, tried_fresh = false, body_sent = false, fresh_only = false;
-    std::string head = upstream_head(m, upgrade, expect_continue);
+    upstream_head(m, upgrade, expect_continue);
+    const std::string& head = up_head_;
 
     for (;;) {
       const net::Backend& b = backends[index];
@@ -1102,8 +1105,8 @@ class Session {
     bool keep = can_keep_client() && out != Framing::until_close;
 
     const auto tokens = connection_tokens(res[http::field::connection]);
-    std::string head;
-    head.reserve(512);
+    std::string& head = down_head_;
+    head.clear();
     head += "HTTP/1.1 ";
     head += std::to_string(status);
     head += ' ';
@@ -1277,6 +1280,9 @@ class Session {
   std::optional<Socket> up_;
   std::string pool_key_;          // "ip:port" of the upstream connection
   std::string host_;              // the request's normalized host
+  std::string up_head_;           // the request head sent upstream
+  std::string down_head_;         // the response head sent to the client
+  std::string xff_;               // X-Forwarded-For being built
   std::string rewritten_target_;  // the router's rewritten target, when it rewrites
   bool reused_ = false;
   std::unique_ptr<char[]> chunk_;
