@@ -2,6 +2,8 @@
 // it. The target is a pod, a Deployment (one of its pods) or a label selector (every matching
 // pod); with -f each stream is followed, several at once on a thread each.
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -229,9 +231,15 @@ int stream_source(api::ApiClient& client, const std::string& path, LineWriter& o
 }  // namespace
 
 // `logs ingress`: the ingress's access log, one JSON line per request, as the control plane
-// writes it (<state>/ingress/access.log); -f keeps reading what is appended.
+// writes it (<state>/ingress/access.log); -f keeps reading what is appended, and follows the
+// file across rotations (access.log → access.log.1, then a new access.log).
 int print_ingress_log(const daemon::StateDir& dir, int64_t tail, bool follow) {
   const std::filesystem::path file = dir.root / "ingress" / "access.log";
+  const auto inode_of = [&file]() -> ino_t {
+    struct stat st {};
+    return ::stat(file.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  ino_t inode = inode_of();
   std::ifstream in(file);
   if (!in) {
     std::cerr << "error: no ingress access log at " << file.string()
@@ -261,6 +269,14 @@ int print_ingress_log(const daemon::StateDir& dir, int64_t tail, bool follow) {
     }
     std::cout.flush();
     in.clear();
+    // Rotated: what the old file still had is read above; go on with the new one.
+    if (const ino_t now = inode_of(); now != 0 && now != inode) {
+      in.close();
+      in.open(file);
+      inode = now;
+      partial.clear();
+      continue;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return kExitOk;

@@ -1,10 +1,12 @@
 #include "runtime/daemon/ingress.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
+#include <span>
+#include <unordered_map>
 
 #include "runtime/api/tls.h"
 #include "runtime/core/files.h"
@@ -13,15 +15,57 @@
 namespace ticketctl::daemon {
 namespace {
 
-std::string str(const Json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
 
-int port_from_env(const char* name, int fallback) {
+// $name as an integer in [lo, hi]; `fallback` when unset or not such a number.
+int int_from_env(const char* name, int fallback, long lo, long hi) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
   char* end = nullptr;
-  const long port = std::strtol(v, &end, 10);
-  return (*end == '\0' && port >= -1 && port <= 65535) ? static_cast<int>(port) : fallback;
+  const long n = std::strtol(v, &end, 10);
+  return (*end == '\0' && n >= lo && n <= hi) ? static_cast<int>(n) : fallback;
 }
+
+// What the proxy routes with: one Ingress table and one endpoint map, both immutable.
+class IngressRouting final : public ingress::Routing {
+ public:
+  IngressRouting(std::shared_ptr<const ingress::RouteTable> table,
+                 std::shared_ptr<const net::ServiceBackends> backends)
+      : table_(std::move(table)), backends_(std::move(backends)) {
+    for (const auto& [key, set] : *backends_) next_.try_emplace(&set, 0);
+  }
+
+  std::optional<ingress::RouteRef> route(std::string_view host, std::string_view target,
+                                         std::string& scratch) const override {
+    return table_->route_ref(host, target, scratch);
+  }
+
+  ingress::Endpoints endpoints(std::string_view ns, std::string_view service,
+                               std::string_view port) const override {
+    // The map's key (net::backends_key: "ns/service/port"), built on the stack: names are
+    // at most 63 characters, ports 15.
+    std::array<char, 256> buf;
+    const std::size_t n = ns.size() + service.size() + port.size() + 2;
+    if (n > buf.size()) return {};
+    char* at = std::copy(ns.begin(), ns.end(), buf.data());
+    *at++ = '/';
+    at = std::copy(service.begin(), service.end(), at);
+    *at++ = '/';
+    std::copy(port.begin(), port.end(), at);
+    auto it = backends_->find(std::string_view(buf.data(), n));
+    if (it == backends_->end()) return {};
+    auto next = next_.find(&it->second);
+    return {it->second, next == next_.end() ? nullptr : &next->second};
+  }
+
+ private:
+  std::shared_ptr<const ingress::RouteTable> table_;
+  std::shared_ptr<const net::ServiceBackends> backends_;
+  // Round-robin position per endpoint set, shared by the I/O threads.
+  mutable std::unordered_map<const net::Backends*, std::atomic<uint64_t>> next_;
+};
 
 }  // namespace
 
@@ -30,40 +74,54 @@ IngressService::IngressService(const StateDir& dir, const project::Config& confi
     : dir_(dir),
       config_(config),
       dataplane_(dataplane),
-      table_(std::make_shared<const ingress::RouteTable>()) {}
+      table_(std::make_shared<const ingress::RouteTable>()),
+      backends_(dataplane.backends()) {
+  dataplane_.on_backends([this](std::shared_ptr<const net::ServiceBackends> backends) {
+    std::lock_guard lock(routing_mu_);
+    if (*backends == *backends_) return;
+    backends_ = std::move(backends);
+    publish_routing();
+  });
+}
 
-IngressService::~IngressService() { stop(); }
+void IngressService::publish_routing() {
+  if (proxy_) proxy_->publish(std::make_shared<const IngressRouting>(table_, backends_));
+}
+
+IngressService::~IngressService() {
+  stop();
+  dataplane_.on_backends({});
+}
 
 Result<IngressPorts> IngressService::start() {
   ingress::ProxyOptions options;
   options.address = config_.ingress_address;
-  options.http_port = port_from_env("TICKETCTL_INGRESS_HTTP", config_.ingress_http);
-  options.https_port = port_from_env("TICKETCTL_INGRESS_HTTPS", config_.ingress_https);
+  options.http_port = int_from_env("TICKETCTL_INGRESS_HTTP", config_.ingress_http, -1, 65535);
+  options.https_port = int_from_env("TICKETCTL_INGRESS_HTTPS", config_.ingress_https, -1, 65535);
+  // I/O threads: one per core unless $TICKETCTL_INGRESS_THREADS says otherwise (1-64).
+  options.threads = int_from_env("TICKETCTL_INGRESS_THREADS", 0, 1, 64);
   ingress::ProxyHooks hooks;
-  hooks.route = [this](std::string_view host, std::string_view target) {
-    return route(host, target);
-  };
-  hooks.endpoints = [this](const std::string& ns, const std::string& service,
-                           const std::string& port) -> net::Backends {
-    const auto backends = dataplane_.backends();
-    auto it = backends->find(net::backends_key(ns, service, port));
-    return it == backends->end() ? net::Backends{} : it->second;
-  };
   hooks.certificate = [this](std::string_view host) { return certificate(host); };
-  hooks.access_log = [this](const ingress::AccessLogEntry& e) { log_request(e); };
-  if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok())
-    return made.error();
-  if (const int fd = open_private_append(dir_.root / "ingress" / "access.log"); fd >= 0)
-    access_log_ = ::fdopen(fd, "a");
-  proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
+  if (Result<bool> made = make_private_dirs(dir_.root / "ingress"); !made.ok()) return made.error();
+  AccessLogOptions log_options;
+  log_options.file = dir_.root / "ingress" / "access.log";
+  access_log_ = std::make_unique<AccessLog>(std::move(log_options));
+  access_log_->start();
+  hooks.access_log = [log = access_log_.get()](const ingress::AccessLogEntry& e) { log->write(e); };
+  {
+    std::lock_guard lock(routing_mu_);
+    proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
+    publish_routing();
+  }
   Result<std::pair<int, int>> bound = proxy_->start();
   if (!bound.ok()) {
     const bool in_use = bound.error().message.find("in use") != std::string::npos;
-    return Error{bound.error().code,
-                 fmt::format("ingress: {}{}", bound.error().message,
-                             in_use ? " (another `ticketctl up`? set `ingress: {http: N, https: M}` "
-                                      "in ticketctl.yaml)"
-                                    : "")};
+    return Error{
+        bound.error().code,
+        fmt::format("ingress: {}{}", bound.error().message,
+                    in_use ? " (another `ticketctl up`? set `ingress: {http: N, https: M}` "
+                             "in ticketctl.yaml)"
+                           : "")};
   }
   ports_ = {options.address, bound.value().first, bound.value().second};
   const Json info = {{"address", ports_.address}, {"http", ports_.http}, {"https", ports_.https}};
@@ -85,28 +143,26 @@ Result<bool> IngressService::register_service(store::Store& store) {
                        {"app.kubernetes.io/managed-by", "ticketctl"}};
   Json ports = Json::array();
   Json endpoint_ports = Json::array();
-  for (auto [name, port, bound] : {std::tuple{"http", 80, ports_.http},
-                                   std::tuple{"https", 443, ports_.https}}) {
+  for (auto [name, port, bound] :
+       {std::tuple{"http", 80, ports_.http}, std::tuple{"https", 443, ports_.https}}) {
     if (bound <= 0) continue;
     ports.push_back({{"name", name}, {"port", port}, {"protocol", "TCP"}, {"targetPort", name}});
     endpoint_ports.push_back({{"name", name}, {"port", bound}, {"protocol", "TCP"}});
   }
-  Json service = {{"apiVersion", "v1"},
-                  {"kind", "Service"},
-                  {"metadata",
-                   {{"name", "ingress-nginx-controller"},
-                    {"namespace", "ingress-nginx"},
-                    {"labels", labels}}},
-                  {"spec", {{"type", "ClusterIP"}, {"ports", ports}}}};
-  Json endpoints = {{"apiVersion", "v1"},
-                    {"kind", "Endpoints"},
-                    {"metadata",
-                     {{"name", "ingress-nginx-controller"},
-                      {"namespace", "ingress-nginx"},
-                      {"labels", labels}}},
-                    {"subsets",
-                     {{{"addresses", {{{"ip", ports_.address}, {"nodeName", "localhost"}}}},
-                       {"ports", endpoint_ports}}}}};
+  Json service = {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata",
+       {{"name", "ingress-nginx-controller"}, {"namespace", "ingress-nginx"}, {"labels", labels}}},
+      {"spec", {{"type", "ClusterIP"}, {"ports", ports}}}};
+  Json endpoints = {
+      {"apiVersion", "v1"},
+      {"kind", "Endpoints"},
+      {"metadata",
+       {{"name", "ingress-nginx-controller"}, {"namespace", "ingress-nginx"}, {"labels", labels}}},
+      {"subsets",
+       {{{"addresses", {{{"ip", ports_.address}, {"nodeName", "localhost"}}}},
+         {"ports", endpoint_ports}}}}};
   Result<std::vector<store::Applied>> r =
       store.apply({{"services", std::move(service)}, {"endpoints", std::move(endpoints)}});
   if (!r.ok()) return r.error();
@@ -137,9 +193,13 @@ std::vector<std::string> IngressService::update(const store::Store& store) {
   if (fingerprint == fingerprint_) return {};
   fingerprint_ = fingerprint;
   std::vector<std::string> warnings;
-  auto table = std::make_shared<const ingress::RouteTable>(
-      ingress::RouteTable::build(ingresses, &warnings));
-  std::atomic_store(&table_, std::move(table));
+  auto table =
+      std::make_shared<const ingress::RouteTable>(ingress::RouteTable::build(ingresses, &warnings));
+  {
+    std::lock_guard lock(routing_mu_);
+    table_ = std::move(table);
+    publish_routing();
+  }
   {
     std::lock_guard<std::mutex> l(certs_mu_);
     if (certs != secret_certs_) {
@@ -148,11 +208,6 @@ std::vector<std::string> IngressService::update(const store::Store& store) {
     }
   }
   return warnings;
-}
-
-std::optional<ingress::RouteMatch> IngressService::route(std::string_view host,
-                                                         std::string_view target) const {
-  return std::atomic_load(&table_)->route(host, target);
 }
 
 std::optional<ingress::CertificatePem> IngressService::certificate(std::string_view host) {
@@ -166,36 +221,15 @@ std::optional<ingress::CertificatePem> IngressService::certificate(std::string_v
   return issued_.emplace(std::string(host), issued.value()).first->second;
 }
 
-void IngressService::log_request(const ingress::AccessLogEntry& e) {
-  if (!access_log_) return;
-  const Json line = {
-      {"time", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                           std::chrono::floor<std::chrono::milliseconds>(e.time))},
-      {"client", e.client},
-      {"scheme", e.scheme},
-      {"host", e.host},
-      {"method", e.method},
-      {"path", e.path},
-      {"rule", e.rule},
-      {"upstream", e.upstream},
-      {"pod", e.pod},
-      {"status", e.status},
-      {"bytes_in", e.bytes_in},
-      {"bytes_out", e.bytes_out},
-      {"duration_ms", e.duration_ms},
-      {"request_id", e.request_id}};
-  const std::string text = line.dump() + "\n";
-  std::lock_guard<std::mutex> l(log_mu_);
-  std::fwrite(text.data(), 1, text.size(), access_log_);
-  std::fflush(access_log_);
-}
-
 void IngressService::stop() {
   if (proxy_) proxy_->stop();
-  proxy_.reset();
-  std::lock_guard<std::mutex> l(log_mu_);
-  if (access_log_) std::fclose(access_log_);
-  access_log_ = nullptr;
+  {
+    std::lock_guard lock(routing_mu_);
+    proxy_.reset();
+  }
+  // After the proxy: every request it finished has been handed to the log, which writes it all.
+  if (access_log_) access_log_->stop();
+  access_log_.reset();
 }
 
 Result<IngressPorts> read_ingress_ports(const StateDir& dir) {
@@ -208,8 +242,8 @@ Result<IngressPorts> read_ingress_ports(const StateDir& dir) {
     const Json j = Json::parse(in);
     return IngressPorts{j.value("address", "127.0.0.1"), j.value("http", -1), j.value("https", -1)};
   } catch (const Json::exception& e) {
-    return Error{ErrorCode::Internal, fmt::format("cannot read {}: {}",
-                                                  (dir.root / "ingress.json").string(), e.what())};
+    return Error{ErrorCode::Internal,
+                 fmt::format("cannot read {}: {}", (dir.root / "ingress.json").string(), e.what())};
   }
 }
 

@@ -1,16 +1,15 @@
 #pragma once
 // The built-in ingress as the control plane runs it: the L7 proxy (runtime/ingress/proxy.h) fed
-// with a routing table built from every stored Ingress (swapped atomically when they change, so
-// requests in flight finish on the table they started with), Service endpoints from the
-// dataplane, a certificate per Ingress host (a kubernetes.io/tls Secret named under `tls:`, else
-// one issued by the state directory's CA), and an access log of one JSON line per request.
-// It is also registered as the Service ingress-nginx-controller in namespace ingress-nginx, so
-// pods reach it by the name the course's code uses.
-// start/stop from the control plane's main thread; update() from the controller thread with the
-// store's lock held.
+// with a routing table built from every stored Ingress and the Service endpoints of the
+// dataplane, published to the proxy together as one immutable value whenever either changes
+// (requests in flight finish on the one they started with), a certificate per Ingress host (a
+// kubernetes.io/tls Secret named under `tls:`, else one issued by the state directory's CA), and an
+// access log of one JSON line per request. It is also registered as the Service
+// ingress-nginx-controller in namespace ingress-nginx, so pods reach it by the name the course's
+// code uses. start/stop from the control plane's main thread; update() from the controller thread
+// with the store's lock held.
 
 #include <atomic>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/daemon/access_log.h"
 #include "runtime/daemon/state_dir.h"
 #include "runtime/ingress/proxy.h"
 #include "runtime/ingress/router.h"
@@ -48,22 +48,22 @@ class IngressService {
   const IngressPorts& ports() const { return ports_; }
 
  private:
-  std::optional<ingress::RouteMatch> route(std::string_view host, std::string_view target) const;
+  void publish_routing();  // the current table and endpoints to the proxy; routing_mu_ held
   std::optional<ingress::CertificatePem> certificate(std::string_view host);
-  void log_request(const ingress::AccessLogEntry& e);
 
   StateDir dir_;
   project::Config config_;
   net::Dataplane& dataplane_;
   std::unique_ptr<ingress::IngressProxy> proxy_;
+  std::mutex routing_mu_;
   std::shared_ptr<const ingress::RouteTable> table_;
+  std::shared_ptr<const net::ServiceBackends> backends_;
   std::string fingerprint_;
   IngressPorts ports_;
   std::mutex certs_mu_;
   std::map<std::string, ingress::CertificatePem, std::less<>> secret_certs_;  // host -> PEM
   std::map<std::string, ingress::CertificatePem, std::less<>> issued_;
-  std::mutex log_mu_;
-  std::FILE* access_log_ = nullptr;
+  std::unique_ptr<AccessLog> access_log_;
 };
 
 // Reads <state>/ingress.json: where a running control plane's ingress listens.

@@ -38,10 +38,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
+#include <list>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -68,6 +70,7 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunk = 32 * 1024;  // relay buffer per direction
 constexpr auto kNever = Clock::time_point::max();
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::chrono::seconds kPoolSweep{1};  // how often idle upstream connections are checked
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -95,15 +98,15 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string request_id() {
+// 32 random hex digits into `id` (its capacity reused).
+void make_request_id(std::string& id) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char hex[] = "0123456789abcdef";
-  std::string id(32, '0');
+  id.assign(32, '0');
   for (int half = 0; half < 2; ++half) {
     uint64_t v = rng();
     for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = hex[v & 15];
   }
-  return id;
 }
 
 bool idempotent(http::verb m) {
@@ -120,26 +123,29 @@ bool idempotent(http::verb m) {
   }
 }
 
-// Host header → lower-case host without port; nullopt when it is not a plausible host.
-std::optional<std::string> normalize_host(std::string_view v) {
+// Host header → lower-case host without port, into `out` (whose capacity is reused); false when
+// it is not a plausible host.
+bool normalize_host(std::string_view v, std::string& out) {
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   std::string_view host = v;
   if (!v.empty() && v.front() == '[') {
     const auto close = v.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
+    if (close == std::string_view::npos) return false;
     host = v.substr(0, close + 1);
   } else if (const auto colon = v.find(':'); colon != std::string_view::npos) {
     host = v.substr(0, colon);
     for (char c : v.substr(colon + 1))
-      if (c < '0' || c > '9') return std::nullopt;
+      if (c < '0' || c > '9') return false;
   }
+  out.clear();
   for (char c : host) {
     const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
                     c == '_' || c == '[' || c == ']' || c == ':';
-    if (!ok) return std::nullopt;
+    if (!ok) return false;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  return lower(host);
+  return true;
 }
 
 // The hop-by-hop fields a proxy never forwards (RFC 9110 7.6.1); framing is regenerated.
@@ -183,6 +189,12 @@ std::string_view reason_of(int status) {
   return http::obsolete_reason(static_cast<http::status>(status));
 }
 
+void append_port(std::string& out, uint16_t port) {
+  char tmp[8];
+  const auto r = std::to_chars(tmp, tmp + sizeof tmp, port);
+  out.append(tmp, r.ptr);
+}
+
 void append_chunk_header(std::string& out, std::size_t n) {
   char tmp[24];
   const int len = std::snprintf(tmp, sizeof tmp, "%zx\r\n", n);
@@ -194,6 +206,14 @@ Socket& lowest(Socket& s) {
 }
 Socket& lowest(TlsStream& s) {
   return s.next_layer();
+}
+
+// An idle pooled upstream connection is of no use once the endpoint closed it (EOF: the socket
+// is in CLOSE-WAIT), reset it, or sent bytes nobody asked for.
+bool unusable_idle(Socket& s) {
+  char c;
+  const ssize_t r = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,8 +237,17 @@ struct IdleUpstream {
   Clock::time_point since;
 };
 
+// A published Routing as one worker holds it: the newest it has seen, and older ones while
+// requests that started on them still run.
+struct HeldRouting {
+  std::shared_ptr<const Routing> routing;
+  uint64_t version = 0;
+  std::size_t users = 0;
+};
+
 struct Worker {
   std::unique_ptr<asio::io_context> ioc = std::make_unique<asio::io_context>(1);
+  std::list<HeldRouting> routings;  // back(): the newest
   std::unordered_set<ConnRecord*> conns;
   std::unordered_map<std::string, std::deque<IdleUpstream>> pool;
   std::thread thread;
@@ -302,12 +331,35 @@ struct IngressProxy::Impl {
   std::condition_variable active_cv;
   std::size_t active = 0;
 
-  std::mutex rr_mu;
-  std::unordered_map<std::string, uint64_t> rr;
+  // Published by publish(); a worker takes its own reference only when the version changed.
+  std::mutex routing_mu;
+  std::shared_ptr<const Routing> routing;
+  std::atomic<uint64_t> routing_version{0};
 
-  uint64_t next_index(const std::string& key) {
-    std::lock_guard lock(rr_mu);
-    return rr[key]++;
+  HeldRouting& hold_routing(Worker& w) {
+    const uint64_t seen = routing_version.load(std::memory_order_acquire);
+    if (w.routings.empty() || w.routings.back().version != seen) {
+      HeldRouting fresh;
+      {
+        std::lock_guard lock(routing_mu);
+        fresh.routing = routing;
+        fresh.version = routing_version.load(std::memory_order_relaxed);
+      }
+      if (!w.routings.empty() && w.routings.back().users == 0) w.routings.pop_back();
+      w.routings.push_back(std::move(fresh));
+    }
+    HeldRouting& held = w.routings.back();
+    ++held.users;
+    return held;
+  }
+  static void release_routing(Worker& w, HeldRouting& held) {
+    if (--held.users > 0 || &held == &w.routings.back()) return;
+    for (auto it = w.routings.begin(); it != w.routings.end(); ++it) {
+      if (&*it == &held) {
+        w.routings.erase(it);
+        return;
+      }
+    }
   }
 
   void session_started() {
@@ -321,6 +373,9 @@ struct IngressProxy::Impl {
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool secure);
   asio::awaitable<void> sweep(Worker& w);
+  // Closes the worker's idle upstream connections that the endpoint closed (else they would
+  // sit in CLOSE-WAIT until reused) or that were idle longer than upstream_idle_timeout.
+  void sweep_pool(Worker& w, Clock::time_point now);
   void run_on_all(const std::function<void(Worker&)>& fn);
 };
 
@@ -344,6 +399,17 @@ struct Registration {
   }
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
+};
+
+// The routing one request uses, held for the request's whole life.
+struct RoutingPin {
+  Worker& w;
+  HeldRouting& held;
+  RoutingPin(Impl& impl, Worker& wk) : w(wk), held(impl.hold_routing(wk)) {}
+  ~RoutingPin() { Impl::release_routing(w, held); }
+  RoutingPin(const RoutingPin&) = delete;
+  RoutingPin& operator=(const RoutingPin&) = delete;
+  const Routing* get() const { return held.routing.get(); }
 };
 
 enum class Head { ok, closed, timeout, bad, line_too_long, too_large };
@@ -583,6 +649,16 @@ class Session {
            !impl_.stopping.load(std::memory_order_relaxed);
   }
 
+  // Clears the entry keeping its strings' capacity: no allocation per request once warm.
+  void reset_log() {
+    for (std::string* f : {&log_.client, &log_.scheme, &log_.host, &log_.method, &log_.path,
+                           &log_.rule, &log_.upstream, &log_.pod, &log_.request_id})
+      f->clear();
+    log_.status = 0;
+    log_.bytes_in = log_.bytes_out = 0;
+    log_.duration_ms = 0;
+  }
+
   void finish_log() {
     if (!impl_.hooks.access_log) return;
     log_.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
@@ -594,7 +670,7 @@ class Session {
     std::size_t head_len = 0;
     const Head head = co_await read_head(head_len);
     if (head == Head::closed) co_return false;
-    log_ = AccessLogEntry{};
+    reset_log();
     log_.time = std::chrono::system_clock::now();
     log_.client = peer_;
     log_.scheme = secure_ ? "https" : "http";
@@ -640,8 +716,8 @@ class Session {
       const std::string why = "bad request: " + ec.message();
       co_return co_await fail(400, why);
     }
-    log_.method = std::string(req.method_string());
-    log_.path = std::string(req.target());
+    log_.method = req.method_string();
+    log_.path = req.target();
     is_head_ = req.method() == http::verb::head;
     if (req.version() != 10 && req.version() != 11) {
       unread_request_bytes_ = true;
@@ -673,14 +749,16 @@ class Session {
     }
     if (target.empty() || (target.front() != '/' && target != "*"))
       co_return co_await fail(400, "bad request: bad target");
-    auto host = normalize_host(host_value);
-    if (!host) co_return co_await fail(400, "bad request: bad Host");
-    log_.host = *host;
+    if (!normalize_host(host_value, host_)) co_return co_await fail(400, "bad request: bad Host");
+    const std::string& host = host_;
+    log_.host = host;
 
-    auto match = impl_.hooks.route ? impl_.hooks.route(*host, target) : std::nullopt;
+    const RoutingPin routing(impl_, w_);
+    const std::optional<RouteRef> match =
+        routing.get() ? routing.get()->route(host, target, rewritten_target_) : std::nullopt;
     if (!match) {
-      const std::string why = "no ingress rule for " + (host->empty() ? "(no host)" : *host) + " " +
-                              std::string(target);
+      const std::string why =
+          "no ingress rule for " + (host.empty() ? "(no host)" : host) + " " + std::string(target);
       const bool ok = co_await respond(404, why, !can_keep_client());
       finish_log();
       co_return ok;
@@ -691,7 +769,7 @@ class Session {
     if (!secure_ && (ro.force_ssl_redirect || (ro.ssl_redirect && match->host_has_tls)) &&
         impl_.https_port >= 0) {
       const int port = opt_.redirect_https_port > 0 ? opt_.redirect_https_port : impl_.https_port;
-      std::string location = "Location: https://" + *host;
+      std::string location = "Location: https://" + host;
       if (port != 443) location += ":" + std::to_string(port);
       location += std::string(target);
       location += "\r\n";
@@ -723,17 +801,16 @@ class Session {
       parser_->body_limit(static_cast<uint64_t>(ro.max_body_bytes));
     }
 
-    const net::Backends backends =
-        impl_.hooks.endpoints ? impl_.hooks.endpoints(match->ns, match->service, match->port)
-                              : net::Backends{};
-    if (backends.empty()) {
-      const std::string why = "no ready endpoint for service " + match->ns + "/" + match->service +
-                              " (rule " + match->rule + ")";
+    const Endpoints endpoints = routing.get()->endpoints(match->ns, match->service, match->port);
+    if (endpoints.backends.empty()) {
+      const std::string why = "no ready endpoint for service " + std::string(match->ns) + "/" +
+                              std::string(match->service) + " (rule " + std::string(match->rule) +
+                              ")";
       const bool ok = co_await respond(503, why, !can_keep_client(), "Retry-After: 5\r\n");
       finish_log();
       co_return ok;
     }
-    co_return co_await relay(*match, backends);
+    co_return co_await relay(*match, endpoints);
   }
 
   // ---- upstream connections
@@ -748,7 +825,10 @@ class Session {
   asio::awaitable<Connect> acquire(const net::Backend& b, const RouteOptions& ro, bool fresh_only) {
     drop_upstream();
     reused_ = false;
-    pool_key_ = b.ip + ":" + std::to_string(b.port);
+    pool_key_.clear();
+    pool_key_ += b.ip;
+    pool_key_ += ':';
+    append_port(pool_key_, b.port);
     if (!fresh_only) {
       if (auto it = w_.pool.find(pool_key_); it != w_.pool.end()) {
         auto& idle = it->second;
@@ -796,17 +876,21 @@ class Session {
     rec_.upstream = nullptr;
   }
 
-  // The request head sent upstream: original fields minus hop-by-hop, plus X-Forwarded-*.
-  std::string upstream_head(const RouteMatch& m, bool upgrade, bool drop_expect) {
+  // The request head sent upstream, into up_head_: original fields minus hop-by-hop, plus
+  // X-Forwarded-*. The strings are members so that their capacity serves the next requests.
+  void upstream_head(const RouteRef& m, bool upgrade, bool drop_expect) {
     auto& req = parser_->get();
     const auto tokens = connection_tokens(req[http::field::connection]);
-    std::string out;
-    out.reserve(1024);
+    std::string& out = up_head_;
+    out.clear();
     out += req.method_string();
     out += ' ';
     out += m.target;
     out += " HTTP/1.1\r\n";
-    std::string xff, request_id_value;
+    std::string& xff = xff_;
+    std::string& request_id_value = log_.request_id;
+    xff.clear();
+    request_id_value.clear();
     for (const auto& f : req) {
       const auto name = f.name_string();
       if (hop_by_hop(f.name()) || listed(tokens, name)) continue;
@@ -817,7 +901,7 @@ class Session {
         continue;
       }
       if (iequals(name, "X-Request-ID")) {
-        if (request_id_value.empty()) request_id_value = std::string(f.value());
+        if (request_id_value.empty()) request_id_value = f.value();
         continue;
       }
       if (iequals(name, "X-Real-IP") || iequals(name, "X-Forwarded-Proto") ||
@@ -826,8 +910,7 @@ class Session {
         continue;
       append_field(out, name, f.value());
     }
-    if (request_id_value.empty()) request_id_value = request_id();
-    log_.request_id = request_id_value;
+    if (request_id_value.empty()) make_request_id(request_id_value);
     if (!xff.empty()) xff += ", ";
     xff += peer_;
     const std::string_view proto = secure_ ? "https" : "http";
@@ -848,7 +931,6 @@ class Session {
       out += "Connection: upgrade\r\n";
     }
     out += "\r\n";
-    return out;
   }
 
   char* chunk_buffer() {
@@ -893,15 +975,16 @@ class Session {
     co_return 0;
   }
 
-  asio::awaitable<bool> upstream_failure(int status, std::string_view what, const RouteMatch& m) {
+  asio::awaitable<bool> upstream_failure(int status, std::string_view what, const RouteRef& m) {
     drop_upstream();
-    const std::string why =
-        std::string(what) + " (service " + m.ns + "/" + m.service + ", rule " + m.rule + ")";
+    const std::string why = std::string(what) + " (service " + std::string(m.ns) + "/" +
+                            std::string(m.service) + ", rule " + std::string(m.rule) + ")";
     co_return co_await fail(status, why);
   }
 
   // ---- the proxied exchange
-  asio::awaitable<bool> relay(const RouteMatch& m, const net::Backends& backends) {
+  asio::awaitable<bool> relay(const RouteRef& m, const Endpoints& endpoints) {
+    const std::span<const net::Backend> backends = endpoints.backends;
     auto& req = parser_->get();
     const RouteOptions& ro = m.options;
     const bool may_retry = idempotent(req.method());
@@ -912,14 +995,19 @@ class Session {
     const bool expect_continue =
         req.version() == 11 && iequals(req[http::field::expect], "100-continue");
 
-    const std::string key = m.ns + "/" + m.service + ":" + m.port;
-    std::size_t index = static_cast<std::size_t>(impl_.next_index(key) % backends.size());
+    const uint64_t turn =
+        endpoints.next ? endpoints.next->fetch_add(1, std::memory_order_relaxed) : 0;
+    std::size_t index = static_cast<std::size_t>(turn % backends.size());
     bool tried_other = false, tried_fresh = false, body_sent = false, fresh_only = false;
-    std::string head = upstream_head(m, upgrade, expect_continue);
+    upstream_head(m, upgrade, expect_continue);
+    const std::string& head = up_head_;
 
     for (;;) {
       const net::Backend& b = backends[index];
-      log_.upstream = b.ip + ":" + std::to_string(b.port);
+      log_.upstream.clear();
+      log_.upstream += b.ip;
+      log_.upstream += ':';
+      append_port(log_.upstream, b.port);
       log_.pod = b.pod;
       const Connect c = co_await acquire(b, ro, fresh_only);
       if (c == Connect::timeout)
@@ -993,7 +1081,7 @@ class Session {
     }
   }
 
-  asio::awaitable<bool> relay_response(const RouteMatch& m, bool upgrade) {
+  asio::awaitable<bool> relay_response(const RouteRef& m, bool upgrade) {
     auto& res = rparser_->get();
     const int status = res.result_int();
     log_.status = status;
@@ -1017,8 +1105,8 @@ class Session {
     bool keep = can_keep_client() && out != Framing::until_close;
 
     const auto tokens = connection_tokens(res[http::field::connection]);
-    std::string head;
-    head.reserve(512);
+    std::string& head = down_head_;
+    head.clear();
     head += "HTTP/1.1 ";
     head += std::to_string(status);
     head += ' ';
@@ -1190,7 +1278,12 @@ class Session {
   std::optional<http::request_parser<http::buffer_body>> parser_;
   std::optional<http::response_parser<http::buffer_body>> rparser_;
   std::optional<Socket> up_;
-  std::string pool_key_;
+  std::string pool_key_;          // "ip:port" of the upstream connection
+  std::string host_;              // the request's normalized host
+  std::string up_head_;           // the request head sent upstream
+  std::string down_head_;         // the response head sent to the client
+  std::string xff_;               // X-Forwarded-For being built
+  std::string rewritten_target_;  // the router's rewritten target, when it rewrites
   bool reused_ = false;
   std::unique_ptr<char[]> chunk_;
   uint64_t requests_ = 0;
@@ -1238,18 +1331,35 @@ asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, b
   }
 }
 
+void IngressProxy::Impl::sweep_pool(Worker& w, Clock::time_point now) {
+  for (auto it = w.pool.begin(); it != w.pool.end();) {
+    std::erase_if(it->second, [&](IdleUpstream& conn) {
+      return now - conn.since > opt.upstream_idle_timeout || unusable_idle(conn.socket);
+    });
+    it = it->second.empty() ? w.pool.erase(it) : std::next(it);
+  }
+}
+
 asio::awaitable<void> IngressProxy::Impl::sweep(Worker& w) {
   asio::steady_timer timer(*w.ioc);
   w.sweep_timer = &timer;
+  auto next_pool_sweep = Clock::now();
   while (w.sweeping) {
-    // Every 50 ms while there are connections; without any, sleep until one registers (an idle
-    // ingress costs no wake-ups).
-    if (w.conns.empty())
-      timer.expires_at(asio::steady_timer::time_point::max());
-    else
+    // Every 50 ms while there are connections; with only idle upstream connections, every
+    // second; without either, sleep until a connection registers (an idle ingress costs no
+    // wake-ups).
+    if (!w.conns.empty())
       timer.expires_after(std::chrono::milliseconds(50));
+    else if (!w.pool.empty())
+      timer.expires_after(kPoolSweep);
+    else
+      timer.expires_at(asio::steady_timer::time_point::max());
     co_await timer.async_wait(nothrow);
     const auto now = Clock::now();
+    if (now >= next_pool_sweep) {
+      sweep_pool(w, now);
+      next_pool_sweep = now + kPoolSweep;
+    }
     for (ConnRecord* c : w.conns) {
       error_code ignored;
       if (c->client_deadline <= now) {
@@ -1408,6 +1518,12 @@ void IngressProxy::stop() {
   im.https_acceptor.reset();
   for (auto& w : im.workers) w->ioc.reset();  // destroys any coroutine still suspended
   im.workers.clear();
+}
+
+void IngressProxy::publish(std::shared_ptr<const Routing> routing) {
+  std::lock_guard lock(impl_->routing_mu);
+  impl_->routing = std::move(routing);
+  impl_->routing_version.fetch_add(1, std::memory_order_release);
 }
 
 void IngressProxy::clear_certificate_cache() {

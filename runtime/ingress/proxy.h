@@ -5,18 +5,21 @@
 //
 // Owns: its listeners, a fixed set of I/O threads (one io_context each; a connection lives on one
 // thread for its whole life, so per-connection state needs no locks), per-thread upstream pools
-// and the per-host TLS contexts. Knows nothing of Ingress objects: routing decisions arrive as
-// RouteMatch values (route.h), endpoints as net::Backends (net/backend.h).
+// and the per-host TLS contexts. Knows nothing of Ingress objects: where requests go is a
+// Routing value the owner publishes (decisions as RouteRef views, route.h; endpoints as
+// net::Backend, net/backend.h).
 //
 // Threads: start() and stop() from one controlling thread. Hooks are called on the I/O threads,
 // concurrently; they must be thread-safe and fast (no blocking I/O). No exception leaves the data
 // path; failures become HTTP status codes (see docs/ingress.md, "Status codes").
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,11 +39,11 @@ struct AccessLogEntry {
   std::string scheme;                          // "http" or "https"
   std::string host;                            // Host header without port, lower case
   std::string method;
-  std::string path;      // the request target as the client sent it
-  std::string rule;      // RouteMatch::rule
-  std::string upstream;  // "ip:port" of the endpoint that answered
-  std::string pod;       // net::Backend::pod of that endpoint
-  int status = 0;        // status sent to the client (101 for a tunnel)
+  std::string path;        // the request target as the client sent it
+  std::string rule;        // RouteMatch::rule
+  std::string upstream;    // "ip:port" of the endpoint that answered
+  std::string pod;         // net::Backend::pod of that endpoint
+  int status = 0;          // status sent to the client (101 for a tunnel)
   uint64_t bytes_in = 0;   // request bytes received from the client (header + body)
   uint64_t bytes_out = 0;  // response bytes sent to the client (header + body)
   double duration_ms = 0;  // header complete → response complete
@@ -49,13 +52,50 @@ struct AccessLogEntry {
 
 using CertificatePem = std::pair<std::string, std::string>;  // certificate chain PEM, key PEM
 
+// Where requests go: an immutable value published whole (IngressProxy::publish). Each I/O thread
+// notices a new one through a version counter and keeps the one a request started with alive
+// until that request ends, so reading it takes no lock and no shared reference count, and the
+// answers can be views into it. Its members are called on the I/O threads, concurrently.
+// A Service port's ready endpoints as a Routing holds them, with the round-robin position its
+// requests share (an atomic counter: no lock, one per endpoint set).
+struct Endpoints {
+  std::span<const net::Backend> backends;
+  std::atomic<uint64_t>* next = nullptr;  // null → always the first
+};
+
+class Routing {
+ public:
+  virtual ~Routing() = default;
+  // Host (lower case, no port) + request target → decision; nullopt → 404. The views point
+  // into this object, into `target`, or into `scratch` (a rewritten target).
+  virtual std::optional<RouteRef> route(std::string_view host, std::string_view target,
+                                        std::string& scratch) const = 0;
+  // A Service port's ready endpoints, pointing into this object; empty → 503.
+  virtual Endpoints endpoints(std::string_view ns, std::string_view service,
+                              std::string_view port) const = 0;
+};
+
+// Every request, whatever its host and path, to one Service's endpoints (benchmarks, tests).
+class FixedRouting final : public Routing {
+ public:
+  FixedRouting(RouteMatch match, net::Backends backends)
+      : match_(std::move(match)), backends_(std::move(backends)) {}
+  std::optional<RouteRef> route(std::string_view, std::string_view target,
+                                std::string&) const override {
+    return RouteRef{match_.ns,   match_.service, match_.port,        target,
+                    match_.rule, match_.options, match_.host_has_tls};
+  }
+  Endpoints endpoints(std::string_view, std::string_view, std::string_view) const override {
+    return {backends_, &next_};
+  }
+
+ private:
+  RouteMatch match_;
+  net::Backends backends_;
+  mutable std::atomic<uint64_t> next_{0};
+};
+
 struct ProxyHooks {
-  // Host (lower case, no port) + request target → decision; nullopt → 404.
-  std::function<std::optional<RouteMatch>(std::string_view host, std::string_view target)> route;
-  // A Service port's ready endpoints; empty → 503.
-  std::function<net::Backends(const std::string& ns, const std::string& service,
-                              const std::string& port)>
-      endpoints;
   std::function<void(const AccessLogEntry&)> access_log;  // may be empty
   // SNI host → certificate + key PEM (from a TLS Secret or the local CA); nullopt or an empty
   // hook → the default certificate. Called once per host; the result is cached until
@@ -75,13 +115,13 @@ struct ProxyOptions {
   // self-signed certificate for "ticketctl-ingress" is generated at start().
   std::string default_cert_pem, default_key_pem;
 
-  std::chrono::milliseconds header_timeout{60000};     // whole request header → 408
-  std::chrono::milliseconds keepalive_timeout{75000};  // idle client connection → closed
+  std::chrono::milliseconds header_timeout{60000};       // whole request header → 408
+  std::chrono::milliseconds keepalive_timeout{75000};    // idle client connection → closed
   std::chrono::milliseconds client_body_timeout{60000};  // between two reads of a request body
   std::chrono::milliseconds client_send_timeout{60000};  // between two writes to a client
-  std::size_t max_header_bytes = 32 * 1024;    // request line + fields → 431
-  std::size_t max_request_line = 8 * 1024;     // request line alone → 414
-  std::size_t max_response_header_bytes = 64 * 1024;  // upstream response header → 502
+  std::size_t max_header_bytes = 32 * 1024;              // request line + fields → 431
+  std::size_t max_request_line = 8 * 1024;               // request line alone → 414
+  std::size_t max_response_header_bytes = 64 * 1024;     // upstream response header → 502
 
   // Upstream keep-alive pool, per I/O thread and endpoint (ip:port).
   std::size_t upstream_idle_per_endpoint = 320;  // ingress-nginx's upstream-keepalive-connections
@@ -105,6 +145,10 @@ class IngressProxy {
   // Graceful: stops accepting, closes idle keep-alive connections, lets in-flight requests run
   // for up to drain_timeout, then closes everything and joins the threads. Idempotent.
   void stop();
+
+  // Replaces where requests go; requests already routed finish on the value they started with.
+  // Thread-safe; before start() too. Until the first publish every request gets 404.
+  void publish(std::shared_ptr<const Routing> routing);
 
   // Forgets the per-host TLS contexts, so the next handshake asks the certificate hook again
   // (call after a TLS Secret changed). Thread-safe.

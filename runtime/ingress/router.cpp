@@ -719,6 +719,22 @@ const TlsHost* RouteTable::find_tls(std::string_view host) const {
 }
 
 std::optional<RouteMatch> RouteTable::route(std::string_view host, std::string_view target) const {
+  std::string scratch;
+  const std::optional<RouteRef> r = route_ref(host, target, scratch);
+  if (!r) return std::nullopt;
+  RouteMatch m;
+  m.ns = r->ns;
+  m.service = r->service;
+  m.port = r->port;
+  m.rule = r->rule;
+  m.target = r->target;
+  m.options = r->options;
+  m.host_has_tls = r->host_has_tls;
+  return m;
+}
+
+std::optional<RouteRef> RouteTable::route_ref(std::string_view host, std::string_view target,
+                                              std::string& scratch) const {
   std::array<char, kMaxHostLength> buf;
   const std::string_view lower_host = normalize_host(host, buf);
   const Server* server = find_server(lower_host);
@@ -750,7 +766,7 @@ std::optional<RouteMatch> RouteTable::route(std::string_view host, std::string_v
   if (!hit && server->fallback) hit = &*server->fallback;
   if (!hit) return std::nullopt;
 
-  RouteMatch m;
+  RouteRef m;
   m.ns = hit->ns;
   m.service = hit->service;
   m.port = hit->port;
@@ -765,14 +781,16 @@ std::optional<RouteMatch> RouteTable::route(std::string_view host, std::string_v
     std::string_view replacement = hit->rewrite_target;
     const bool drop_args = replacement.ends_with('?');
     if (drop_args) replacement.remove_suffix(1);
-    m.target.reserve(replacement.size() + path.size() + query.size() + 1);
-    expand_rewrite(replacement, captures, m.target);
+    scratch.clear();
+    scratch.reserve(replacement.size() + path.size() + query.size() + 1);
+    expand_rewrite(replacement, captures, scratch);
     if (!drop_args && !query.empty()) {
-      m.target += replacement.find('?') == std::string_view::npos ? '?' : '&';
-      m.target += query;
+      scratch += replacement.find('?') == std::string_view::npos ? '?' : '&';
+      scratch += query;
     }
+    m.target = scratch;
   } else {
-    m.target = std::string(target);
+    m.target = target;
   }
   return m;
 }

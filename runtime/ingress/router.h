@@ -52,6 +52,10 @@ class RouteTable {
   // Allocates only the strings of the returned RouteMatch, except that paths of hosts in regex
   // mode are matched with std::regex, which allocates internally.
   std::optional<RouteMatch> route(std::string_view host, std::string_view target) const;
+  // The same decision without copies: views into this table and `target`; a rewritten target
+  // is built in `scratch` (whose capacity the caller keeps across requests).
+  std::optional<RouteRef> route_ref(std::string_view host, std::string_view target,
+                                    std::string& scratch) const;
 
   // Every TLS host of every served Ingress, in Ingress order; the first entry for a host wins
   // in find_tls().

@@ -108,7 +108,9 @@ std::vector<PortProblem> Dataplane::apply(const DataplanePlan& plan) {
   }
   for (const std::string& key : proxy_.keys())
     if (!keys.count(key)) proxy_.close(key);
-  std::atomic_store(&backends_, std::make_shared<const ServiceBackends>(plan.backends));
+  auto backends = std::make_shared<const ServiceBackends>(plan.backends);
+  std::atomic_store(&backends_, backends);
+  if (backends_observer_) backends_observer_(std::move(backends));
   const std::string table = format_net_table(plan.names, redirects, plan.balanced);
   if (table != last_table_) {
     Result<bool> w = make_private_dirs(table_file_.parent_path());

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,12 +66,19 @@ class Dataplane {
   // listener could not bind: the port is some other program's), the table not writable.
   std::vector<PortProblem> apply(const DataplanePlan& plan);
   std::shared_ptr<const ServiceBackends> backends() const { return std::atomic_load(&backends_); }
+  // Called by apply() with each new endpoint map, on apply()'s thread (the ingress republishes
+  // its routing from it, so its I/O threads never read backends() per request). Set before
+  // the first apply().
+  void on_backends(std::function<void(std::shared_ptr<const ServiceBackends>)> observer) {
+    backends_observer_ = std::move(observer);
+  }
 
  private:
   ServiceProxy& proxy_;
   std::filesystem::path table_file_;
   std::string last_table_;
   std::shared_ptr<const ServiceBackends> backends_ = std::make_shared<ServiceBackends>();
+  std::function<void(std::shared_ptr<const ServiceBackends>)> backends_observer_;
 };
 
 std::string backends_key(std::string_view ns, std::string_view service, std::string_view port);

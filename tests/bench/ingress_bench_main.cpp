@@ -27,19 +27,14 @@ int main(int argc, char** argv) {
   opt.upstream_idle_per_endpoint = 1024;  // as the nginx it is compared with (ingress_wrk.sh)
   const auto backend_port = static_cast<uint16_t>(std::atoi(argv[2]));
   ingress::ProxyHooks hooks;
-  hooks.route = [](std::string_view, std::string_view target) {
-    ingress::RouteMatch m;
-    m.ns = "default";
-    m.service = "bench";
-    m.port = "80";
-    m.target = std::string(target);
-    m.rule = "bench";
-    return std::optional(m);
-  };
-  hooks.endpoints = [backend_port](const std::string&, const std::string&, const std::string&) {
-    return net::Backends{net::Backend{"127.0.0.1", backend_port, "default/bench"}};
-  };
+  ingress::RouteMatch m;
+  m.ns = "default";
+  m.service = "bench";
+  m.port = "80";
+  m.rule = "bench";
   ingress::IngressProxy proxy(opt, hooks);
+  proxy.publish(std::make_shared<ingress::FixedRouting>(
+      m, net::Backends{net::Backend{"127.0.0.1", backend_port, "default/bench"}}));
   auto ports = proxy.start();
   if (!ports) {
     std::fprintf(stderr, "%s\n", ports.error().message.c_str());

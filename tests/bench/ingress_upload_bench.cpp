@@ -96,19 +96,14 @@ int main(int argc, char** argv) {
   opt.https_port = -1;
   opt.threads = 2;
   ingress::ProxyHooks hooks;
-  hooks.route = [](std::string_view, std::string_view target) {
-    ingress::RouteMatch m;
-    m.ns = "default";
-    m.service = "upload";
-    m.port = "80";
-    m.target = std::string(target);
-    m.options.max_body_bytes = 0;
-    return std::optional(m);
-  };
-  hooks.endpoints = [&](const std::string&, const std::string&, const std::string&) {
-    return net::Backends{net::Backend{"127.0.0.1", backend_port, "default/upload"}};
-  };
+  ingress::RouteMatch m;
+  m.ns = "default";
+  m.service = "upload";
+  m.port = "80";
+  m.options.max_body_bytes = 0;
   ingress::IngressProxy proxy(opt, hooks);
+  proxy.publish(std::make_shared<ingress::FixedRouting>(
+      m, net::Backends{net::Backend{"127.0.0.1", backend_port, "default/upload"}}));
   auto ports = proxy.start();
   if (!ports) return 1;
 
@@ -130,8 +125,8 @@ int main(int argc, char** argv) {
   send_all(fd, head.data(), head.size());
   char hex[32];
   const int hex_len = std::snprintf(hex, sizeof hex, "%zx\r\n", piece);
-  std::string chunk = std::string(hex, static_cast<std::size_t>(hex_len)) +
-                      std::string(piece, 'u') + "\r\n";
+  std::string chunk =
+      std::string(hex, static_cast<std::size_t>(hex_len)) + std::string(piece, 'u') + "\r\n";
   for (std::size_t sent = 0; sent < total; sent += piece)
     if (!send_all(fd, chunk.data(), chunk.size())) return 1;
   send_all(fd, "0\r\n\r\n", 5);

@@ -3,6 +3,7 @@
 // strict-parsing behaviour is observed exactly as a client on the wire would see it.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -16,17 +17,23 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime/daemon/access_log.h"
 #include "runtime/ingress/proxy.h"
 
 namespace ticketctl::ingress {
@@ -88,7 +95,7 @@ std::string lower(std::string s) {
 }
 
 struct Message {
-  std::string start;  // request or status line
+  std::string start;                                // request or status line
   std::multimap<std::string, std::string> headers;  // lower-case names
   std::string body;
   uint64_t body_bytes = 0;  // when the body is counted rather than kept
@@ -340,27 +347,45 @@ long rss_kib() {
 
 class IngressProxyTest : public ::testing::Test {
  protected:
+  // Routes from the fixture's tables, which tests change while the proxy runs.
+  class FixtureRouting final : public Routing {
+   public:
+    explicit FixtureRouting(IngressProxyTest& t) : t_(t) {}
+    std::optional<RouteRef> route(std::string_view host, std::string_view target,
+                                  std::string& scratch) const override {
+      std::lock_guard lock(t_.mu_);
+      auto it = t_.routes_.find(std::string(host));
+      if (it == t_.routes_.end()) return std::nullopt;
+      const RouteMatch& m = it->second;
+      std::string_view upstream_target = target;
+      if (t_.rewrite_) {
+        scratch = t_.rewrite_(target);
+        upstream_target = scratch;
+      }
+      return RouteRef{m.ns, m.service, m.port, upstream_target, m.rule, m.options, m.host_has_tls};
+    }
+    Endpoints endpoints(std::string_view ns, std::string_view svc,
+                        std::string_view) const override {
+      std::lock_guard lock(t_.mu_);
+      const std::string key = std::string(ns) + "/" + std::string(svc);
+      auto it = t_.endpoints_.find(key);
+      if (it == t_.endpoints_.end()) return {};
+      return {it->second, &next_.try_emplace(key, 0).first->second};
+    }
+
+   private:
+    IngressProxyTest& t_;
+    mutable std::map<std::string, std::atomic<uint64_t>> next_;
+  };
+
   void start(ProxyOptions opt = {}) {
     opt.address = "127.0.0.1";
     opt.http_port = 0;
     if (opt.https_port != -1) opt.https_port = 0;
     opt.threads = 2;
     ProxyHooks hooks;
-    hooks.route = [this](std::string_view host, std::string_view target)
-        -> std::optional<RouteMatch> {
-      std::lock_guard lock(mu_);
-      auto it = routes_.find(std::string(host));
-      if (it == routes_.end()) return std::nullopt;
-      RouteMatch m = it->second;
-      m.target = rewrite_ ? rewrite_(target) : std::string(target);
-      return m;
-    };
-    hooks.endpoints = [this](const std::string& ns, const std::string& svc, const std::string&) {
-      std::lock_guard lock(mu_);
-      auto it = endpoints_.find(ns + "/" + svc);
-      return it == endpoints_.end() ? net::Backends{} : it->second;
-    };
     hooks.access_log = [this](const AccessLogEntry& e) {
+      if (access_log_) return access_log_(e);
       std::lock_guard lock(mu_);
       log_.push_back(e);
     };
@@ -371,6 +396,7 @@ class IngressProxyTest : public ::testing::Test {
       return made ? std::optional(made.value()) : std::nullopt;
     };
     proxy_ = std::make_unique<IngressProxy>(opt, hooks);
+    proxy_->publish(std::make_shared<FixtureRouting>(*this));
     auto ports = proxy_->start();
     ASSERT_TRUE(ports.ok()) << ports.error().message;
     http_ = static_cast<uint16_t>(ports.value().first);
@@ -403,6 +429,7 @@ class IngressProxyTest : public ::testing::Test {
   std::map<std::string, net::Backends> endpoints_;
   std::function<std::string(std::string_view)> rewrite_;
   std::vector<AccessLogEntry> log_;
+  std::function<void(const AccessLogEntry&)> access_log_;  // instead of log_, when set
   std::atomic<int> certificate_calls_{0};
   std::unique_ptr<IngressProxy> proxy_;
   uint16_t http_ = 0;
@@ -603,7 +630,8 @@ TEST_F(IngressProxyTest, SmugglingAttemptsAre400AndClose) {
       {"bare LF in field", "GET / HTTP/1.1\r\nHost: posts.com\nX: y\r\n\r\n"},
       {"bare CR", "GET / HTTP/1.1\r\nHost: posts.com\rX: y\r\n\r\n"},
       {"TE not chunked", h + "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"},
-      {"TE twice", h + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"TE twice",
+       h + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
       {"TE gzip", h + "Transfer-Encoding: gzip\r\n\r\n"},
       {"two Host", "GET / HTTP/1.1\r\nHost: posts.com\r\nHost: evil.com\r\n\r\n"},
       {"no Host", "GET / HTTP/1.1\r\n\r\n"},
@@ -702,7 +730,8 @@ TEST_F(IngressProxyTest, DeadPooledConnectionIsRetriedFresh) {
 TEST_F(IngressProxyTest, Http10ClientGetsCloseDelimitedBody) {
   Backend backend([](int fd) {
     serve_http(fd, [](const Message&) {
-      return std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+      return std::string(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
     });
   });
   route("posts.com");
@@ -719,8 +748,9 @@ TEST_F(IngressProxyTest, Http10ClientGetsCloseDelimitedBody) {
 
 TEST_F(IngressProxyTest, ChunkedUploadIsStreamedWithBoundedMemory) {
   Backend backend([](int fd) {
-    serve_http(fd, [](const Message& m) { return ok_response(std::to_string(m.body_bytes)); },
-               /*keep_body=*/false);
+    serve_http(
+        fd, [](const Message& m) { return ok_response(std::to_string(m.body_bytes)); },
+        /*keep_body=*/false);
   });
   route("posts.com").options.max_body_bytes = 0;
   endpoints("posts-srv", {backend.endpoint()});
@@ -793,8 +823,9 @@ TEST_F(IngressProxyTest, ExpectContinueIsAnswered) {
   endpoints("posts-srv", {backend.endpoint()});
   start();
   const int fd = connect_to(http_);
-  send_all(fd,
-           "POST / HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  send_all(
+      fd,
+      "POST / HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   std::string buf;
   Message interim;
   ASSERT_TRUE(read_head(fd, buf, interim, Clock::now() + 5s));
@@ -936,8 +967,9 @@ TEST_F(IngressProxyTest, SslRedirectAndCors) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->status(), 308);
 
-  auto pre = roundtrip(http_, "OPTIONS /api HTTP/1.1\r\nHost: plain.test\r\nOrigin: http://x\r\n"
-                              "Access-Control-Request-Method: POST\r\n\r\n");
+  auto pre = roundtrip(http_,
+                       "OPTIONS /api HTTP/1.1\r\nHost: plain.test\r\nOrigin: http://x\r\n"
+                       "Access-Control-Request-Method: POST\r\n\r\n");
   ASSERT_TRUE(pre);
   EXPECT_EQ(pre->status(), 204);
   EXPECT_EQ(pre->header("access-control-allow-origin"), "*");
@@ -974,7 +1006,8 @@ TEST_F(IngressProxyTest, UpstreamKilledMidResponse) {
   EXPECT_EQ(raw.substr(0, 12), "HTTP/1.1 200");
   EXPECT_LT(raw.size(), 100000u);  // truncated: the client can tell
 
-  auto early = roundtrip(http_, "POST /die-early HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 0\r\n\r\n");
+  auto early =
+      roundtrip(http_, "POST /die-early HTTP/1.1\r\nHost: posts.com\r\nContent-Length: 0\r\n\r\n");
   ASSERT_TRUE(early);
   EXPECT_EQ(early->status(), 502);
 
@@ -1016,6 +1049,144 @@ TEST_F(IngressProxyTest, StopLetsInFlightRequestsFinish) {
   EXPECT_TRUE(closed_by_peer(quiet));
   ::close(fd);
   ::close(quiet);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream pool and access log under the real writer (runtime/daemon/access_log.h)
+
+// Sockets of this network namespace connected to `remote_port` on 127.0.0.1 in `state` (hex, as
+// /proc/net/tcp writes it: "08" is CLOSE-WAIT).
+int sockets_to(uint16_t remote_port, const std::string& state) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  char want[16];
+  std::snprintf(want, sizeof want, "0100007F:%04X", remote_port);
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string sl, local, remote, st;
+    fields >> sl >> local >> remote >> st;
+    n += remote == want && st == state;
+  }
+  return n;
+}
+
+TEST_F(IngressProxyTest, PooledConnectionsTheBackendClosedLeaveNoCloseWait) {
+  // Each backend connection answers one request, keeps-alive by its headers, then closes.
+  Backend backend([](int fd) {
+    std::string buf;
+    Message req;
+    const auto deadline = Clock::now() + 10s;
+    if (!read_head(fd, buf, req, deadline)) return;
+    send_all(fd, ok_response("ok"));
+    ::shutdown(fd, SHUT_WR);
+    closed_by_peer(fd, 10s);
+  });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  start();
+  // Concurrent requests, so that several upstream connections end up in the pool.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(connect_to(http_));
+  for (int fd : clients) ASSERT_TRUE(send_all(fd, get("posts.com")));
+  for (int fd : clients) {
+    std::string buf;
+    auto r = read_response(fd, buf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status(), 200);
+    ::close(fd);
+  }
+  EXPECT_GE(backend.accepted.load(), 1);
+  EXPECT_TRUE(wait_for([&] { return sockets_to(backend.port, "08") == 0; }, 5s))
+      << sockets_to(backend.port, "08") << " upstream connections left in CLOSE-WAIT";
+  // The pool still works: a new request gets a fresh connection.
+  auto r = roundtrip(http_, get("posts.com"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 200);
+}
+
+// Many keep-alive clients at once; every response must be a 200 "ok".
+int load(uint16_t port, int clients, int per_client) {
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      const int fd = connect_to(port);
+      if (fd < 0) return;
+      std::string buf;
+      for (int i = 0; i < per_client; ++i) {
+        if (!send_all(fd, get("posts.com"))) break;
+        auto r = read_response(fd, buf);
+        if (!r || r->status() != 200 || r->body != "ok") break;
+        ++good;
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return good;
+}
+
+class AccessLogProxyTest : public IngressProxyTest {
+ protected:
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("ticketctl-proxy-log-" + std::to_string(::getpid()));
+  void SetUp() override {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    IngressProxyTest::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+};
+
+TEST_F(AccessLogProxyTest, OneLinePerRequestUnderLoadNothingLostAtStop) {
+  Backend backend([](int fd) { serve_http(fd, [](const Message&) { return ok_response("ok"); }); });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  daemon::AccessLogOptions opt;
+  opt.file = dir_ / "access.log";
+  daemon::AccessLog log(opt);
+  log.start();
+  access_log_ = [&log](const AccessLogEntry& e) { log.write(e); };
+  start();
+  constexpr int kClients = 8, kEach = 250;
+  EXPECT_EQ(load(http_, kClients, kEach), kClients * kEach);
+  proxy_->stop();  // as the control plane stops: the proxy, then the log
+  log.stop();
+  std::ifstream in(opt.file);
+  std::set<std::string> ids;
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["status"], 200);
+    EXPECT_EQ(j["host"], "posts.com");
+    ids.insert(j["request_id"].get<std::string>());
+  }
+  EXPECT_EQ(lines, kClients * kEach);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kClients * kEach));
+}
+
+TEST_F(AccessLogProxyTest, UnwritableLogChangesNoResponse) {
+  Backend backend([](int fd) { serve_http(fd, [](const Message&) { return ok_response("ok"); }); });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  daemon::AccessLogOptions opt;
+  opt.file = dir_ / "access.log";
+  // Every write fails with ENOSPC, as on a full disk.
+  opt.open = [](const std::filesystem::path&) { return ::open("/dev/full", O_WRONLY | O_CLOEXEC); };
+  opt.max_pending_bytes = 16 * 1024;  // and the buffers fill up, so lines are refused too
+  daemon::AccessLog log(opt);
+  log.start();
+  access_log_ = [&log](const AccessLogEntry& e) { log.write(e); };
+  start();
+  constexpr int kClients = 4, kEach = 250;
+  EXPECT_EQ(load(http_, kClients, kEach), kClients * kEach);
+  proxy_->stop();
+  log.stop();
+  EXPECT_EQ(log.lines_dropped(), static_cast<uint64_t>(kClients * kEach));
 }
 
 }  // namespace

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# The ingress of `ticketctl up` as users run it, against nginx and HAProxy in the same run.
+# Starts the real binary (`up -d`, its own state directory, the ingress on a free port) with a
+# bench app: a Deployment of one pod running bench_backend (a tiny keep-alive "hello" server),
+# a Service in front of it and an Ingress routing `bench.test` to that Service. Then wrk
+# (keep-alive, `Host: bench.test`) measures, at each connection count:
+#   pod-direct       the pod's IP:port, no proxy
+#   ticketctl-up     the `up` ingress (its access log on, as always)
+#   nginx            Debian's nginx, 1 worker, upstream keepalive 64, access_log off
+#   nginx-log        the same with an access log written to a file (unbuffered, ingress-nginx's
+#                    default `upstreaminfo` format)
+#   haproxy          Debian's HAProxy, nbthread 1, http-reuse always
+# Every proxy adds the X-Forwarded-*/X-Request-ID headers ingress-nginx adds. Prints requests/s
+# and p99 per target; a benchmark, never pass/fail, and CI does not run it.
+#
+#   tests/bench/ingress_up.sh [BUILD_DIR] [DURATION]      e.g. tests/bench/ingress_up.sh build 10s
+#
+# Environment: TICKETCTL (another ticketctl binary to measure, e.g. an older build placed in
+# BUILD/cli so that it finds the preload library and the shim), CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
+# e.g. "ticketctl-up nginx"), PERF=FILE (after the table, one more run against ticketctl-up at the first
+# connection count under `perf record -g` of the control plane, written to FILE).
+# Needs wrk, nginx and haproxy: installed here with apt-get when missing (benchmark-only tools,
+# never needed to run or test ticketctl). The Debian packages' own services are not used: each
+# server runs from a config file and pid file under a temporary directory and is stopped at exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+DURATION=${2:-10s}
+CONNECTIONS=${CONNECTIONS:-"50 500"}
+WRK_THREADS=${WRK_THREADS:-2}
+TARGETS=${TARGETS:-"pod-direct ticketctl-up nginx nginx-log haproxy"}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+if [ "${#need[@]}" -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  # policy-rc.d 101: the packages' init scripts must not start system-wide servers.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo[@]}" apt-get install -y -qq \
+    --no-install-recommends "${need[@]}" >/dev/null
+  for unit in nginx haproxy; do
+    if [ -x "/etc/init.d/$unit" ]; then "${sudo[@]}" "/etc/init.d/$unit" stop >/dev/null 2>&1 || true; fi
+  done
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+cmake --build "$BUILD" --target ticketctl ticketctl_net bench_backend >/dev/null
+bin=$(realpath "${TICKETCTL:-$BUILD/cli/ticketctl}")
+backend=$(realpath "$BUILD/tests/bench_backend")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ticketctl-ingress-up-bench.XXXXXX")
+state="$work/state"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$bin" down --state-dir "$state" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# ---- the bench app under `ticketctl up -d`
+mkdir -p "$work/app/k8s"
+cat >"$work/app/ticketctl.yaml" <<YAML
+manifests: [k8s]
+images:
+  bench/web: {command: ["$backend", "3000", "1"]}
+YAML
+cat >"$work/app/k8s/app.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: bench/web
+        ports: [{containerPort: 3000}]
+        readinessProbe: {tcpSocket: {port: 3000}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-srv}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 3000}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bench}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: bench.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web-srv, port: {number: 80}}}}
+YAML
+up_port=$(free_port)
+(cd "$work/app" && TICKETCTL_INGRESS_HTTP=$up_port TICKETCTL_INGRESS_HTTPS=0 \
+  "$bin" up -d --state-dir "$state" >"$work/up.out" 2>&1) || {
+  cat "$work/up.out" >&2
+  exit 1
+}
+pod_ip=""
+for _ in $(seq 1 200); do
+  pod_ip=$("$bin" get endpoints web-srv --state-dir "$state" \
+    -o 'jsonpath={.subsets[0].addresses[0].ip}' 2>/dev/null || true)
+  [ -n "$pod_ip" ] && break
+  sleep 0.05
+done
+[ -n "$pod_ip" ] || { echo "no ready endpoint for web-srv" >&2; exit 1; }
+cp_pid=$(sed 's/.*"pid":\([0-9]*\).*/\1/' "$state/apiserver.json")
+upstream="$pod_ip:3000"
+
+# ---- nginx, twice: access_log off, and an access log to a file
+start_nginx() {  # NAME PORT ACCESS_LOG_DIRECTIVE
+  local name=$1 port=$2 log=$3 dir="$work/$1"
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $dir/logs/error.log warn;
+pid $dir/nginx.pid;
+events { worker_connections 8192; }
+http {
+  log_format upstreaminfo '\$remote_addr - \$remote_user [\$time_local] "\$request" '
+    '\$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_length '
+    '\$request_time [default-web-srv-80] [] \$upstream_addr \$upstream_response_length '
+    '\$upstream_response_time \$upstream_status \$request_id';
+  $log
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  upstream backend { server $upstream; keepalive 64; }
+  server {
+    listen 127.0.0.1:$port;
+    server_name bench.test;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Request-ID \$request_id;
+      proxy_set_header X-Real-IP \$remote_addr;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host \$host;
+      proxy_set_header X-Forwarded-Port \$server_port;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Scheme \$scheme;
+    }
+  }
+}
+CONF
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
+  pids+=($!)
+}
+nginx_port=$(free_port)
+start_nginx nginx "$nginx_port" "access_log off;"
+nginx_log_port=$(free_port)
+start_nginx nginx-log "$nginx_log_port" "access_log $work/nginx-log/logs/access.log upstreaminfo;"
+
+# ---- HAProxy
+haproxy_port=$(free_port)
+mkdir -p "$work/haproxy"
+cat >"$work/haproxy/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 8000
+  pidfile $work/haproxy/haproxy.pid
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 75s
+  http-reuse always
+  option forwardfor
+  unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt
+frontend bench
+  bind 127.0.0.1:$haproxy_port
+  http-request set-header X-Request-ID %[unique-id]
+  http-request set-header X-Real-IP %[src]
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header X-Forwarded-Port %[dst_port]
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Scheme http
+  default_backend web
+backend web
+  server pod $upstream
+CONF
+"$HAPROXY" -db -f "$work/haproxy/haproxy.cfg" >"$work/haproxy/out" 2>&1 &
+pids+=($!)
+
+port_of() {
+  case $1 in
+    pod-direct) echo "${pod_ip}:3000" ;;
+    ticketctl-up) echo "127.0.0.1:$up_port" ;;
+    nginx) echo "127.0.0.1:$nginx_port" ;;
+    nginx-log) echo "127.0.0.1:$nginx_log_port" ;;
+    haproxy) echo "127.0.0.1:$haproxy_port" ;;
+  esac
+}
+for t in $TARGETS; do
+  ok=""
+  for _ in $(seq 1 100); do
+    if curl -fsS -H 'Host: bench.test' "http://$(port_of "$t")/" >/dev/null 2>&1; then
+      ok=1
+      break
+    fi
+    sleep 0.05
+  done
+  [ -n "$ok" ] || { echo "$t does not answer on $(port_of "$t")" >&2; exit 1; }
+done
+
+# wrk output → "requests/s p99 notes"
+measure() {
+  local addr=$1 conns=$2 out rps p99 errors
+  out=$(wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" --latency -H 'Host: bench.test' \
+    "http://$addr/")
+  rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
+  p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx|Socket errors/{$1=$1; printf "%s; ", $0}' <<<"$out")
+  echo "$rps $p99 ${errors:-}"
+}
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ingress access log: $state/ingress/access.log"
+printf '%-14s %6s %12s %10s  %s\n' target conns requests/s p99 notes
+for conns in $CONNECTIONS; do
+  for t in $TARGETS; do
+    # A short warm-up fills the proxies' upstream pools before the measured run.
+    wrk -t"$WRK_THREADS" -c"$conns" -d1s -H 'Host: bench.test' "http://$(port_of "$t")/" \
+      >/dev/null 2>&1 || true
+    read -r rps p99 notes <<<"$(measure "$(port_of "$t")" "$conns")"
+    printf '%-14s %6s %12s %10s  %s\n' "$t" "$conns" "$rps" "$p99" "${notes:-}"
+  done
+done
+if [ -n "${PERF:-}" ]; then
+  # Profiled separately, so that perf's own cost stays out of the figures above.
+  conns=${CONNECTIONS%% *}
+  perf record -g -o "$PERF" -p "$cp_pid" >/dev/null 2>&1 &
+  perf_pid=$!
+  read -r rps p99 notes <<<"$(measure "$(port_of ticketctl-up)" "$conns")"
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  printf '%-14s %6s %12s %10s  %s\n' "(under perf)" "$conns" "$rps" "$p99" "perf data: $PERF"
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)   access log lines: $(wc -l <"$state/ingress/access.log")"
