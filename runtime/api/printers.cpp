@@ -11,6 +11,8 @@
 #include <set>
 #include <utility>
 
+#include "runtime/core/strings.h"
+
 namespace ticketctl::api {
 namespace {
 
@@ -51,15 +53,6 @@ size_t key_count(const Json& v) {
 
 std::string name_of(const Json& object) {
   return str(dig(object, {"metadata", "name"}));
-}
-
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += sep;
-    out += parts[i];
-  }
-  return out;
 }
 
 std::vector<std::string> strings(const Json& v) {
