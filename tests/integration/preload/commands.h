@@ -149,20 +149,28 @@ static int get_over(int fd, const struct sockaddr* sa, socklen_t len, char* out,
   return 1;
 }
 
+// getaddrinfo(host, port) for a stream socket; on failure writes "err EAI_..." to `out` and
+// returns NULL.
+static struct addrinfo* resolve_stream(const char* host, const char* port, char* out, size_t size) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  int err = getaddrinfo(host, port, &hints, &res);
+  if (err != 0) {
+    snprintf(out, size, "err %s", eai_name(err));
+    return NULL;
+  }
+  return res;
+}
+
 static void cmd_get(char** w, int n, char* out, size_t size) {
   size_t used = 0;
   if (n < 3) {
     APPEND("usage");
     return;
   }
-  struct addrinfo hints, *res = NULL;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_socktype = SOCK_STREAM;
-  int err = getaddrinfo(w[1], w[2], &hints, &res);
-  if (err != 0) {
-    APPEND("err %s", eai_name(err));
-    return;
-  }
+  struct addrinfo* res = resolve_stream(w[1], w[2], out, size);
+  if (res == NULL) return;
   for (struct addrinfo* p = res; p != NULL; p = p->ai_next) {
     int fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
     int ok = get_over(fd, p->ai_addr, p->ai_addrlen, out, size);
@@ -209,18 +217,12 @@ static void cmd_peer(char** w, int n, char* out, size_t size) {
     APPEND("usage");
     return;
   }
-  struct addrinfo hints, *res = NULL;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_socktype = SOCK_STREAM;
-  int err = getaddrinfo(w[1], w[2], &hints, &res);
-  if (err != 0) {
-    APPEND("err %s", eai_name(err));
-    return;
-  }
+  struct addrinfo* res = resolve_stream(w[1], w[2], out, size);
+  if (res == NULL) return;
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  err = strcmp(w[3], "nonblock") == 0 ? connect_nonblocking(fd, res->ai_addr, res->ai_addrlen)
-        : connect(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0
-                                                          : errno;
+  int err = strcmp(w[3], "nonblock") == 0 ? connect_nonblocking(fd, res->ai_addr, res->ai_addrlen)
+            : connect(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0
+                                                              : errno;
   freeaddrinfo(res);
   char body[256], peer[128] = "?", dup_peer[128] = "?", local[128] = "?";
   if (err != 0) {
