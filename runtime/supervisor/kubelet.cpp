@@ -48,6 +48,9 @@ struct ProbeState {
   const Json* spec = nullptr;
   Clock::time_point next{};
   int successes = 0, failures = 0;
+  // The attempt in progress on its own thread: `done` turns true once `outcome` is written.
+  std::shared_ptr<std::atomic<bool>> done;
+  std::shared_ptr<ProbeOutcome> outcome;
   int period() const { return std::max(1, int_field(*spec, "periodSeconds", 10)); }
   int success_threshold() const { return std::max(1, int_field(*spec, "successThreshold", 1)); }
   int failure_threshold() const { return std::max(1, int_field(*spec, "failureThreshold", 3)); }
@@ -332,8 +335,8 @@ void Kubelet::stop() {
   stopping_ = true;  // read by the thread after the wake-up below
   wake();
   thread_.join();
-  for (HookThread& t : hook_threads_) t.thread.join();
-  hook_threads_.clear();
+  for (Background& t : background_) t.thread.join();
+  background_.clear();
   for (int fd : {epoll_fd_, wake_fd_, signal_fd_})
     if (fd >= 0) ::close(fd);
   epoll_fd_ = wake_fd_ = signal_fd_ = -1;
@@ -483,6 +486,7 @@ void Kubelet::reap() {
   pid_t pid;
   // As a subreaper we also collect orphaned grandchildren; those are simply gone.
   while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    if (probe_children_.collected(pid, status)) continue;
     if (auto hook = hook_pids_.find(pid); hook != hook_pids_.end()) {
       Container::Hook& h = *hook->second->hook;
       h.pid = 0;
@@ -950,15 +954,8 @@ void Kubelet::begin_stop(const Pod& pod, Container& c, seconds grace) {
     hook.kind = "httpGet";
     hook.done = std::make_shared<std::atomic<bool>>(false);
     hook.outcome = std::make_shared<ProbeOutcome>();
-    Json probe = {{"httpGet", http}, {"timeoutSeconds", grace.count()}};
-    // Its own copies: the container may be gone before the request ends.
-    hook_threads_.push_back(
-        {hook.done, std::thread([this, probe = std::move(probe), ip = pod.ip, spec = c.spec,
-                                 done = hook.done, outcome = hook.outcome] {
-           *outcome = run_probe(probe, ProbeTarget{ip, &spec, {}});
-           done->store(true);
-           wake();
-         })});
+    start_probe({{"httpGet", http}, {"timeoutSeconds", grace.count()}}, pod.ip, c.spec, {},
+                hook.done, hook.outcome);
   } else if (const Json& sleep = json_at(pre_stop, "sleep"); sleep.is_object()) {
     hook.kind = "sleep";
     hook.until = Clock::now() + seconds(int_field(sleep, "seconds", 0));
@@ -991,13 +988,20 @@ std::optional<std::string> Kubelet::end_hook(Container& c, bool timed_out) {
   if (hook.pid > 0) hook_pids_.erase(hook.pid);
   c.hook.reset();
   c.procs.signal(SIGTERM);
-  // httpGet hooks' threads that are done are joined here, not only at stop().
-  std::erase_if(hook_threads_, [](HookThread& t) {
-    if (!t.done->load()) return false;
-    t.thread.join();
-    return true;
-  });
   return failure;
+}
+
+void Kubelet::start_probe(Json probe, const std::string& pod_ip, const Json& container,
+                          SpawnSpec exec_base, std::shared_ptr<std::atomic<bool>> done,
+                          std::shared_ptr<ProbeOutcome> outcome) {
+  // Its own copies: the container may be gone, or restarted, before the attempt ends.
+  background_.push_back(
+      {done, std::thread([this, probe = std::move(probe), ip = pod_ip, spec = container,
+                          base = std::move(exec_base), done, outcome]() mutable {
+         *outcome = run_probe(probe, ProbeTarget{ip, &spec, std::move(base), &probe_children_});
+         done->store(true);
+         wake();
+       })});
 }
 
 Json Kubelet::status_of(const Pod& pod, const Json& pod_json) const {
@@ -1324,14 +1328,36 @@ void Kubelet::sync() {
     }
   }
 
-  // Probes, without the store's lock: they may take up to their timeout.
+  // Probes, each attempt on a thread of its own (it may take up to its timeout): here their
+  // outcomes are taken and the next attempts started. Threads that are done are joined.
+  std::erase_if(background_, [](Background& t) {
+    if (!t.done->load()) return false;
+    t.thread.join();
+    return true;
+  });
   for (auto& [uid, pod] : pods_) {
     if (pod->deleting || !wanted.count(uid)) continue;
     for (auto& cp : pod->containers) {
       Container& c = *cp;
       if (c.pid == 0 || c.stopping) continue;
-      ProbeTarget target{pod->ip, &c.spec, c.process};
       const Json& pod_json = wanted[uid];
+      // The outcome of an attempt that ended since the last look; the next attempt starts when
+      // its period is up and none is in progress (periods count from an attempt's start).
+      auto step = [&](ProbeState& p) -> std::optional<ProbeOutcome> {
+        std::optional<ProbeOutcome> ended;
+        if (p.done && p.done->load()) {
+          ended = std::move(*p.outcome);
+          p.done.reset();
+          p.outcome.reset();
+        }
+        if (!p.done && now >= p.next) {
+          p.done = std::make_shared<std::atomic<bool>>(false);
+          p.outcome = std::make_shared<ProbeOutcome>();
+          p.next = now + seconds(p.period());
+          start_probe(*p.spec, pod->ip, c.spec, c.process, p.done, p.outcome);
+        }
+        return ended;
+      };
       auto kill_for = [&](const char* which, const std::string& message) {
         event(pod_json, "Warning", "Unhealthy", fmt::format("{} probe failed: {}", which, message));
         event(pod_json, "Normal", "Killing",
@@ -1339,39 +1365,38 @@ void Kubelet::sync() {
                           std::string(which) == "Liveness" ? "liveness" : "startup"));
         begin_stop(*pod, c, seconds(pod->grace_seconds));
       };
-      if (c.startup && !c.startup_done && now >= c.startup->next) {
-        const ProbeOutcome r = run_probe(*c.startup->spec, target);
-        c.startup->next = now + seconds(c.startup->period());
-        if (r.ok) {
-          c.startup_done = true;
-        } else if (++c.startup->failures >= c.startup->failure_threshold()) {
-          kill_for("Startup", r.message);
-          continue;
+      if (c.startup && !c.startup_done) {
+        if (const std::optional<ProbeOutcome> r = step(*c.startup)) {
+          if (r->ok) {
+            c.startup_done = true;
+          } else if (++c.startup->failures >= c.startup->failure_threshold()) {
+            kill_for("Startup", r->message);
+            continue;
+          }
         }
       }
       if (!c.startup_done) continue;
-      if (c.liveness && now >= c.liveness->next) {
-        const ProbeOutcome r = run_probe(*c.liveness->spec, target);
-        c.liveness->next = now + seconds(c.liveness->period());
-        if (r.ok) {
+      if (c.liveness) {
+        if (const std::optional<ProbeOutcome> r = step(*c.liveness); r && !r->ok) {
+          if (++c.liveness->failures >= c.liveness->failure_threshold()) {
+            c.liveness->failures = 0;
+            kill_for("Liveness", r->message);
+            continue;
+          }
+        } else if (r) {
           c.liveness->failures = 0;
-        } else if (++c.liveness->failures >= c.liveness->failure_threshold()) {
-          c.liveness->failures = 0;
-          kill_for("Liveness", r.message);
-          continue;
         }
       }
       if (c.readiness) {
-        if (now < c.readiness->next) continue;
-        const ProbeOutcome r = run_probe(*c.readiness->spec, target);
-        c.readiness->next = now + seconds(c.readiness->period());
-        if (r.ok) {
+        const std::optional<ProbeOutcome> r = step(*c.readiness);
+        if (!r) continue;
+        if (r->ok) {
           c.readiness->failures = 0;
           if (++c.readiness->successes >= c.readiness->success_threshold()) c.ready = true;
         } else {
           c.readiness->successes = 0;
           if (c.ready || c.readiness->failures == 0)
-            event(pod_json, "Warning", "Unhealthy", "Readiness probe failed: " + r.message);
+            event(pod_json, "Warning", "Unhealthy", "Readiness probe failed: " + r->message);
           if (++c.readiness->failures >= c.readiness->failure_threshold()) c.ready = false;
         }
         continue;

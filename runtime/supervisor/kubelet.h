@@ -30,6 +30,8 @@
 #include "runtime/store/store.h"
 #include "runtime/supervisor/cgroup.h"
 #include "runtime/supervisor/env.h"
+#include "runtime/supervisor/probe.h"
+#include "runtime/supervisor/process.h"
 #include "runtime/supervisor/process_tree.h"
 
 namespace ticketctl::supervisor {
@@ -136,6 +138,11 @@ class Kubelet {
   void watch_fd(int fd);  // readable -> the thread's epoll_wait returns it
   void watch_output(const Pod& pod, Container& c, int stdout_fd, int stderr_fd);
   void arm_probes(Container& c, bool initial_delay);
+  // Starts `probe` against `target` on a background thread; `done` turns true (and the kubelet
+  // is woken) once `outcome` is written.
+  void start_probe(Json probe, const std::string& pod_ip, const Json& container,
+                   SpawnSpec exec_base, std::shared_ptr<std::atomic<bool>> done,
+                   std::shared_ptr<ProbeOutcome> outcome);
   // The container's main process ended: its group is killed, its output read to the end.
   void finish(Container& c, Json terminated);
   void adopted_exited(int pidfd);
@@ -164,11 +171,14 @@ class Kubelet {
   std::map<int, std::unique_ptr<Stream>> streams_;    // by pipe fd
   std::map<pid_t, Container*> by_pid_;
   std::map<pid_t, Container*> hook_pids_;  // exec preStop hooks, children like containers
-  struct HookThread {
+  // A probe or an httpGet preStop hook on a thread of its own: a slow one holds up no reaping,
+  // restart or log capture. Joined once done (and all at stop()).
+  struct Background {
     std::shared_ptr<std::atomic<bool>> done;
     std::thread thread;
   };
-  std::vector<HookThread> hook_threads_;  // httpGet preStop hooks, joined once done
+  std::vector<Background> background_;
+  ChildExits probe_children_;  // exec probes' children, which reap() leaves to their threads
   // Adopted containers are not this process's children: their exit is seen through a pidfd.
   std::map<int, Container*> by_pidfd_;
   // Found by start(), consumed by the first sync: uid -> container name -> what to adopt, and

@@ -60,7 +60,7 @@ ProbeOutcome exec_probe(const Json& spec, const ProbeTarget& target,
   s.argv.clear();
   for (const Json& a : json_at(spec, "command"))
     if (a.is_string()) s.argv.push_back(a.get<std::string>());
-  Result<Spawned> child = spawn_process(s);
+  Result<Spawned> child = target.exits ? target.exits->spawn(s) : spawn_process(s);
   if (!child.ok()) return {false, child.error().message};
   const Spawned& c = child.value();
   std::string output;
@@ -80,13 +80,25 @@ ProbeOutcome exec_probe(const Json& spec, const ProbeTarget& target,
       while ((n = ::read(p.fd, buf, sizeof buf)) > 0)
         if (output.size() < 10240) output.append(buf, static_cast<size_t>(n));
     }
-    exited = ::waitpid(c.pid, &status, WNOHANG) == c.pid;
+    if (target.exits) {
+      const std::optional<int> ended = target.exits->wait(c.pid, std::chrono::steady_clock::now());
+      exited = ended.has_value();
+      if (exited) status = *ended;
+    } else {
+      exited = ::waitpid(c.pid, &status, WNOHANG) == c.pid;
+    }
   }
   ::close(c.stdout_fd);
   ::close(c.stderr_fd);
   if (!exited) {
     signal_group(c.pid, SIGKILL);
-    ::waitpid(c.pid, &status, 0);
+    if (target.exits) {
+      // Killed, it ends within moments; if not, the reaper collects it whenever it does.
+      if (!target.exits->wait(c.pid, std::chrono::steady_clock::now() + std::chrono::seconds(5)))
+        target.exits->forget(c.pid);
+    } else {
+      ::waitpid(c.pid, &status, 0);
+    }
     return {false, fmt::format("command timed out after {}s", timeout.count() / 1000)};
   }
   signal_group(c.pid, SIGKILL);  // whatever it left behind in its group
@@ -134,7 +146,8 @@ ProbeOutcome tcp_probe(const std::string& ip, int port, std::chrono::millisecond
 
 ProbeOutcome run_probe(const Json& probe, const ProbeTarget& target) {
   const auto timeout = timeout_of(probe);
-  if (const Json& h = json_at(probe, "httpGet"); !h.is_null()) return http_probe(h, target, timeout);
+  if (const Json& h = json_at(probe, "httpGet"); !h.is_null())
+    return http_probe(h, target, timeout);
   if (const Json& t = json_at(probe, "tcpSocket"); !t.is_null()) {
     const int port = resolve_port(json_at(t, "port"), *target.container);
     return tcp_probe(t.value("host", target.pod_ip), port, timeout);

@@ -264,4 +264,48 @@ unsigned long long process_start_time(pid_t pid) {
   return 0;
 }
 
+Result<Spawned> ChildExits::spawn(const SpawnSpec& spec) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Result<Spawned> child = spawn_process(spec);
+  if (child.ok()) children_.emplace(child.value().pid, std::nullopt);
+  return child;
+}
+
+bool ChildExits::collected(pid_t pid, int status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = children_.find(pid);
+  if (it == children_.end()) return false;
+  it->second = status;
+  changed_.notify_all();
+  return true;
+}
+
+std::optional<int> ChildExits::wait(pid_t pid, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    auto it = children_.find(pid);
+    if (it == children_.end()) return std::nullopt;
+    if (!it->second) {
+      // The reaper may be blocked, or gone (stop()): collect it here. ECHILD means the reaper
+      // has it and records it once it holds the lock.
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) it->second = status;
+    }
+    if (it->second) {
+      const int status = *it->second;
+      children_.erase(it);
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    // Short waits: the reaper's notification ends them early, a reaper that is gone does not.
+    changed_.wait_until(
+        lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  }
+}
+
+void ChildExits::forget(pid_t pid) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  children_.erase(pid);
+}
+
 }  // namespace ticketctl::supervisor

@@ -6,7 +6,12 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +66,28 @@ Result<std::string> find_program(const std::string& name, const std::string& pat
 // The read end of a container's output FIFO, non-blocking and close-on-exec: the end a control
 // plane that adopts a running container reads from. -1 (errno set) when it cannot be opened.
 int open_output_fifo(const std::filesystem::path& fifo);
+
+// Children that a thread other than the reaper waits for (exec probes on their own threads),
+// while the reaper collects every child with waitpid(-1) as a subreaper must. Whoever collects
+// a registered child first records its status here; the waiting thread reads it. A child is
+// registered under the lock it is spawned under, so the reaper never sees an unknown one.
+class ChildExits {
+ public:
+  Result<Spawned> spawn(const SpawnSpec& spec);
+  // The reaper: true when `pid` was registered here (its status is then kept for the waiter).
+  bool collected(pid_t pid, int status);
+  // The waiter: the child's wait status once it ended, collecting it itself when nobody else
+  // does (the reaper may be gone); nullopt when it has not ended by `deadline`. Forgets it once
+  // its status is returned.
+  std::optional<int> wait(pid_t pid, std::chrono::steady_clock::time_point deadline);
+  // The waiter gives up on `pid`: it is the reaper's again.
+  void forget(pid_t pid);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<pid_t, std::optional<int>> children_;
+};
 
 // Sends `sig` to the whole process group; false when the group no longer exists.
 bool signal_group(pid_t pgid, int sig);

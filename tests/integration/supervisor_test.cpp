@@ -71,7 +71,8 @@ class SupervisorTest : public ::testing::Test {
         << "  test/echo-files: {context: " << programs << ", command: [sh, echo_files.sh]}\n"
         << "  test/term: {context: " << programs << ", command: [sh, term_after_hook.sh]}\n"
         << "  test/http-hook: {context: " << programs << ", command: [node, http_hook.js]}\n"
-        << "  test/eat-memory: {context: " << programs << ", command: [node, eat_memory.js]}\n";
+        << "  test/eat-memory: {context: " << programs << ", command: [node, eat_memory.js]}\n"
+        << "  test/silent: {context: " << programs << ", command: [node, silent.js]}\n";
   }
   void TearDown() override {
     ticketctl({"down", "--state-dir", state_.string()});
@@ -225,6 +226,62 @@ TEST_F(SupervisorTest, ReadinessFollowsTheProbe) {
   fs::remove(ready);
   EXPECT_TRUE(eventually([&] { return pod_field("flip", ready_path) == "False"; }));
   EXPECT_NE(events().find("Unhealthy: Readiness probe failed"), std::string::npos);
+}
+
+// Probes run off the kubelet's thread: probes that last their whole 5 s timeout (an httpGet
+// against a server that never answers, an exec that never ends) hold up no other pod's restarts
+// or log capture. On one thread, each sync would wait for them and the restarts come >= 5 s apart.
+TEST_F(SupervisorTest, ASlowProbeDelaysNoOtherPodsRestartOrLogs) {
+  const fs::path starts = scratch_ / "starts";
+  up("apiVersion: v1\nkind: Pod\nmetadata: {name: slow}\nspec:\n"
+     "  containers:\n  - name: main\n    image: test/silent\n"
+     "    env: [{name: PORT, value: '8080'}]\n"
+     "    ports: [{containerPort: 8080}]\n"
+     "    readinessProbe: {httpGet: {port: 8080, path: /}, timeoutSeconds: 5, periodSeconds: 1}\n"
+     "    livenessProbe:\n"
+     "      exec: {command: [sleep, '59.25']}\n"
+     "      timeoutSeconds: 5\n      periodSeconds: 1\n      failureThreshold: 100\n"
+     "---\n"
+     "apiVersion: v1\nkind: Pod\nmetadata: {name: crasher}\nspec:\n"
+     "  containers:\n  - name: main\n    image: test/crash\n"
+     "    env: [{name: STARTS, value: " +
+     starts.string() + "}]\n");
+  // Both probes of `slow` are in progress once its readiness probe has failed once.
+  ASSERT_TRUE(eventually([&] {
+    return events().find("Unhealthy: Readiness probe failed") != std::string::npos;
+  })) << events();
+  std::vector<int64_t> times;
+  ASSERT_TRUE(eventually([&] {
+    times.clear();
+    std::ifstream in(starts);
+    for (int64_t t; in >> t;) times.push_back(t);
+    return times.size() >= 12;
+  })) << events();
+  // The back-off is at most 800 ms (ticketctl.yaml): every restart follows well within 5 s.
+  for (size_t i = 1; i < times.size(); ++i)
+    EXPECT_LT(static_cast<double>(times[i] - times[i - 1]) / 1e9, 3.0) << "restart " << i;
+  // Each run's line reaches its log as it is written.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return run({"logs", "crasher"})
+                   .out.find("run " + std::to_string(times.size()) + " failing") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(3)));
+  // Exec attempts that outlast their timeout are killed: one at a time is running, not one
+  // per period.
+  int sleeping = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline == std::string("sleep\0"
+                               "59.25\0",
+                               12))
+      ++sleeping;
+  }
+  EXPECT_GE(sleeping, 1);
+  EXPECT_LE(sleeping, 2);
+  EXPECT_EQ(pod_field("slow", "{.status.phase}"), "Running");
 }
 
 TEST_F(SupervisorTest, DownStopsEveryPodProcess) {
