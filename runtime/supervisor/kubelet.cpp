@@ -638,11 +638,19 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   for (const std::string& name : options_.host_env)
     if (const char* v = std::getenv(name.c_str())) in.host_env.emplace_back(name, v);
   const bool service_links = json_at(json_at(pod_json, "spec"), "enableServiceLinks") != false;
-  if (service_links)
-    for (const Json& svc : store_.list("services", pod.ns))
+  // Called without the store's lock (sync() starts containers after releasing it).
+  if (service_links) {
+    std::vector<Json> services;
+    {
+      std::lock_guard<std::mutex> lock(store_mutex_);
+      services = store_.list("services", pod.ns);
+    }
+    for (const Json& svc : services)
       for (auto& kv : service_link_env(svc)) in.service_env.push_back(std::move(kv));
+  }
   in.lookup = [this](const std::string& resource, const std::string& ns,
                      const std::string& name) -> std::optional<Json> {
+    std::lock_guard<std::mutex> lock(store_mutex_);
     Result<Json> o = store_.get({resource, ns, name});
     if (!o.ok()) return std::nullopt;
     return o.value();
@@ -1111,6 +1119,12 @@ void Kubelet::sync() {
   // its delete ends once its processes are gone, also when that is during `down`.
   std::set<std::string> stored;
   const auto now = Clock::now();
+  struct Start {
+    Pod* pod;
+    Container* container;
+    const Json* pod_json;
+  };
+  std::vector<Start> starts;  // decided under the store's lock, started after it
   {
     std::lock_guard<std::mutex> lock(store_mutex_);
     for (Json& p : store_.list("pods", "")) {
@@ -1224,31 +1238,40 @@ void Kubelet::sync() {
                               pod.name, pod.ns, pod.uid));
         }
         if (c.in_backoff && now < c.restart_at) continue;
-        const bool restarting = c.in_backoff;
-        const std::string before = c.waiting_reason + c.waiting_message;
-        if (restarting) ++c.restart_count;
-        if (!start_container(pod, c, pod_json)) {
-          if (restarting) --c.restart_count;
-          if (c.waiting_reason + c.waiting_message != before)
-            event(pod_json, "Warning", "Failed",
-                  c.waiting_reason == "CreateContainerConfigError" ? "Error: " + c.waiting_message
-                                                                   : c.waiting_message);
-          continue;
-        }
-        event(pod_json, "Normal", "Created", fmt::format("Created container {}", c.name));
-        event(pod_json, "Normal", "Started", fmt::format("Started container {}", c.name));
-        if (!c.limit_not_enforced.empty())
-          event(pod_json, "Warning", "MemoryLimitNotEnforced", std::move(c.limit_not_enforced));
-        c.limit_not_enforced.clear();
-        for (std::string& w : c.volume_warnings)
-          event(pod_json, "Warning", "HostPathOutsideProject", std::move(w));
-        c.volume_warnings.clear();
-        if (options_.report)
-          options_.report(pod.name, fmt::format("started container {} (pid {})", c.name, c.pid),
-                          false);
+        starts.push_back({&pod, &c, &pod_json});
       }
     }
     sync_volumes(wanted);
+  }
+
+  // Containers start without the store's lock: forks, FIFOs, cgroups and exec.json take time
+  // that API requests and controllers would otherwise wait for.
+  for (const auto& [pod_ptr, container, pod_json_ptr] : starts) {
+    if (stopping_) break;  // as above: `down` waits for no more starts
+    Pod& pod = *pod_ptr;
+    Container& c = *container;
+    const Json& pod_json = *pod_json_ptr;
+    const bool restarting = c.in_backoff;
+    const std::string before = c.waiting_reason + c.waiting_message;
+    if (restarting) ++c.restart_count;
+    if (!start_container(pod, c, pod_json)) {
+      if (restarting) --c.restart_count;
+      if (c.waiting_reason + c.waiting_message != before)
+        event(pod_json, "Warning", "Failed",
+              c.waiting_reason == "CreateContainerConfigError" ? "Error: " + c.waiting_message
+                                                               : c.waiting_message);
+      continue;
+    }
+    event(pod_json, "Normal", "Created", fmt::format("Created container {}", c.name));
+    event(pod_json, "Normal", "Started", fmt::format("Started container {}", c.name));
+    if (!c.limit_not_enforced.empty())
+      event(pod_json, "Warning", "MemoryLimitNotEnforced", std::move(c.limit_not_enforced));
+    c.limit_not_enforced.clear();
+    for (std::string& w : c.volume_warnings)
+      event(pod_json, "Warning", "HostPathOutsideProject", std::move(w));
+    c.volume_warnings.clear();
+    if (options_.report)
+      options_.report(pod.name, fmt::format("started container {} (pid {})", c.name, c.pid), false);
   }
 
   adopt_orphans();
