@@ -15,6 +15,7 @@
 #include "runtime/core/strings.h"
 #include "runtime/manifest/json_input.h"
 #include "runtime/manifest/loader.h"
+#include "runtime/store/pod_deletion.h"
 
 namespace ticketctl::api {
 namespace {
@@ -433,14 +434,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     return {200, o.value()};
   }
   if (req.method == "DELETE" && key == "pods") {
-    // Graceful, as the API server does it: a pod with running containers gets a
-    // deletionTimestamp (Terminating) and the kubelet removes it once its processes are gone.
-    Result<Json> current = store_.get({key, ns, name});
-    if (!current.ok()) return from_error(current.error(), *r, name);
-    Json pod = current.value();
-    int64_t grace = json_at(pod["spec"], "terminationGracePeriodSeconds").is_number_integer()
-                        ? pod["spec"]["terminationGracePeriodSeconds"].get<int64_t>()
-                        : 30;
+    // Graceful, as the API server does it (store/pod_deletion.h).
     std::string grace_text = query_value(req, "gracePeriodSeconds");
     if (grace_text.empty() && !req.body.empty()) {
       Result<Json> parsed = parse_json(req.body);
@@ -449,19 +443,9 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       if (json_at(options, "gracePeriodSeconds").is_number_integer())
         grace_text = std::to_string(options["gracePeriodSeconds"].get<int64_t>());
     }
+    std::optional<int64_t> grace;
     if (!grace_text.empty()) grace = std::atoll(grace_text.c_str());
-    bool running = false;
-    for (const Json& c : json_at(json_at(pod, "status"), "containerStatuses"))
-      running = running || !json_at(json_at(c, "state"), "running").is_null();
-    if (!running || grace <= 0) {
-      Result<Json> o = store_.remove({key, ns, name});
-      changed = o.ok();
-      return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
-    }
-    if (!json_at(pod["metadata"], "deletionTimestamp").is_null()) return {200, pod};
-    pod["metadata"]["deletionTimestamp"] = store::rfc3339_after(std::chrono::seconds(grace));
-    pod["metadata"]["deletionGracePeriodSeconds"] = grace;
-    Result<Json> o = store_.update(key, std::move(pod));
+    Result<Json> o = store::delete_pod(store_, {key, ns, name}, grace);
     changed = o.ok();
     return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
   }

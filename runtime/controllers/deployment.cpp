@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "runtime/controllers/events.h"
+#include "runtime/store/pod_deletion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -512,10 +513,14 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
         ++writes;
         scaled_down = true;
       }
-    // The new pods start only once every old pod is gone from the store.
+    // The new pods start only once every old pod is gone from the store: a Terminating one
+    // still runs (Kubernetes' oldPodsRunning counts every pod not Succeeded or Failed).
     bool old_pods = false;
     for (const Json& rs : old)
-      for (const store::ObjectRef& p : pods_of(rs)) old_pods = old_pods || pod_active(*p);
+      for (const store::ObjectRef& p : pods_of(rs)) {
+        const std::string phase = str(field(field(*p, "status"), "phase"));
+        old_pods = old_pods || (phase != "Succeeded" && phase != "Failed");
+      }
     if (!scaled_down && !old_pods) {
       if (!current)
         create_new(replicas);
@@ -742,7 +747,9 @@ int DeploymentController::reconcile_replicaset(const Json& rs, const ByOwner& po
     const size_t extra = pods.size() - static_cast<size_t>(std::max<int64_t>(want, 0));
     for (size_t i = 0; i < extra; ++i) {
       const std::string pod_name = str((*pods[i])["metadata"]["name"]);
-      if (!store_.remove({"pods", ns, pod_name}).ok()) continue;
+      // Terminating until its processes are gone (the kubelet removes it then), as a
+      // ReplicaSet's delete is in Kubernetes.
+      if (!store::delete_pod(store_, {"pods", ns, pod_name}, std::nullopt).ok()) continue;
       ++writes;
       record(rs, "SuccessfulDelete", fmt::format("Deleted pod: {}", pod_name));
     }
@@ -773,7 +780,10 @@ int DeploymentController::collect_orphans(const std::string& resource) {
     const Json& o = *ref;
     const std::string owner = controller_uid(o);
     if (owner.empty() || uids.count(owner)) continue;
-    if (store_.remove({resource, str(o["metadata"]["namespace"]), str(o["metadata"]["name"])}).ok())
+    if (resource == "pods" && !field(o["metadata"], "deletionTimestamp").is_null()) continue;
+    const store::Key key{resource, str(o["metadata"]["namespace"]), str(o["metadata"]["name"])};
+    if ((resource == "pods" ? store::delete_pod(store_, key, std::nullopt) : store_.remove(key))
+            .ok())
       ++writes;
   }
   return writes;

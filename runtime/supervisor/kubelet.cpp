@@ -1170,8 +1170,12 @@ void Kubelet::sync() {
           container->pod_name = pod->name;
           container->spec = c;
           for (const Json& s : json_at(status, "containerStatuses"))
-            if (str(json_at(s, "name")) == container->name)
+            if (str(json_at(s, "name")) == container->name) {
               container->restart_count = int_field(s, "restartCount", 0);
+              // How the previous run ended stays known across control planes, as lastState.
+              const Json& last = json_at(json_at(s, "lastState"), "terminated");
+              if (last.is_object()) container->last_terminated = last;
+            }
           auto left = leftovers.find(container->name);
           if (left != leftovers.end() && adopt(*pod, *container, left->second)) {
             adopted = true;

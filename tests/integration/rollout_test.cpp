@@ -16,6 +16,7 @@
 
 #include "runtime/api/client.h"
 #include "runtime/daemon/state_dir.h"
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -61,6 +62,11 @@ class RolloutTest : public ::testing::Test {
         << (fs::path(TICKETCTL_SOURCE_DIR) / "tests/integration/programs").string()
         << "\n"
            "    command: [node, http_ok.js]\n"
+           "  demo/slow-stop:\n"
+           "    context: "
+        << (fs::path(TICKETCTL_SOURCE_DIR) / "tests/integration/programs").string()
+        << "\n"
+           "    command: [sh, slow_stop.sh]\n"
            "restartBackoff: {initial: 200ms, max: 1s}\n"
            "ingress: {http: -1, https: -1}\n";
     Result up = run({"up", "-d"});
@@ -139,7 +145,9 @@ TEST_F(RolloutTest, ScaleToThreeAndBackToOne) {
   Result down = run({"scale", "deployment", "web", "--replicas=1"});
   ASSERT_EQ(down.status, 0) << down.err;
   ASSERT_EQ(run({"rollout", "status", "deploy/web", "--timeout", "60s"}).status, 0);
-  EXPECT_EQ(pod_names().size(), 1u);
+  // The two pods scaled away are Terminating until their processes are gone, as in a cluster.
+  EXPECT_TRUE(
+      testing::eventually([&] { return pod_names().size() == 1; }, std::chrono::seconds(30)));
 
   Result bad = run({"scale", "svc/web", "--replicas", "2"});
   EXPECT_EQ(bad.status, 1);
@@ -188,8 +196,11 @@ TEST_F(RolloutTest, RollingRestartKeepsEveryReplicaReadyThenHistoryUndoAndDelete
   EXPECT_TRUE(status.out.ends_with("deployment \"web\" successfully rolled out\n")) << status.out;
   // The pod that ends the watch (deleted below) is not counted.
   stop = true;
-  const std::vector<std::string> after = pod_names();
-  ASSERT_EQ(after.size(), 3u);
+  // The old pods are Terminating until their processes are gone, as in a cluster.
+  std::vector<std::string> after;
+  ASSERT_TRUE(testing::eventually([&] { return (after = pod_names()).size() == 3; },
+                                  std::chrono::seconds(30)))
+      << after.size();
   for (const std::string& p : after)
     EXPECT_EQ(std::count(before.begin(), before.end(), p), 0) << p << " was not replaced";
 
@@ -228,6 +239,51 @@ TEST_F(RolloutTest, RollingRestartKeepsEveryReplicaReadyThenHistoryUndoAndDelete
   Result missing = run({"rollout", "undo", "deploy/web", "--to-revision", "7"});
   EXPECT_EQ(missing.status, 1);
   EXPECT_EQ(missing.err, "error: unable to find specified revision 7 in history\n");
+}
+
+// Recreate: the new pods start only after the old ones have stopped, also when stopping takes
+// a second (the old pods are Terminating meanwhile, not gone).
+TEST_F(RolloutTest, RecreateNeverRunsOldAndNewPodsAtOnce) {
+  const fs::path dir = tmp_.path() / "runs";
+  fs::create_directories(dir);
+  std::ofstream(project_ / "recreate.yaml")
+      << "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: once}\nspec:\n"
+         "  replicas: 2\n  strategy: {type: Recreate}\n"
+         "  selector: {matchLabels: {app: once}}\n"
+         "  template:\n    metadata: {labels: {app: once}}\n    spec:\n"
+         "      terminationGracePeriodSeconds: 10\n"
+         "      containers:\n      - name: main\n        image: demo/slow-stop\n"
+         "        env: [{name: DIR, value: '"
+      << dir.string() << "'}]\n";
+  ASSERT_EQ(run({"apply", "-f", (project_ / "recreate.yaml").string()}).status, 0);
+  ASSERT_EQ(run({"rollout", "status", "deploy/once", "--timeout", "60s"}).status, 0);
+  ASSERT_EQ(run({"rollout", "restart", "deploy/once"}).status, 0);
+  const Result status = run({"rollout", "status", "deploy/once", "--timeout", "60s"});
+  ASSERT_EQ(status.status, 0) << status.out << status.err;
+  // Four runs: two old ones that stopped, two new ones that started (a Ready pod's program may
+  // not have written its line yet).
+  std::vector<int64_t> stops, starts_of_running;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        stops.clear();
+        starts_of_running.clear();
+        for (const auto& entry : fs::directory_iterator(dir)) {
+          std::ifstream in(entry.path());
+          std::string word;
+          int64_t start = 0, stop = 0;
+          while (in >> word) (word == "start" ? in >> start : in >> stop);
+          if (stop != 0)
+            stops.push_back(stop);
+          else if (start != 0)
+            starts_of_running.push_back(start);
+        }
+        return stops.size() + starts_of_running.size() == 4;
+      },
+      std::chrono::seconds(10)));
+  ASSERT_EQ(stops.size(), 2u);
+  ASSERT_EQ(starts_of_running.size(), 2u);
+  EXPECT_LT(*std::max_element(stops.begin(), stops.end()),
+            *std::min_element(starts_of_running.begin(), starts_of_running.end()));
 }
 
 TEST_F(RolloutTest, WaitForDeleteReturnsOnceThePodIsGone) {

@@ -242,6 +242,37 @@ TEST_F(DeploymentControllerTest, RecreateRemovesEveryOldPodBeforeCreatingNewOnes
   for (const Json& p : pods()) EXPECT_EQ(p["spec"]["containers"][0]["image"], "demo/posts:v2");
 }
 
+// Pods with running containers are deleted gracefully (Terminating until the kubelet removes
+// them): a Recreate rollout starts no new pod while one of them is still there.
+TEST_F(DeploymentControllerTest, RecreateWaitsForTerminatingPodsToBeGone) {
+  Json d = deployment(2);
+  d["spec"]["strategy"] = {{"type", "Recreate"}};
+  store_->create("deployments.apps", d);
+  DeploymentController c(*store_, 15);
+  roll(c, 2);
+  for (const Json& p : pods()) {
+    Json status = p["status"];
+    status["containerStatuses"] = {
+        {{"name", "posts"}, {"state", {{"running", {{"startedAt", "2020-01-01T00:00:00Z"}}}}}}};
+    ASSERT_TRUE(store_->update_status({"pods", "default", p["metadata"]["name"]}, status).ok());
+  }
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "demo/posts:v2";
+  ASSERT_TRUE(store_->update("deployments.apps", d).ok());
+  for (int i = 0; i < 5; ++i) c.reconcile();
+  ASSERT_EQ(pods().size(), 2u);
+  for (const Json& p : pods()) {
+    EXPECT_FALSE(p["metadata"]["deletionTimestamp"].is_null()) << p.dump();
+    EXPECT_EQ(p["metadata"]["deletionGracePeriodSeconds"], 30);
+    EXPECT_EQ(p["spec"]["containers"][0]["image"], "demo/posts");
+  }
+  // The kubelet removes them once their processes are gone; only then do new pods come.
+  for (const Json& p : pods())
+    ASSERT_TRUE(store_->remove({"pods", "default", p["metadata"]["name"]}).ok());
+  converge(c);
+  ASSERT_EQ(pods().size(), 2u);
+  for (const Json& p : pods()) EXPECT_EQ(p["spec"]["containers"][0]["image"], "demo/posts:v2");
+}
+
 TEST_F(DeploymentControllerTest, RevisionsAnnotateReplicaSetsAndTheDeploymentAndUndoReusesOne) {
   store_->create("deployments.apps", deployment(1));
   DeploymentController c(*store_, 14);
