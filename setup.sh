@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev
   libcpp-httplib-dev libssl-dev libboost1.81-dev libkainjow-mustache-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
 )

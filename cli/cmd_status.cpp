@@ -2,6 +2,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "runtime/supervisor/kubelet.h"
 
 namespace ticketctl::cli {
+namespace fs = std::filesystem;
 
 Handler attach_status(CLI::App& verb) {
   auto state = std::make_shared<StateDirArg>();
@@ -31,6 +33,8 @@ Handler attach_status(CLI::App& verb) {
       std::cout << "state directory: " << dir.root.string()
                 << "\ncontrol plane:   " << (stopping ? "stopping, pid " + pid : "not running")
                 << '\n';
+      if (fs::exists(dir.operator_log()))
+        std::cout << "operator log:    " << dir.operator_log().string() << '\n';
       // A killed control plane leaves its pods running.
       size_t left = 0;
       for (const supervisor::RecordedRun& r : supervisor::recorded_runs(dir.root / "pods"))
@@ -49,6 +53,7 @@ Handler attach_status(CLI::App& verb) {
               << "control plane:   running, pid " << info.value("pid", 0) << '\n'
               << "API:             https://127.0.0.1:" << conn.value().port << '\n'
               << "kubeconfig:      " << dir.kubeconfig().string() << '\n'
+              << "operator log:    " << dir.operator_log().string() << '\n'
               << "objects:\n";
     for (const api::Resource& r : api::all_resources()) {
       Result<Json> list = client.get(r.path(""));

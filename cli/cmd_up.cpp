@@ -129,6 +129,7 @@ Handler attach_up(CLI::App& verb) {
   auto build = std::make_shared<bool>(false);
   auto empty = std::make_shared<bool>(false);
   auto max_restarts = std::make_shared<int>(daemon::GateOptions{}.max_restarts);
+  auto verbosity = std::make_shared<int>(0);
   verb.add_option(
       "-f,--filename", args->paths,
       "Manifests to apply at start (files, directories, globs); default: ticketctl.yaml's "
@@ -148,6 +149,10 @@ Handler attach_up(CLI::App& verb) {
   verb.add_flag("--empty", *empty,
                 "Start even with nothing to deploy (no -f, no manifests in ticketctl.yaml or "
                 "skaffold.yaml); apply later with `ticketctl apply` or kubectl");
+  verb.add_option("-v,--v", *verbosity,
+                  "Verbosity of the control plane's own log (operator.log in the state directory), "
+                  "as kubectl's --v=N: 4 and up adds debug lines")
+      ->check(CLI::Range(0, 10));
   state->attach(verb);
   verb.footer(
       "Runs the control plane: an object store and a Kubernetes-shaped API on 127.0.0.1 (HTTPS,\n"
@@ -161,11 +166,12 @@ Handler attach_up(CLI::App& verb) {
       "Nothing to deploy (no -f, no manifests named by ticketctl.yaml or skaffold.yaml, no "
       "earlier\n"
       "state) is an error unless --empty.");
-  return [args, state, detach, timeout, build, empty, max_restarts] {
+  return [args, state, detach, timeout, build, empty, max_restarts, verbosity] {
     daemon::ControlPlaneOptions options;
     if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options, *empty))
       return *stop;
     options.gate.max_restarts = *max_restarts;
+    options.verbosity = *verbosity;
     if (*build) {
       // A failed build does not stop `up`: its pods wait with BuildFailed until a build succeeds.
       const int failed = run_builds(

@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "runtime/core/files.h"
+#include "runtime/core/oplog.h"
 
 namespace ticketctl::daemon {
 namespace {
@@ -354,7 +355,7 @@ void AccessLog::write_batch(std::string& batch) {
   }
   if (done == batch.size()) {
     if (last_errno_ != 0) {
-      std::fprintf(stderr, "ingress access log: writing %s again\n", opt_.file.c_str());
+      oplog::info("ingress", "access log: writing {} again", opt_.file.string());
       last_errno_ = 0;
     }
     return;
@@ -368,8 +369,8 @@ void AccessLog::write_batch(std::string& batch) {
 void AccessLog::report(const std::string& what, int err) {
   if (err == last_errno_) return;  // once per kind of failure, not once per batch
   last_errno_ = err;
-  std::fprintf(stderr, "ingress access log: %s: %s; lines are dropped until it works again\n",
-               what.c_str(), std::strerror(err));
+  oplog::warn("ingress", "access log: {}: {}; lines are dropped until it works again", what,
+              std::strerror(err));
 }
 
 void AccessLog::stop() {

@@ -28,6 +28,7 @@
 #include "runtime/controllers/deployment.h"
 #include "runtime/controllers/endpoints.h"
 #include "runtime/controllers/events.h"
+#include "runtime/core/oplog.h"
 #include "runtime/core/strings.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
@@ -216,7 +217,7 @@ class ControllerLoop {
           synced_ports_ = std::move(ports);
           foreign_ports_ = std::move(foreign.value());
         } else {
-          std::fprintf(stderr, "ticketctl: %s\n", foreign.error().message.c_str());
+          repeated_.write(oplog::Level::Error, "node-ports", foreign.error().message);
         }
       }
     }
@@ -251,10 +252,7 @@ class ControllerLoop {
     }
     // Listeners and the name table change outside the lock; problems become Warning events.
     const std::vector<net::PortProblem> problems = dataplane_.apply(plan);
-    for (std::string& w : plan.warnings) {
-      if (!reported_.insert(w).second) continue;
-      std::fprintf(stderr, "ticketctl: %s\n", w.c_str());
-    }
+    for (const std::string& w : plan.warnings) repeated_.write(oplog::Level::Warn, "dataplane", w);
     report_port_problems(problems);
     if (writes > 0 && after_write_) after_write_();
   }
@@ -272,7 +270,7 @@ class ControllerLoop {
     for (const net::PortProblem& p : fresh) {
       const std::string line =
           p.service.empty() ? p.message : "service " + p.service + ": " + p.message;
-      std::fprintf(stderr, "ticketctl: %s\n", line.c_str());
+      oplog::warn("dataplane", "{}", line);
       const size_t slash = p.service.find('/');
       if (slash == std::string::npos) continue;
       if (const Json* svc =
@@ -314,7 +312,9 @@ class ControllerLoop {
   net::NodePortRegistry* node_ports_;
   std::map<int, std::string> synced_ports_, foreign_ports_;
   std::function<void()> after_write_;
-  std::set<std::string> reported_;
+  // The dataplane's warnings recur every round while their cause lasts: said at once, then at
+  // most once a minute with how many were held back.
+  oplog::RateLimited repeated_;
   std::set<net::PortProblem> port_problems_;  // controller thread only
   std::mutex mu_;
   std::condition_variable cv_;
@@ -462,6 +462,17 @@ int run_control_plane(const ControlPlaneOptions& o) {
     return fail(o.report, made.error().message);
   DirLock lock;
   if (Result<bool> l = lock.acquire(dir); !l.ok()) return fail(o.report, l.error().message);
+  // The operator log: a detached control plane's stderr is controlplane.log already, so only
+  // the foreground echoes warnings to the terminal.
+  if (Result<bool> opened = oplog::init({.file = dir.operator_log(),
+                                         .level = oplog::level_for_verbosity(o.verbosity),
+                                         .echo_stderr = !o.close_report_when_ready});
+      !opened.ok())
+    std::fprintf(stderr, "ticketctl: %s; its lines go to stderr\n", opened.error().message.c_str());
+  struct CloseLog {
+    ~CloseLog() { oplog::shutdown(); }
+  } close_log;
+  oplog::info("control-plane", "starting in {} (pid {})", dir.root.string(), ::getpid());
 
   // Signals are taken with sigwait below; block them before any thread exists so every thread
   // inherits the mask and none is interrupted.
@@ -620,6 +631,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   kubelet.start();
   std::fprintf(o.report, "control plane ready: https://127.0.0.1:%d (pid %d)\nkubeconfig: %s\n",
                port.value(), ::getpid(), dir.kubeconfig().c_str());
+  oplog::info("control-plane", "API serving on https://127.0.0.1:{}", port.value());
   if (ingress_ports.value().http > 0)
     std::fprintf(o.report, "ingress: http://%s:%d", ingress_ports.value().address.c_str(),
                  ingress_ports.value().http);
@@ -679,6 +691,7 @@ int run_control_plane(const ControlPlaneOptions& o) {
   }
   // In the foreground, a gate that failed or timed out ends `up` (after stopping everything).
   if (sig == 0 && !(gate_failed && o.echo_logs)) sigwait(&signals, &sig);
+  oplog::info("control-plane", "stopping ({})", sig == 0 ? "the gate failed" : strsignal(sig));
   server.stop();
   // No API any more: clients (`status`) must not take this control plane for a serving one.
   fs::remove(dir.apiserver(), ec);
@@ -691,7 +704,10 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // What had to be killed, for `down` to print once the lock is released.
   std::string killed;
   for (const std::string& line : kubelet.kill_report()) killed += line + "\n";
-  if (!killed.empty()) (void)write_private_file(dir.stop_report(), killed);
+  if (!killed.empty())
+    if (Result<bool> w = write_private_file(dir.stop_report(), killed); !w.ok())
+      oplog::error("control-plane", "the stop report for `down`: {}", w.error().message);
+  oplog::info("control-plane", "stopped");
   fs::remove(dir.root / "ingress.json", ec);
   if (gate_failed && o.echo_logs && sig == 0) return exit_code(verdict);
   return sig == SIGINT ? 130 : 0;

@@ -36,6 +36,8 @@ struct ControlPlaneOptions {
   // keeps running.
   std::chrono::milliseconds stabilize_timeout{0};
   GateOptions gate;
+  // -v / --v=N for the operator log (core/oplog.h): 4 and up adds debug lines.
+  int verbosity = 0;
 };
 
 // Returns the process exit status: 0 after SIGTERM (`ticketctl down`), 130 after SIGINT

@@ -4,7 +4,8 @@
 //   token          the API's bearer token    kubeconfig for ticketctl and kubectl (0600)
 //   lock           flock'd by the running control plane, holds its pid
 //   apiserver.json {"pid", "port"} while the API serves
-//   controlplane.log  output of a detached (`up -d`) control plane
+//   controlplane.log  output of a detached (`up -d`) control plane (stdout/stderr)
+//   operator.log   the control plane's own log (core/oplog.h), rotated as operator.N.log
 //   stop-report    what a stopping control plane had to kill, for `down` to print
 // Pure path logic plus small file reads; any thread.
 
@@ -33,6 +34,7 @@ struct StateDir {
   std::filesystem::path lock() const { return root / "lock"; }
   std::filesystem::path apiserver() const { return root / "apiserver.json"; }
   std::filesystem::path log() const { return root / "controlplane.log"; }
+  std::filesystem::path operator_log() const { return root / "operator.log"; }
   std::filesystem::path stop_report() const { return root / "stop-report"; }
 };
 

@@ -18,6 +18,7 @@
 
 #include "runtime/api/pod_logs.h"
 #include "runtime/controllers/events.h"
+#include "runtime/core/oplog.h"
 #include "runtime/daemon/state_dir.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/host_sockets.h"
@@ -311,7 +312,7 @@ void Kubelet::start() {
   tracking_ = TrackingCgroups::detect("/sys/fs/cgroup", "/proc/self/cgroup", force ? force : "");
   find_leftovers();
   if (Result<bool> made = make_private_dirs(options_.pods_dir); !made.ok())
-    std::fprintf(stderr, "ticketctl: %s\n", made.error().message.c_str());
+    oplog::error("kubelet", "{}", made.error().message);
 
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -550,12 +551,14 @@ void Kubelet::finish(Container& c, Json terminated) {
   c.stopping = false;
   c.last_terminated = terminated;
   c.terminated = std::move(terminated);
+  oplog::info("kubelet", "pod {}: container {} exited with code {}", c.pod_name, c.name, code);
   if (options_.report)
     options_.report(c.pod_name, fmt::format("container {} exited with code {}", c.name, code),
                     false);
 }
 
 void Kubelet::note_kill(const Container& c, std::string line) {
+  oplog::warn("kubelet", "{}", line);
   if (options_.report) options_.report(c.pod_name, line, false);
   if (stopping_) kill_report_.push_back(std::move(line));
 }
@@ -836,7 +839,13 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
       fs::remove(old, ec);
   // The shim wrote it already; without one, this is the first moment it can be written.
   if (options_.shim.empty())
-    (void)write_private_file(c.pid_file, fmt::format("{} {}\n", s.pid, c.start_ticks));
+    if (Result<bool> w =
+            write_private_file(c.pid_file, fmt::format("{} {}\n", s.pid, c.start_ticks));
+        !w.ok())
+      oplog::error("kubelet", "pod {}: container {} (pid {}) cannot be adopted after a restart: {}",
+                   pod.name, c.name, s.pid, w.error().message);
+  oplog::info("kubelet", "pod {}/{}: started container {} (pid {}, run {})", pod.ns, pod.name,
+              c.name, s.pid, c.restart_count);
   watch_output(pod, c, s.stdout_fd, s.stderr_fd);
   arm_probes(c, true);
   return true;

@@ -515,6 +515,16 @@ TEST_F(ControlPlaneTest, StatusAndConfigView) {
   EXPECT_EQ(status.status, 0) << status.err;
   EXPECT_NE(status.out.find("  deployments: 6\n"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("  ingresses: 1\n"), std::string::npos) << status.out;
+  // The control plane's own log: where status says, private, with time, level and component.
+  EXPECT_NE(status.out.find("operator log:    " + (dir_ / "operator.log").string() + "\n"),
+            std::string::npos)
+      << status.out;
+  const std::string oplog = testing::slurp(dir_ / "operator.log");
+  EXPECT_NE(oplog.find(" info    [control-plane] API serving on https://127.0.0.1:"),
+            std::string::npos)
+      << oplog;
+  EXPECT_EQ(fs::status(dir_ / "operator.log").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 
   const std::string token = testing::slurp(dir_ / "token").substr(0, 64);
   Result view = run({"config", "view"});
