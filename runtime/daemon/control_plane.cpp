@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "runtime/api/defaults.h"
 #include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"
@@ -549,6 +550,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
   range.ports_listening = net::listening_tcp_ports;
   store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,
                                        const Json* old) -> Result<bool> {
+    api::apply_defaults(resource, object);
+    if (resource == "pods") api::bind_to_node(object);
     if (resource == "persistentvolumeclaims") {
       api::bind_claim(object);
       return true;
