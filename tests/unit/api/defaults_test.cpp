@@ -84,11 +84,11 @@ TEST(ApiDefaults, ImagePullPolicyFollowsTheTag) {
     const char* image;
     const char* policy;
   };
-  for (const Case& c : {Case{"nginx", "Always"}, Case{"nginx:latest", "Always"},
-                        Case{"nginx:1.27", "IfNotPresent"}, Case{"demo/auth", "Always"},
-                        Case{"localhost:5000/auth", "Always"},
-                        Case{"localhost:5000/auth:v2", "IfNotPresent"},
-                        Case{"nats@sha256:0123abcd", "IfNotPresent"}})
+  for (const Case& c :
+       {Case{"nginx", "Always"}, Case{"nginx:latest", "Always"}, Case{"nginx:1.27", "IfNotPresent"},
+        Case{"demo/auth", "Always"}, Case{"localhost:5000/auth", "Always"},
+        Case{"localhost:5000/auth:v2", "IfNotPresent"},
+        Case{"nats@sha256:0123abcd", "IfNotPresent"}})
     EXPECT_EQ(default_pull_policy(c.image), c.policy) << c.image;
 }
 
