@@ -130,6 +130,16 @@ TEST_F(ClusterViewTest, TheLocalhostNodeIsThisMachineAndPodsRunOnIt) {
   EXPECT_EQ(node["status"]["nodeInfo"]["operatingSystem"], "linux");
   EXPECT_FALSE(node["status"]["nodeInfo"].value("kernelVersion", "").empty());
 
+  const Result describe = run({"describe", "node", "localhost"});
+  ASSERT_EQ(describe.status, 0) << describe.err;
+  EXPECT_NE(describe.out.find("  Ready           True    KubeletReady"), std::string::npos)
+      << describe.out;
+  EXPECT_NE(describe.out.find("  cpu:     " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN))),
+            std::string::npos)
+      << describe.out;
+  EXPECT_NE(describe.out.find("  InternalIP:  127.0.0.1"), std::string::npos) << describe.out;
+  EXPECT_EQ(describe.out.find("Namespace:"), std::string::npos) << describe.out;
+
   const json pods = get_json("pods");
   ASSERT_EQ(pods["items"].size(), 1u);
   EXPECT_EQ(pods["items"][0]["spec"]["nodeName"], "localhost");
