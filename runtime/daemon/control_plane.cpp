@@ -599,11 +599,11 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (Result<bool> w = write_private_file(file, text); !w.ok())
       return fail(o.report, w.error().message);
   }
+  // The `kubernetes` Service's Endpoints name this API's port.
+  cluster_objects.set_api_port(port.value());
   // Nothing of an `up` that fails is stored: what can fail without writing goes first (the
   // ingress's ports), the rest happens in one transaction that a failure rolls back, and the
   // "created" lines are printed once it is committed.
-  // The `kubernetes` Service's Endpoints name this API's port.
-  cluster_objects.set_api_port(port.value());
   Result<IngressPorts> ingress_ports = ingress.start();
   if (!ingress_ports.ok()) return fail(o.report, ingress_ports.error().message);
   {
