@@ -284,6 +284,35 @@ void service(Writer& w, const Json& s) {
   w.line(0, "Session Affinity", str(at(spec, "sessionAffinity"), "None"));
 }
 
+// The parts of kubectl's node layout a user compares: conditions, addresses, capacity, system info.
+void node(Writer& w, const Json& n) {
+  const Json& status = at(n, "status");
+  std::vector<std::vector<std::string>> conditions = {{"Type", "Status", "Reason", "Message"},
+                                                      {"----", "------", "------", "-------"}};
+  for (const Json& c : at(status, "conditions"))
+    conditions.push_back(
+        {str(at(c, "type")), str(at(c, "status")), str(at(c, "reason")), str(at(c, "message"))});
+  w.text(0, "Conditions:");
+  table(w, 2, conditions);
+  w.text(0, "Addresses:");
+  for (const Json& a : at(status, "addresses"))
+    w.line(2, str(at(a, "type")), str(at(a, "address")));
+  for (const char* section : {"capacity", "allocatable"}) {
+    std::string title = section;
+    title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
+    w.text(0, title + ":");
+    for (auto& [k, v] : at(status, section).items()) w.line(2, k, str(v));
+  }
+  const Json& info = at(status, "nodeInfo");
+  w.text(0, "System Info:");
+  for (auto [key, label] :
+       {std::pair{"kernelVersion", "Kernel Version"}, std::pair{"osImage", "OS Image"},
+        std::pair{"operatingSystem", "Operating System"}, std::pair{"architecture", "Architecture"},
+        std::pair{"containerRuntimeVersion", "Container Runtime Version"},
+        std::pair{"kubeletVersion", "Kubelet Version"}})
+    w.line(2, label, str(at(info, key)));
+}
+
 void secret(Writer& w, const Json& s) {
   w.line(0, "Type", str(at(s, "type"), "Opaque"));
   w.text(0, "");
@@ -340,7 +369,7 @@ void ingress(Writer& w, const Json& i) {
 
 std::string describe(std::string_view kind, const Json& object, const Related& related) {
   Writer w;
-  header(w, object, kind != "Namespace");
+  header(w, object, kind != "Namespace" && kind != "Node");
   if (kind == "Deployment")
     deployment(w, object, related);
   else if (kind == "Pod")
@@ -353,6 +382,8 @@ std::string describe(std::string_view kind, const Json& object, const Related& r
     config_map(w, object);
   else if (kind == "Ingress")
     ingress(w, object);
+  else if (kind == "Node")
+    node(w, object);
   else if (at(object, "spec").is_object()) {
     w.text(0, "Spec:");
     std::string yaml = manifest::to_yaml(at(object, "spec"));

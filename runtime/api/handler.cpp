@@ -156,7 +156,9 @@ Json resource_list(std::string_view group_version) {
                   {"singularName", r.singular},
                   {"namespaced", r.namespaced},
                   {"kind", r.kind},
-                  {"verbs", {"create", "delete", "get", "list", "patch", "update"}}};
+                  {"verbs", read_only(r) ? Json{"get", "list", "watch"}
+                                         : Json{"create", "delete", "get", "list", "patch",
+                                                "update", "watch"}}};
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
     if (!r.categories.empty()) entry["categories"] = r.categories;
     resources.push_back(std::move(entry));
@@ -374,6 +376,13 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
   if (r->namespaced && !name.empty() && ns.empty()) return not_served();
 
   if (!subresource.empty() && !has_scale(*r)) return not_served();
+  if (!get && read_only(*r))
+    return failure(405, "MethodNotAllowed",
+                   fmt::format("{} is not allowed on {}: ticketctl keeps them itself ({})",
+                               req.method, r->plural,
+                               r->plural == "endpointslices"
+                                   ? "the endpoints controller mirrors each Service's Endpoints"
+                                   : "the localhost Node is this machine"));
 
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = r->store_key();

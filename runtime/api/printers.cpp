@@ -623,6 +623,62 @@ Cells namespace_row(const Json& ns, TimePoint now) {
   return {name_of(ns), phase, since(created(ns), now)};
 }
 
+std::string or_unknown(std::string s) {
+  return s.empty() ? "<unknown>" : s;
+}
+
+// printNode: Ready or NotReady from the Ready condition; roles from node-role.kubernetes.io/
+// labels.
+Cells node_row(const Json& node, TimePoint now) {
+  std::string status = "Unknown";
+  for (const Json& c : array(dig(node, {"status", "conditions"})))
+    if (str(at(c, "type")) == "Ready")
+      status = str(at(c, "status")) == "True" ? "Ready" : "NotReady";
+  if (dig(node, {"spec", "unschedulable"}) == true) status += ",SchedulingDisabled";
+  std::vector<std::string> roles;
+  constexpr std::string_view kRole = "node-role.kubernetes.io/";
+  const Json& labels = dig(node, {"metadata", "labels"});
+  if (labels.is_object())
+    for (const auto& [k, v] : labels.items())
+      if (k.starts_with(kRole) && k.size() > kRole.size()) roles.push_back(k.substr(kRole.size()));
+  std::string internal_ip, external_ip;
+  for (const Json& a : array(dig(node, {"status", "addresses"}))) {
+    const std::string type = str(at(a, "type"));
+    if (type == "InternalIP" && internal_ip.empty()) internal_ip = str(at(a, "address"));
+    if (type == "ExternalIP" && external_ip.empty()) external_ip = str(at(a, "address"));
+  }
+  const Json& info = dig(node, {"status", "nodeInfo"});
+  return {name_of(node),
+          status,
+          roles.empty() ? "<none>" : join(roles, ","),
+          since(created(node), now),
+          str(at(info, "kubeletVersion")),
+          or_none(internal_ip),
+          or_none(external_ip),
+          or_unknown(str(at(info, "osImage"))),
+          or_unknown(str(at(info, "kernelVersion"))),
+          or_unknown(str(at(info, "containerRuntimeVersion")))};
+}
+
+// printEndpointSlice: port numbers, then up to three addresses and how many more.
+Cells endpointslice_row(const Json& slice, TimePoint now) {
+  std::vector<std::string> ports;
+  for (const Json& p : array(at(slice, "ports")))
+    if (at(p, "port").is_number_integer())
+      ports.push_back(std::to_string(at(p, "port").get<int>()));
+  std::vector<std::string> addresses;
+  size_t total = 0;
+  for (const Json& e : array(at(slice, "endpoints")))
+    for (const Json& a : array(at(e, "addresses"))) {
+      if (addresses.size() < 3) addresses.push_back(str(a));
+      ++total;
+    }
+  std::string endpoints = addresses.empty() ? "<unset>" : join(addresses, ",");
+  if (total > addresses.size()) endpoints += fmt::format(" + {} more...", total - addresses.size());
+  return {name_of(slice), str(at(slice, "addressType")),
+          ports.empty() ? "<unset>" : join(ports, ","), endpoints, since(created(slice), now)};
+}
+
 // formatEventSource: component (or reporting controller), then ", host" when there is one.
 std::string event_source(const Json& e) {
   std::string component = str(dig(e, {"source", "component"}));
@@ -776,6 +832,29 @@ const std::vector<Printer>& printers() {
       // Cluster-scoped: kubectl drops the NAMESPACE column even with -A.
       {"namespaces", "Namespace", "", false, 0, {{"NAME"}, {"STATUS"}, {"AGE"}}, namespace_row},
       {"endpoints", "Endpoints", "", true, 0, {{"NAME"}, {"ENDPOINTS"}, {"AGE"}}, endpoints_row},
+      {"nodes",
+       "Node",
+       "",
+       false,
+       0,
+       {{"NAME"},
+        {"STATUS"},
+        {"ROLES"},
+        {"AGE"},
+        {"VERSION"},
+        {"INTERNAL-IP", true},
+        {"EXTERNAL-IP", true},
+        {"OS-IMAGE", true},
+        {"KERNEL-VERSION", true},
+        {"CONTAINER-RUNTIME", true}},
+       node_row},
+      {"endpointslices",
+       "EndpointSlice",
+       "discovery.k8s.io",
+       true,
+       0,
+       {{"NAME"}, {"ADDRESSTYPE"}, {"PORTS"}, {"ENDPOINTS"}, {"AGE"}},
+       endpointslice_row},
       {"events",
        "Event",
        "",

@@ -27,6 +27,9 @@ const std::vector<Resource>& table() {
       {"Deployment", "deployments", "deployment", "apps", "v1", true, {"deploy"}, {"all"}},
       {"ReplicaSet", "replicasets", "replicaset", "apps", "v1", true, {"rs"}, {"all"}},
       {"Ingress", "ingresses", "ingress", "networking.k8s.io", "v1", true, {"ing"}, {}},
+      {"Node", "nodes", "node", "", "v1", false, {"no"}, {}},
+      {"EndpointSlice", "endpointslices", "endpointslice", "discovery.k8s.io", "v1", true, {}, {}},
+      {"Lease", "leases", "lease", "coordination.k8s.io", "v1", true, {}, {}},
   };
   return t;
 }
@@ -76,6 +79,10 @@ void bind_claim(Json& claim) {
   const Json& storage = json_at(json_at(json_at(spec, "resources"), "requests"), "storage");
   if (storage.is_string()) status["capacity"] = {{"storage", storage}};
   claim["status"] = std::move(status);
+}
+
+bool read_only(const Resource& r) {
+  return r.plural == "nodes" || r.plural == "endpointslices" || r.plural == "leases";
 }
 
 std::span<const Resource> all_resources() {

@@ -31,6 +31,11 @@ struct Resource {
 
 std::span<const Resource> all_resources();
 
+// Kinds the control plane keeps itself and clients only read: the `localhost` Node (this
+// machine) and its Lease (`describe node` shows it), EndpointSlices (the endpoints
+// controller's mirror of Endpoints).
+bool read_only(const Resource& r);
+
 // The admission step of a PersistentVolumeClaim: every claim is bound at once, to a directory
 // of the state directory the kubelet creates (runtime/supervisor/volumes.h), so status says
 // Bound with the requested capacity and access modes.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/api/defaults.h"
 #include "runtime/controllers/events.h"
 #include "runtime/store/pod_deletion.h"
 
@@ -142,6 +143,17 @@ std::string pod_template_hash(const Json& pod_template) {
   for (char digit : std::to_string(h))
     out += kSafeAlphabet[static_cast<unsigned char>(digit) % kSafeAlphabet.size()];
   return out;
+}
+
+bool same_template_but_defaults(const Json& stored, const Json& tmpl) {
+  Json a = stored, b = tmpl;
+  for (Json* t : {&a, &b}) {
+    if (!t->is_object()) return false;
+    api::default_pod_template(*t);
+    if (Json& labels = (*t)["metadata"]["labels"]; labels.is_object()) labels.erase(kHashLabel);
+  }
+  // Key order is how a client wrote the object, not what it asks for.
+  return nlohmann::json::parse(a.dump()) == nlohmann::json::parse(b.dump());
 }
 
 std::string replicaset_name(std::string_view deployment, std::string_view hash) {
@@ -408,9 +420,9 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
   const int64_t max_unavailable = std::min(fence.max_unavailable, replicas);
 
   Json tmpl = effective_template(store_, d);
-  const std::string hash = pod_template_hash(tmpl);
+  std::string hash = pod_template_hash(tmpl);
   tmpl["metadata"]["labels"][kHashLabel] = hash;
-  const std::string new_name = replicaset_name(name, hash);
+  std::string new_name = replicaset_name(name, hash);
 
   // The new ReplicaSet is the one of the current template; the others are old, oldest first.
   std::vector<Json> old;
@@ -421,6 +433,20 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
         current = *rs;
       else
         old.push_back(*rs);
+    }
+  }
+  if (!current) {
+    // A ReplicaSet stored before API defaulting holds the template as written; the Deployment,
+    // once re-applied, holds it defaulted. Same pods: it stays the current one, keeping its name.
+    for (auto it = old.begin(); it != old.end(); ++it) {
+      if (!same_template_but_defaults(field(field(*it, "spec"), "template"), tmpl)) continue;
+      current = std::move(*it);
+      old.erase(it);
+      new_name = str(field(current->at("metadata"), "name"));
+      hash = str(field(field(field(field(current->at("spec"), "template"), "metadata"), "labels"),
+                       kHashLabel));
+      tmpl["metadata"]["labels"][kHashLabel] = hash;
+      break;
     }
   }
   std::sort(old.begin(), old.end(), [](const Json& a, const Json& b) {

@@ -45,6 +45,10 @@ std::string generated_pod_name(std::string_view replicaset, std::string_view suf
 // Kubernetes' pod-template-hash: FNV-32a of the template, its decimal digits spelled in the
 // alphabet that avoids vowels and look-alikes ("bcdfghjklmnpqrstvwxz2456789").
 std::string pod_template_hash(const Json& pod_template);
+// Whether a ReplicaSet's stored template is `pod_template` once both have the API's defaults,
+// ignoring the hash label and key order, as Kubernetes' FindNewReplicaSet compares templates.
+// A ReplicaSet made before defaulting existed stays current, so upgrading rolls nothing.
+bool same_template_but_defaults(const Json& stored, const Json& pod_template);
 
 // An int-or-percent field ("25%", 2) of `total`; percentages round up or down as asked.
 int64_t scaled_value(const Json& int_or_percent, int64_t total, bool round_up);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "runtime/api/selector.h"
+#include "runtime/controllers/endpoint_slices.h"
 
 namespace ticketctl::controllers {
 namespace {
@@ -122,7 +123,7 @@ int EndpointsController::reconcile() {
     if (names.count(key)) continue;
     if (store_.remove({"endpoints", key.first, key.second}).ok()) ++writes;
   }
-  return writes;
+  return writes + reconcile_endpoint_slices(store_);
 }
 
 }  // namespace ticketctl::controllers

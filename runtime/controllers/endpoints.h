@@ -3,7 +3,8 @@
 // name listing the matching pods' IPs (ready ones under `addresses`, the others under
 // `notReadyAddresses`) with each Service port's targetPort resolved per pod (by number, or by
 // the container port's name). Endpoints of Services that are gone are deleted; Services without
-// a selector keep whatever Endpoints their users write. Level-based; the caller holds the
+// a selector keep whatever Endpoints their users write. Every Endpoints is mirrored into
+// EndpointSlices (endpoint_slices.h). Level-based; the caller holds the
 // store's lock.
 
 #include "runtime/store/store.h"

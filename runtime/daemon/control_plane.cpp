@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "runtime/api/defaults.h"
 #include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"
@@ -30,6 +31,7 @@
 #include "runtime/controllers/events.h"
 #include "runtime/core/oplog.h"
 #include "runtime/core/strings.h"
+#include "runtime/daemon/cluster_objects.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
 #include "runtime/net/allocator.h"
@@ -195,6 +197,8 @@ class ControllerLoop {
     }
     cv_.notify_one();
   }
+  // Before start(): each round puts back the cluster's built-in objects when deleted.
+  void keep(ClusterObjects* objects) { cluster_objects_ = objects; }
   void stop() {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -244,7 +248,8 @@ class ControllerLoop {
     {
       std::lock_guard<std::mutex> l(store_mutex_);
       for (int pass = 0; pass < 10; ++pass) {
-        const int n = deployments_.reconcile() + endpoints_.reconcile();
+        int n = cluster_objects_ ? cluster_objects_->restore(store_) : 0;
+        n += deployments_.reconcile() + endpoints_.reconcile();
         writes += n;
         if (n == 0) break;
       }
@@ -304,6 +309,7 @@ class ControllerLoop {
   }
 
   IngressService& ingress_;
+  ClusterObjects* cluster_objects_ = nullptr;
   store::Store& store_;
   controllers::DeploymentController deployments_;
   controllers::EndpointsController endpoints_;
@@ -560,6 +566,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
   range.ports_listening = net::listening_tcp_ports;
   store.value()->set_admission([range](store::Store& s, const std::string& resource, Json& object,
                                        const Json* old) -> Result<bool> {
+    api::apply_defaults(resource, object);
+    if (resource == "pods") api::bind_to_node(object);
     if (resource == "persistentvolumeclaims") {
       api::bind_claim(object);
       return true;
@@ -570,9 +578,12 @@ int run_control_plane(const ControlPlaneOptions& o) {
   net::ServiceProxy service_proxy(1);
   net::Dataplane dataplane(service_proxy, kubelet_options.net_table);
   IngressService ingress(dir, o.project, dataplane);
+  // The Node and the `kubernetes` Service; declared first, so it outlives the controller thread.
+  ClusterObjects cluster_objects;
   ControllerLoop controllers(*store.value(), store_mutex, dataplane, ingress,
                              node_ports.value().get(), [&kubelet] { kubelet.wake(); });
   controllers_ptr = &controllers;
+  controllers.keep(&cluster_objects);
   // The API reports every write, also an apply that changed nothing: only a committed change
   // (the store's observer saw one) wakes the controllers and the kubelet.
   std::atomic<bool> store_changed{false};
@@ -599,6 +610,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (Result<bool> w = write_private_file(file, text); !w.ok())
       return fail(o.report, w.error().message);
   }
+  // The `kubernetes` Service's Endpoints name this API's port.
+  cluster_objects.set_api_port(port.value());
   // Nothing of an `up` that fails is stored: what can fail without writing goes first (the
   // ingress's ports), the rest happens in one transaction that a failure rolls back, and the
   // "created" lines are printed once it is committed.
@@ -613,6 +626,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
     Result<std::vector<std::string>> applied = apply_objects(*store.value(), o.objects);
     if (!applied.ok()) return fail(o.report, applied.error().message);
     if (Result<bool> r = ingress.register_service(*store.value()); !r.ok())
+      return fail(o.report, r.error().message);
+    if (Result<bool> r = cluster_objects.write(*store.value()); !r.ok())
       return fail(o.report, r.error().message);
     // Every Service port must be served before `up` says ready: one that cannot be bound
     // (another program has it) fails `up` instead of advertising a port that reaches that

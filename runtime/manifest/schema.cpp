@@ -239,7 +239,10 @@ Json Walker::walk_object(const YAML::Node& node, const Schema& schema) {
         error(k, std::move(msg));
       continue;
     }
-    if (f->support == Support::Ignored)
+    // An empty value asks for nothing (the API server defaults securityContext to {}, so a
+    // manifest saved with `get -o yaml` holds one).
+    const bool empty = (it->second.IsMap() || it->second.IsSequence()) && it->second.size() == 0;
+    if (f->support == Support::Ignored && !empty)
       warning(k, "accepted but ignored: ticketctl does not implement this field");
     out[name] = walk(it->second, *f->schema);
   }

@@ -179,12 +179,14 @@ TEST(PrintTable, NoHeadersAndShowLabelsAsKubectlPrintsThem) {
   std::vector<Json> pods = blog_pods();
   pods.resize(2);
   pods[0]["metadata"]["labels"] = {{"pod-template-hash", "5d8f9b7c6d"}, {"app", "posts"}};
-  EXPECT_EQ(print_table("pods", pods, {.no_headers = true, .show_labels = true}, kNow),
-            R"(posts-depl-5d8f9b7c6d-x2x7k     1/1   Running            0            10m    app=posts,pod-template-hash=5d8f9b7c6d
+  EXPECT_EQ(
+      print_table("pods", pods, {.no_headers = true, .show_labels = true}, kNow),
+      R"(posts-depl-5d8f9b7c6d-x2x7k     1/1   Running            0            10m    app=posts,pod-template-hash=5d8f9b7c6d
 comments-depl-6c9f8d7b5-q8w4z   0/1   CrashLoopBackOff   3 (5m ago)   2d3h   <none>
 )");
-  EXPECT_EQ(print_table("pods", pods, {.show_labels = true}, kNow).substr(0, 86),
-            "NAME                            READY   STATUS             RESTARTS     AGE    LABELS\n");
+  EXPECT_EQ(
+      print_table("pods", pods, {.show_labels = true}, kNow).substr(0, 86),
+      "NAME                            READY   STATUS             RESTARTS     AGE    LABELS\n");
 }
 
 std::vector<Json> unusual_pods() {
@@ -807,6 +809,41 @@ TEST(TableJson, IsAMetaV1TableWithPrioritiesAndObjectMetadata) {
   EXPECT_EQ(t["rows"][0]["cells"][0], "query-srv");
   EXPECT_EQ(t["rows"][0]["cells"][4], "4002/TCP");
   EXPECT_EQ(t["rows"][0]["object"]["metadata"]["uid"], "u");
+}
+
+// ---- The cluster's own objects: the localhost Node and EndpointSlices, as kubectl prints them.
+
+TEST(Printers, NodesAndEndpointSlices) {
+  const Json node = make(R"j({"metadata": {"name": "localhost",
+    "labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/os": "linux"}},
+    "status": {"conditions": [{"type": "Ready", "status": "True"}],
+      "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+      "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian GNU/Linux 12 (bookworm)",
+        "kernelVersion": "6.1.0", "containerRuntimeVersion": "ticketctl://0.1.0"}}})j",
+                         2 * kDay);
+  EXPECT_EQ(print_table("nodes", {node}, {.wide = true}, kNow),
+            "NAME        STATUS   ROLES           AGE   VERSION   INTERNAL-IP   EXTERNAL-IP   "
+            "OS-IMAGE                         KERNEL-VERSION   CONTAINER-RUNTIME\n"
+            "localhost   Ready    control-plane   2d    v1.32.0   127.0.0.1     <none>        "
+            "Debian GNU/Linux 12 (bookworm)   6.1.0            ticketctl://0.1.0\n");
+  Json not_ready = node;
+  not_ready["status"]["conditions"][0]["status"] = "False";
+  not_ready["metadata"].erase("labels");
+  EXPECT_EQ(table_data("nodes", {not_ready}, kNow).rows[0][1], "NotReady");
+  EXPECT_EQ(table_data("nodes", {not_ready}, kNow).rows[0][2], "<none>");
+
+  Json slice = make(R"({"metadata": {"name": "web-abcde"}, "addressType": "IPv4",
+    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})",
+                    60s);
+  for (const char* ip : {"127.80.0.2", "127.80.0.3", "127.80.0.4", "127.80.0.5", "127.80.0.6"})
+    slice["endpoints"].push_back({{"addresses", {ip}}});
+  EXPECT_EQ(
+      print_table("endpointslices", {slice}, {}, kNow),
+      "NAME        ADDRESSTYPE   PORTS   ENDPOINTS                                      AGE\n"
+      "web-abcde   IPv4          8080    127.80.0.2,127.80.0.3,127.80.0.4 + 2 more...   60s\n");
+  const Json empty = make(R"({"metadata": {"name": "web-abcde"}, "addressType": "IPv4"})", 60s);
+  EXPECT_EQ(table_data("endpointslices", {empty}, kNow).rows[0][2], "<unset>");
+  EXPECT_EQ(table_data("endpointslices", {empty}, kNow).rows[0][3], "<unset>");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "runtime/controllers/deployment.h"
 
+#include "runtime/api/defaults.h"
 #include "runtime/controllers/endpoints.h"
 
 #include <gtest/gtest.h>
@@ -461,6 +462,44 @@ TEST(PodTemplateHash, IsStableAndUsesTheSafeAlphabet) {
   EXPECT_NE(pod_template_hash(t), pod_template_hash(Json{{"spec", {}}}));
   EXPECT_EQ(pod_template_hash(t).find_first_not_of("bcdfghjklmnpqrstvwxz2456789"),
             std::string::npos);
+}
+
+// An upgrade to API defaulting: the Deployment and its ReplicaSet were stored as written; the
+// same manifest applied again is now defaulted on its way in. Nothing may roll: no new
+// ReplicaSet, the running pod kept.
+TEST_F(DeploymentControllerTest, ReapplyingAfterDefaultingWasAddedRollsNothing) {
+  ASSERT_TRUE(store_->create("deployments.apps", deployment(1)).ok());
+  DeploymentController c(*store_);
+  converge(c);
+  mark_ready();
+  converge(c);
+  ASSERT_EQ(replicasets().size(), 1u);
+  const std::string rs = replicasets()[0]["metadata"]["name"];
+  const std::string pod = pods()[0]["metadata"]["name"];
+
+  store_->set_admission(
+      [](store::Store&, const std::string& resource, Json& object, const Json*) -> Result<bool> {
+        api::apply_defaults(resource, object);
+        return true;
+      });
+  Result<std::vector<store::Applied>> applied =
+      store_->apply({{"deployments.apps", deployment(1)}});
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(applied.value()[0].outcome, store::Outcome::Configured);  // defaults were added
+  EXPECT_EQ(get_deployment()["spec"]["strategy"]["type"], "RollingUpdate");
+  converge(c);
+  ASSERT_EQ(replicasets().size(), 1u);
+  EXPECT_EQ(replicasets()[0]["metadata"]["name"], rs);
+  ASSERT_EQ(pods().size(), 1u);
+  EXPECT_EQ(pods()[0]["metadata"]["name"], pod);
+  // Applied once more, the defaulted spec is the stored one.
+  const Json generation = get_deployment()["metadata"]["generation"];
+  ASSERT_TRUE(store_->apply({{"deployments.apps", deployment(1)}}).ok());
+  EXPECT_EQ(get_deployment()["metadata"]["generation"], generation);
+  // A real change still rolls.
+  ASSERT_TRUE(store_->apply({{"deployments.apps", deployment(1, "demo/posts:v2")}}).ok());
+  converge(c);
+  EXPECT_EQ(replicasets().size(), 2u);
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ TEST_F(ServiceAddresses, EndpointsListReadyPodsByNamedTargetPortAndFeedTheDatapl
   ASSERT_TRUE(store_->create("pods", pod("web-1", "127.80.0.2", true)).ok());
   ASSERT_TRUE(store_->create("pods", pod("web-2", "127.80.0.3", false)).ok());
   controllers::EndpointsController endpoints(*store_);
-  EXPECT_EQ(endpoints.reconcile(), 1);
+  EXPECT_EQ(endpoints.reconcile(), 2);  // the Endpoints and its EndpointSlice
   EXPECT_EQ(endpoints.reconcile(), 0);  // level-based: nothing changed, nothing written
   const Json ep = store_->get({"endpoints", "default", "web"}).value();
   ASSERT_EQ(ep["subsets"].size(), 1u);
@@ -118,8 +118,9 @@ TEST_F(ServiceAddresses, EndpointsListReadyPodsByNamedTargetPortAndFeedTheDatapl
             (std::vector<BalancedPort>{{"127.96.0.1", 80, false, {{"127.80.0.2", 3000}}}}));
 
   ASSERT_TRUE(store_->remove({"services", "default", "web"}).ok());
-  EXPECT_EQ(endpoints.reconcile(), 1);
+  EXPECT_EQ(endpoints.reconcile(), 2);
   EXPECT_FALSE(store_->get({"endpoints", "default", "web"}).ok());
+  EXPECT_TRUE(store_->list("endpointslices.discovery.k8s.io", "default").empty());
 }
 
 }  // namespace
