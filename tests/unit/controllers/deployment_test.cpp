@@ -432,5 +432,21 @@ TEST(PodTemplateHash, IsStableAndUsesTheSafeAlphabet) {
             std::string::npos);
 }
 
+TEST(PodTemplateHash, DependsOnlyOnTheTemplatesContent) {
+  // kubectl sends keys sorted, a manifest keeps its author's order; absent, null and empty are
+  // the same template.
+  const Json written = Json::parse(
+      R"({"metadata": {"labels": {"b": "2", "a": "1"}},
+          "spec": {"containers": [{"name": "a", "image": "b", "args": []}]}})");
+  const Json sorted = Json::parse(
+      R"({"spec": {"containers": [{"image": "b", "name": "a", "resources": {}}],
+                   "volumes": null},
+          "metadata": {"annotations": {}, "labels": {"a": "1", "b": "2"}}})");
+  EXPECT_EQ(pod_template_hash(written), pod_template_hash(sorted));
+  Json restarted = written;
+  restarted["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = "now";
+  EXPECT_NE(pod_template_hash(written), pod_template_hash(restarted));
+}
+
 }  // namespace
 }  // namespace ticketctl::controllers
