@@ -155,22 +155,27 @@ Response serve_legacy(const Request& req, const std::function<Response(const Req
                              "Ingress instead",
                              r->api_version()));
     out.body = answer_as_legacy(out.body, *r);
+    // With fieldValidation=Warn the loader's own conversion note (about a "file" that is the
+    // request body) comes back too; this answer's Warning says it for the API.
+    std::erase_if(out.warnings, [](const std::string& w) { return w.starts_with("apiVersion: "); });
     out.warnings.insert(out.warnings.begin(), warning);
     return out;
   };
   if (rest.empty() || rest == "/") {
-    if (req.method != "GET") return answer(fail(405, "MethodNotAllowed", "only GET is served"));
+    // Discovery, which every kubectl command with a cold cache reads: no Warning here, or each
+    // of them would print it.
+    if (req.method != "GET") return fail(405, "MethodNotAllowed", "only GET is served");
     Json resources =
         Json::array({{{"name", r->plural},
                       {"singularName", r->singular},
                       {"namespaced", true},
                       {"kind", r->kind},
                       {"verbs", {"create", "delete", "get", "list", "patch", "update"}}}});
-    return answer({200,
-                   {{"kind", "APIResourceList"},
-                    {"apiVersion", "v1"},
-                    {"groupVersion", r->api_version()},
-                    {"resources", std::move(resources)}}});
+    return {200,
+            {{"kind", "APIResourceList"},
+             {"apiVersion", "v1"},
+             {"groupVersion", r->api_version()},
+             {"resources", std::move(resources)}}};
   }
   // Only ingresses live here: [/namespaces/NS]/ingresses[/NAME].
   std::string_view tail = rest;
