@@ -98,6 +98,43 @@ TEST(LegacyIngress, ReadsBackWithoutTheDefaultsTheConversionAdded) {
       << legacy["spec"].dump();
 }
 
+TEST(LegacyIngress, WritesGoToTheStoredVersionInTheirOwnVersionWithAWarning) {
+  std::vector<Request> forwarded;
+  auto serve = [&](const Request& r) {
+    forwarded.push_back(r);
+    return Response{201, Json::parse(R"({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+      "metadata": {"name": "i"}, "spec": {"rules": []}})")};
+  };
+  Request post{"POST", "/apis/extensions/v1beta1/namespaces/default/ingresses", {}, "", "", ""};
+  post.body =
+      R"({"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "i"}})";
+  Response r = serve_legacy(post, serve);
+  ASSERT_EQ(forwarded.size(), 1u);
+  EXPECT_EQ(forwarded[0].path, "/apis/networking.k8s.io/v1/namespaces/default/ingresses");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body["apiVersion"], "extensions/v1beta1");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_TRUE(r.warnings[0].starts_with("extensions/v1beta1 Ingress is unavailable"))
+      << r.warnings[0];
+
+  // A v1 body does not belong under a legacy path; other resources are not served there.
+  post.body =
+      R"({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"}})";
+  EXPECT_EQ(serve_legacy(post, serve).status, 400);
+  post.path = "/apis/extensions/v1beta1/namespaces/default/deployments";
+  EXPECT_EQ(serve_legacy(post, serve).status, 404);
+  EXPECT_EQ(forwarded.size(), 1u);
+
+  // Discovery answers without a Warning: every kubectl command reads it.
+  Response discovery =
+      serve_legacy({"GET", "/apis/networking.k8s.io/v1beta1", {}, "", "", ""}, serve);
+  EXPECT_EQ(discovery.body["resources"][0]["name"], "ingresses");
+  EXPECT_TRUE(discovery.warnings.empty());
+  EXPECT_TRUE(is_legacy_path("/apis/extensions/v1beta1"));
+  EXPECT_FALSE(is_legacy_path("/apis/extensions/v1beta10"));
+  EXPECT_FALSE(is_legacy_path("/apis/networking.k8s.io/v1/ingresses"));
+}
+
 Json deployment_with(const Json& spec_patch, const std::string& last_applied) {
   Json d = Json::parse(R"({"apiVersion": "apps/v1", "kind": "Deployment",
     "metadata": {"name": "w", "namespace": "default", "uid": "u1", "resourceVersion": "7"},
