@@ -7,6 +7,7 @@
 #include "cli/connection.h"
 #include "cli/lifecycle.h"
 #include "cli/manifest_args.h"
+#include "runtime/api/apply.h"
 #include "runtime/api/resources.h"
 
 namespace ticketctl::cli {
@@ -57,16 +58,24 @@ int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects
       status = kExitFailure;
       continue;
     }
-    if (r->namespaced) o.body["metadata"]["namespace"] = o.ns;
+    const Json body = api::annotated_for_apply(o, r->namespaced);
     Answer existing = send(client, "GET", r->path(o.ns, o.name));
     Answer written;
     std::string verb_done;
     if (!existing.lost && !existing.result.ok() &&
         existing.result.error().code == ErrorCode::NotFound) {
-      written = send(client, "POST", r->path(o.ns), o.body.dump());
+      written = send(client, "POST", r->path(o.ns), body.dump());
       verb_done = "created";
     } else if (existing.result.ok()) {
-      written = send(client, "PUT", r->path(o.ns, o.name), o.body.dump());
+      // kubectl apply's merge: what `kubectl scale` or `rollout restart` changed since stays.
+      // The stored resourceVersion goes with it, so a concurrent write is a Conflict, not lost.
+      api::Merged merged = api::merge_applied(existing.result.value(), body);
+      if (!merged.had_annotation)
+        err(
+            fmt::format("Warning: {} is missing the {} annotation (it was not written by an "
+                        "apply); it is set now, and fields this manifest leaves out are kept",
+                        shown, api::kLastAppliedAnnotation));
+      written = send(client, "PUT", r->path(o.ns, o.name), merged.object.dump());
       if (written.result.ok())
         verb_done = written.result.value()["metadata"]["resourceVersion"] ==
                             existing.result.value()["metadata"]["resourceVersion"]

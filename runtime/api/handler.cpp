@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "runtime/api/admission.h"
+#include "runtime/api/legacy_versions.h"
 #include "runtime/api/openapi.h"
 #include "runtime/api/patch.h"
 #include "runtime/api/printers.h"
@@ -186,6 +188,16 @@ Json group_list() {
     const Json version = {{"groupVersion", r.api_version()}, {"version", r.version}};
     groups.push_back({{"name", r.group}, {"versions", {version}}, {"preferredVersion", version}});
   }
+  // Legacy versions after the served ones: kubectl prefers the first group that has a resource.
+  for (const Resource& r : legacy_resources()) {
+    const Json version = {{"groupVersion", r.api_version()}, {"version", r.version}};
+    auto same = std::find_if(groups.begin(), groups.end(),
+                             [&](const Json& g) { return g["name"] == r.group; });
+    if (same != groups.end())
+      (*same)["versions"].push_back(version);
+    else
+      groups.push_back({{"name", r.group}, {"versions", {version}}, {"preferredVersion", version}});
+  }
   return {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", std::move(groups)}};
 }
 
@@ -296,6 +308,8 @@ ApiHandler::ApiHandler(store::Store& store, std::mutex& store_mutex,
       watches_(watches) {}
 
 Response ApiHandler::handle(const Request& req) {
+  if (is_legacy_path(req.path))
+    return serve_legacy(req, [this](const Request& v1) { return handle(v1); });
   bool changed = false;
   Response r = handle_locked(req, changed);
   if (changed && on_change_) on_change_();

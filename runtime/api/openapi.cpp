@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "runtime/api/legacy_versions.h"
 #include "runtime/api/resources.h"
 
 namespace ticketctl::api {
@@ -67,7 +69,12 @@ void add_paths(const Resource& r, Json& paths) {
 
 std::map<std::string, Json> build_documents() {
   std::map<std::string, Json> docs;
-  for (const Resource& r : all_resources()) {
+  std::vector<const Resource*> served;
+  for (const Resource& r : all_resources()) served.push_back(&r);
+  // kubectl validates a legacy Ingress on the server when its version declares fieldValidation.
+  for (const Resource& r : legacy_resources()) served.push_back(&r);
+  for (const Resource* row : served) {
+    const Resource& r = *row;
     Json& doc = docs[index_key(r)];
     if (doc.is_null())
       doc = {{"openapi", "3.0.0"},

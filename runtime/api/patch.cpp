@@ -11,25 +11,6 @@
 namespace ticketctl::api {
 namespace {
 
-// Merge keys of the list fields users patch, by field name, as in Kubernetes' types
-// (patchMergeKey). Lists not named here are replaced whole.
-std::string_view merge_key(std::string_view field) {
-  if (field == "containers" || field == "initContainers" || field == "env" || field == "volumes" ||
-      field == "imagePullSecrets")
-    return "name";
-  if (field == "volumeMounts") return "mountPath";
-  if (field == "ports") return "port";  // containerPort for containers: see key_of
-  return "";
-}
-
-// Container ports merge on containerPort, Service ports on port.
-const Json* key_of(const Json& element, std::string_view key) {
-  if (!element.is_object()) return nullptr;
-  if (key == "port" && element.contains("containerPort")) return &element["containerPort"];
-  auto it = element.find(key);
-  return it == element.end() ? nullptr : &*it;
-}
-
 bool is_directive(const std::string& key) {
   return key.starts_with("$");
 }
@@ -42,10 +23,10 @@ Json merge_list(Json original, const Json& patch, std::string_view field) {
   // left as discarded values and dropped at the end, so the indexes stay valid meanwhile.
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < out.size(); ++i)
-    if (const Json* k = key_of(out[i], key)) index.emplace(k->dump(), i);
+    if (const Json* k = merge_key_of(out[i], key)) index.emplace(k->dump(), i);
   bool removed = false;
   for (const Json& element : patch) {
-    const Json* k = key_of(element, key);
+    const Json* k = merge_key_of(element, key);
     if (!k) {
       out.push_back(element);
       continue;
@@ -106,6 +87,25 @@ Result<Json> json_patch(const Json& original, const Json& operations) {
 }
 
 }  // namespace
+
+// Merge keys of the list fields users patch, by field name, as in Kubernetes' types
+// (patchMergeKey). Lists not named here are replaced whole.
+std::string_view merge_key(std::string_view field) {
+  if (field == "containers" || field == "initContainers" || field == "env" || field == "volumes" ||
+      field == "imagePullSecrets")
+    return "name";
+  if (field == "volumeMounts") return "mountPath";
+  if (field == "ports") return "port";  // containerPort for containers: see merge_key_of
+  return "";
+}
+
+// Container ports merge on containerPort, Service ports on port.
+const Json* merge_key_of(const Json& element, std::string_view key) {
+  if (!element.is_object()) return nullptr;
+  if (key == "port" && element.contains("containerPort")) return &element["containerPort"];
+  auto it = element.find(key);
+  return it == element.end() ? nullptr : &*it;
+}
 
 Json strategic_merge(Json original, const Json& patch, std::string_view field) {
   if (patch.is_array()) return merge_list(std::move(original), patch, field);

@@ -22,6 +22,12 @@ bool is_patch_type(std::string_view content_type);
 Result<Json> apply_patch(const Json& original, std::string_view content_type,
                          const std::string& body);
 
+// The key a strategic merge matches the elements of list `field` on ("name" for containers,
+// "mountPath" for volumeMounts); empty for lists that are replaced whole.
+std::string_view merge_key(std::string_view field);
+// An element's value of that key (containerPort for a container's ports); nullptr when absent.
+const Json* merge_key_of(const Json& element, std::string_view key);
+
 // The strategic merge of `patch` into `original` (exposed for tests). The patch's nesting must
 // be bounded (parse_json does it): the merge recurses along it.
 Json strategic_merge(Json original, const Json& patch, std::string_view field = {});

@@ -133,9 +133,35 @@ struct DeploymentController::Counts {
   int64_t active = 0, ready = 0, available = 0, fully_labeled = 0;
 };
 
+namespace {
+
+// The template's content only: keys sorted (kubectl sends them sorted, manifests in the author's
+// order), and nulls, {} and [] left out (absent and empty mean the same to the kubelet). Two
+// spellings of one template get one hash, whoever applied it.
+nlohmann::json canonical(const Json& v) {
+  if (v.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      nlohmann::json c = canonical(*it);
+      if (!c.is_null() && !((c.is_object() || c.is_array()) && c.empty()))
+        out[it.key()] = std::move(c);
+    }
+    return out;
+  }
+  if (v.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Json& e : v) out.push_back(canonical(e));
+    return out;
+  }
+  return nlohmann::json(v);
+}
+
+}  // namespace
+
 std::string pod_template_hash(const Json& pod_template) {
   uint32_t h = 2166136261u;
-  for (unsigned char c : pod_template.dump()) {
+  for (unsigned char c :
+       canonical(pod_template).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) {
     h ^= c;
     h *= 16777619u;
   }
@@ -425,14 +451,26 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
   std::string new_name = replicaset_name(name, hash);
 
   // The new ReplicaSet is the one of the current template; the others are old, oldest first.
+  // Found by name, else by its template's content as Kubernetes' FindNewReplicaSet does, so a
+  // ReplicaSet named by an earlier hash function is still this template's.
   std::vector<Json> old;
   std::optional<Json> current;
+  auto same_template = [&](const Json& rs) {
+    Json t = field(field(rs, "spec"), "template");
+    if (!field(field(t, "metadata"), "labels").is_object()) return false;
+    t["metadata"]["labels"].erase(kHashLabel);
+    return pod_template_hash(t) == hash;
+  };
   if (auto mine = replicasets_by_owner.find(uid); mine != replicasets_by_owner.end()) {
+    for (const store::ObjectRef& rs : mine->second)
+      if (str(field(rs->at("metadata"), "name")) == new_name) current = *rs;
     for (const store::ObjectRef& rs : mine->second) {
-      if (str(field(rs->at("metadata"), "name")) == new_name)
+      if (!current && same_template(*rs)) {
         current = *rs;
-      else
+        new_name = str(field(rs->at("metadata"), "name"));
+      } else if (!current || str(field(rs->at("metadata"), "name")) != new_name) {
         old.push_back(*rs);
+      }
     }
   }
   if (!current) {

@@ -22,6 +22,8 @@
 #include <thread>
 
 #include "runtime/api/defaults.h"
+
+#include "runtime/api/apply.h"
 #include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"
@@ -137,8 +139,11 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
     if (r->namespaced && !ns_defined && !store.get({"namespaces", "", o.ns}).ok())
       return Error{ErrorCode::NotFound,
                    fmt::format("{}: namespaces {} not found", o.ref(), quote(o.ns))};
-    Json body = o.body;
-    if (r->namespaced) body["metadata"]["namespace"] = o.ns;
+    // As kubectl apply writes: annotated, and merged into what is stored (a rollout restart or
+    // a kubectl scale since the last `up` stays).
+    Json body = api::annotated_for_apply(o, r->namespaced);
+    if (const Json* current = store.find({r->store_key(), o.ns, o.name}))
+      body = api::merge_applied(*current, body).object;
     batch.emplace_back(r->store_key(), std::move(body));
     resources.push_back(r);
   }

@@ -18,4 +18,25 @@ inline const Json& json_at(const Json& v, std::string_view key) {
   return it == v.end() ? kNull : *it;
 }
 
+// Equality with objects compared as maps, whatever order their keys were written in: kubectl
+// sends keys sorted, manifests keep the author's order, and both spell the same object.
+// Recursive: for values whose nesting is already bounded (validated or parsed with budgets).
+inline bool same_json(const Json& a, const Json& b) {
+  if (a.is_object() && b.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      auto other = b.find(it.key());
+      if (other == b.end() || !same_json(*it, *other)) return false;
+    }
+    return true;
+  }
+  if (a.is_array() && b.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!same_json(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+
 }  // namespace ticketctl

@@ -143,7 +143,11 @@ class DocumentReader {
                             api_version, kind, info->converts_to, file));
     }
     Json body = w.walk(node, *info->schema);
-    if (legacy && w.ok()) body = convert_legacy_ingress(body);
+    Json written;
+    if (legacy && w.ok()) {
+      written = body;
+      body = convert_legacy_ingress(body);
+    }
     if (!w.ok()) return;
     if (const size_t bytes = body.dump().size(); bytes > limits::kMaxObjectBytes) {
       w.error(node, fmt::format("the object is {} bytes as JSON: Kubernetes stores objects up to "
@@ -166,7 +170,7 @@ class DocumentReader {
     }
     result_.objects.push_back(
         Object{std::string(info->converts_to.empty() ? info->api_version : info->converts_to), kind,
-               name, ns, std::move(body), pos});
+               name, ns, std::move(body), std::move(written), pos});
   }
 
   void read_list(const std::string& file, int line_offset, const YAML::Node& node, Walker& w) {

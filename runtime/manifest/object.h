@@ -15,6 +15,9 @@ struct Object {
   std::string name;
   std::string ns;  // empty for cluster-scoped kinds (Namespace)
   Json body;
+  // The body as written when a legacy version was converted (kubectl's last-applied-configuration
+  // records what was applied, not what is stored); null otherwise.
+  Json written;
   SourcePos pos;  // where the document starts
 
   // "Deployment default/posts-depl" or "Namespace ingress-nginx", as diagnostics name objects.

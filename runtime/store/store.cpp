@@ -91,7 +91,7 @@ bool same_members(const Json& a, const Json& b, bool (*skip)(std::string_view), 
     auto other = b.find(it.key());
     if (other == b.end()) return false;
     if (top && it.key() == "metadata" ? !same_members(*it, *other, server_metadata, false)
-                                      : *it != *other)
+                                      : !same_json(*it, *other))
       return false;
   }
   for (auto it = b.begin(); it != b.end(); ++it)
@@ -403,7 +403,7 @@ Result<Json> Store::write(const std::string& resource, Json object, bool must_ex
     meta["uid"] = old["metadata"]["uid"];
     meta["creationTimestamp"] = old["metadata"]["creationTimestamp"];
     const int64_t generation = old["metadata"].value("generation", int64_t{1});
-    const bool spec_changed = json_at(object, "spec") != json_at(old, "spec");
+    const bool spec_changed = !same_json(json_at(object, "spec"), json_at(old, "spec"));
     meta["generation"] = spec_changed ? generation + 1 : generation;
     // Status belongs to controllers, not to whoever writes the object.
     // Inserting moves the object's members: `meta` is not used after this.

@@ -9,13 +9,15 @@ namespace {
 // names each group/version, and each resource's PATCH declares the kind and fieldValidation.
 TEST(OpenApiV3, IndexPointsAtEveryServedGroupVersionWithAHash) {
   const Json index = openapi_v3_index();
+  // The legacy Ingress versions too: kubectl validates on the server only where it finds them.
   for (const char* key : {"api/v1", "apis/apps/v1", "apis/networking.k8s.io/v1",
-                          "apis/discovery.k8s.io/v1", "apis/coordination.k8s.io/v1"}) {
+                          "apis/discovery.k8s.io/v1", "apis/coordination.k8s.io/v1",
+                          "apis/networking.k8s.io/v1beta1", "apis/extensions/v1beta1"}) {
     const std::string url = index["paths"][key].value("serverRelativeURL", "");
     EXPECT_TRUE(url.starts_with(std::string("/openapi/v3/") + key + "?hash=")) << key << url;
     EXPECT_TRUE(openapi_v3_document(key).has_value()) << key;
   }
-  EXPECT_EQ(index["paths"].size(), 5u);
+  EXPECT_EQ(index["paths"].size(), 7u);
   EXPECT_EQ(openapi_v3_index(), index);  // stable: clients cache by this URL
   EXPECT_FALSE(openapi_v3_document("apis/batch/v1").has_value());
 }

@@ -500,6 +500,21 @@ TEST_F(DeploymentControllerTest, ReapplyingAfterDefaultingWasAddedRollsNothing) 
   ASSERT_TRUE(store_->apply({{"deployments.apps", deployment(1, "demo/posts:v2")}}).ok());
   converge(c);
   EXPECT_EQ(replicasets().size(), 2u);
+
+TEST(PodTemplateHash, DependsOnlyOnTheTemplatesContent) {
+  // kubectl sends keys sorted, a manifest keeps its author's order; absent, null and empty are
+  // the same template.
+  const Json written = Json::parse(
+      R"({"metadata": {"labels": {"b": "2", "a": "1"}},
+          "spec": {"containers": [{"name": "a", "image": "b", "args": []}]}})");
+  const Json sorted = Json::parse(
+      R"({"spec": {"containers": [{"image": "b", "name": "a", "resources": {}}],
+                   "volumes": null},
+          "metadata": {"annotations": {}, "labels": {"a": "1", "b": "2"}}})");
+  EXPECT_EQ(pod_template_hash(written), pod_template_hash(sorted));
+  Json restarted = written;
+  restarted["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = "now";
+  EXPECT_NE(pod_template_hash(written), pod_template_hash(restarted));
 }
 
 }  // namespace
