@@ -21,9 +21,8 @@
 #include <set>
 #include <thread>
 
-#include "runtime/api/defaults.h"
-
 #include "runtime/api/apply.h"
+#include "runtime/api/defaults.h"
 #include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"

@@ -500,6 +500,7 @@ TEST_F(DeploymentControllerTest, ReapplyingAfterDefaultingWasAddedRollsNothing) 
   ASSERT_TRUE(store_->apply({{"deployments.apps", deployment(1, "demo/posts:v2")}}).ok());
   converge(c);
   EXPECT_EQ(replicasets().size(), 2u);
+}
 
 TEST(PodTemplateHash, DependsOnlyOnTheTemplatesContent) {
   // kubectl sends keys sorted, a manifest keeps its author's order; absent, null and empty are
