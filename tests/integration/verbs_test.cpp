@@ -203,4 +203,47 @@ TEST_F(VerbsTest, SetImageByContainerOrAll) {
   EXPECT_NE(kind.err.find("cannot set the image of service"), std::string::npos) << kind.err;
 }
 
+TEST_F(VerbsTest, GetTakesTypeSlashNameLabelColumnsAndCustomColumns) {
+  ASSERT_EQ(run({"create", "configmap", "col-a", "--from-literal=k=v"}).status, 0);
+  ASSERT_EQ(run({"create", "configmap", "col-b", "--from-literal=k=v"}).status, 0);
+  ASSERT_EQ(run({"label", "cm/col-a", "set=cols", "app.kubernetes.io/tier=web"}).status, 0);
+  ASSERT_EQ(run({"label", "cm/col-b", "set=cols"}).status, 0);
+
+  Result slash = run({"get", "cm/col-a", "configmap/col-b", "-o", "name"});
+  EXPECT_EQ(slash.status, 0) << slash.err;
+  EXPECT_EQ(slash.out, "configmap/col-a\nconfigmap/col-b\n");
+  EXPECT_EQ(object("cm/col-a")["kind"], "ConfigMap");  // one name: the object, not a List
+
+  Result labels = run({"get", "cm", "-l", "set=cols", "-L", "app.kubernetes.io/tier,set"});
+  EXPECT_EQ(labels.status, 0) << labels.err;
+  EXPECT_TRUE(labels.out.starts_with("NAME    DATA   AGE   TIER   SET\n")) << labels.out;
+  EXPECT_NE(labels.out.find("col-a   1      "), std::string::npos) << labels.out;
+  EXPECT_NE(labels.out.find("   web    cols\n"), std::string::npos) << labels.out;
+  EXPECT_NE(labels.out.find("          cols\n"), std::string::npos) << labels.out;  // no tier
+
+  Result custom =
+      run({"get", "cm", "-l", "set=cols", "-o",
+           "custom-columns=NAME:.metadata.name,TIER:metadata.labels['app.kubernetes.io/tier'],"
+           "DATA:.data.*"});
+  EXPECT_EQ(custom.status, 0) << custom.err;
+  EXPECT_EQ(custom.out,
+            "NAME    TIER     DATA\n"
+            "col-a   web      v\n"
+            "col-b   <none>   v\n");
+  Result headless =
+      run({"get", "cm/col-a", "--no-headers", "-o", "custom-columns=N:.metadata.name"});
+  EXPECT_EQ(headless.out, "col-a\n");
+
+  Result no_colon = run({"get", "cm", "-o", "custom-columns=NAME"});
+  EXPECT_EQ(no_colon.status, 2);
+  EXPECT_EQ(no_colon.err,
+            "error: unexpected custom-columns spec: NAME, expected <header>:<json-path-expr>\n");
+  Result bad_path = run({"get", "cm", "-o", "custom-columns=A:.x["});
+  EXPECT_EQ(bad_path.status, 2);
+  EXPECT_NE(bad_path.err.find("unclosed ["), std::string::npos) << bad_path.err;
+  Result bad_key = run({"get", "cm", "-L", "no spaces"});
+  EXPECT_EQ(bad_key.status, 2);
+  EXPECT_NE(bad_key.err.find("-L no spaces: not a label key"), std::string::npos) << bad_key.err;
+}
+
 }  // namespace
