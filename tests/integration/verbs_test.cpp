@@ -246,4 +246,12 @@ TEST_F(VerbsTest, GetTakesTypeSlashNameLabelColumnsAndCustomColumns) {
   EXPECT_NE(bad_key.err.find("-L no spaces: not a label key"), std::string::npos) << bad_key.err;
 }
 
+TEST_F(VerbsTest, UpDetachedWhenAlreadyUpIsANoOpThatSaysSo) {
+  Result again = run({"up", "-d", "--empty"});
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out.find("ticketctl up: already running for " + dir_.string()), 0u) << again.out;
+  EXPECT_NE(again.out.find("nothing to do"), std::string::npos) << again.out;
+  EXPECT_EQ(run({"get", "ns", "default", "-o", "name"}).out, "namespace/default\n");  // still up
+}
+
 }  // namespace
