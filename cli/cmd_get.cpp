@@ -158,14 +158,6 @@ Handler attach_get(CLI::App& verb) {
         return "must be json, yaml, name, wide, jsonpath=TEMPLATE or custom-columns=SPEC";
       });
   a->state.attach(verb);
-  verb.footer(
-      "Examples:\n"
-      "  ticketctl get pods -o wide\n"
-      "  ticketctl get deploy/posts-depl -o yaml\n"
-      "  ticketctl get pods -l app=posts -L app --show-labels\n"
-      "  ticketctl get pods -o custom-columns=NAME:.metadata.name,IP:.status.podIP\n"
-      "  ticketctl get pods -o jsonpath='{.items[*].metadata.name}'\n"
-      "  ticketctl get all -A");
   return [a] {
     std::vector<Group> groups;
     std::vector<std::string> names;

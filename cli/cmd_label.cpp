@@ -194,23 +194,14 @@ Handler attach_label(CLI::App& verb) {
   verb.footer(
       "Keys and values follow Kubernetes' label syntax ([prefix/]name, 63 characters, "
       "alphanumerics,\n'-', '_' and '.'). A key that already has another value is refused unless "
-      "--overwrite.\n\n"
-      "Examples:\n"
-      "  ticketctl label pod/posts-depl-7c9d-x2k4q tier=backend\n"
-      "  ticketctl label deploy posts-depl tier=api --overwrite\n"
-      "  ticketctl label pods -l app=posts canary-\n"
-      "  ticketctl label pods --all env=dev");
+      "--overwrite.");
   return attach_meta(verb, kLabels);
 }
 
 Handler attach_annotate(CLI::App& verb) {
   verb.footer(
       "Keys follow Kubernetes' label key syntax; values are any text. A key that already has\n"
-      "another value is refused unless --overwrite.\n\n"
-      "Examples:\n"
-      "  ticketctl annotate deploy/posts-depl owner='the posts team'\n"
-      "  ticketctl annotate svc posts-srv description=public --overwrite\n"
-      "  ticketctl annotate pods -l app=posts note-");
+      "another value is refused unless --overwrite.");
   return attach_meta(verb, kAnnotations);
 }
 

@@ -89,14 +89,7 @@ Handler attach_patch(CLI::App& verb) {
       "merge is RFC 7386 (null removes a field); json is RFC 6902 (a list of operations);\n"
       "strategic merges lists of containers, env, ports, volumes and mounts by their names, as\n"
       "Kubernetes does for the kinds served here, and replaces every other list as merge does.\n"
-      "Prints kind/name patched, or patched (no change).\n\n"
-      "Examples:\n"
-      "  ticketctl patch deploy/posts-depl -p '{\"spec\":{\"replicas\":2}}'\n"
-      "  ticketctl patch svc posts-srv --type merge -p "
-      "'{\"metadata\":{\"labels\":{\"a\":\"b\"}}}'\n"
-      "  ticketctl patch deploy/posts-depl --type json \\\n"
-      "    -p '[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\","
-      "\"value\":\"x/posts:2\"}]'");
+      "Prints kind/name patched, or patched (no change).");
   return [a] {
     if (a->patch.empty() == a->patch_file.empty()) {
       std::cerr << "error: give the patch with -p or --patch-file (one of them)\n";
@@ -260,9 +253,6 @@ Handler attach_set(CLI::App& verb) {
   verb.require_subcommand(1);
   CLI::App* image = verb.add_subcommand("image", "Change the image of containers by name");
   auto run_image = std::make_shared<Handler>(attach_set_image(*image));
-  verb.footer(
-      "Examples:\n"
-      "  ticketctl set image deploy/posts-depl posts=demo/posts:2");
   return [run_image] { return (*run_image)(); };
 }
 

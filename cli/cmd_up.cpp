@@ -161,12 +161,7 @@ Handler attach_up(CLI::App& verb) {
       "Nothing to deploy (no -f, no manifests named by ticketctl.yaml or skaffold.yaml, no "
       "earlier\n"
       "state) is an error unless --empty. `up -d` when this app's control plane already runs\n"
-      "does nothing and says so.\n\n"
-      "Examples:\n"
-      "  ticketctl up                      # in the foreground; Ctrl-C stops everything\n"
-      "  ticketctl up -d --timeout 90s     # in the background, once every Deployment is ready\n"
-      "  ticketctl up -f infra/k8s --build\n"
-      "  ticketctl up -d --empty           # an empty control plane, for kubectl apply");
+      "does nothing and says so.");
   return [args, state, detach, timeout, build, empty, max_restarts] {
     daemon::ControlPlaneOptions options;
     if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options, *empty))

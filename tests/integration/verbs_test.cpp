@@ -254,4 +254,74 @@ TEST_F(VerbsTest, UpDetachedWhenAlreadyUpIsANoOpThatSaysSo) {
   EXPECT_EQ(run({"get", "ns", "default", "-o", "name"}).out, "namespace/default\n");  // still up
 }
 
+// An editor that is a script: what it does to the file stands for what a user types.
+class EditorScript {
+ public:
+  EditorScript(const fs::path& dir, const std::string& name, const std::string& body)
+      : path_(dir / name) {
+    std::ofstream(path_) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(path_, fs::perms::owner_all);
+    ::setenv("KUBE_EDITOR", path_.c_str(), 1);
+  }
+  ~EditorScript() { ::unsetenv("KUBE_EDITOR"); }
+
+ private:
+  fs::path path_;
+};
+
+TEST_F(VerbsTest, EditSavesWhatTheEditorChanged) {
+  deployment("edt");
+  {
+    EditorScript editor(dir_, "edit-replicas", "sed -i 's/replicas: 0/replicas: 2/' \"$1\"");
+    Result r = run({"edit", "deploy/edt"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "deployment.apps/edt edited\n");
+  }
+  EXPECT_EQ(object("deploy/edt")["spec"]["replicas"], 2);
+  {
+    EditorScript editor(dir_, "edit-nothing", "true");
+    Result r = run({"edit", "deployment", "edt"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "Edit cancelled, no changes made.\n");
+  }
+  {
+    EditorScript editor(dir_, "edit-empty", ": > \"$1\"");
+    EXPECT_EQ(run({"edit", "deploy/edt"}).out, "Edit cancelled, saved file was empty.\n");
+  }
+  {
+    EditorScript editor(dir_, "edit-fails", "exit 3");
+    Result r = run({"edit", "deploy/edt"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("there was a problem with the editor"), std::string::npos) << r.err;
+  }
+  Result missing = run({"edit", "deploy/no-such"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "Error from server (NotFound): deployments.apps \"no-such\" not found\n");
+}
+
+TEST_F(VerbsTest, EditReopensAnInvalidObjectWithTheErrorOnTop) {
+  deployment("edv");
+  // First save: an invalid value. Second: the error is in the file's comments; fix it.
+  {
+    EditorScript editor(dir_, "edit-twice",
+                        "if grep -q '^# .*spec.replicas: expected integer' \"$1\"; then\n"
+                        "  sed -i 's/replicas: two/replicas: 3/' \"$1\"\n"
+                        "else\n"
+                        "  sed -i 's/replicas: 0/replicas: two/' \"$1\"\n"
+                        "fi");
+    Result r = run({"edit", "deploy/edv"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "deployment.apps/edv edited\n");
+  }
+  EXPECT_EQ(object("deploy/edv")["spec"]["replicas"], 3);
+  // Saving the refused file again unchanged gives up, and stores nothing.
+  {
+    EditorScript editor(dir_, "edit-stubborn", "sed -i 's/replicas: 3/replicas: two/' \"$1\"");
+    Result r = run({"edit", "deploy/edv"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "error: Edit cancelled, no valid changes were saved.\n");
+  }
+  EXPECT_EQ(object("deploy/edv")["spec"]["replicas"], 3);
+}
+
 }  // namespace
