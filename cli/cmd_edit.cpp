@@ -111,6 +111,29 @@ std::string as_comments(const std::string& text) {
   return out;
 }
 
+// What the user edited: the object without what the system writes on its own.
+Json user_visible(Json o) {
+  o.erase("status");
+  if (o.contains("metadata") && o["metadata"].is_object())
+    for (const char* k : {"resourceVersion", "generation", "managedFields"}) o["metadata"].erase(k);
+  return o;
+}
+
+// Moves the edited text's metadata.resourceVersion line to `now`'s version; false when the line
+// is not there exactly as written (the user changed it: then the Conflict stands).
+bool replace_resource_version(std::string& text, const Json& now) {
+  const Json& rv = json_at(json_at(now, "metadata"), "resourceVersion");
+  if (!rv.is_string()) return false;
+  const std::string key = "\n  resourceVersion: ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos || text.find(key, at + 1) != std::string::npos) return false;
+  const size_t value = at + key.size();
+  const size_t eol = text.find('\n', value);
+  text.replace(value, eol == std::string::npos ? std::string::npos : eol - value,
+               "\"" + rv.get<std::string>() + "\"");
+  return true;
+}
+
 }  // namespace
 
 Handler attach_edit(CLI::App& verb) {
@@ -178,8 +201,17 @@ Handler attach_edit(CLI::App& verb) {
         return kExitFailure;
       }
       // The API reads YAML itself and checks it like any write: its errors name the fields.
+      std::string sent = edited;
       Result<std::pair<int, std::string>> put =
-          client.value().raw("PUT", path, edited, "application/yaml");
+          client.value().raw("PUT", path, sent, "application/yaml");
+      // A controller writing status meanwhile (a new Deployment's first rounds) changes the
+      // resourceVersion, not what the user saw: then the edit still applies, at the new version.
+      for (int retry = 0; retry < 5 && put.ok() && put.value().first == 409; ++retry) {
+        Result<Json> now = client.value().get(path);
+        if (!now.ok() || user_visible(now.value()) != user_visible(current.value())) break;
+        if (!replace_resource_version(sent, now.value())) break;
+        put = client.value().raw("PUT", path, sent, "application/yaml");
+      }
       if (!put.ok()) {
         std::cerr << "error: " << put.error().message << '\n';
         return kExitFailure;

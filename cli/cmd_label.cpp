@@ -1,7 +1,8 @@
 // `label` and `annotate`: add, change (--overwrite) or remove (KEY-) labels or annotations of
 // objects named, selected with -l, or all of a kind, as kubectl does: each object is read, the
-// change checked against what it has, then sent as a JSON merge patch that carries the
-// resourceVersion read, so a concurrent change is a Conflict rather than silently overwritten.
+// change checked against what it has, then sent as a JSON merge patch of just those keys. Like
+// kubectl, the patch carries no resourceVersion: controllers rewrite pods' and Deployments'
+// status all the time, and a label change must not fail on that.
 
 #include <fmt/format.h>
 
@@ -114,9 +115,7 @@ Result<std::optional<Json>> patch_for(const Fetched& t, const Changes& c, const 
     changes[key] = nullptr;  // merge patch: null removes the key
   }
   if (changes.empty()) return std::optional<Json>();
-  return std::optional<Json>(
-      Json{{"metadata",
-            {{kind.field, changes}, {"resourceVersion", json_at(metadata, "resourceVersion")}}}});
+  return std::optional<Json>(Json{{"metadata", {{kind.field, changes}}}});
 }
 
 Handler attach_meta(CLI::App& verb, const MetaKind& kind) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -322,6 +324,36 @@ TEST_F(VerbsTest, EditReopensAnInvalidObjectWithTheErrorOnTop) {
     EXPECT_EQ(r.err, "error: Edit cancelled, no valid changes were saved.\n");
   }
   EXPECT_EQ(object("deploy/edv")["spec"]["replicas"], 3);
+}
+
+// What bash offers after sourcing `ticketctl completion bash`, for the words typed so far.
+// `cword` is the index of the word being completed (the binary being word 0).
+std::string complete(const fs::path& dir, const std::vector<std::string>& words, size_t cword) {
+  const fs::path script = dir / "completion.bash";
+  std::ofstream(script) << ticketctl({"completion", "bash"}).out;
+  std::string line = "source '" + script.string() + "'; COMP_WORDS=('" TICKETCTL_BIN "'";
+  for (const std::string& w : words) line += " '" + w + "'";
+  line +=
+      "); COMP_CWORD=" + std::to_string(cword) + "; _ticketctl; printf '%s\\n' \"${COMPREPLY[@]}\"";
+  const fs::path cmd = dir / "complete.sh";
+  std::ofstream(cmd) << line << "\n";
+  FILE* p = ::popen(("bash '" + cmd.string() + "'").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  if (p) ::pclose(p);
+  return out;
+}
+
+TEST_F(VerbsTest, BashCompletionOffersObjectNamesFromTheControlPlane) {
+  if (::system("bash -c true") != 0) GTEST_SKIP() << "bash is not installed; skipped";
+  ASSERT_EQ(run({"create", "configmap", "cmp-one", "--from-literal=k=v"}).status, 0);
+  ASSERT_EQ(run({"create", "configmap", "cmp-two", "--from-literal=k=v"}).status, 0);
+  const std::string state = "--state-dir=" + dir_.string();
+  EXPECT_EQ(complete(dir_, {"get", "cm/cmp-", state}, 2), "cm/cmp-one\ncm/cmp-two\n");
+  EXPECT_EQ(complete(dir_, {"label", "configmap", "cmp-t", state}, 3), "cmp-two\n");
+  EXPECT_EQ(complete(dir_, {"get", "--show-l"}, 2), "--show-labels\n");
+  EXPECT_EQ(complete(dir_, {"ann"}, 1), "annotate\n");
 }
 
 }  // namespace
