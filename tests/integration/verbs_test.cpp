@@ -356,4 +356,18 @@ TEST_F(VerbsTest, BashCompletionOffersObjectNamesFromTheControlPlane) {
   EXPECT_EQ(complete(dir_, {"ann"}, 1), "annotate\n");
 }
 
+TEST_F(VerbsTest, DescribeTakesTypeSlashNameAndALoneKind) {
+  deployment("dsc");
+  Result slash = run({"describe", "deploy/dsc"});
+  EXPECT_EQ(slash.status, 0) << slash.err;
+  EXPECT_TRUE(slash.out.starts_with("Name:")) << slash.out;
+  EXPECT_NE(slash.out.find("dsc"), std::string::npos) << slash.out;
+  Result all = run({"describe", "deployments"});
+  EXPECT_EQ(all.status, 0) << all.err;
+  EXPECT_NE(all.out.find("dsc"), std::string::npos) << all.out;
+  Result missing = run({"describe", "deploy/no-such"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "Error from server (NotFound): deployments.apps \"no-such\" not found\n");
+}
+
 }  // namespace
