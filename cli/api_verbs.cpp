@@ -5,8 +5,11 @@
 
 #include <cctype>
 #include <exception>
+#include <iostream>
 #include <string>
 #include <vector>
+
+#include "cli/commands.h"
 
 namespace ticketctl::cli {
 
@@ -97,6 +100,51 @@ Result<std::vector<ObjectRef>> parse_object_refs(const std::vector<std::string>&
   if (words.size() == 1) out.push_back({r.value(), {}});
   for (size_t i = 1; i < words.size(); ++i) out.push_back({r.value(), words[i]});
   return out;
+}
+
+std::string Fetched::name() const {
+  return resource->kubectl_kind() + "/" +
+         json_at(json_at(object, "metadata"), "name").get<std::string>();
+}
+
+int fetch_targets(api::ApiClient& client, const std::vector<ObjectRef>& refs, const std::string& ns,
+                  const std::string& labels, bool all, std::vector<Fetched>& out) {
+  const bool whole_kind = refs.size() == 1 && refs[0].name.empty();
+  if (whole_kind && !all && labels.empty()) {
+    std::cerr << "error: resource(s) were provided, but no name was specified\n";
+    return kExitUsage;
+  }
+  if (!whole_kind && (all || !labels.empty())) {
+    std::cerr << "error: names cannot be provided when a selector or --all is specified\n";
+    return kExitUsage;
+  }
+  if (whole_kind) {
+    const api::Resource* r = refs[0].resource;
+    Result<Json> list = client.get(r->path(r->namespaced ? ns : "") + selector_query(labels, {}));
+    if (!list.ok()) {
+      std::cerr << server_error(list.error()) << '\n';
+      return kExitFailure;
+    }
+    for (Json& o : list.value()["items"]) {
+      // A list's items carry no kind; fill it in as for a single GET.
+      o["apiVersion"] = r->api_version();
+      o["kind"] = r->kind;
+      out.push_back({r, std::move(o)});
+    }
+    if (out.empty()) std::cerr << "No resources found\n";  // kubectl's words; not an error
+    return kExitOk;
+  }
+  int status = kExitOk;
+  for (const ObjectRef& ref : refs) {
+    Result<Json> o = client.get(ref.resource->path(ns, ref.name));
+    if (!o.ok()) {
+      std::cerr << server_error(o.error()) << '\n';
+      status = kExitFailure;
+      continue;
+    }
+    out.push_back({ref.resource, std::move(o.value())});
+  }
+  return status;
 }
 
 Result<std::chrono::milliseconds> parse_duration(const std::string& text) {

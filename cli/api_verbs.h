@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/api/client.h"
 #include "runtime/api/resources.h"
 #include "runtime/core/result.h"
 #include "runtime/manifest/json.h"
@@ -28,6 +29,17 @@ struct ObjectRef {
   std::string name;
 };
 Result<std::vector<ObjectRef>> parse_object_refs(const std::vector<std::string>& words);
+
+// The objects a verb acts on, fetched: each named one, or every one of the lone kind matching
+// `labels` (or all of them with `all`). Says on stderr what is wrong with the command line (and
+// returns kExitUsage) or which object the server did not find (kExitFailure, the others kept).
+struct Fetched {
+  const api::Resource* resource = nullptr;
+  Json object;
+  std::string name() const;  // "deployment.apps/posts-depl", as kubectl prints it
+};
+int fetch_targets(api::ApiClient& client, const std::vector<ObjectRef>& refs, const std::string& ns,
+                  const std::string& labels, bool all, std::vector<Fetched>& out);
 
 // kubectl's durations: "30s", "1m30s", "500ms", "2h", "0"; anything else is an Invalid error.
 Result<std::chrono::milliseconds> parse_duration(const std::string& text);

@@ -12,34 +12,45 @@ Handler attach_describe(CLI::App& verb) {
   auto words = std::make_shared<std::vector<std::string>>();
   auto ns = std::make_shared<std::string>("default");
   auto state = std::make_shared<StateDirArg>();
-  verb.add_option("resource", *words, "KIND NAME...")->required();
+  verb.add_option("resource", *words, "KIND NAME..., KIND/NAME..., or KIND (all of them)")
+      ->required();
   verb.add_option("-n,--namespace", *ns, "Namespace")->capture_default_str();
   state->attach(verb);
   verb.footer("Secret values are never shown, only their sizes.");
   return [words, ns, state] {
-    const api::Resource* r = api::find_resource((*words)[0]);
-    if (!r) {
-      std::cerr << "error: the server doesn't have a resource type \"" << (*words)[0] << "\"\n";
+    // KIND NAME..., KIND/NAME..., or a lone KIND: every object of it, as kubectl describes them.
+    Result<std::vector<ObjectRef>> refs = parse_object_refs(*words);
+    if (!refs.ok()) {
+      std::cerr << "error: " << refs.error().message << '\n';
       return kExitFailure;
-    }
-    if (words->size() < 2) {
-      std::cerr << "error: a name is required: ticketctl describe " << (*words)[0] << " NAME\n";
-      return kExitUsage;
     }
     Result<api::ApiClient> client = state->connect();
     if (!client.ok()) {
       std::cerr << "error: " << client.error().message << '\n';
       return kExitFailure;
     }
-    const std::string where = r->namespaced ? *ns : "";
     int status = kExitOk;
-    for (size_t i = 1; i < words->size(); ++i) {
-      Result<Json> object = client.value().get(r->path(where, (*words)[i]));
-      if (!object.ok()) {
-        std::cerr << server_error(object.error()) << '\n';
+    std::vector<std::pair<const api::Resource*, Json>> objects;
+    for (const ObjectRef& ref : refs.value()) {
+      const std::string where = ref.resource->namespaced ? *ns : "";
+      Result<Json> got = client.value().get(ref.resource->path(where, ref.name));
+      if (!got.ok()) {
+        std::cerr << server_error(got.error()) << '\n';
         status = kExitFailure;
         continue;
       }
+      if (!ref.name.empty()) {
+        objects.push_back({ref.resource, std::move(got.value())});
+        continue;
+      }
+      for (Json& o : got.value()["items"]) objects.push_back({ref.resource, std::move(o)});
+      if (got.value()["items"].empty())
+        std::cerr << "No resources found in " << *ns << " namespace.\n";
+    }
+    for (size_t i = 0; i < objects.size(); ++i) {
+      const api::Resource* r = objects[i].first;
+      const std::string where = r->namespaced ? *ns : "";
+      Result<Json> object = std::move(objects[i].second);
       const std::string uid = object.value()["metadata"].value("uid", "");
       Related related;
       if (r->kind == "Deployment") {
@@ -54,7 +65,7 @@ Handler attach_describe(CLI::App& verb) {
         for (const Json& e : events.value()["items"])
           if (e.contains("involvedObject") && e["involvedObject"].value("uid", "") == uid)
             related.events.push_back(e);
-      if (i > 1) std::cout << "\n\n";
+      if (i > 0) std::cout << "\n\n";
       std::cout << describe(r->kind, object.value(), related);
     }
     return status;

@@ -404,10 +404,7 @@ Handler attach_test(CLI::App& verb) {
   a->state.attach(verb);
   verb.footer(
       "Exit status: 0 all checks passed, 1 a check failed (or the gate failed, or a check file\n"
-      "is invalid), 3 the gate timed out, 2 usage error. See docs/commands/test.md.\n\n"
-      "Examples:\n"
-      "  ticketctl test -f smoke.yaml --junit report.xml --artifacts out/\n"
-      "  ticketctl up -d && ticketctl test --attach -f smoke.yaml");
+      "is invalid), 3 the gate timed out, 2 usage error. See docs/commands/test.md.");
   return [a] { return run_test(*a); };
 }
 

@@ -165,13 +165,27 @@ Handler attach_up(CLI::App& verb) {
       "inputs changed, several at once; `up` reports which image builds and for how long.\n"
       "Nothing to deploy (no -f, no manifests named by ticketctl.yaml or skaffold.yaml, no "
       "earlier\n"
-      "state) is an error unless --empty.");
+      "state) is an error unless --empty. `up -d` when this app's control plane already runs\n"
+      "does nothing and says so.");
   return [args, state, detach, timeout, build, empty, max_restarts, verbosity] {
     daemon::ControlPlaneOptions options;
     if (const std::optional<int> stop = prepare_up(*args, *state, *timeout, options, *empty))
       return *stop;
     options.gate.max_restarts = *max_restarts;
     options.verbosity = *verbosity;
+    if (*detach) {
+      // Same project, same state directory: a control plane answering there is this app's.
+      if (Result<api::Connection> c = daemon::connection_for(options.dir); c.ok()) {
+        api::ApiClient client(c.value());
+        if (client.get("/api/v1/namespaces/default").ok()) {
+          std::cout << "ticketctl up: already running for " << options.dir.root.string()
+                    << " (https://" << c.value().host << ':' << c.value().port
+                    << "); nothing to do. Apply changed manifests with `ticketctl apply -f "
+                       "...`, or `ticketctl down` first to start afresh.\n";
+          return kExitOk;
+        }
+      }
+    }
     if (*build) {
       // A failed build does not stop `up`: its pods wait with BuildFailed until a build succeeds.
       const int failed = run_builds(

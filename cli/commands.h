@@ -20,6 +20,7 @@ struct Verb {
   std::string_view name;
   std::string_view summary;
   Handler (*attach)(CLI::App& verb);
+  std::string_view examples;  // lines a user can type, shown under "Examples:" in --help
 };
 
 Handler attach_validate(CLI::App& verb);
@@ -37,6 +38,12 @@ Handler attach_config(CLI::App& verb);
 Handler attach_ingress(CLI::App& verb);
 Handler attach_rollout(CLI::App& verb);
 Handler attach_scale(CLI::App& verb);
+Handler attach_label(CLI::App& verb);
+Handler attach_annotate(CLI::App& verb);
+Handler attach_patch(CLI::App& verb);
+Handler attach_set(CLI::App& verb);
+Handler attach_edit(CLI::App& verb);
+Handler attach_explain(CLI::App& verb);
 Handler attach_wait(CLI::App& verb);
 Handler attach_test(CLI::App& verb);
 Handler attach_logs(CLI::App& verb);

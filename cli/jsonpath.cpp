@@ -103,6 +103,7 @@ Result<Nodes> evaluate(std::string_view path, const Json& root, const Json& curr
       const size_t close = path.find(']', i);
       if (close == std::string_view::npos) return syntax("unclosed [", path);
       std::string_view inside = path.substr(i + 1, close - i - 1);
+      if (inside.empty()) return syntax("empty []", path);
       if (inside.starts_with("?(")) {
         // A filter may contain ']' in its literal; look for the ")]" that ends it.
         const size_t end = path.find(")]", i);
@@ -246,6 +247,22 @@ Result<std::string> render_jsonpath(std::string_view tmpl, const Json& data) {
   Result<size_t> end = run(pieces.value(), 0, data, data, out, true);
   if (!end.ok()) return end.error();
   if (end.value() < pieces.value().size()) return syntax("{end} without {range}", tmpl);
+  return out;
+}
+
+Result<std::vector<std::string>> jsonpath_values(std::string_view expr, const Json& data) {
+  // kubectl takes "metadata.name" for ".metadata.name", and "{.a}" as ".a".
+  if (expr.size() >= 2 && expr.front() == '{' && expr.back() == '}')
+    expr = expr.substr(1, expr.size() - 2);
+  const bool bare = !expr.empty() && expr[0] != '.' && expr[0] != '$' && expr[0] != '[';
+  std::string path;
+  path.reserve(expr.size() + 1);
+  if (bare) path.push_back('.');
+  path.append(expr.data(), expr.size());
+  Result<Nodes> nodes = evaluate(path, data, data);
+  if (!nodes.ok()) return nodes.error();
+  std::vector<std::string> out;
+  for (const Json* n : nodes.value()) out.push_back(text_of(*n));
   return out;
 }
 

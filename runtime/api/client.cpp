@@ -34,13 +34,13 @@ ApiClient::~ApiClient() = default;
 ApiClient::ApiClient(ApiClient&&) noexcept = default;
 
 Result<std::pair<int, std::string>> ApiClient::raw(const std::string& method,
-                                                   const std::string& path,
-                                                   const std::string& body) {
+                                                   const std::string& path, const std::string& body,
+                                                   const char* content_type) {
   httplib::Result res = method == "GET"      ? http_->Get(path)
                         : method == "DELETE" ? http_->Delete(path)
-                        : method == "POST"   ? http_->Post(path, body, "application/json")
-                        : method == "PUT"    ? http_->Put(path, body, "application/json")
-                                             : http_->Patch(path, body, "application/json");
+                        : method == "POST"   ? http_->Post(path, body, content_type)
+                        : method == "PUT"    ? http_->Put(path, body, content_type)
+                                             : http_->Patch(path, body, content_type);
   if (!res)
     return Error{ErrorCode::Internal,
                  fmt::format("cannot reach the control plane at https://{}:{}: {}", c_.host,
@@ -49,8 +49,8 @@ Result<std::pair<int, std::string>> ApiClient::raw(const std::string& method,
 }
 
 Result<Json> ApiClient::call(const std::string& method, const std::string& path,
-                             const std::string& body) {
-  Result<std::pair<int, std::string>> r = raw(method, path, body);
+                             const std::string& body, const char* content_type) {
+  Result<std::pair<int, std::string>> r = raw(method, path, body, content_type);
   if (!r.ok()) return r.error();
   const auto& [status, text] = r.value();
   Json parsed = Json::parse(text, nullptr, false);
@@ -72,6 +72,10 @@ Result<Json> ApiClient::put(const std::string& path, const Json& body) {
 }
 Result<Json> ApiClient::remove(const std::string& path) {
   return call("DELETE", path, {});
+}
+Result<Json> ApiClient::patch(const std::string& path, const std::string& content_type,
+                              const std::string& body) {
+  return call("PATCH", path, body, content_type.c_str());
 }
 
 Result<bool> ApiClient::stream(const std::string& path,

@@ -35,6 +35,10 @@ class ApiClient {
   Result<Json> post(const std::string& path, const Json& body);
   Result<Json> put(const std::string& path, const Json& body);
   Result<Json> remove(const std::string& path);
+  // PATCH with `content_type` naming the format: application/merge-patch+json,
+  // application/json-patch+json or application/strategic-merge-patch+json.
+  Result<Json> patch(const std::string& path, const std::string& content_type,
+                     const std::string& body);
   // Streams a watch (`path` with ?watch=1): calls `on_event` with each {"type","object"} until it
   // returns false or the server ends the stream. Ending normally is ok().
   Result<bool> watch(const std::string& path, const std::function<bool(const Json&)>& on_event);
@@ -45,10 +49,12 @@ class ApiClient {
                       const std::function<bool(std::string_view chunk)>& on_chunk);
   // Any method, for tests and raw access; returns the HTTP status and body, or a transport error.
   Result<std::pair<int, std::string>> raw(const std::string& method, const std::string& path,
-                                          const std::string& body = {});
+                                          const std::string& body = {},
+                                          const char* content_type = "application/json");
 
  private:
-  Result<Json> call(const std::string& method, const std::string& path, const std::string& body);
+  Result<Json> call(const std::string& method, const std::string& path, const std::string& body,
+                    const char* content_type = "application/json");
   // GET on a connection of its own, the body handed over as it arrives; `what` names the
   // request in transport errors ("watch on", "stream from").
   Result<bool> open_stream(const std::string& path, std::string_view what,

@@ -1024,6 +1024,10 @@ std::string layout(const std::vector<Cells>& rows) {
 
 }  // namespace
 
+std::string layout_rows(const std::vector<std::vector<std::string>>& rows) {
+  return layout(rows);
+}
+
 std::string human_duration(std::chrono::seconds d) {
   const int64_t seconds = d.count();
   // Up to two seconds in the future is clock skew between machines: "now".
@@ -1080,13 +1084,23 @@ std::string print_table(std::string_view resource, const std::vector<Json>& obje
   std::vector<Cells> rows;
   rows.reserve(objects.size() + 1);
   rows.push_back(header(p, options.wide, with_namespace));
+  for (const std::string& key : options.label_columns) {
+    const std::string name = key.substr(key.rfind('/') + 1);
+    std::string upper;
+    for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    rows.back().push_back(upper);
+  }
   if (options.show_labels) rows.back().push_back("LABELS");
   for (const Json& object : objects) {
     rows.push_back(table_row(p, object, options, with_namespace, now));
+    const Json& have = json_at(json_at(object, "metadata"), "labels");
+    for (const std::string& key : options.label_columns) {
+      const Json& v = json_at(have, key);
+      rows.back().push_back(v.is_string() ? v.get<std::string>() : "");
+    }
     if (!options.show_labels) continue;
     // As kubectl prints them: sorted by key (a JSON object is kept in insertion order here).
     std::vector<std::string> labels;
-    const Json& have = json_at(json_at(object, "metadata"), "labels");
     if (have.is_object())
       for (const auto& [k, v] : have.items())
         labels.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));

@@ -25,7 +25,14 @@ struct TableOptions {
   bool show_kind = false;  // `get all`: NAME column as kind.group/name (deployment.apps/posts-depl)
   bool no_headers = false;   // --no-headers: the rows alone
   bool show_labels = false;  // --show-labels: a LABELS column last, k=v,... or <none>
+  // -L KEY: a column per label key, headed by the key's name part in upper case, empty where
+  // an object lacks the label; after the kind's own columns, before LABELS.
+  std::vector<std::string> label_columns;
 };
+
+// kubectl's tabwriter layout of rows of cells (the first row being the header, if any): columns
+// at least 3 spaces apart, trailing spaces trimmed, '\n' after each line.
+std::string layout_rows(const std::vector<std::vector<std::string>>& rows);
 
 // Renders `objects` (all of one resource, identified by its plural: "pods", "deployments",
 // "replicasets", "services", "ingresses", "secrets", "configmaps", "namespaces", "endpoints",

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include "tests/support/process.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -72,6 +73,71 @@ TEST(Cli, EveryVerbHasHelp) {
   for (const char* verb : {"validate", "convert", "up", "down", "apply", "get", "create", "delete",
                            "status", "config", "version"})
     EXPECT_NE(r.out.find(verb), std::string::npos) << r.out;
+}
+
+// The verbs as `ticketctl --help` lists them: the test follows the command table, whatever is
+// added to it.
+std::vector<std::string> listed_verbs() {
+  std::vector<std::string> verbs;
+  std::istringstream in(ticketctl({"--help"}).out);
+  bool in_list = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "Subcommands:" || line == "SUBCOMMANDS:") {
+      in_list = true;
+    } else if (in_list && line.starts_with("  ") && line.size() > 2 && line[2] != ' ') {
+      verbs.push_back(line.substr(2, line.find(' ', 2) - 2));
+    } else if (in_list && line.empty()) {
+      break;
+    }
+  }
+  return verbs;
+}
+
+TEST(Cli, EveryVerbsHelpEndsWithExamples) {
+  const std::vector<std::string> verbs = listed_verbs();
+  ASSERT_GE(verbs.size(), 31u);  // the help lists every verb of the table
+  for (const char* expected :
+       {"label", "annotate", "patch", "set", "edit", "explain", "completion", "get", "version"})
+    EXPECT_NE(std::find(verbs.begin(), verbs.end(), expected), verbs.end()) << expected;
+  for (const std::string& verb : verbs) {
+    Result r = ticketctl({verb, "--help"});
+    EXPECT_EQ(r.status, 0) << verb;
+    const size_t at = r.out.find("\nExamples:\n  ticketctl ");
+    EXPECT_NE(at, std::string::npos) << verb << ":\n" << r.out;
+    // The examples are for this verb (or show how it pairs with another).
+    EXPECT_NE(r.out.find("ticketctl " + verb, at), std::string::npos) << verb << ":\n" << r.out;
+  }
+}
+
+TEST(Cli, ExplainReadsTheSchemaTables) {
+  Result kind = ticketctl({"explain", "deployment"});
+  EXPECT_EQ(kind.status, 0) << kind.err;
+  EXPECT_TRUE(kind.out.starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\n"))
+      << kind.out;
+  EXPECT_NE(kind.out.find("FIELDS:\n"), std::string::npos) << kind.out;
+  EXPECT_NE(kind.out.find("  spec\t<"), std::string::npos) << kind.out;
+
+  Result field = ticketctl({"explain", "deploy.spec.replicas"});
+  EXPECT_EQ(field.status, 0) << field.err;
+  EXPECT_NE(field.out.find("FIELD: replicas <integer>\n"), std::string::npos) << field.out;
+
+  // Through lists: containers is []Container, explained by its fields; name is required.
+  Result containers = ticketctl({"explain", "deploy.spec.template.spec.containers"});
+  EXPECT_EQ(containers.status, 0) << containers.err;
+  EXPECT_NE(containers.out.find("FIELD: containers <[]"), std::string::npos) << containers.out;
+  EXPECT_NE(containers.out.find("  name\t<string> -required-\n"), std::string::npos)
+      << containers.out;
+  EXPECT_NE(containers.out.find("  image\t<string>"), std::string::npos) << containers.out;
+
+  Result typo = ticketctl({"explain", "deploy.spec.replicsa"});
+  EXPECT_EQ(typo.status, 1);
+  EXPECT_EQ(typo.out, "");
+  EXPECT_EQ(typo.err,
+            "error: field \"replicsa\" does not exist in Deployment.spec (did you mean "
+            "\"replicas\"?)\n");
+  Result unknown = ticketctl({"explain", "frobs"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_EQ(unknown.err, "error: the server doesn't have a resource type \"frobs\"\n");
 }
 
 TEST(Cli, UsageErrorsExitTwo) {

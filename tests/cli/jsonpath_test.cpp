@@ -43,6 +43,18 @@ TEST(JsonPath, SyntaxErrorsAreReported) {
   EXPECT_TRUE(render("{.items[0").starts_with("ERROR: error parsing jsonpath"));
   EXPECT_TRUE(render("{range .items[*]}{.x}").starts_with("ERROR: error parsing jsonpath"));
   EXPECT_TRUE(render("{.a}{end}").starts_with("ERROR: error parsing jsonpath"));
+  EXPECT_TRUE(render("{.items[]}").starts_with("ERROR: error parsing jsonpath"));
+}
+
+// -o custom-columns: one expression, each value apart, written with or without braces and dot.
+TEST(JsonPath, ValuesOfOneExpression) {
+  const Json pod = kPods["items"][0];
+  using V = std::vector<std::string>;
+  EXPECT_EQ(jsonpath_values(".metadata.name", pod).value(), V{"posts-1"});
+  EXPECT_EQ(jsonpath_values("metadata.name", pod).value(), V{"posts-1"});
+  EXPECT_EQ(jsonpath_values("{.spec.containers[*].name}", pod).value(), (V{"posts", "side"}));
+  EXPECT_EQ(jsonpath_values(".spec.nothing", pod).value(), V{});
+  EXPECT_FALSE(jsonpath_values(".spec.containers[", pod).ok());
 }
 
 }  // namespace

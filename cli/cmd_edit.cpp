@@ -1,0 +1,244 @@
+// `edit`: the object as YAML in the user's editor ($KUBE_EDITOR, else $EDITOR, else vi), then a
+// PUT of what was saved, carrying the resourceVersion it was read at, so an edit made over a
+// concurrent change is a Conflict rather than an overwrite. A file the API refuses is opened
+// again with the errors as comments at its top, as kubectl edit does.
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/api_verbs.h"
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "runtime/manifest/yaml_writer.h"
+
+namespace ticketctl::cli {
+namespace {
+
+constexpr const char* kHeader =
+    "# Please edit the object below. Lines beginning with a '#' will be ignored,\n"
+    "# and an empty file will abort the edit. If an error occurs while saving this file will be\n"
+    "# reopened with the relevant failures.\n"
+    "#\n";
+
+struct EditArgs {
+  std::vector<std::string> words;
+  std::string ns = "default";
+  StateDirArg state;
+};
+
+// The text without its comment lines: what the user changed, if anything.
+std::string without_comments(const std::string& text) {
+  std::istringstream in(text);
+  std::string out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.starts_with('#')) out += line + '\n';
+  return out;
+}
+
+bool blank(const std::string& text) {
+  return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+std::string editor() {
+  for (const char* var : {"KUBE_EDITOR", "EDITOR"})
+    if (const char* v = std::getenv(var); v && *v) return v;
+  return "vi";
+}
+
+// Runs the editor on `file` as kubectl does: through the shell, so "code --wait" works. The
+// editor shares the terminal; the file name goes as an argument, never into the command text.
+int run_editor(const std::string& command, const std::string& file) {
+  std::cout << std::flush;
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const std::string script = command + " \"$1\"";
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), "sh", file.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{ErrorCode::Internal, fmt::format("cannot read {}", path)};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// The file the editor opens: private to the user, removed when the edit ends.
+class EditFile {
+ public:
+  EditFile() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/ticketctl-edit-XXXXXX.yaml";
+    const int fd = ::mkstemps(templ.data(), 5);  // mode 0600
+    if (fd >= 0) {
+      ::close(fd);
+      path_ = templ;
+    }
+  }
+  ~EditFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  EditFile(const EditFile&) = delete;
+  EditFile& operator=(const EditFile&) = delete;
+  const std::string& path() const { return path_; }
+  bool write(const std::string& text) const {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out.flush());
+  }
+
+ private:
+  std::string path_;
+};
+
+std::string as_comments(const std::string& text) {
+  std::istringstream in(text);
+  std::string out;
+  for (std::string line; std::getline(in, line);) out += "# " + line + '\n';
+  return out;
+}
+
+// What the user edited: the object without what the system writes on its own.
+Json user_visible(Json o) {
+  o.erase("status");
+  if (o.contains("metadata") && o["metadata"].is_object())
+    for (const char* k : {"resourceVersion", "generation", "managedFields"}) o["metadata"].erase(k);
+  return o;
+}
+
+// Moves the edited text's metadata.resourceVersion line to `now`'s version; false when the line
+// is not there exactly as written (the user changed it: then the Conflict stands).
+bool replace_resource_version(std::string& text, const Json& now) {
+  const Json& rv = json_at(json_at(now, "metadata"), "resourceVersion");
+  if (!rv.is_string()) return false;
+  const std::string key = "\n  resourceVersion: ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos || text.find(key, at + 1) != std::string::npos) return false;
+  const size_t value = at + key.size();
+  const size_t eol = text.find('\n', value);
+  text.replace(value, eol == std::string::npos ? std::string::npos : eol - value,
+               "\"" + rv.get<std::string>() + "\"");
+  return true;
+}
+
+}  // namespace
+
+Handler attach_edit(CLI::App& verb) {
+  auto a = std::make_shared<EditArgs>();
+  verb.add_option("resource", a->words, "TYPE/NAME or TYPE NAME")->required();
+  verb.add_option("-n,--namespace", a->ns, "Namespace")->capture_default_str();
+  a->state.attach(verb);
+  verb.footer(
+      "Opens the object as YAML in $KUBE_EDITOR, else $EDITOR, else vi; on save and exit it is\n"
+      "sent back whole (with the resourceVersion it was read at: a change made meanwhile is a\n"
+      "Conflict). An invalid object is reopened with the errors at the top; saving it unchanged\n"
+      "then gives up (exit 1). Nothing changed, or an empty file: \"Edit cancelled\", exit 0.");
+  return [a] {
+    Result<std::vector<ObjectRef>> refs = parse_object_refs(a->words);
+    if (!refs.ok()) {
+      std::cerr << "error: " << refs.error().message << '\n';
+      return kExitUsage;
+    }
+    if (refs.value().size() != 1 || refs.value()[0].name.empty()) {
+      std::cerr << "error: edit takes exactly one object: TYPE/NAME or TYPE NAME\n";
+      return kExitUsage;
+    }
+    const ObjectRef& ref = refs.value()[0];
+    Result<api::ApiClient> client = a->state.connect();
+    if (!client.ok()) {
+      std::cerr << "error: " << client.error().message << '\n';
+      return kExitFailure;
+    }
+    const std::string path = ref.resource->path(a->ns, ref.name);
+    Result<Json> current = client.value().get(path);
+    if (!current.ok()) {
+      std::cerr << server_error(current.error()) << '\n';
+      return kExitFailure;
+    }
+    const std::string name = ref.resource->kubectl_kind() + "/" + ref.name;
+    const std::string original = manifest::to_yaml(current.value());
+    EditFile file;
+    if (file.path().empty() || !file.write(std::string(kHeader) + original)) {
+      std::cerr << "error: cannot write a temporary file for the editor\n";
+      return kExitFailure;
+    }
+    const std::string command = editor();
+    std::string last_refused;  // what the API refused last, to tell a give-up from a retry
+    while (true) {
+      if (run_editor(command, file.path()) != 0) {
+        std::cerr << "error: there was a problem with the editor \"" << command << "\"\n";
+        return kExitFailure;
+      }
+      Result<std::string> saved = read_file(file.path());
+      if (!saved.ok()) {
+        std::cerr << "error: " << saved.error().message << '\n';
+        return kExitFailure;
+      }
+      const std::string edited = without_comments(saved.value());
+      if (blank(edited)) {
+        std::cout << "Edit cancelled, saved file was empty.\n";
+        return kExitOk;
+      }
+      if (edited == without_comments(original)) {
+        std::cout << "Edit cancelled, no changes made.\n";
+        return kExitOk;
+      }
+      if (edited == last_refused) {
+        std::cerr << "error: Edit cancelled, no valid changes were saved.\n";
+        return kExitFailure;
+      }
+      // The API reads YAML itself and checks it like any write: its errors name the fields.
+      std::string sent = edited;
+      Result<std::pair<int, std::string>> put =
+          client.value().raw("PUT", path, sent, "application/yaml");
+      // A controller writing status meanwhile (a new Deployment's first rounds) changes the
+      // resourceVersion, not what the user saw: then the edit still applies, at the new version.
+      for (int retry = 0; retry < 5 && put.ok() && put.value().first == 409; ++retry) {
+        Result<Json> now = client.value().get(path);
+        if (!now.ok() || user_visible(now.value()) != user_visible(current.value())) break;
+        if (!replace_resource_version(sent, now.value())) break;
+        put = client.value().raw("PUT", path, sent, "application/yaml");
+      }
+      if (!put.ok()) {
+        std::cerr << "error: " << put.error().message << '\n';
+        return kExitFailure;
+      }
+      const auto& [status, body] = put.value();
+      if (status >= 200 && status < 300) {
+        std::cout << name << " edited\n";
+        return kExitOk;
+      }
+      const Json answer = Json::parse(body, nullptr, false);
+      const std::string message = answer.is_object() && answer.contains("message")
+                                      ? answer["message"].get<std::string>()
+                                      : fmt::format("the server answered {} {}", status, body);
+      if (status != 422 && status != 400) {
+        // A Conflict or a server failure is not the file's fault: reopening would not help.
+        std::cerr << "error: " << name << ": " << message << '\n';
+        return kExitFailure;
+      }
+      last_refused = edited;
+      if (!file.write(std::string(kHeader) +
+                      as_comments(fmt::format("{} was not valid:\n* {}", name, message)) + "#\n" +
+                      edited)) {
+        std::cerr << "error: cannot write " << file.path() << '\n';
+        return kExitFailure;
+      }
+    }
+  };
+}
+
+}  // namespace ticketctl::cli
