@@ -27,7 +27,7 @@ struct TableOptions {
   bool show_labels = false;  // --show-labels: a LABELS column last, k=v,... or <none>
   // -L KEY: a column per label key, headed by the key's name part in upper case, empty where
   // an object lacks the label; after the kind's own columns, before LABELS.
-  std::vector<std::string> label_columns;
+  std::vector<std::string> label_columns{};
 };
 
 // kubectl's tabwriter layout of rows of cells (the first row being the header, if any): columns
