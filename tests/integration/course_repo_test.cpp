@@ -16,15 +16,18 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <regex>
 
 #include "runtime/manifest/json.h"
 #include "tests/support/eventually.h"
+#include "tests/support/kubectl.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -108,6 +111,20 @@ class CourseRepoTest : public ::testing::Test {
           if (c["state"].contains("waiting")) return c["state"]["waiting"].value("reason", "");
     return "";
   }
+  // `up -d --timeout 180s` from the fresh clone, the Secret created the course's way while `up`
+  // waits for it (once the auth pod says it is missing); returns up's result.
+  Result up_creating_the_secret() {
+    Background up({"up", "-d", "--timeout", "180s", "--state-dir", state_.string()}, repo_,
+                  tmp_.path());
+    EXPECT_TRUE(testing::eventually(
+        [&] { return waiting_reason("auth-depl") == "CreateContainerConfigError"; },
+        std::chrono::seconds(180)))
+        << run({"get", "pods"}).out << testing::slurp(tmp_.path() / "bg.out");
+    const Result secret =
+        run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=asdf"});
+    EXPECT_EQ(secret.status, 0) << secret.err;
+    return up.wait();
+  }
   httplib::Result get(const std::string& path) {
     const Json ports = Json::parse(testing::slurp(state_ / "ingress.json"));
     httplib::Client client("127.0.0.1", ports["http"].get<int>());
@@ -122,18 +139,9 @@ class CourseRepoTest : public ::testing::Test {
 TEST_F(CourseRepoTest, FreshCloneInstallsStartsAndServesThroughTheIngress) {
   ASSERT_FALSE(fs::exists(repo_ / "auth/node_modules"));
   const auto first_start = std::chrono::steady_clock::now();
-  Background up({"up", "-d", "--timeout", "180s", "--state-dir", state_.string()}, repo_,
-                tmp_.path());
   // Installed first (ContainerCreating), then the auth pod waits for its Secret.
-  ASSERT_TRUE(testing::eventually(
-      [&] { return waiting_reason("auth-depl") == "CreateContainerConfigError"; },
-      std::chrono::seconds(180)))
-      << run({"get", "pods"}).out << testing::slurp(tmp_.path() / "bg.out");
+  const Result first = up_creating_the_secret();
   EXPECT_TRUE(fs::exists(repo_ / "auth/node_modules/express/package.json"));
-  const Result secret =
-      run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=asdf"});
-  ASSERT_EQ(secret.status, 0) << secret.err;
-  const Result first = up.wait();
   const double first_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - first_start).count();
   ASSERT_EQ(first.status, 0) << first.out << first.err;
@@ -189,6 +197,95 @@ TEST_F(CourseRepoTest, FreshCloneInstallsStartsAndServesThroughTheIngress) {
       "[figures] fresh clone to all Ready: {:.1f}s (installs included); "
       "second up with the installs cached: {:.1f}s\n",
       first_s, second_s);
+}
+
+// The commands the course types, with real kubectl, against what `up` started from the fresh
+// clone: its `kubectl apply -f infra/k8s` (legacy Ingress and all), a shell command in a pod,
+// stdin, a copy out, a port-forward, what describe and get nodes show, and a rollout restart
+// that a later `up` keeps.
+TEST_F(CourseRepoTest, TheCoursesKubectlCommandsWorkAfterUp) {
+  if (!testing::kubectl_installed())
+    GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
+  const Result up = up_creating_the_secret();
+  ASSERT_EQ(up.status, 0) << up.out << up.err;
+  auto kubectl = [&](const std::string& args) {
+    return testing::kubectl(state_ / "kubeconfig", args, repo_, tmp_.path());
+  };
+
+  const Result apply = kubectl("apply -f infra/k8s");
+  EXPECT_EQ(apply.status, 0) << apply.out << apply.err;
+  EXPECT_TRUE(has(apply.out, "deployment.apps/auth-depl unchanged")) << apply.out;
+  EXPECT_TRUE(has(apply.out, "ingress.networking.k8s.io/ingress-service")) << apply.out;
+  // The only warning is the one naming the legacy Ingress's conversion.
+  EXPECT_FALSE(has(apply.err, "last-applied-configuration")) << apply.err;
+  EXPECT_TRUE(has(apply.err, "Warning: networking.k8s.io/v1beta1 Ingress")) << apply.err;
+
+  const std::string pod =
+      kubectl("get pods -l app=auth -o jsonpath='{.items[0].metadata.name}'").out;
+  ASSERT_TRUE(pod.starts_with("auth-depl-")) << pod;
+  const Result exec = kubectl(
+      "exec " + pod + " -- node -e 'console.log(process.env.JWT_KEY.length); process.exit(3)'");
+  EXPECT_EQ(exec.status, 3) << exec.err;
+  EXPECT_EQ(exec.out, "4\n");
+  std::ofstream(tmp_.path() / "stdin.txt") << "typed into the pod\n";
+  const Result input =
+      kubectl("exec -i " + pod + " -- node -e 'process.stdin.pipe(process.stdout)' < '" +
+              (tmp_.path() / "stdin.txt").string() + "'");
+  EXPECT_EQ(input.status, 0) << input.err;
+  EXPECT_EQ(input.out, "typed into the pod\n");
+  const Result cp =
+      kubectl("cp " + pod + ":package.json '" + (tmp_.path() / "copied.json").string() + "'");
+  EXPECT_EQ(cp.status, 0) << cp.err;
+  EXPECT_EQ(testing::slurp(tmp_.path() / "copied.json"),
+            testing::slurp(repo_ / "auth/package.json"));
+
+  // port-forward to a local port kubectl picks, then a request through it.
+  const fs::path forward = tmp_.path() / "forward.out";
+  const std::string start =
+      "cd '" + repo_.string() + "' && KUBECONFIG='" + (state_ / "kubeconfig").string() +
+      "' timeout 60 kubectl port-forward svc/auth-srv :3000 >'" + forward.string() +
+      "' 2>&1 & echo $! >'" + (tmp_.path() / "forward.pid").string() + "'";
+  ASSERT_EQ(std::system(start.c_str()), 0);
+  int local_port = 0;
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        const std::string out = testing::slurp(forward);
+        const size_t at = out.find("Forwarding from 127.0.0.1:");
+        if (at == std::string::npos) return false;
+        local_port = std::atoi(out.c_str() + at + 26);
+        return local_port > 0;
+      },
+      std::chrono::seconds(20)))
+      << testing::slurp(forward);
+  if (local_port > 0) {
+    httplib::Client client("127.0.0.1", local_port);
+    client.set_read_timeout(10, 0);
+    const httplib::Result r = client.Get("/api/users/currentuser");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(Json::parse(r->body)["jwtKeyLength"], 4);
+  }
+  ::kill(std::atoi(testing::slurp(tmp_.path() / "forward.pid").c_str()), SIGTERM);
+
+  const Result svc = kubectl("describe svc auth-srv");
+  EXPECT_TRUE(std::regex_search(svc.out, std::regex(R"(Endpoints:\s+127\.\d+\.\d+\.\d+:3000)")))
+      << svc.out;
+  const Result nodes = kubectl("get nodes --no-headers");
+  EXPECT_EQ(std::count(nodes.out.begin(), nodes.out.end(), '\n'), 1) << nodes.out;
+  EXPECT_TRUE(has(nodes.out, "localhost") && has(nodes.out, " Ready ")) << nodes.out;
+
+  // A rollout restart, then `down` and `up` re-applying the manifests: the restart stays.
+  const std::string restarted_at =
+      "'{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}'";
+  ASSERT_EQ(kubectl("rollout restart deploy/auth-depl").status, 0);
+  ASSERT_EQ(kubectl("rollout status deploy/auth-depl --timeout=120s").status, 0);
+  const std::string stamp = kubectl("get deploy auth-depl -o jsonpath=" + restarted_at).out;
+  ASSERT_FALSE(stamp.empty());
+  const std::string replicasets = kubectl("get rs -o name").out;
+  ASSERT_EQ(run({"down"}).status, 0);
+  const Result again = run({"up", "-d", "--timeout", "180s"});
+  ASSERT_EQ(again.status, 0) << again.out << again.err;
+  EXPECT_EQ(kubectl("get deploy auth-depl -o jsonpath=" + restarted_at).out, stamp);
+  EXPECT_EQ(kubectl("get rs -o name").out, replicasets);
 }
 
 // A dependency the registry does not have fails the install: the image's pods wait with

@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include "tests/support/kubectl.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,10 +27,6 @@ namespace ticketctl {
 namespace {
 namespace fs = std::filesystem;
 using testing::ticketctl;
-
-bool on_path(const char* tool) {
-  return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
 
 constexpr const char* kDeployment = R"(apiVersion: apps/v1
 kind: Deployment
@@ -59,7 +56,7 @@ spec:
 class KubectlApplyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!on_path("kubectl"))
+    if (!testing::kubectl_installed())
       GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
     fs::create_directories(project() / "k8s");
     std::ofstream(project() / "ticketctl.yaml")
@@ -89,19 +86,7 @@ class KubectlApplyTest : public ::testing::Test {
 
   // kubectl with this control plane's kubeconfig: exit status, stdout, stderr.
   testing::Result kubectl(const std::string& args) const {
-    const fs::path err = dir_.path() / "kubectl.err";
-    const std::string line = "cd " + project().string() +
-                             " && KUBECONFIG=" + (state() / "kubeconfig").string() +
-                             " timeout 60 kubectl " + args + " 2>" + err.string();
-    testing::Result r;
-    FILE* p = ::popen(line.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(p);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.err = testing::slurp(err);
-    return r;
+    return testing::kubectl(state() / "kubeconfig", args, project(), dir_.path());
   }
 
   std::string get(const std::string& what, const std::string& jsonpath) const {
