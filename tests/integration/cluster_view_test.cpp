@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/eventually.h"
+#include "tests/support/kubectl.h"
 #include "tests/support/process.h"
 
 namespace ticketctl {
@@ -26,21 +27,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using testing::Result;
 using testing::ticketctl;
-
-bool on_path(const char* tool) {
-  return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-// A shell command line's exit status and stdout; stderr is appended to stdout.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
 
 constexpr const char* kManifests = R"(apiVersion: apps/v1
 kind: Deployment
@@ -106,8 +92,10 @@ class ClusterViewTest : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.err;
     return json::parse(r.out, nullptr, false);
   }
+  // Exit status, and stdout with stderr after it.
   static std::pair<int, std::string> kubectl(const std::string& args) {
-    return shell("KUBECONFIG=" + (state() / "kubeconfig").string() + " timeout 60 kubectl " + args);
+    const Result r = testing::kubectl(state() / "kubeconfig", args, state(), state());
+    return {r.status, r.out + r.err};
   }
   static std::string pod_ip() {
     const json pods = get_json("pods");
@@ -212,7 +200,7 @@ TEST_F(ClusterViewTest, EndpointSlicesMirrorEndpointsAndTheKubernetesServiceCome
 }
 
 TEST_F(ClusterViewTest, RealKubectlSeesANodeEndpointsAndDefaults) {
-  if (!on_path("kubectl"))
+  if (!testing::kubectl_installed())
     GTEST_SKIP() << "kubectl is not on PATH (it is not packaged by Debian); skipped";
   auto [nodes_status, nodes] = kubectl("get nodes --no-headers");
   ASSERT_EQ(nodes_status, 0) << nodes;
