@@ -178,8 +178,8 @@ bool same_template_but_defaults(const Json& stored, const Json& tmpl) {
     api::default_pod_template(*t);
     if (Json& labels = (*t)["metadata"]["labels"]; labels.is_object()) labels.erase(kHashLabel);
   }
-  // Key order is how a client wrote the object, not what it asks for.
-  return nlohmann::json::parse(a.dump()) == nlohmann::json::parse(b.dump());
+  // Key order, and absent vs empty, are how a client wrote the object, not what it asks for.
+  return canonical(a) == canonical(b);
 }
 
 std::string replicaset_name(std::string_view deployment, std::string_view hash) {
@@ -451,31 +451,20 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
   std::string new_name = replicaset_name(name, hash);
 
   // The new ReplicaSet is the one of the current template; the others are old, oldest first.
-  // Found by name, else by its template's content as Kubernetes' FindNewReplicaSet does, so a
-  // ReplicaSet named by an earlier hash function is still this template's.
   std::vector<Json> old;
   std::optional<Json> current;
-  auto same_template = [&](const Json& rs) {
-    Json t = field(field(rs, "spec"), "template");
-    if (!field(field(t, "metadata"), "labels").is_object()) return false;
-    t["metadata"]["labels"].erase(kHashLabel);
-    return pod_template_hash(t) == hash;
-  };
   if (auto mine = replicasets_by_owner.find(uid); mine != replicasets_by_owner.end()) {
-    for (const store::ObjectRef& rs : mine->second)
-      if (str(field(rs->at("metadata"), "name")) == new_name) current = *rs;
     for (const store::ObjectRef& rs : mine->second) {
-      if (!current && same_template(*rs)) {
+      if (str(field(rs->at("metadata"), "name")) == new_name)
         current = *rs;
-        new_name = str(field(rs->at("metadata"), "name"));
-      } else if (!current || str(field(rs->at("metadata"), "name")) != new_name) {
+      else
         old.push_back(*rs);
-      }
     }
   }
   if (!current) {
-    // A ReplicaSet stored before API defaulting holds the template as written; the Deployment,
-    // once re-applied, holds it defaulted. Same pods: it stays the current one, keeping its name.
+    // Else found by its template's content, as Kubernetes' FindNewReplicaSet does: a ReplicaSet
+    // named by an earlier hash function, or stored before API defaulting, is still this
+    // template's. It keeps its name and hash, which its selector and pods carry.
     for (auto it = old.begin(); it != old.end(); ++it) {
       if (!same_template_but_defaults(field(field(*it, "spec"), "template"), tmpl)) continue;
       current = std::move(*it);

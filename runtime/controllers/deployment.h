@@ -46,7 +46,8 @@ std::string generated_pod_name(std::string_view replicaset, std::string_view suf
 // alphabet that avoids vowels and look-alikes ("bcdfghjklmnpqrstvwxz2456789").
 std::string pod_template_hash(const Json& pod_template);
 // Whether a ReplicaSet's stored template is `pod_template` once both have the API's defaults,
-// ignoring the hash label and key order, as Kubernetes' FindNewReplicaSet compares templates.
+// ignoring the hash label, key order and absent vs empty values, as Kubernetes'
+// FindNewReplicaSet compares templates.
 // A ReplicaSet made before defaulting existed stays current, so upgrading rolls nothing.
 bool same_template_but_defaults(const Json& stored, const Json& pod_template);
 
