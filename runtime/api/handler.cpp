@@ -398,6 +398,57 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                                    ? "the endpoints controller mirrors each Service's Endpoints"
                                    : "the localhost Node is this machine"));
 
+  // A write's body is decoded and validated before the store's lock is taken (the schema
+  // Walker is most of a write's cost), so concurrent writes validate in parallel. A patch
+  // applies to the stored object, so it is decoded under the lock.
+  const bool write =
+      subresource.empty() && (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
+  Request effective = req;
+  std::vector<std::string> warnings;
+  std::optional<manifest::Object> object;
+  if (write) {
+    if ((req.method == "POST") != name.empty())
+      return failure(405, "MethodNotAllowed",
+                     fmt::format("{} is not allowed on this path", req.method));
+    if (!unknown_fields_of(req))
+      return failure(400, "BadRequest",
+                     fmt::format("fieldValidation {}: must be Strict, Warn or Ignore",
+                                 quote(query_value(req, "fieldValidation"))));
+    const std::string_view media =
+        std::string_view(req.content_type).substr(0, req.content_type.find(';'));
+    if (req.method != "PATCH" && media == kProtobufMediaType) {
+      // kubectl's imperative creates (secret, configmap, deployment, service...) send protobuf.
+      ProtobufObject decoded = decode_protobuf_object(req.body);
+      if (decoded.problem == ProtobufProblem::Malformed)
+        return failure(400, "BadRequest", decoded.message);
+      if (decoded.problem == ProtobufProblem::Unsupported)
+        return failure(415, "UnsupportedMediaType",
+                       fmt::format("{}; send the object as JSON instead: end the kubectl command "
+                                   "with `--dry-run=client -o yaml | kubectl apply -f -`, "
+                                   "or use `ticketctl create`",
+                                   decoded.message));
+      effective.body = decoded.object.dump();
+    } else if (req.method != "PATCH" && !media.empty() && media != "application/json" &&
+               media != "application/yaml") {
+      return failure(415, "UnsupportedMediaType",
+                     fmt::format("the body of the request was in an unknown format ({}): "
+                                 "accepted media types are application/json, application/yaml "
+                                 "and application/vnd.kubernetes.protobuf",
+                                 req.content_type));
+    }
+    if (req.method == "PATCH" && !is_patch_type(req.content_type))
+      return failure(415, "UnsupportedMediaType",
+                     fmt::format("the body of the request was in an unknown format ({}): use "
+                                 "application/merge-patch+json, application/json-patch+json or "
+                                 "application/strategic-merge-patch+json",
+                                 req.content_type));
+    if (req.method != "PATCH") {
+      Response rejected;
+      object = decode_body(effective, *r, ns, rejected, warnings);
+      if (!object) return rejected;
+    }
+  }
+
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = r->store_key();
   if (!subresource.empty()) return scale_subresource(store_, *r, ns, name, req, changed);
@@ -477,44 +528,8 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     changed = o.ok();
     return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
   }
-  if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
-    if ((req.method == "POST") != name.empty())
-      return failure(405, "MethodNotAllowed",
-                     fmt::format("{} is not allowed on this path", req.method));
-    if (!unknown_fields_of(req))
-      return failure(400, "BadRequest",
-                     fmt::format("fieldValidation {}: must be Strict, Warn or Ignore",
-                                 quote(query_value(req, "fieldValidation"))));
-    Request effective = req;
-    const std::string_view media =
-        std::string_view(req.content_type).substr(0, req.content_type.find(';'));
-    if (req.method != "PATCH" && media == kProtobufMediaType) {
-      // kubectl's imperative creates (secret, configmap, deployment, service...) send protobuf.
-      ProtobufObject decoded = decode_protobuf_object(req.body);
-      if (decoded.problem == ProtobufProblem::Malformed)
-        return failure(400, "BadRequest", decoded.message);
-      if (decoded.problem == ProtobufProblem::Unsupported)
-        return failure(415, "UnsupportedMediaType",
-                       fmt::format("{}; send the object as JSON instead: end the kubectl command "
-                                   "with `--dry-run=client -o yaml | kubectl apply -f -`, "
-                                   "or use `ticketctl create`",
-                                   decoded.message));
-      effective.body = decoded.object.dump();
-    } else if (req.method != "PATCH" && !media.empty() && media != "application/json" &&
-               media != "application/yaml") {
-      return failure(415, "UnsupportedMediaType",
-                     fmt::format("the body of the request was in an unknown format ({}): "
-                                 "accepted media types are application/json, application/yaml "
-                                 "and application/vnd.kubernetes.protobuf",
-                                 req.content_type));
-    }
+  if (write) {
     if (req.method == "PATCH") {
-      if (!is_patch_type(req.content_type))
-        return failure(415, "UnsupportedMediaType",
-                       fmt::format("the body of the request was in an unknown format ({}): use "
-                                   "application/merge-patch+json, application/json-patch+json or "
-                                   "application/strategic-merge-patch+json",
-                                   req.content_type));
       // The patch applies to the stored object; the result is validated like any write and
       // carries the stored resourceVersion, so it cannot silently undo a concurrent change.
       Result<Json> current = store_.get({key, ns, name});
@@ -522,11 +537,10 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       Result<Json> patched = apply_patch(current.value(), req.content_type, req.body);
       if (!patched.ok()) return failure(422, "Invalid", patched.error().message);
       effective.body = patched.value().dump();
+      Response rejected;
+      object = decode_body(effective, *r, ns, rejected, warnings);
+      if (!object) return rejected;
     }
-    Response rejected;
-    std::vector<std::string> warnings;
-    std::optional<manifest::Object> object = decode_body(effective, *r, ns, rejected, warnings);
-    if (!object) return rejected;
     manifest::Object& o = *object;
     if (r->namespaced && o.ns != (ns.empty() ? "default" : ns))
       return failure(

@@ -248,15 +248,25 @@ class ControllerLoop {
  private:
   void converge() {
     int writes = 0;
+    // Each pass holds the store's lock on its own, so API requests go between passes of a long
+    // round (an apply of 1,000 objects waited on rounds of several passes), and is one
+    // transaction: its writes are savepoints of one commit, not a commit each.
+    for (int pass = 0; pass < 10; ++pass) {
+      std::lock_guard<std::mutex> l(store_mutex_);
+      store::Store::Transaction tx = store_.transaction();
+      int n = cluster_objects_ ? cluster_objects_->restore(store_) : 0;
+      n += deployments_.reconcile() + endpoints_.reconcile();
+      // (Without a transaction, each write was committed on its own.)
+      if (Result<bool> c = tx.began() ? tx.commit() : Result<bool>(true); !c.ok()) {
+        repeated_.write(oplog::Level::Error, "controllers", c.error().message);
+        break;
+      }
+      writes += n;
+      if (n == 0) break;
+    }
     net::DataplanePlan plan;
     {
       std::lock_guard<std::mutex> l(store_mutex_);
-      for (int pass = 0; pass < 10; ++pass) {
-        int n = cluster_objects_ ? cluster_objects_->restore(store_) : 0;
-        n += deployments_.reconcile() + endpoints_.reconcile();
-        writes += n;
-        if (n == 0) break;
-      }
       plan = plan_network();
     }
     // Listeners and the name table change outside the lock; problems become Warning events.
