@@ -1,6 +1,10 @@
+#include <atomic>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -11,6 +15,7 @@
 #include "cli/manifest_args.h"
 #include "runtime/api/apply.h"
 #include "runtime/api/resources.h"
+#include "runtime/core/strings.h"
 
 namespace ticketctl::cli {
 namespace {
@@ -71,88 +76,158 @@ std::optional<std::map<std::string, Json>> stored_objects(
   return stored;
 }
 
+// What applying one object came to: warnings to print first, then the written object, the
+// server's error or a lost connection.
+struct Outcome {
+  std::string shown;  // kind/name as kubectl prints it
+  std::vector<std::string> warnings;
+  Answer written;
+  std::string verb_done;  // created, configured or unchanged
+  std::string refused;    // an error found before sending anything
+};
+
+// Applies one object: created when it is not stored, else merged with what is stored and
+// updated when the merge changed something. `stored` is what the lists found (nullptr: each
+// object is read on its own); each call moves only its own entry out of it.
+Outcome apply_one(api::ApiClient& client, manifest::Object& o,
+                  std::map<std::string, Json>* stored) {
+  Outcome out;
+  const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
+  out.shown = r ? r->kubectl_kind() + "/" + o.name : o.ref();
+  if (!r) {
+    out.refused = "error: " + out.shown + ": kind is not served";
+    return out;
+  }
+  const Json body = api::annotated_for_apply(o, r->namespaced);
+  Answer existing;
+  if (!stored) {
+    existing = send(client, "GET", r->path(o.ns, o.name));
+  } else if (auto it = stored->find(r->path(o.ns, o.name)); it != stored->end()) {
+    existing.result = std::move(it->second);
+    // A list's items leave out apiVersion and kind; the object's own read has them.
+    existing.result.value()["apiVersion"] = body["apiVersion"];
+    existing.result.value()["kind"] = body["kind"];
+  } else {
+    existing.result = Error{ErrorCode::NotFound, "not in the list"};
+  }
+  if (!existing.lost && !existing.result.ok() &&
+      existing.result.error().code == ErrorCode::NotFound) {
+    out.written = send(client, "POST", r->path(o.ns), body.dump());
+    // Created by someone else since the list: applied onto what is stored now.
+    if (out.written.lost || out.written.result.ok() ||
+        out.written.result.error().code != ErrorCode::AlreadyExists) {
+      out.verb_done = "created";
+      return out;
+    }
+    existing = send(client, "GET", r->path(o.ns, o.name));
+  }
+  if (!existing.result.ok()) {
+    out.written = std::move(existing);
+    return out;
+  }
+  // kubectl apply's merge: what `kubectl scale` or `rollout restart` changed since stays.
+  // The stored resourceVersion goes with it, so a concurrent write is a Conflict, not lost.
+  api::Merged merged = api::merge_applied(existing.result.value(), body);
+  if (!merged.had_annotation)
+    out.warnings.push_back(
+        fmt::format("Warning: {} is missing the {} annotation (it was not written by an "
+                    "apply); it is set now, and fields this manifest leaves out are kept",
+                    out.shown, api::kLastAppliedAnnotation));
+  if (merged.had_annotation && same_json(merged.object, existing.result.value())) {
+    // Nothing to change: no request, as kubectl sends no patch when its diff is empty.
+    out.written = std::move(existing);
+    out.verb_done = "unchanged";
+    return out;
+  }
+  out.written = send(client, "PUT", r->path(o.ns, o.name), merged.object.dump());
+  if (out.written.result.ok())
+    out.verb_done = out.written.result.value()["metadata"]["resourceVersion"] ==
+                            existing.result.value()["metadata"]["resourceVersion"]
+                        ? "unchanged"
+                        : "configured";
+  return out;
+}
+
 }  // namespace
 
 int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects,
                   const LineSink& out, const LineSink& err) {
-  int status = kExitOk;
-  size_t sent = 0;
   std::optional<std::map<std::string, Json>> stored = stored_objects(client, objects);
-  for (manifest::Object& o : objects) {
-    const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
-    const std::string shown = r ? r->kubectl_kind() + "/" + o.name : o.ref();
-    if (!r) {
-      err("error: " + shown + ": kind is not served");
-      status = kExitFailure;
-      continue;
-    }
-    const Json body = api::annotated_for_apply(o, r->namespaced);
-    Answer existing;
-    if (!stored) {
-      existing = send(client, "GET", r->path(o.ns, o.name));
-    } else if (auto it = stored->find(r->path(o.ns, o.name)); it != stored->end()) {
-      existing.result = std::move(it->second);
-      // A list's items leave out apiVersion and kind; the object's own read has them.
-      existing.result.value()["apiVersion"] = body["apiVersion"];
-      existing.result.value()["kind"] = body["kind"];
-    } else {
-      existing.result = Error{ErrorCode::NotFound, "not in the list"};
-    }
-    Answer written;
-    std::string verb_done;
-    if (!existing.lost && !existing.result.ok() &&
-        existing.result.error().code == ErrorCode::NotFound) {
-      written = send(client, "POST", r->path(o.ns), body.dump());
-      verb_done = "created";
-      // Created by someone else since the list: applied onto what is stored now.
-      if (!written.lost && !written.result.ok() &&
-          written.result.error().code == ErrorCode::AlreadyExists) {
-        existing = send(client, "GET", r->path(o.ns, o.name));
-        verb_done.clear();
+  const size_t n = objects.size();
+  // Many objects go over a few connections at once: the control plane validates bodies in
+  // parallel and the round trips overlap (1,000 objects one at a time took 2.2-2.7 s). Results
+  // are printed in the order of the manifests whatever order they finish in.
+  constexpr size_t kConnections = 4;
+  const size_t workers = stored ? std::min(kConnections, n) : 1;
+  std::vector<api::ApiClient> extra;
+  for (size_t w = 1; w < workers; ++w) extra.emplace_back(client.connection());
+
+  std::mutex mu;
+  std::vector<std::optional<Outcome>> done(n);
+  size_t printed = 0, sent = 0;
+  int status = kExitOk;
+  std::atomic<bool> stop{false};
+  std::vector<std::string> in_flight;  // objects whose request got no answer
+  std::string lost_message;
+  // Prints finished outcomes in manifest order; at the end (`all`), those after a gap too.
+  auto print = [&](bool all) {
+    for (; printed < n; ++printed) {
+      if (!done[printed]) {
+        if (all) continue;
+        return;
       }
-    }
-    if (!verb_done.empty()) {
-      // created (or failed to be) above
-    } else if (existing.result.ok()) {
-      // kubectl apply's merge: what `kubectl scale` or `rollout restart` changed since stays.
-      // The stored resourceVersion goes with it, so a concurrent write is a Conflict, not lost.
-      api::Merged merged = api::merge_applied(existing.result.value(), body);
-      if (!merged.had_annotation)
-        err(
-            fmt::format("Warning: {} is missing the {} annotation (it was not written by an "
-                        "apply); it is set now, and fields this manifest leaves out are kept",
-                        shown, api::kLastAppliedAnnotation));
-      if (merged.had_annotation && same_json(merged.object, existing.result.value())) {
-        // Nothing to change: no request, as kubectl sends no patch when its diff is empty.
-        written = std::move(existing);
-        verb_done = "unchanged";
-      } else {
-        written = send(client, "PUT", r->path(o.ns, o.name), merged.object.dump());
+      Outcome& o = *done[printed];
+      for (const std::string& w : o.warnings) err(w);
+      if (!o.refused.empty()) {
+        err(o.refused);
+        status = kExitFailure;
+        continue;
       }
-      if (written.result.ok() && verb_done.empty())
-        verb_done = written.result.value()["metadata"]["resourceVersion"] ==
-                            existing.result.value()["metadata"]["resourceVersion"]
-                        ? "unchanged"
-                        : "configured";
-    } else {
-      written = std::move(existing);
+      if (o.written.lost) {
+        in_flight.push_back(o.shown);
+        lost_message = o.written.result.error().message;
+        continue;
+      }
+      ++sent;
+      if (!o.written.result.ok()) {
+        err(server_error(o.written.result.error()));
+        status = kExitFailure;
+        continue;
+      }
+      out(o.shown + ' ' + o.verb_done);
     }
-    // Without a control plane every further request fails the same way: say so once and stop.
-    // The object in flight may or may not have been written; `get` tells.
-    if (written.lost) {
-      err(
-          fmt::format("error: {}; stopped after {} of {} objects ({} was in flight, the rest "
-                      "were not sent)",
-                      written.result.error().message, sent, objects.size(), shown));
-      return kExitFailure;
-    }
-    ++sent;
-    if (!written.result.ok()) {
-      err(server_error(written.result.error()));
-      status = kExitFailure;
-      continue;
-    }
-    out(shown + ' ' + verb_done);
+  };
+
+  // Namespaces first, so what is created in them never races their creation.
+  std::vector<size_t> namespaces, rest;
+  for (size_t i = 0; i < n; ++i) (objects[i].kind == "Namespace" ? namespaces : rest).push_back(i);
+  for (const std::vector<size_t>* phase : {&namespaces, &rest}) {
+    std::atomic<size_t> next{0};
+    auto work = [&](api::ApiClient& c) {
+      for (size_t k; !stop && (k = next++) < phase->size();) {
+        const size_t i = (*phase)[k];
+        Outcome o = apply_one(c, objects[i], stored ? &*stored : nullptr);
+        // Without a control plane every further request fails the same way: stop sending.
+        if (o.written.lost) stop = true;
+        std::lock_guard<std::mutex> lock(mu);
+        done[i] = std::move(o);
+        print(false);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (api::ApiClient& c : extra) threads.emplace_back(work, std::ref(c));
+    work(client);
+    for (std::thread& t : threads) t.join();
+    if (stop) break;
+  }
+  print(true);
+  // The objects in flight may or may not have been written; `get` tells.
+  if (!in_flight.empty()) {
+    err(fmt::format(
+        "error: {}; stopped after {} of {} objects ({} {} in flight, the rest were "
+        "not sent)",
+        lost_message, sent, n, join(in_flight, ", "), in_flight.size() == 1 ? "was" : "were"));
+    return kExitFailure;
   }
   return status;
 }

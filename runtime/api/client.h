@@ -31,6 +31,9 @@ class ApiClient {
   ~ApiClient();
   ApiClient(ApiClient&&) noexcept;
 
+  // Where this client connects, so a caller can open more connections to the same API.
+  const Connection& connection() const { return c_; }
+
   Result<Json> get(const std::string& path);
   Result<Json> post(const std::string& path, const Json& body);
   Result<Json> put(const std::string& path, const Json& body);

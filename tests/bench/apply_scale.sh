@@ -96,7 +96,8 @@ for n in "${counts[@]}"; do
   state="$work/state-$n"
   "$bin" up -d --empty --state-dir "$state" >/dev/null
   t=$(now)
-  "$bin" apply --state-dir "$state" -f "objects-$n" >"$work/apply.out"
+  client=$( { TIMEFORMAT='%U %S'; time "$bin" apply --state-dir "$state" -f "objects-$n" \
+    >"$work/apply.out"; } 2>&1 | awk '{ printf "%.2f", $1 + $2 }')
   create=$(elapsed "$t")
   t=$(now)
   "$bin" apply --state-dir "$state" -f "objects-$n" >"$work/reapply.out"
@@ -111,6 +112,6 @@ for n in "${counts[@]}"; do
   up=$(elapsed "$t")
   "$bin" down --state-dir "$state" >/dev/null
   state=""
-  printf 'N=%-5d apply (create) %6ss   re-apply (unchanged %d/%d) %6ss   control plane CPU %5ss   up -d -f %6ss\n' \
-    "$n" "$create" "$unchanged" "$n" "$reapply" "$cpu" "$up"
+  printf 'N=%-5d apply (create) %6ss (client CPU %ss)   re-apply (unchanged %d/%d) %6ss   control plane CPU %5ss   up -d -f %6ss\n' \
+    "$n" "$create" "$client" "$unchanged" "$n" "$reapply" "$cpu" "$up"
 done

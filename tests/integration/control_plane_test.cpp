@@ -539,31 +539,38 @@ TEST_F(ControlPlaneTest, StatusAndConfigView) {
   EXPECT_EQ(run({"config", "path"}).out, (dir_ / "kubeconfig").string() + "\n");
 }
 
-// Many objects are read with one list per kind and merged locally: created, then unchanged
-// without a write, then only the changed one configured.
+// Many objects are read with one list per kind and merged locally, and sent over several
+// connections at once: created (printed in the manifests' order, a Namespace before what is
+// created in it wherever it is written), then unchanged without a write, then only the
+// changed one configured.
 TEST_F(ControlPlaneTest, ApplyOfManyObjectsCreatesThenLeavesThemUnchanged) {
   ASSERT_EQ(run({"up", "-d", "--empty"}).status, 0);
   const fs::path file = dir_ / "many.yaml";
   auto write = [&](const std::string& first_value) {
     std::ofstream out(file);
-    for (int i = 0; i < 12; ++i)
-      out << "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-" << i << "}\ndata: {n: '"
+    for (int i = 0; i < 40; ++i)
+      out << "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-" << i
+          << (i % 2 ? ", namespace: team" : "") << "}\ndata: {n: '"
           << (i == 0 ? first_value : std::to_string(i)) << "'}\n";
+    out << "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n";
   };
   write("0");
   Result first = run({"apply", "-f", file.string()});
   EXPECT_EQ(first.status, 0) << first.err;
-  EXPECT_EQ(std::count(first.out.begin(), first.out.end(), '\n'), 12) << first.out;
-  EXPECT_NE(first.out.find("configmap/cm-11 created\n"), std::string::npos) << first.out;
+  std::string expected;
+  for (int i = 0; i < 40; ++i) expected += "configmap/cm-" + std::to_string(i) + " created\n";
+  EXPECT_EQ(first.out, expected + "namespace/team created\n");
+  EXPECT_EQ(run({"get", "cm", "cm-7", "-n", "team", "-o", "jsonpath={.data.n}"}).out, "7");
   const std::string version =
-      run({"get", "cm", "cm-5", "-o", "jsonpath={.metadata.resourceVersion}"}).out;
+      run({"get", "cm", "cm-4", "-o", "jsonpath={.metadata.resourceVersion}"}).out;
   write("changed");
   Result second = run({"apply", "-f", file.string()});
   EXPECT_EQ(second.status, 0) << second.err;
   EXPECT_NE(second.out.find("configmap/cm-0 configured\n"), std::string::npos) << second.out;
-  EXPECT_NE(second.out.find("configmap/cm-5 unchanged\n"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("configmap/cm-4 unchanged\n"), std::string::npos) << second.out;
+  EXPECT_EQ(std::count(second.out.begin(), second.out.end(), '\n'), 41) << second.out;
   EXPECT_EQ(run({"get", "cm", "cm-0", "-o", "jsonpath={.data.n}"}).out, "changed");
-  EXPECT_EQ(run({"get", "cm", "cm-5", "-o", "jsonpath={.metadata.resourceVersion}"}).out, version);
+  EXPECT_EQ(run({"get", "cm", "cm-4", "-o", "jsonpath={.metadata.resourceVersion}"}).out, version);
 }
 
 TEST_F(ControlPlaneTest, CreateSecretAsTheCourseDoes) {
