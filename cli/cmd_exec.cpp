@@ -45,10 +45,6 @@ struct ExecInfo {
   bool exec_failed = false;  // set by run_command: the program never ran
 };
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 Result<ExecInfo> read_exec_info(const fs::path& file, const std::string& container) {
   std::ifstream in(file);
   std::stringstream text;

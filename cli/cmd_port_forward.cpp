@@ -59,10 +59,6 @@ struct Target {
   std::string ref;                   // "svc/posts-srv", for messages
 };
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 std::optional<uint16_t> parse_port(const std::string& text, bool allow_zero) {
   if (text.empty() || text.size() > 5 ||
       !std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(c) != 0; }))

@@ -30,10 +30,6 @@ struct RolloutArgs {
   StateDirArg state;
 };
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 int64_t revision_of(const Json& o) {
   const std::string r = str(json_at(json_at(json_at(o, "metadata"), "annotations"), kRevision));
   return !r.empty() && r.size() < 18 && r.find_first_not_of("0123456789") == std::string::npos

@@ -42,10 +42,6 @@ struct CaseResult {
   double seconds = 0;
 };
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 std::string xml_escape(std::string_view in) {
   std::string out;
   for (char c : in) {

@@ -28,10 +28,6 @@ using manifest::Schema;
 using manifest::Type;
 using Clock = std::chrono::steady_clock;
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 constexpr std::string_view kKinds[] = {"http", "ready", "podLog", "exec", "deletePods"};
 
 Invalid duration_check(const Json& v) {

@@ -35,10 +35,6 @@ const Json& array(const Json& v) {
   return v.is_array() ? v : kEmpty;
 }
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 int64_t integer(const Json& v) {
   return v.is_number_integer() ? v.get<int64_t>() : 0;
 }

@@ -14,10 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 const Json& at(const Json& j, const char* key) {
   static const Json null;
   return j.is_object() && j.contains(key) ? j[key] : null;

@@ -25,10 +25,6 @@ constexpr const char* kMaxAnnotation = "deployment.kubernetes.io/max-replicas";
 
 constexpr auto field = &json_at;
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 int64_t int_or(const Json& v, int64_t fallback) {
   return v.is_number_integer() ? v.get<int64_t>() : fallback;
 }

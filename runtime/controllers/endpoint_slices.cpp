@@ -11,10 +11,6 @@ namespace {
 constexpr const char* kServiceName = "kubernetes.io/service-name";
 constexpr const char* kManagedBy = "endpointslice.kubernetes.io/managed-by";
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 bool ours(const Json& slice) {
   const std::string by = str(json_at(json_at(json_at(slice, "metadata"), "labels"), kManagedBy));
   return by == "endpointslice-controller.k8s.io" ||

@@ -10,10 +10,6 @@
 namespace ticketctl::controllers {
 namespace {
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 // A Service port's targetPort in one pod: a number as given, a name looked up in the pod's
 // containers; 0 when the pod has no port of that name.
 int target_port(const Json& service_port, const Json& pod) {

@@ -12,9 +12,6 @@
 namespace ticketctl::daemon {
 namespace {
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
 int64_t int_or(const Json& v, int64_t fallback) {
   return v.is_number_integer() ? v.get<int64_t>() : fallback;
 }

@@ -15,10 +15,6 @@
 namespace ticketctl::daemon {
 namespace {
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 // Reasons every pod passes through on its way up: not worth a line while the gate waits.
 bool is_transient(const std::string& reason) {
   return reason == "NotReady" || reason == "Pending" || reason == "ContainerCreating" ||

@@ -15,10 +15,6 @@
 namespace ticketctl::daemon {
 namespace {
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 // $name as an integer in [lo, hi]; `fallback` when unset or not such a number.
 int int_from_env(const char* name, int fallback, long lo, long hi) {
   const char* v = std::getenv(name);

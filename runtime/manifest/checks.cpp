@@ -17,10 +17,6 @@ bool present(const Json& v, std::string_view key) {
   return !get(v, key).is_null();
 }
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 // Exactly one of `keys` must be set. The second one written (in file order) is the extra one.
 void exactly_one(const YAML::Node& n, const Json& v, Walker& w,
                  std::initializer_list<std::string_view> keys, std::string_view what) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace ticketctl {
@@ -16,6 +17,12 @@ inline const Json& json_at(const Json& v, std::string_view key) {
   if (!v.is_object()) return kNull;
   auto it = v.find(key);
   return it == v.end() ? kNull : *it;
+}
+
+// A string value, or "" for anything else (absent, null, a number): how controllers, printers
+// and the CLI read optional string fields of validated objects.
+inline std::string str(const Json& v) {
+  return v.is_string() ? v.get<std::string>() : std::string();
 }
 
 // Equality with objects compared as maps, whatever order their keys were written in: kubectl

@@ -8,9 +8,6 @@
 
 namespace ticketctl::net {
 namespace {
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
 }  // namespace
 
 std::string backends_key(std::string_view ns, std::string_view service, std::string_view port) {
