@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <set>
 
-#include "runtime/api/pod_logs.h"
 #include "runtime/core/oplog.h"
 #include "runtime/daemon/state_dir.h"
 #include "runtime/net/allocator.h"
