@@ -30,11 +30,17 @@
 #include "runtime/store/store.h"
 #include "runtime/supervisor/cgroup.h"
 #include "runtime/supervisor/env.h"
+#include "runtime/supervisor/pod_plan.h"
 #include "runtime/supervisor/probe.h"
 #include "runtime/supervisor/process.h"
 #include "runtime/supervisor/process_tree.h"
 
 namespace ticketctl::supervisor {
+
+namespace kubelet_detail {
+struct Attempt;
+struct PendingEvent;
+}  // namespace kubelet_detail
 
 struct KubeletOptions {
   std::filesystem::path pods_dir;  // logs and pid files: <pods_dir>/<ns>_<pod>_<uid>/<container>/
@@ -127,33 +133,60 @@ class Kubelet {
   struct Pod;
   struct Container;
   struct Stream;
+  // A start the planner asked for, carried out after the store's lock is released.
+  struct PlannedStart {
+    Pod* pod;
+    Container* container;
+    const Json* pod_json;
+    bool restart;  // restartCount goes up once it started
+  };
   void find_leftovers();
   bool adopt(Pod& pod, Container& c, const RecordedRun& run);
   void adopt_orphans();
   void run();
+  // One pass of the level-based loop (kubelet_sync.cpp), in these steps:
   void sync();
+  Pod& add_pod(const std::string& uid, const Json& pod_json,
+               std::vector<kubelet_detail::PendingEvent>& events);
+  void plan_stored_pods(std::map<std::string, Json>& wanted,
+                        std::chrono::steady_clock::time_point now,
+                        std::vector<PlannedStart>& starts,
+                        std::vector<kubelet_detail::PendingEvent>& events);
+  void start_planned(const std::vector<PlannedStart>& starts,
+                     std::vector<kubelet_detail::PendingEvent>& events);
+  void stop_unwanted(const std::map<std::string, Json>& wanted,
+                     const std::set<std::string>& stored);
+  // preStop hooks that ended, and grace periods that ran out.
+  void step_stops(std::chrono::steady_clock::time_point now,
+                  std::vector<kubelet_detail::PendingEvent>& events);
+  // Probe outcomes taken, next attempts started.
+  void step_probes(const std::map<std::string, Json>& wanted,
+                   std::chrono::steady_clock::time_point now,
+                   std::vector<kubelet_detail::PendingEvent>& events);
+  // Under the store's lock: status, events, and Terminating pods whose processes are gone
+  // removed. Whether anything was written.
+  bool write_status(const std::map<std::string, Json>& wanted,
+                    std::vector<kubelet_detail::PendingEvent>& events);
   void reap();
   void drain(int fd);
   void close_stream(int fd);
   void watch_fd(int fd);  // readable -> the thread's epoll_wait returns it
   void watch_output(const Pod& pod, Container& c, int stdout_fd, int stderr_fd);
-  void arm_probes(Container& c, bool initial_delay);
-  // Starts `probe` against `target` on a background thread; `done` turns true (and the kubelet
-  // is woken) once `outcome` is written.
+  // Starts `probe` against `target` on a background thread; `attempt.done` turns true (and the
+  // kubelet is woken) once `attempt.outcome` is written.
   void start_probe(Json probe, const std::string& pod_ip, const Json& container,
-                   SpawnSpec exec_base, std::shared_ptr<std::atomic<bool>> done,
-                   std::shared_ptr<ProbeOutcome> outcome);
+                   SpawnSpec exec_base, const kubelet_detail::Attempt& attempt);
   // The container's main process ended: its group is killed, its output read to the end.
   void finish(Container& c, Json terminated);
   void adopted_exited(int pidfd);
   bool start_container(Pod& pod, Container& c, const Json& pod_json);
-  // Starts stopping a container: its preStop hook first when it has one, then SIGTERM to its
-  // group, SIGKILL when the grace period ends.
+  // Starts stopping a container as the planner says: its preStop hook first when it has one,
+  // then SIGTERM to its group, SIGKILL when the grace period ends.
   void begin_stop(const Pod& pod, Container& c, std::chrono::seconds grace);
-  // The preStop hook ended (or ran out of time): SIGTERM. A failure is returned as an event's
-  // message.
-  std::optional<std::string> end_hook(Container& c, bool timed_out);
-  Json status_of(const Pod& pod, const Json& pod_json) const;
+  // An exec preStop hook's process was reaped.
+  void hook_exited(pid_t pid, int exit_code);
+  // The hook's process (killed when `kill`) and attempt are no longer watched.
+  void forget_hook(Container& c, bool kill);
   // A container's processes had to be killed: said in the foreground and, while stopping, kept
   // for kill_report().
   void note_kill(const Container& c, std::string line);
@@ -167,6 +200,7 @@ class Kubelet {
   std::mutex& store_mutex_;
   KubeletOptions options_;
   images::Resolver resolver_;
+  plan::Backoff backoff_;
   std::map<std::string, std::unique_ptr<Pod>> pods_;  // by uid
   std::map<int, std::unique_ptr<Stream>> streams_;    // by pipe fd
   std::map<pid_t, Container*> by_pid_;
