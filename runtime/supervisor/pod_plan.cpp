@@ -8,10 +8,6 @@
 namespace ticketctl::supervisor::plan {
 namespace {
 
-std::string str(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
 int int_field(const Json& v, std::string_view key, int fallback) {
   const Json& f = json_at(v, key);
   return f.is_number_integer() ? f.get<int>() : fallback;
