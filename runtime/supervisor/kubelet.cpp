@@ -16,13 +16,13 @@
 #include <fstream>
 #include <set>
 
-#include "runtime/api/pod_logs.h"
-#include "runtime/controllers/events.h"
+#include "runtime/core/files.h"
 #include "runtime/core/oplog.h"
-#include "runtime/daemon/state_dir.h"
+#include "runtime/events/events.h"
+#include "runtime/logs/log_file.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/host_sockets.h"
-#include "runtime/supervisor/log_file.h"
 #include "runtime/supervisor/probe.h"
 #include "runtime/supervisor/process.h"
 #include "runtime/supervisor/volumes.h"
@@ -114,7 +114,7 @@ struct PendingEvent {
 struct Kubelet::Stream {
   int fd = -1;
   bool is_stderr = false;
-  std::shared_ptr<LogFile> log;
+  std::shared_ptr<logs::LogFile> log;
   std::string pod;      // "posts-depl-abc12", for the foreground prefix
   std::string partial;  // an unfinished line, for the foreground echo
 };
@@ -154,7 +154,7 @@ struct Kubelet::Container {
     std::shared_ptr<ProbeOutcome> outcome;    // httpGet: written before done
   };
   std::optional<Hook> hook;
-  std::shared_ptr<LogFile> log;
+  std::shared_ptr<logs::LogFile> log;
   SpawnSpec process;  // how it was started: exec probes run with the same env and directory
   fs::path pid_file;
   fs::path cgroup;                           // this run's memory cgroup, when its limit is enforced
@@ -831,11 +831,11 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.waiting_message.clear();
   c.ready = false;
   c.stopping = c.killed = false;
-  c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
-                                    options_.log_max_bytes, options_.log_max_files);
+  c.log = std::make_shared<logs::LogFile>(dir / fmt::format("{}.log", c.restart_count),
+                                          options_.log_max_bytes, options_.log_max_files);
   // Only the previous run is kept for --previous.
   if (c.restart_count >= 2)
-    for (const fs::path& old : run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
+    for (const fs::path& old : logs::run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
       fs::remove(old, ec);
   // The shim wrote it already; without one, this is the first moment it can be written.
   if (options_.shim.empty())
@@ -921,8 +921,8 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   c.tracking_cgroup = str(json_at(a.exec, "trackingCgroup"));
   c.procs = a.processes();
   c.pid_file = dir / "pid";
-  c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
-                                    options_.log_max_bytes, options_.log_max_files);
+  c.log = std::make_shared<logs::LogFile>(dir / fmt::format("{}.log", c.restart_count),
+                                          options_.log_max_bytes, options_.log_max_files);
   watch_fd(pidfd);
   by_pidfd_[pidfd] = &c;
   watch_output(pod, c, out, err);
@@ -1098,7 +1098,7 @@ void Kubelet::adopt_orphans() {
     pod->name = first.pod;
     pod->ip = str(json_at(first.exec, "podIP"));
     pod->grace_seconds = int_field(first.exec, "gracePeriodSeconds", 30);
-    pod->dir = options_.pods_dir / api::pod_dir_name(pod->ns, pod->name, uid);
+    pod->dir = options_.pods_dir / logs::pod_dir_name(pod->ns, pod->name, uid);
     for (const auto& [name, a] : containers) {
       auto c = std::make_unique<Container>();
       c->name = name;
@@ -1152,7 +1152,7 @@ void Kubelet::sync() {
         pod->name = str(meta["name"]);
         pod->restart_policy = spec.value("restartPolicy", "Always");
         pod->grace_seconds = int_field(spec, "terminationGracePeriodSeconds", 30);
-        pod->dir = options_.pods_dir / api::pod_dir_name(pod->ns, pod->name, uid);
+        pod->dir = options_.pods_dir / logs::pod_dir_name(pod->ns, pod->name, uid);
         pod->start_time = store::rfc3339_now();
         const Json& status = json_at(pod_json, "status");
         // Containers a previous control plane left running keep their pod's IP: they are
@@ -1489,8 +1489,7 @@ void Kubelet::sync() {
       }
     }
     for (PendingEvent& e : events)
-      controllers::record_event(store_, e.object, e.type, e.reason, std::move(e.message),
-                                "kubelet");
+      events::record_event(store_, e.object, e.type, e.reason, std::move(e.message), "kubelet");
     wrote = wrote || !events.empty();
   }
   if (wrote && options_.on_status_written) options_.on_status_written();

@@ -1,4 +1,4 @@
-#include "runtime/api/pod_logs.h"
+#include "runtime/logs/pod_logs.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "tests/support/temp_dir.h"
 
-namespace ticketctl::api {
+namespace ticketctl::logs {
 namespace {
 namespace fs = std::filesystem;
 
@@ -276,4 +276,4 @@ TEST(PodDirName, KeepsShortNamesAndBoundsLongOnes) {
 }
 
 }  // namespace
-}  // namespace ticketctl::api
+}  // namespace ticketctl::logs
