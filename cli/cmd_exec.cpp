@@ -23,8 +23,8 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
-#include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/supervisor/process.h"
 
 namespace ticketctl::cli {
@@ -240,7 +240,7 @@ Handler attach_exec(CLI::App& verb) {
     }
     const Json& meta = pod.value()["metadata"];
     const fs::path record = a->state.dir().root / "pods" /
-                            api::pod_dir_name(a->ns, pod_name, str(json_at(meta, "uid"))) /
+                            logs::pod_dir_name(a->ns, pod_name, str(json_at(meta, "uid"))) /
                             container.value() / "exec.json";
     Result<ExecInfo> info = read_exec_info(record, container.value());
     if (!info.ok()) {

@@ -6,11 +6,11 @@
 
 #include <thread>
 
-#include "runtime/api/pod_logs.h"
 #include "runtime/api/stream_front.h"
 #include "runtime/api/streaming.h"
 #include "runtime/api/tls.h"
 #include "runtime/core/limits.h"
+#include "runtime/logs/pod_logs.h"
 
 namespace ticketctl::api {
 namespace {
@@ -76,7 +76,7 @@ void serve_pod_log(const httplib::Request& req, httplib::Response& res, store::S
                    std::mutex& store_mutex, const std::filesystem::path& pods_dir,
                    const std::atomic<bool>& stopping) {
   const std::string ns = req.matches[1], name = req.matches[2];
-  Result<LogOptions> options = parse_log_options(
+  Result<logs::LogOptions> options = logs::parse_log_options(
       std::multimap<std::string, std::string>(req.params.begin(), req.params.end()));
   if (!options.ok())
     return send_status(res, status_json(400, "BadRequest", options.error().message));
@@ -87,9 +87,10 @@ void serve_pod_log(const httplib::Request& req, httplib::Response& res, store::S
   if (!pod.ok())
     return send_status(res, status_json(404, "NotFound", fmt::format("pods \"{}\" not found", name),
                                         {{"name", name}, {"kind", "pods"}}));
-  Result<LogRun> run = choose_log_run(pod.value(), pods_dir, options.value());
+  Result<logs::LogRun> run = logs::choose_log_run(pod.value(), pods_dir, options.value());
   if (!run.ok()) return send_status(res, status_json(400, "BadRequest", run.error().message));
-  auto reader = std::make_shared<LogReader>(run.value(), options.value(), unix_now_ns());
+  auto reader =
+      std::make_shared<logs::LogReader>(run.value(), options.value(), logs::unix_now_ns());
   // httplib 0.11 gzips text/* for clients that accept it (kubectl does) and flushes its
   // compressor only at the end, which would hold a followed log back until the container exits.
   // On loopback compression buys nothing: the request's Accept-Encoding is dropped (httplib

@@ -542,13 +542,13 @@ asio::awaitable<void> run_exec(asio::io_context& ioc, Ws& ws, bool v5, const Exe
   p.stdin_fd = -1;
 }
 
-asio::awaitable<void> run_attach(asio::io_context& ioc, Ws& ws, bool v5, const LogRun& run,
+asio::awaitable<void> run_attach(asio::io_context& ioc, Ws& ws, bool v5, const logs::LogRun& run,
                                  const ExecOptions& options) {
   ChannelSession s(ioc, ws, v5);
-  LogOptions log_options;
+  logs::LogOptions log_options;
   log_options.follow = true;
   log_options.tail_lines = 0;
-  LogReader reader(run, log_options, unix_now_ns());
+  logs::LogReader reader(run, log_options, logs::unix_now_ns());
   auto ignore = [](uint8_t, std::string_view) -> asio::awaitable<void> { co_return; };
   auto client = [&]() -> asio::awaitable<void> { co_await s.read_client(ignore); };
   auto follow = [&]() -> asio::awaitable<void> {
@@ -773,7 +773,7 @@ asio::awaitable<void> StreamFront::Impl::serve_stream(TlsStream& s, const Stream
   const bool v5 = lists(offered, kChannelV5);
   Result<ExecOptions> options = parse_exec_options(target);
   std::optional<ExecSpec> spec;
-  std::optional<LogRun> run;
+  std::optional<logs::LogRun> run;
   if (!websocket_upgrade || (!v5 && !lists(offered, kChannelV4))) {
     refusal = status_json(
         400, "BadRequest",
@@ -788,7 +788,7 @@ asio::awaitable<void> StreamFront::Impl::serve_stream(TlsStream& s, const Stream
     else
       refusal = error_status_json(made.error());
   } else {
-    Result<LogRun> found = backend.attach_run(target, options.value());
+    Result<logs::LogRun> found = backend.attach_run(target, options.value());
     if (found.ok())
       run = std::move(found.value());
     else

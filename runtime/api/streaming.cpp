@@ -223,7 +223,7 @@ Result<ExecSpec> StreamBackend::exec_spec(const StreamTarget& t, const ExecOptio
   return spec;
 }
 
-Result<LogRun> StreamBackend::attach_run(const StreamTarget& t, const ExecOptions& o) {
+Result<logs::LogRun> StreamBackend::attach_run(const StreamTarget& t, const ExecOptions& o) {
   Result<Json> pod = running_pod(t);
   if (!pod.ok()) return pod.error();
   Result<std::string> container = pick_container(pod.value(), o.container);
@@ -231,11 +231,11 @@ Result<LogRun> StreamBackend::attach_run(const StreamTarget& t, const ExecOption
   if (!container_running(pod.value(), container.value()))
     return Error{ErrorCode::Invalid,
                  fmt::format("container {} is not running in pod {}", container.value(), t.pod)};
-  LogOptions options;
+  logs::LogOptions options;
   options.container = container.value();
   options.follow = true;
   options.tail_lines = 0;
-  return choose_log_run(pod.value(), pods_dir_, options);
+  return logs::choose_log_run(pod.value(), pods_dir_, options);
 }
 
 Result<std::string> StreamBackend::pod_ip(const StreamTarget& t) {

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "runtime/api/exec_process.h"
-#include "runtime/api/pod_logs.h"
 #include "runtime/core/result.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/manifest/json.h"
 #include "runtime/store/store.h"
 
@@ -57,7 +57,7 @@ class StreamBackend {
   // in the container's PATH. The container must be running.
   Result<ExecSpec> exec_spec(const StreamTarget& t, const ExecOptions& o);
   // The current log run of the container an attach request names.
-  Result<LogRun> attach_run(const StreamTarget& t, const ExecOptions& o);
+  Result<logs::LogRun> attach_run(const StreamTarget& t, const ExecOptions& o);
   // The IP of a running pod, for port-forward.
   Result<std::string> pod_ip(const StreamTarget& t);
 

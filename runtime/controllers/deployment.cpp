@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "runtime/api/defaults.h"
-#include "runtime/controllers/events.h"
+#include "runtime/events/events.h"
 #include "runtime/store/pod_deletion.h"
 
 #include <algorithm>
@@ -276,8 +276,9 @@ void DeploymentController::requeue_in(milliseconds delay) {
 
 void DeploymentController::record(const Json& object, std::string_view reason,
                                   std::string message) {
-  record_event(store_, object, "Normal", reason, std::move(message),
-               object["kind"] == "Deployment" ? "deployment-controller" : "replicaset-controller");
+  events::record_event(
+      store_, object, "Normal", reason, std::move(message),
+      object["kind"] == "Deployment" ? "deployment-controller" : "replicaset-controller");
 }
 
 // Events live an hour, like the API server's default --event-ttl.

@@ -23,18 +23,18 @@
 
 #include "runtime/api/apply.h"
 #include "runtime/api/defaults.h"
-#include "runtime/api/pod_logs.h"
 #include "runtime/api/resources.h"
 #include "runtime/api/server.h"
 #include "runtime/api/tls.h"
 #include "runtime/controllers/deployment.h"
 #include "runtime/controllers/endpoints.h"
-#include "runtime/controllers/events.h"
 #include "runtime/core/oplog.h"
 #include "runtime/core/strings.h"
 #include "runtime/daemon/cluster_objects.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/events/events.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/net/host_sockets.h"
@@ -238,8 +238,8 @@ class ControllerLoop {
         ing = store_.find({"ingresses.networking.k8s.io", w.substr(0, slash),
                            w.substr(slash + 1, colon - slash - 1)});
       if (ing)
-        controllers::record_event(store_, Json(*ing), "Warning", "Sync", w.substr(colon + 2),
-                                  "ingress-controller");
+        events::record_event(store_, Json(*ing), "Warning", "Sync", w.substr(colon + 2),
+                             "ingress-controller");
       plan.warnings.push_back(std::move(w));
     }
     return plan;
@@ -294,8 +294,8 @@ class ControllerLoop {
       if (slash == std::string::npos) continue;
       if (const Json* svc =
               store_.find({"services", p.service.substr(0, slash), p.service.substr(slash + 1)}))
-        controllers::record_event(store_, Json(*svc), "Warning", "PortUnavailable", p.message,
-                                  "service-proxy");
+        events::record_event(store_, Json(*svc), "Warning", "PortUnavailable", p.message,
+                             "service-proxy");
     }
   }
 
@@ -411,19 +411,19 @@ GateSources store_sources(store::Store& store, std::mutex& mu, const fs::path& p
     s.replicasets = store.list("replicasets.apps", "");
     s.pods = store.list("pods", "");
     s.events = store.list("events", "");
-    s.now_ns = api::unix_now_ns();
+    s.now_ns = logs::unix_now_ns();
     return s;
   };
   sources.logs = [pods_dir](const Json& pod, const std::string& container, bool previous) {
-    api::LogOptions options;
+    logs::LogOptions options;
     options.container = container;
     options.previous = previous;
     options.tail_lines = 200;
     std::vector<std::string> lines;
-    Result<api::LogRun> run = api::choose_log_run(pod, pods_dir, options);
+    Result<logs::LogRun> run = logs::choose_log_run(pod, pods_dir, options);
     if (!run.ok()) return lines;
     std::string text;
-    api::LogReader(run.value(), options, api::unix_now_ns()).poll(text);
+    logs::LogReader(run.value(), options, logs::unix_now_ns()).poll(text);
     for (size_t start = 0, eol; (eol = text.find('\n', start)) != std::string::npos;
          start = eol + 1)
       lines.push_back(text.substr(start, eol - start));

@@ -6,8 +6,8 @@
 #include <cctype>
 #include <regex>
 
-#include "runtime/api/pod_logs.h"
 #include "runtime/controllers/endpoints.h"
+#include "runtime/logs/pod_logs.h"
 
 namespace ticketctl::daemon {
 namespace {
@@ -114,7 +114,7 @@ std::optional<Blocker> container_blocker(const Json& pod, const Json& status, co
   // it has run since its last crash for longer than a crash loop allows (a gate attached to an
   // app that recovered long ago).
   bool crashed_lately = json_at(status, "ready") != true;
-  if (const std::optional<int64_t> at = api::parse_rfc3339(str(json_at(ran, "finishedAt"))))
+  if (const std::optional<int64_t> at = logs::parse_rfc3339(str(json_at(ran, "finishedAt"))))
     crashed_lately = crashed_lately || now_ns - *at < kStableAfterCrashNs;
   if (b.crashes >= options.max_restarts && options.max_restarts > 0 && crashed_lately) {
     b.permanent = true;

@@ -50,6 +50,4 @@ Result<StateDir> open_state_dir(const std::string& flag);
 // The running control plane's API, or an error that says how to start one.
 Result<api::Connection> connection_for(const StateDir& dir);
 
-using ::ticketctl::write_private_file;
-
 }  // namespace ticketctl::daemon

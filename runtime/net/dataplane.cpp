@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "runtime/daemon/state_dir.h"
+#include "runtime/core/files.h"
 
 namespace ticketctl::net {
 namespace {

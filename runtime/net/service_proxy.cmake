@@ -2,4 +2,4 @@
 # so the daemon, tests and benchmarks link it without the rest of the runtime.
 add_library(ticketctl_net_proxy STATIC ${CMAKE_CURRENT_LIST_DIR}/service_proxy.cpp)
 target_include_directories(ticketctl_net_proxy PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(ticketctl_net_proxy PUBLIC Threads::Threads)
+target_link_libraries(ticketctl_net_proxy PUBLIC runtime_core Threads::Threads)

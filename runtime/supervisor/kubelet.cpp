@@ -15,7 +15,7 @@
 #include <algorithm>
 
 #include "runtime/core/oplog.h"
-#include "runtime/daemon/state_dir.h"
+#include "runtime/core/files.h"
 #include "runtime/supervisor/kubelet_internal.h"
 
 namespace ticketctl::supervisor {

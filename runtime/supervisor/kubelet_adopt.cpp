@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "runtime/api/pod_logs.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/supervisor/kubelet_internal.h"
 #include "runtime/supervisor/process.h"
 
@@ -181,7 +181,7 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   c.tracking_cgroup = str(json_at(a.exec, "trackingCgroup"));
   c.procs = a.processes();
   c.pid_file = dir / "pid";
-  c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
+  c.log = std::make_shared<logs::LogFile>(dir / fmt::format("{}.log", c.restart_count),
                                     options_.log_max_bytes, options_.log_max_files);
   watch_fd(pidfd);
   by_pidfd_[pidfd] = &c;
@@ -203,7 +203,7 @@ void Kubelet::adopt_orphans() {
     pod->name = first.pod;
     pod->ip = str(json_at(first.exec, "podIP"));
     pod->grace_seconds = int_field(first.exec, "gracePeriodSeconds", 30);
-    pod->dir = options_.pods_dir / api::pod_dir_name(pod->ns, pod->name, uid);
+    pod->dir = options_.pods_dir / logs::pod_dir_name(pod->ns, pod->name, uid);
     for (const auto& [name, a] : containers) {
       auto c = std::make_unique<Container>();
       c->name = name;

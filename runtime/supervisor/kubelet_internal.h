@@ -12,7 +12,7 @@
 
 #include "runtime/store/store.h"
 #include "runtime/supervisor/kubelet.h"
-#include "runtime/supervisor/log_file.h"
+#include "runtime/logs/log_file.h"
 #include "runtime/supervisor/pod_plan.h"
 
 namespace ticketctl::supervisor {
@@ -63,7 +63,7 @@ struct PendingEvent {
 struct Kubelet::Stream {
   int fd = -1;
   bool is_stderr = false;
-  std::shared_ptr<LogFile> log;
+  std::shared_ptr<logs::LogFile> log;
   std::string pod;      // "posts-depl-abc12", for the foreground prefix
   std::string partial;  // an unfinished line, for the foreground echo
 };
@@ -77,7 +77,7 @@ struct Kubelet::Container : plan::ContainerState {
   // (httpGet).
   pid_t hook_pid = 0;
   kubelet_detail::Attempt hook_attempt;
-  std::shared_ptr<LogFile> log;
+  std::shared_ptr<logs::LogFile> log;
   SpawnSpec process;  // how it was started: exec probes run with the same env and directory
   std::filesystem::path pid_file;
   std::filesystem::path cgroup;              // this run's memory cgroup, when its limit is enforced

@@ -11,7 +11,7 @@
 #include <set>
 
 #include "runtime/core/oplog.h"
-#include "runtime/daemon/state_dir.h"
+#include "runtime/core/files.h"
 #include "runtime/net/allocator.h"
 #include "runtime/supervisor/kubelet_internal.h"
 #include "runtime/supervisor/volumes.h"
@@ -282,11 +282,11 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.start_ticks = process_start_time(s.pid);
   c.procs = ContainerProcesses(s.pid, c.start_ticks, tracking, dir);
   by_pid_[s.pid] = &c;
-  c.log = std::make_shared<LogFile>(dir / fmt::format("{}.log", c.restart_count),
+  c.log = std::make_shared<logs::LogFile>(dir / fmt::format("{}.log", c.restart_count),
                                     options_.log_max_bytes, options_.log_max_files);
   // Only the previous run is kept for --previous.
   if (c.restart_count >= 2)
-    for (const fs::path& old : run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
+    for (const fs::path& old : logs::run_files(dir / fmt::format("{}.log", c.restart_count - 2)))
       fs::remove(old, ec);
   // The shim wrote it already; without one, this is the first moment it can be written.
   if (options_.shim.empty())

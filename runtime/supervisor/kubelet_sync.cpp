@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "runtime/api/pod_logs.h"
-#include "runtime/controllers/events.h"
+#include "runtime/logs/pod_logs.h"
+#include "runtime/events/events.h"
 #include "runtime/net/allocator.h"
 #include "runtime/supervisor/kubelet_internal.h"
 
@@ -23,7 +23,7 @@ Kubelet::Pod& Kubelet::add_pod(const std::string& uid, const Json& pod_json,
                                std::vector<PendingEvent>& events) {
   auto pod = std::make_unique<Pod>();
   static_cast<plan::PodState&>(*pod) = plan::pod_from_stored(uid, pod_json, store::rfc3339_now());
-  pod->dir = options_.pods_dir / api::pod_dir_name(pod->ns, pod->name, uid);
+  pod->dir = options_.pods_dir / logs::pod_dir_name(pod->ns, pod->name, uid);
   const Json& status = json_at(pod_json, "status");
   // Containers a previous control plane left running keep their pod's IP: they are bound to it.
   std::map<std::string, RecordedRun> leftovers = std::move(adoptable_[uid]);
@@ -175,7 +175,7 @@ bool Kubelet::write_status(const std::map<std::string, Json>& wanted,
     }
   }
   for (PendingEvent& e : events)
-    controllers::record_event(store_, e.object, e.type, e.reason, std::move(e.message), "kubelet");
+    events::record_event(store_, e.object, e.type, e.reason, std::move(e.message), "kubelet");
   return wrote || !events.empty();
 }
 

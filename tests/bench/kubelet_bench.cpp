@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/logs/log_file.h"
 #include "runtime/manifest/json.h"
-#include "runtime/supervisor/log_file.h"
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
@@ -59,7 +59,8 @@ double to_seconds(const std::string& rfc3339) {  // "....T12:34:56.123456789Z" -
 
 int main(int argc, char** argv) {
   const fs::path bin_dir = fs::canonical("/proc/self/exe").parent_path();
-  const fs::path dir = fs::temp_directory_path() / ("ticketctl-kubelet-bench-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("ticketctl-kubelet-bench-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "k8s");
   const std::string state = (dir / "state").string();
@@ -96,17 +97,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string stabilized = up.out.substr(up.out.find("Deployments stabilized"));
-  std::printf("50 pods: `up -d --timeout` returned after %.2f s (control plane start, apply, all "
-              "Ready); %s",
-              up_s, stabilized.substr(0, stabilized.find('\n') + 1).c_str());
+  std::printf(
+      "50 pods: `up -d --timeout` returned after %.2f s (control plane start, apply, all "
+      "Ready); %s",
+      up_s, stabilized.substr(0, stabilized.find('\n') + 1).c_str());
 
   std::ifstream in(dir / "state" / "apiserver.json");
   const int pid = ticketctl::Json::parse(in)["pid"].get<int>();
   const long before = cpu_ticks(pid);
   std::this_thread::sleep_for(std::chrono::seconds(10));  // a measurement window, not a sync
   const long used = cpu_ticks(pid) - before;
-  std::printf("control plane CPU with 50 idle pods: %.2f%% of one core over 10 s\n",
-              100.0 * static_cast<double>(used) / static_cast<double>(::sysconf(_SC_CLK_TCK)) / 10.0);
+  std::printf(
+      "control plane CPU with 50 idle pods: %.2f%% of one core over 10 s\n",
+      100.0 * static_cast<double>(used) / static_cast<double>(::sysconf(_SC_CLK_TCK)) / 10.0);
 
   // Log capture.
   std::ofstream(dir / "k8s/logs.yaml")
@@ -117,19 +120,21 @@ int main(int argc, char** argv) {
   fs::path log_dir;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < deadline) {
-    const auto phase = run({"get", "pod", "chatty", "-o", "jsonpath={.status.phase}", "--state-dir", state}, dir);
+    const auto phase =
+        run({"get", "pod", "chatty", "-o", "jsonpath={.status.phase}", "--state-dir", state}, dir);
     if (phase.out == "Succeeded" || phase.out == "Failed") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   for (const auto& e : fs::directory_iterator(dir / "state" / "pods"))
-    if (e.path().filename().string().find("_chatty_") != std::string::npos) log_dir = e.path() / "main";
+    if (e.path().filename().string().find("_chatty_") != std::string::npos)
+      log_dir = e.path() / "main";
   long next = -1, lost = 0, first_seq = -1;
   std::string first_time, last_time;
   uint64_t bytes = 0;
-  for (const fs::path& f : ticketctl::supervisor::run_files(log_dir / "0.log")) {
+  for (const fs::path& f : ticketctl::logs::run_files(log_dir / "0.log")) {
     std::ifstream log(f);
     for (std::string line; std::getline(log, line);) {
-      auto parsed = ticketctl::supervisor::parse_log_line(line);
+      auto parsed = ticketctl::logs::parse_log_line(line);
       if (!parsed || parsed->stderr_stream) continue;
       if (first_time.empty()) first_time = parsed->time;
       last_time = parsed->time;
@@ -141,10 +146,10 @@ int main(int argc, char** argv) {
     }
   }
   const double span = to_seconds(last_time) - to_seconds(first_time);
-  std::printf("log capture: %d MiB written as %ld lines; kept lines %ld..%ld with %ld missing "
-              "in between (older lines rotate away beyond 10 MiB x 5); %.1f MB/s captured\n",
-              megabytes, expected, first_seq, next - 1, lost,
-              static_cast<double>(bytes) / 1e6 / span);
+  std::printf(
+      "log capture: %d MiB written as %ld lines; kept lines %ld..%ld with %ld missing "
+      "in between (older lines rotate away beyond 10 MiB x 5); %.1f MB/s captured\n",
+      megabytes, expected, first_seq, next - 1, lost, static_cast<double>(bytes) / 1e6 / span);
   run({"down", "--state-dir", state}, dir);
   fs::remove_all(dir);
   return 0;

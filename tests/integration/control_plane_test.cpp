@@ -19,6 +19,7 @@
 
 #include "runtime/api/client.h"
 #include "runtime/daemon/state_dir.h"
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -195,9 +196,7 @@ TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleA
         .size();
   };
   auto wait_for = [&](size_t n) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (count_pods() != n && std::chrono::steady_clock::now() < deadline) {
-    }
+    testing::eventually([&] { return count_pods() == n; }, std::chrono::seconds(10));
     return count_pods();
   };
   EXPECT_EQ(wait_for(3), 3u);
@@ -457,13 +456,13 @@ TEST_F(ControlPlaneTest, ForegroundUpStopsOnCtrlCWith130) {
     ::_exit(127);
   }
   // Ready when the API answers; waited for with a deadline.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  bool ready = false;
-  while (!ready && std::chrono::steady_clock::now() < deadline) {
-    auto c = daemon::connection_for(daemon::StateDir{dir_});
-    ready = c.ok() &&
-            api::ApiClient(c.value()).get("/api/v1/namespaces/default/services/posts-srv").ok();
-  }
+  const bool ready = testing::eventually(
+      [&] {
+        auto c = daemon::connection_for(daemon::StateDir{dir_});
+        return c.ok() &&
+               api::ApiClient(c.value()).get("/api/v1/namespaces/default/services/posts-srv").ok();
+      },
+      std::chrono::seconds(20));
   ASSERT_TRUE(ready) << "the foreground control plane never answered";
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   int status = 0;
@@ -487,13 +486,14 @@ TEST_F(ControlPlaneTest, PodsWhoseImageIsNotMappedSayWhatToAdd) {
   ASSERT_EQ(ticketctl({"up", "-d", "--state-dir", dir_.string()}, "", repo.string()).status, 0);
   // The kubelet writes the waiting reason moments after `up -d` returns: poll for it.
   Result pods;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  do {
-    pods = run({"get", "pods", "-o",
-                "jsonpath={range .items[*]}{.metadata.labels.app} "
-                "{.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}{end}"});
-  } while (pods.out.find("query ErrImageNotMapped") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline);
+  testing::eventually(
+      [&] {
+        pods = run({"get", "pods", "-o",
+                    "jsonpath={range .items[*]}{.metadata.labels.app} "
+                    "{.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}{end}"});
+        return pods.out.find("query ErrImageNotMapped") != std::string::npos;
+      },
+      std::chrono::seconds(20));
   // posts is mapped (it runs, and fails: there is no index.js); query cannot start at all.
   EXPECT_NE(pods.out.find("query ErrImageNotMapped\n"), std::string::npos) << pods.out << pods.err;
   EXPECT_EQ(pods.out.find("posts ErrImageNotMapped"), std::string::npos) << pods.out;

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/api/pod_logs.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/manifest/json.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -179,7 +179,7 @@ TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
             deployment("other", "demo/web", "", "          ports: [{containerPort: 8080}]\n"));
   for (int i = 0; i < kRuns; ++i) {
     Result up = run({"up", "-d", "--timeout", "60s"});
-    const int64_t returned_ns = api::unix_now_ns();
+    const int64_t returned_ns = logs::unix_now_ns();
     ASSERT_EQ(up.status, 0) << "run " << i << "\n" << up.out << up.err;
     EXPECT_NE(up.out.find("Deployments stabilized in"), std::string::npos) << up.out;
     // The newest Ready time of any pod; the API's times have whole seconds.
@@ -192,7 +192,7 @@ TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
         if (c["type"] == "Ready" && c["status"] == "True")
           last_ready_ns =
               std::max(last_ready_ns,
-                       api::parse_rfc3339(c["lastTransitionTime"].get<std::string>()).value());
+                       logs::parse_rfc3339(c["lastTransitionTime"].get<std::string>()).value());
     ASSERT_GT(last_ready_ns, 0) << "run " << i << "\n" << up.out << pods.out;
     // Within 1 s of the last Ready, plus the second its timestamp drops.
     EXPECT_LT(returned_ns - last_ready_ns, int64_t{2'000'000'000}) << up.out;

@@ -35,6 +35,7 @@
 
 #include "runtime/daemon/access_log.h"
 #include "runtime/ingress/proxy.h"
+#include "tests/support/eventually.h"
 
 namespace ticketctl::ingress {
 namespace {
@@ -230,14 +231,9 @@ bool closed_by_peer(int fd, Clock::duration within = 5s) {
   }
 }
 
-template <class Pred>
-bool wait_for(Pred pred, Clock::duration within = 10s) {
-  const auto deadline = Clock::now() + within;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);  // polling a condition with a deadline, not a sleep-sync
-  }
-  return true;
+// These tests' patience; the polling is tests/support/eventually.h's, every 2 ms (sockets).
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds within = 10s) {
+  return testing::eventually(pred, within, 2ms);
 }
 
 // ---------------------------------------------------------------------------------------------

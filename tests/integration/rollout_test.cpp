@@ -210,11 +210,13 @@ TEST_F(RolloutTest, RollingRestartKeepsEveryReplicaReadyThenHistoryUndoAndDelete
   EXPECT_GE(fewest_ready.load(), 3) << "maxUnavailable is 0: never fewer than 3 ready pods";
 
   // The deleted pod is replaced by one with a new name.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  std::vector<std::string> now = pod_names();
-  while ((now.size() != 3 || std::count(now.begin(), now.end(), after[0]) != 0) &&
-         std::chrono::steady_clock::now() < deadline)
-    now = pod_names();
+  std::vector<std::string> now;
+  testing::eventually(
+      [&] {
+        now = pod_names();
+        return now.size() == 3 && std::count(now.begin(), now.end(), after[0]) == 0;
+      },
+      std::chrono::seconds(30));
   EXPECT_EQ(now.size(), 3u);
   EXPECT_EQ(std::count(now.begin(), now.end(), after[0]), 0);
   EXPECT_EQ(run({"wait", "--for=condition=Ready", "pod", "--all", "--timeout", "60s"}).status, 0);

@@ -3,6 +3,7 @@
 // source IP matters.
 
 #include "runtime/net/service_proxy.h"
+#include "tests/support/eventually.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -130,14 +131,9 @@ std::string recv_to_eof(int fd) {
   }
 }
 
-template <class Cond>
-bool wait_until(Cond cond, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+// These tests' patience; the polling is tests/support/eventually.h's, every 1 ms (counters).
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s) {
+  return testing::eventually(cond, timeout, 1ms);
 }
 
 // A backend on 127.0.0.1, port 0, served by one epoll thread.

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
 namespace ticketctl::oplog {
@@ -72,11 +73,9 @@ TEST_F(OplogTest, ARepeatedMessageIsHeldBackCountedAndSaidAgain) {
   EXPECT_FALSE(limited.write(Level::Warn, "dataplane", "service a: port 80 busy"));
   EXPECT_FALSE(limited.write(Level::Warn, "dataplane", "service a: port 80 busy"));
   EXPECT_TRUE(limited.write(Level::Warn, "dataplane", "service b: other"));  // its own key
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  bool again = false;
-  while (!again && std::chrono::steady_clock::now() < until)
-    again = limited.write(Level::Warn, "dataplane", "service a: port 80 busy");
-  ASSERT_TRUE(again);
+  ASSERT_TRUE(testing::eventually(
+      [&] { return limited.write(Level::Warn, "dataplane", "service a: port 80 busy"); },
+      std::chrono::seconds(5), std::chrono::milliseconds(1)));
   shutdown();
   const std::string text = slurp(file_);
   EXPECT_NE(text.find("[dataplane] service a: port 80 busy\n"), std::string::npos) << text;

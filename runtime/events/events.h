@@ -8,10 +8,10 @@
 #include "runtime/manifest/json.h"
 #include "runtime/store/store.h"
 
-namespace ticketctl::controllers {
+namespace ticketctl::events {
 
 // `type` is "Normal" or "Warning"; `component` names the reporter ("deployment-controller").
 void record_event(store::Store& store, const Json& object, std::string_view type,
                   std::string_view reason, std::string message, std::string_view component);
 
-}  // namespace ticketctl::controllers
+}  // namespace ticketctl::events

@@ -1,12 +1,13 @@
-#include "runtime/api/pod_logs.h"
+#include "runtime/logs/pod_logs.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
-namespace ticketctl::api {
+namespace ticketctl::logs {
 namespace {
 namespace fs = std::filesystem;
 
@@ -190,10 +191,12 @@ TEST_F(PodLogFiles, JoinsPartialRecordsIntoOneLine) {
 
 // Polls until `want` has arrived or the reader finished, with a deadline.
 std::string poll_until(LogReader& reader, std::string& seen, const std::string& want) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (seen.find(want) == std::string::npos && !reader.finished() &&
-         std::chrono::steady_clock::now() < deadline)
-    reader.poll(seen);
+  testing::eventually(
+      [&] {
+        reader.poll(seen);
+        return seen.find(want) != std::string::npos || reader.finished();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(1));
   return seen;
 }
 
@@ -221,9 +224,12 @@ TEST_F(PodLogFiles, FollowsAppendsAndRotationsUntilTheRunEnds) {
   // The pid file goes before the kubelet drains the pipes: what comes just after is still read.
   fs::remove(app / "pid");
   append(app / "0.log", record(5, "drained after exit"));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!reader.finished() && std::chrono::steady_clock::now() < deadline) reader.poll(seen);
-  EXPECT_TRUE(reader.finished());
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        reader.poll(seen);
+        return reader.finished();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(1)));
   EXPECT_EQ(seen,
             "before\nappended\nlast of the old file\nfirst of the new file\ndrained after exit\n");
 }
@@ -276,4 +282,4 @@ TEST(PodDirName, KeepsShortNamesAndBoundsLongOnes) {
 }
 
 }  // namespace
-}  // namespace ticketctl::api
+}  // namespace ticketctl::logs

@@ -1,4 +1,4 @@
-#include "runtime/api/pod_logs.h"
+#include "runtime/logs/pod_logs.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,9 +13,9 @@
 #include <set>
 #include <sstream>
 
-#include "runtime/supervisor/log_file.h"
+#include "runtime/logs/log_file.h"
 
-namespace ticketctl::api {
+namespace ticketctl::logs {
 namespace fs = std::filesystem;
 namespace {
 
@@ -245,7 +245,7 @@ LogFormatter::LogFormatter(const LogOptions& options, int64_t now_ns)
 
 bool LogFormatter::add(std::string_view record, std::string& out) {
   if (full()) return false;
-  const std::optional<supervisor::LogLine> line = supervisor::parse_log_line(record);
+  const std::optional<LogLine> line = parse_log_line(record);
   if (!line) return true;  // not a CRI record: nothing the kubelet wrote
   const bool starts_line = at_line_start_;
   if (starts_line) {
@@ -272,7 +272,7 @@ bool LogFormatter::add(std::string_view record, std::string& out) {
 
 LogReader::LogReader(LogRun run, const LogOptions& options, int64_t now_ns)
     : run_(std::move(run)), follow_(options.follow && run_.current), formatter_(options, now_ns) {
-  for (const fs::path& p : supervisor::run_files(run_.live_file)) {
+  for (const fs::path& p : run_files(run_.live_file)) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) fds_.push_back(fd);
   }
@@ -303,7 +303,7 @@ void LogReader::start_at_tail(int64_t lines) {
       const size_t begin = end == 0 ? 0 : text.rfind('\n', end - 1);
       const size_t start = begin == std::string::npos || end == 0 ? 0 : begin + 1;
       const std::string_view record = std::string_view(text).substr(start, end - start);
-      const std::optional<supervisor::LogLine> parsed = supervisor::parse_log_line(record);
+      const std::optional<LogLine> parsed = parse_log_line(record);
       if (parsed && (!parsed->partial || at_end)) {
         if (counted == lines) {
           index_ = i;
@@ -399,4 +399,4 @@ void LogReader::poll(std::string& out) {
   if (ended) finished_ = true;
 }
 
-}  // namespace ticketctl::api
+}  // namespace ticketctl::logs

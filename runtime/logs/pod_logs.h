@@ -19,7 +19,7 @@
 #include "runtime/core/result.h"
 #include "runtime/manifest/json.h"
 
-namespace ticketctl::api {
+namespace ticketctl::logs {
 
 struct LogOptions {
   std::string container;  // empty: the pod's only container
@@ -110,4 +110,4 @@ class LogReader {
 // Nanoseconds since the epoch, for LogFormatter's and LogReader's `now_ns`.
 int64_t unix_now_ns();
 
-}  // namespace ticketctl::api
+}  // namespace ticketctl::logs

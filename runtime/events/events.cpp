@@ -1,8 +1,8 @@
-#include "runtime/controllers/events.h"
+#include "runtime/events/events.h"
 
 #include <fmt/format.h>
 
-namespace ticketctl::controllers {
+namespace ticketctl::events {
 
 void record_event(store::Store& store, const Json& object, std::string_view type,
                   std::string_view reason, std::string message, std::string_view component) {
@@ -49,4 +49,4 @@ void record_event(store::Store& store, const Json& object, std::string_view type
   store.create("events", std::move(event));
 }
 
-}  // namespace ticketctl::controllers
+}  // namespace ticketctl::events

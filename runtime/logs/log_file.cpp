@@ -1,4 +1,4 @@
-#include "runtime/supervisor/log_file.h"
+#include "runtime/logs/log_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <ctime>
 
-namespace ticketctl::supervisor {
+namespace ticketctl::logs {
 namespace fs = std::filesystem;
 namespace {
 constexpr size_t kMaxLine = 16 * 1024;
@@ -22,8 +22,8 @@ std::string rfc3339_nano_now() {
   ::clock_gettime(CLOCK_REALTIME, &ts);
   std::tm tm{};
   ::gmtime_r(&ts.tv_sec, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
 LogFile::LogFile(fs::path file, uint64_t max_bytes, int max_files)
@@ -153,4 +153,4 @@ std::optional<LogLine> parse_log_line(std::string_view line) {
   return out;
 }
 
-}  // namespace ticketctl::supervisor
+}  // namespace ticketctl::logs

@@ -1,4 +1,4 @@
-#include "runtime/supervisor/log_file.h"
+#include "runtime/logs/log_file.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "tests/support/temp_dir.h"
 
-namespace ticketctl::supervisor {
+namespace ticketctl::logs {
 namespace {
 
 std::vector<LogLine> read_all(const std::filesystem::path& file) {
@@ -77,4 +77,4 @@ TEST(LogFile, VeryLongLinesAreSplitIntoPartials) {
 }
 
 }  // namespace
-}  // namespace ticketctl::supervisor
+}  // namespace ticketctl::logs

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ticketctl::supervisor {
+namespace ticketctl::logs {
 
 class LogFile {
  public:
@@ -40,8 +40,8 @@ class LogFile {
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string pending_[2];  // unterminated line per stream
-  std::string out_;    // formatted lines not yet written
-  std::string stamp_;  // the timestamp of the read being formatted
+  std::string out_;         // formatted lines not yet written
+  std::string stamp_;       // the timestamp of the read being formatted
 };
 
 // One parsed CRI log line.
@@ -59,4 +59,4 @@ std::string rfc3339_nano_now();
 // The files of one run, oldest first (rotated pieces, then the live file).
 std::vector<std::filesystem::path> run_files(const std::filesystem::path& live_file);
 
-}  // namespace ticketctl::supervisor
+}  // namespace ticketctl::logs
