@@ -651,14 +651,15 @@ int run_dev(DevArgs& a) {
       } else {
         print(fmt::format("Change in {}: {} files", w.name, files.size()));
       }
-      restart_pods_of(client, w.name);
     }
-    // What the builds wrote into their contexts while they ran is not a change of the code.
+    // What the builds wrote into their contexts while they ran is not a change of the code. Read
+    // before the pods roll: a save made once the new pod runs is a change.
     for (fs::path& p : watcher.read()) {
       const bool built = std::any_of(rebuilt.begin(), rebuilt.end(),
                                      [&](const fs::path& ctx) { return is_under(p, ctx); });
       if (!built) pending.insert(std::move(p));
     }
+    for (const auto& entry : by_image) restart_pods_of(client, watched[entry.first].name);
     if (!pending.empty()) deadline = Clock::now() + debounce;
     next_refresh = Clock::now();  // follow the new pods' logs from their first line
     print("Watching for changes...");
