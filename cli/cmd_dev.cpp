@@ -1,16 +1,16 @@
-// `ticketctl dev`: skaffold dev without a cluster. `up -d` (after the images' builds), then in the
-// foreground every pod's log and an inotify watch on each image's context and on the manifests:
-// a changed file restarts the image's pods (rebuilding first when it is a build input and no
-// skaffold sync.manual rule matches it), a changed manifest is re-applied. Ctrl-C stops the
-// control plane (as `down`) and exits 130.
+// `ticketctl dev`: skaffold dev without a cluster. `up -d` (after the images' builds), or attach
+// to the app's control plane already up, then in the foreground every pod's log (from dev's start,
+// with a line of its own when a container's run ends) and an inotify watch on each image's
+// context, the manifests and the project's settings: a changed file rolls the image's
+// Deployments (rebuilding first when it is a build input and no skaffold sync.manual rule matches
+// it), a changed manifest is re-applied, changed settings start the loop over. Ctrl-C stops the
+// control plane `dev` started (as `down`) and exits 130.
 // Threads: the main thread owns the watch, the API client and the control plane; one thread per
 // followed container streams its log and only prints.
 
-#include <fnmatch.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -35,6 +35,7 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "cli/dev_watch.h"
 #include "cli/lifecycle.h"
 #include "runtime/api/resources.h"
 #include "runtime/images/build.h"
@@ -58,170 +59,6 @@ void print(const std::string& line) {
 void print_err(const std::string& line) {
   std::lock_guard<std::mutex> lock(g_print_mu);
   std::cerr << line << '\n' << std::flush;
-}
-
-// skaffold's sync.manual `src`: relative to the context; `*`, `?` and `[...]` within one path
-// segment, `**` any number of segments.
-bool glob_segments_match(const std::vector<std::string>& glob, size_t g,
-                         const std::vector<std::string>& path, size_t p) {
-  if (g == glob.size()) return p == path.size();
-  if (glob[g] == "**") {
-    for (size_t k = p; k <= path.size(); ++k)
-      if (glob_segments_match(glob, g + 1, path, k)) return true;
-    return false;
-  }
-  if (p == path.size() || ::fnmatch(glob[g].c_str(), path[p].c_str(), 0) != 0) return false;
-  return glob_segments_match(glob, g + 1, path, p + 1);
-}
-
-std::vector<std::string> segments(std::string_view text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t slash = std::min(text.find('/', start), text.size());
-    if (slash > start) out.emplace_back(text.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return out;
-}
-
-bool sync_glob_matches(const std::string& glob, const std::string& relative) {
-  std::string g = glob;
-  if (g.starts_with("./")) g.erase(0, 2);
-  return glob_segments_match(segments(g), 0, segments(relative), 0);
-}
-
-// Editors' swap, backup and lock files are not changes to the code.
-bool is_editor_noise(const std::string& name) {
-  return name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with("~") ||
-         name == "4913" || name.starts_with(".#");
-}
-
-bool is_under(const fs::path& path, const fs::path& dir) {
-  const auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
-  return d == dir.end();
-}
-
-// inotify over whole directory trees: a watch per directory, new directories watched as they
-// appear, node_modules, .git and the skipped paths (the state directory) left out.
-class TreeWatcher {
- public:
-  explicit TreeWatcher(std::vector<fs::path> skip) : skip_(std::move(skip)) {
-    fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  }
-  ~TreeWatcher() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  int fd() const { return fd_; }
-
-  void add_tree(const fs::path& root) {
-    if (!add_dir(root)) return;
-    std::error_code ec;
-    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
-      if (skipped(it->path()) || !add_dir(it->path())) it.disable_recursion_pending();
-    }
-  }
-  // One directory, not its subdirectories (the manifests' directories).
-  bool add_dir(const fs::path& dir) {
-    if (skipped(dir)) return false;
-    if (watched_.count(dir)) return true;
-    const int wd = ::inotify_add_watch(fd_, dir.c_str(),
-                                       IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
-                                           IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
-    if (wd < 0) return false;
-    dirs_[wd] = dir;
-    watched_.insert(dir);
-    return true;
-  }
-  void set_recursive(const fs::path& dir) { recursive_roots_.push_back(dir); }
-
-  // What changed since the last call (files, and directories that appeared).
-  std::vector<fs::path> read() {
-    std::vector<fs::path> changed;
-    alignas(struct inotify_event) char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      for (ssize_t at = 0; at < n;) {
-        const auto* e = reinterpret_cast<const struct inotify_event*>(buf + at);
-        at += static_cast<ssize_t>(sizeof(struct inotify_event) + e->len);
-        if (e->mask & IN_Q_OVERFLOW) {
-          // Events were lost: count every watched tree as changed.
-          for (const fs::path& root : recursive_roots_) changed.push_back(root);
-          continue;
-        }
-        auto dir = dirs_.find(e->wd);
-        if (dir == dirs_.end()) continue;
-        if (e->mask & IN_IGNORED) {
-          watched_.erase(dir->second);
-          dirs_.erase(dir);
-          continue;
-        }
-        if (e->len == 0) continue;
-        const std::string name = e->name;
-        if (is_editor_noise(name)) continue;
-        const fs::path path = dir->second / name;
-        if (e->mask & IN_ISDIR) {
-          if (images::is_ignored_dir_name(name) || skipped(path)) continue;
-          if ((e->mask & (IN_CREATE | IN_MOVED_TO)) && in_recursive_root(path)) add_tree(path);
-        }
-        changed.push_back(path);
-      }
-    }
-    return changed;
-  }
-
- private:
-  bool skipped(const fs::path& dir) const {
-    if (images::is_ignored_dir_name(dir.filename().string())) return true;
-    for (const fs::path& s : skip_)
-      if (is_under(dir, s)) return true;
-    return false;
-  }
-  bool in_recursive_root(const fs::path& p) const {
-    for (const fs::path& root : recursive_roots_)
-      if (is_under(p, root)) return true;
-    return false;
-  }
-
-  int fd_ = -1;
-  std::vector<fs::path> skip_;
-  std::vector<fs::path> recursive_roots_;
-  std::map<int, fs::path> dirs_;
-  std::set<fs::path> watched_;
-};
-
-// An image whose context `dev` watches.
-struct WatchedImage {
-  std::string name;
-  fs::path context;
-  bool has_build = false;
-  std::vector<std::string> sync_globs;
-};
-
-std::vector<WatchedImage> watched_images(const project::Config& config) {
-  std::vector<WatchedImage> out;
-  for (const auto& [name, s] : config.images) {
-    if (!s.context_given) continue;  // `redis: {command: [...]}` runs no code of the project
-    WatchedImage w{name, s.context, !images::plan_build(s).empty(), {}};
-    if (auto a = config.artifacts.find(name); a != config.artifacts.end())
-      w.sync_globs = a->second.sync_globs;
-    out.push_back(std::move(w));
-  }
-  for (const auto& [name, s] : config.artifacts)
-    if (!config.images.count(name))
-      out.push_back({name, s.context, !images::plan_build(s).empty(), s.sync_globs});
-  return out;
-}
-
-// Absolute, normalised, without a trailing separator ("/x/." -> "/x"), so prefixes compare.
-fs::path normal(const fs::path& p) {
-  fs::path r = fs::absolute(p).lexically_normal();
-  if (!r.has_filename() && r != r.root_path()) r = r.parent_path();
-  return r;
 }
 
 // RFC 3339 in UTC with nanoseconds: sinceTime for the log streams, and the rollout annotation
@@ -498,39 +335,22 @@ void restart_dev_loop(const Followed& app, const fs::path& changed,
   ::_exit(kExitFailure);
 }
 
-int run_dev(DevArgs& a) {
-  // Output from before this moment (an app already running, a previous run) is not shown.
-  const std::string since = rfc3339_utc(std::chrono::system_clock::now());
-  const std::vector<std::string> argv = own_arguments();
-  // Ctrl-C and SIGTERM are read from a signalfd; threads started later inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+bool interrupted(int signal_fd) {
+  struct signalfd_siginfo info;
+  return ::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info);
+}
 
-  daemon::ControlPlaneOptions options;
-  if (const std::optional<int> stop = prepare_up(a.manifests, a.state, "", options)) return *stop;
-  const project::Config config = options.project;
-  Followed app{options.dir, false};
-  // Same project, same state directory: a control plane answering there is this app's (`up -d`).
-  if (Result<api::Connection> c = daemon::connection_for(app.dir); c.ok())
-    app.attached = api::ApiClient(c.value()).get("/api/v1/namespaces/default").ok();
-  // Every build first, as skaffold dev does; a failed one's pods wait (BuildFailed).
-  run_builds(config, app.dir, {}, false, print, print_err);
-  std::vector<manifest::Object> objects = options.objects;
-  if (!app.attached)
-    if (const int started = run_detached(std::move(options)); started != kExitOk) return started;
-  // The log streams' connections break when the control plane stops: an error, not a signal.
-  // (Only now: the control plane forked above, and its pods, keep the default.)
-  std::signal(SIGPIPE, SIG_IGN);
-  auto interrupted = [&] {
-    struct signalfd_siginfo info;
-    return ::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info);
-  };
-  if (interrupted()) stop_and_exit(app, 130);
+// What the loop needs from the start of `dev`.
+struct LoopInputs {
+  int signal_fd;                          // SIGINT and SIGTERM
+  std::string since;                      // dev's start (RFC 3339): older output is not shown
+  std::vector<manifest::Object> objects;  // the manifests, applied when attaching
+  std::vector<std::string> argv;          // to run again when the settings change
+};
 
+// The foreground part of `dev`, once the control plane serves: logs, the watch, the changes.
+[[noreturn]] void watch_and_follow(DevArgs& a, const project::Config& config, const Followed& app,
+                                   LoopInputs loop) {
   Result<api::Connection> connection = daemon::connection_for(app.dir);
   if (!connection.ok()) {
     print_err("error: " + connection.error().message);
@@ -540,9 +360,9 @@ int run_dev(DevArgs& a) {
   if (app.attached) {
     print(fmt::format("Attached to the control plane already running for {} (https://{}:{})",
                       app.dir.root.string(), connection.value().host, connection.value().port));
-    apply_objects(client, objects, print, print_err);
+    apply_objects(client, loop.objects, print, print_err);
   }
-  LogFollowers followers(connection.value(), since);
+  LogFollowers followers(connection.value(), loop.since);
 
   // What to watch: each image's context, and the directories of the manifests `up` applied.
   const std::vector<WatchedImage> watched = watched_images(config);
@@ -587,10 +407,10 @@ int run_dev(DevArgs& a) {
     if (deadline < until) until = deadline;
     const int timeout = static_cast<int>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count()));
-    pollfd fds[2] = {{watcher.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    pollfd fds[2] = {{watcher.fd(), POLLIN, 0}, {loop.signal_fd, POLLIN, 0}};
     const int n = ::poll(fds, 2, timeout);
     if (n < 0 && errno != EINTR) break;
-    if ((fds[1].revents & POLLIN) && interrupted()) stop_and_exit(app, 130);
+    if ((fds[1].revents & POLLIN) && interrupted(loop.signal_fd)) stop_and_exit(app, 130);
     if (fds[0].revents & POLLIN) {
       for (fs::path& p : watcher.read()) pending.insert(std::move(p));
       if (!pending.empty()) deadline = Clock::now() + debounce;
@@ -603,7 +423,7 @@ int run_dev(DevArgs& a) {
     std::set<fs::path> batch;
     batch.swap(pending);
     for (const fs::path& p : batch)
-      if (settings.count(p) && fs::exists(p)) restart_dev_loop(app, p, argv);
+      if (settings.count(p) && fs::exists(p)) restart_dev_loop(app, p, loop.argv);
     const std::set<fs::path> manifests = manifest_files();
     std::map<size_t, std::vector<std::string>> by_image;  // index in `watched` -> relative paths
     for (const fs::path& p : batch) {
@@ -667,6 +487,44 @@ int run_dev(DevArgs& a) {
   stop_and_exit(app, kExitFailure);
 }
 
+int run_dev(DevArgs& a) {
+  // Output from before this moment (an app already running, a previous run) is not shown.
+  const std::string since = rfc3339_utc(std::chrono::system_clock::now());
+  const std::vector<std::string> argv = own_arguments();
+  // Ctrl-C and SIGTERM are read from a signalfd; threads started later inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  daemon::ControlPlaneOptions options;
+  if (const std::optional<int> stop = prepare_up(a.manifests, a.state, "", options)) return *stop;
+  const project::Config config = options.project;
+  Followed app{options.dir, false};
+  // Same project, same state directory: a control plane answering there is this app's (`up -d`).
+  if (Result<api::Connection> c = daemon::connection_for(app.dir); c.ok())
+    app.attached = api::ApiClient(c.value()).get("/api/v1/namespaces/default").ok();
+  // Every build first, as skaffold dev does; a failed one's pods wait (BuildFailed).
+  run_builds(config, app.dir, {}, false, print, print_err);
+  std::vector<manifest::Object> objects = options.objects;
+  if (!app.attached)
+    if (const int started = run_detached(std::move(options)); started != kExitOk) return started;
+  // The log streams' connections break when the control plane stops: an error, not a signal.
+  // (Only now: the control plane forked above, and its pods, keep the default.)
+  std::signal(SIGPIPE, SIG_IGN);
+  if (interrupted(signal_fd)) stop_and_exit(app, 130);
+  try {
+    watch_and_follow(a, config, app, {signal_fd, since, objects, argv});
+  } catch (const std::exception& e) {
+    // Whatever went wrong, the control plane `dev` started does not outlive it.
+    print_err(fmt::format("ticketctl dev: internal error: {}", e.what()));
+    stop_and_exit(app, kExitFailure);
+  }
+  stop_and_exit(app, kExitFailure);
+}
+
 }  // namespace
 
 Handler attach_dev(CLI::App& verb) {
@@ -678,12 +536,16 @@ Handler attach_dev(CLI::App& verb) {
   verb.add_flag("-R,--recursive", a->manifests.recursive, "Also read subdirectories");
   a->state.attach(verb);
   verb.footer(
-      "`up -d` after the images' builds, then in the foreground: every pod's log with a\n"
-      "[pod container] prefix, and a watch on each image's context (without node_modules and\n"
-      ".git) and on the manifests. A changed file restarts the image's pods: a file a skaffold\n"
-      "sync.manual rule matches restarts them at once; another file reruns the image's build\n"
-      "command first (when it has one). A changed manifest is applied again. Ctrl-C stops the\n"
-      "control plane and exits 130.");
+      "`up -d` after the images' builds (or attach to the control plane already running for the\n"
+      "state directory), then in the foreground: every pod's log from now on with a [pod\n"
+      "container] prefix and a line when a container crashes or exits, and a watch on each\n"
+      "image's context (without node_modules and .git), the manifests, ticketctl.yaml and\n"
+      "skaffold.yaml. A changed file rolls the Deployments running its image (the new pod Ready\n"
+      "before the old one stops): a file a skaffold sync.manual rule matches at once; another "
+      "file\n"
+      "reruns the image's build command first (when it has one). A changed manifest is applied\n"
+      "again; changed settings restart the dev loop. Ctrl-C stops the control plane (one `dev`\n"
+      "attached to keeps running) and exits 130.");
   return [a] { return run_dev(*a); };
 }
 
