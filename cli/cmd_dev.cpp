@@ -1,16 +1,16 @@
-// `ticketctl dev`: skaffold dev without a cluster. `up -d` (after the images' builds), then in the
-// foreground every pod's log and an inotify watch on each image's context and on the manifests:
-// a changed file restarts the image's pods (rebuilding first when it is a build input and no
-// skaffold sync.manual rule matches it), a changed manifest is re-applied. Ctrl-C stops the
-// control plane (as `down`) and exits 130.
+// `ticketctl dev`: skaffold dev without a cluster. `up -d` (after the images' builds), or attach
+// to the app's control plane already up, then in the foreground every pod's log (from dev's start,
+// with a line of its own when a container's run ends) and an inotify watch on each image's
+// context, the manifests and the project's settings: a changed file rolls the image's
+// Deployments (rebuilding first when it is a build input and no skaffold sync.manual rule matches
+// it), a changed manifest is re-applied, changed settings start the loop over. Ctrl-C stops the
+// control plane `dev` started (as `down`) and exits 130.
 // Threads: the main thread owns the watch, the API client and the control plane; one thread per
 // followed container streams its log and only prints.
 
-#include <fnmatch.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -19,7 +19,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -33,6 +35,7 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "cli/dev_watch.h"
 #include "cli/lifecycle.h"
 #include "runtime/api/resources.h"
 #include "runtime/images/build.h"
@@ -43,6 +46,9 @@ namespace ticketctl::cli {
 namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// The pod-template annotation a save changes to roll a Deployment (as kubectl's restartedAt).
+constexpr std::string_view kRestartedAt = "ticketctl.dev/restartedAt";
 
 // Log threads and the main thread print whole lines, never interleaved within one.
 std::mutex g_print_mu;
@@ -55,175 +61,35 @@ void print_err(const std::string& line) {
   std::cerr << line << '\n' << std::flush;
 }
 
-// skaffold's sync.manual `src`: relative to the context; `*`, `?` and `[...]` within one path
-// segment, `**` any number of segments.
-bool glob_segments_match(const std::vector<std::string>& glob, size_t g,
-                         const std::vector<std::string>& path, size_t p) {
-  if (g == glob.size()) return p == path.size();
-  if (glob[g] == "**") {
-    for (size_t k = p; k <= path.size(); ++k)
-      if (glob_segments_match(glob, g + 1, path, k)) return true;
-    return false;
-  }
-  if (p == path.size() || ::fnmatch(glob[g].c_str(), path[p].c_str(), 0) != 0) return false;
-  return glob_segments_match(glob, g + 1, path, p + 1);
+// RFC 3339 in UTC with nanoseconds: sinceTime for the log streams, and the rollout annotation
+// (two saves within one second must still differ).
+std::string rfc3339_utc(std::chrono::system_clock::time_point at) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch());
+  const std::time_t t = static_cast<std::time_t>(ns.count() / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09}Z", buf, ns.count() % 1'000'000'000);
 }
 
-std::vector<std::string> segments(std::string_view text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t slash = std::min(text.find('/', start), text.size());
-    if (slash > start) out.emplace_back(text.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return out;
-}
-
-bool sync_glob_matches(const std::string& glob, const std::string& relative) {
-  std::string g = glob;
-  if (g.starts_with("./")) g.erase(0, 2);
-  return glob_segments_match(segments(g), 0, segments(relative), 0);
-}
-
-// Editors' swap, backup and lock files are not changes to the code.
-bool is_editor_noise(const std::string& name) {
-  return name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with("~") ||
-         name == "4913" || name.starts_with(".#");
-}
-
-bool is_under(const fs::path& path, const fs::path& dir) {
-  const auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
-  return d == dir.end();
-}
-
-// inotify over whole directory trees: a watch per directory, new directories watched as they
-// appear, node_modules, .git and the skipped paths (the state directory) left out.
-class TreeWatcher {
- public:
-  explicit TreeWatcher(std::vector<fs::path> skip) : skip_(std::move(skip)) {
-    fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  }
-  ~TreeWatcher() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  int fd() const { return fd_; }
-
-  void add_tree(const fs::path& root) {
-    if (!add_dir(root)) return;
-    std::error_code ec;
-    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
-      if (skipped(it->path()) || !add_dir(it->path())) it.disable_recursion_pending();
-    }
-  }
-  // One directory, not its subdirectories (the manifests' directories).
-  bool add_dir(const fs::path& dir) {
-    if (skipped(dir)) return false;
-    if (watched_.count(dir)) return true;
-    const int wd = ::inotify_add_watch(fd_, dir.c_str(),
-                                       IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
-                                           IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
-    if (wd < 0) return false;
-    dirs_[wd] = dir;
-    watched_.insert(dir);
-    return true;
-  }
-  void set_recursive(const fs::path& dir) { recursive_roots_.push_back(dir); }
-
-  // What changed since the last call (files, and directories that appeared).
-  std::vector<fs::path> read() {
-    std::vector<fs::path> changed;
-    alignas(struct inotify_event) char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      for (ssize_t at = 0; at < n;) {
-        const auto* e = reinterpret_cast<const struct inotify_event*>(buf + at);
-        at += static_cast<ssize_t>(sizeof(struct inotify_event) + e->len);
-        if (e->mask & IN_Q_OVERFLOW) {
-          // Events were lost: count every watched tree as changed.
-          for (const fs::path& root : recursive_roots_) changed.push_back(root);
-          continue;
-        }
-        auto dir = dirs_.find(e->wd);
-        if (dir == dirs_.end()) continue;
-        if (e->mask & IN_IGNORED) {
-          watched_.erase(dir->second);
-          dirs_.erase(dir);
-          continue;
-        }
-        if (e->len == 0) continue;
-        const std::string name = e->name;
-        if (is_editor_noise(name)) continue;
-        const fs::path path = dir->second / name;
-        if (e->mask & IN_ISDIR) {
-          if (images::is_ignored_dir_name(name) || skipped(path)) continue;
-          if ((e->mask & (IN_CREATE | IN_MOVED_TO)) && in_recursive_root(path)) add_tree(path);
-        }
-        changed.push_back(path);
-      }
-    }
-    return changed;
-  }
-
- private:
-  bool skipped(const fs::path& dir) const {
-    if (images::is_ignored_dir_name(dir.filename().string())) return true;
-    for (const fs::path& s : skip_)
-      if (is_under(dir, s)) return true;
-    return false;
-  }
-  bool in_recursive_root(const fs::path& p) const {
-    for (const fs::path& root : recursive_roots_)
-      if (is_under(p, root)) return true;
-    return false;
-  }
-
-  int fd_ = -1;
-  std::vector<fs::path> skip_;
-  std::vector<fs::path> recursive_roots_;
-  std::map<int, fs::path> dirs_;
-  std::set<fs::path> watched_;
-};
-
-// An image whose context `dev` watches.
-struct WatchedImage {
-  std::string name;
-  fs::path context;
-  bool has_build = false;
-  std::vector<std::string> sync_globs;
-};
-
-std::vector<WatchedImage> watched_images(const project::Config& config) {
-  std::vector<WatchedImage> out;
-  for (const auto& [name, s] : config.images) {
-    if (!s.context_given) continue;  // `redis: {command: [...]}` runs no code of the project
-    WatchedImage w{name, s.context, !images::plan_build(s).empty(), {}};
-    if (auto a = config.artifacts.find(name); a != config.artifacts.end())
-      w.sync_globs = a->second.sync_globs;
-    out.push_back(std::move(w));
-  }
-  for (const auto& [name, s] : config.artifacts)
-    if (!config.images.count(name))
-      out.push_back({name, s.context, !images::plan_build(s).empty(), s.sync_globs});
-  return out;
-}
-
-// Absolute, normalised, without a trailing separator ("/x/." -> "/x"), so prefixes compare.
-fs::path normal(const fs::path& p) {
-  fs::path r = fs::absolute(p).lexically_normal();
-  if (!r.has_filename() && r != r.root_path()) r = r.parent_path();
-  return r;
+// How a container's run ended, as one line of its own: "crashed: exit code 1 (Error)".
+std::string describe_exit(const Json& terminated) {
+  const int64_t code = terminated.value("exitCode", int64_t{0});
+  const std::string reason = terminated.value("reason", "");
+  std::string what = fmt::format("{}: exit code {}", code == 0 ? "exited" : "crashed", code);
+  if (!reason.empty()) what += fmt::format(" ({})", reason);
+  return what;
 }
 
 // Follows every container of every pod: a thread per container, streaming pods/log with
-// follow=true for each run (restartCount) once, until the pod is gone.
+// follow=true for each run (restartCount) once, until the pod is gone. Only lines written since
+// `since` (dev's start) are printed, so an app that ran before shows no old output. When a run
+// ends while the pod stays, one line says how ("crashed: exit code 1 (Error); restart 1").
 class LogFollowers {
  public:
-  explicit LogFollowers(api::Connection c) : connection_(std::move(c)) {}
+  LogFollowers(api::Connection c, std::string since)
+      : connection_(std::move(c)), since_(std::move(since)) {}
 
   void refresh(const Json& pods) {
     for (const Json& pod : pods.value("items", Json::array())) {
@@ -247,26 +113,47 @@ class LogFollowers {
     api::ApiClient client(connection_);
     const std::string pod_path = api::find_resource("pods")->path(ns, pod);
     const std::string prefix = fmt::format("[{} {}] ", pod, container);
-    int64_t streamed = -1;
+    int64_t streamed = -1;  // the last run streamed
+    int64_t told = -1;      // the last run whose end was printed
     for (;;) {
       Result<Json> got = client.get(pod_path);
       if (!got.ok() && got.error().code == ErrorCode::NotFound) break;
       if (got.ok() && got.value()["metadata"].value("uid", "") != uid) break;  // replaced
       int64_t run = -1;
-      if (got.ok())
-        for (const Json& cs : got.value()["status"].value("containerStatuses", Json::array())) {
+      if (got.ok()) {
+        const Json& p = got.value();
+        const bool stopping = p["metadata"].contains("deletionTimestamp");
+        for (const Json& cs : p["status"].value("containerStatuses", Json::array())) {
           if (cs.value("name", "") != container) continue;
           const Json& state = cs.value("state", Json::object());
-          if (state.contains("running") || state.contains("terminated"))
-            run = cs.value("restartCount", int64_t{0});
+          const int64_t restarts = cs.value("restartCount", int64_t{0});
+          if (state.contains("running") || state.contains("terminated")) run = restarts;
+          // The run streamed last ended: its exit is in `state` until the kubelet restarts it,
+          // then in `lastState`. A pod being deleted is stopped, not crashed.
+          if (streamed >= 0 && told < streamed && !stopping) {
+            const Json* ended = nullptr;
+            if (restarts == streamed && state.contains("terminated")) ended = &state["terminated"];
+            if (restarts > streamed && cs.contains("lastState") &&
+                cs["lastState"].contains("terminated"))
+              ended = &cs["lastState"]["terminated"];
+            if (ended) {
+              const bool again = p["spec"].value("restartPolicy", "Always") != "Never" &&
+                                 !(p["spec"].value("restartPolicy", "Always") == "OnFailure" &&
+                                   ended->value("exitCode", int64_t{0}) == 0);
+              print(fmt::format("{}{}{}", prefix, describe_exit(*ended),
+                                again ? fmt::format("; restart {}", streamed + 1) : ""));
+              told = streamed;
+            }
+          }
         }
+      }
       if (run <= streamed) {
         // Waiting to start (or restart): look again soon.
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
         continue;
       }
       std::string partial;
-      client.stream(pod_path + "/log?follow=true&container=" + container,
+      client.stream(pod_path + "/log?follow=true&container=" + container + "&sinceTime=" + since_,
                     [&](std::string_view chunk) {
                       partial.append(chunk);
                       size_t start = 0;
@@ -284,44 +171,83 @@ class LogFollowers {
   }
 
   api::Connection connection_;
+  const std::string since_;  // RFC 3339
   std::mutex mu_;
   std::set<std::string> following_;  // "<uid>/<container>"
 };
 
-bool uses_image(const Json& pod, const std::string& image) {
+bool template_uses_image(const Json& spec, const std::string& image) {
   const std::string wanted = images::image_name(image, false);
   for (const char* key : {"containers", "initContainers"})
-    for (const Json& c : pod["spec"].value(key, Json::array()))
+    for (const Json& c : spec.value(key, Json::array()))
       if (images::image_name(c.value("image", ""), false) == wanted) return true;
   return false;
 }
 
-bool owned_by_replicaset(const Json& pod) {
-  for (const Json& ref : pod["metadata"].value("ownerReferences", Json::array()))
-    if (ref.value("kind", "") == "ReplicaSet") return true;
-  return false;
+bool uses_image(const Json& pod, const std::string& image) {
+  return template_uses_image(pod.value("spec", Json::object()), image);
 }
 
-// Deletes the image's pods: a ReplicaSet replaces its pods (as skaffold's redeploy does); a bare
-// pod is created again from its stored spec.
+// The uid of the ReplicaSet that owns the pod, or "".
+std::string owner_uid(const Json& object, const std::string& kind) {
+  for (const Json& ref : object["metadata"].value("ownerReferences", Json::array()))
+    if (ref.value("kind", "") == kind) return ref.value("uid", "");
+  return "";
+}
+
+// Replaces the image's pods. A Deployment's pods roll as `kubectl rollout restart` makes them:
+// a changed template annotation gives a new ReplicaSet, so maxSurge and readiness apply and the
+// old pod stops only once its replacement is Ready. Other pods are deleted: a ReplicaSet without
+// a Deployment replaces its own; a bare pod is created again from its stored spec.
 void restart_pods_of(api::ApiClient& client, const std::string& image) {
   const api::Resource* pods = api::find_resource("pods");
-  Result<Json> list = client.get(pods->path(""));
-  if (!list.ok()) {
-    print_err("error: " + server_error(list.error()));
-    return;
-  }
-  std::vector<Json> chosen;
-  for (const Json& pod : list.value().value("items", Json::array()))
-    if (uses_image(pod, image)) chosen.push_back(pod);
-  if (chosen.empty()) {
+  const api::Resource* deployments = api::find_resource("deployments");
+  const api::Resource* replicasets = api::find_resource("replicasets");
+  Result<Json> pod_list = client.get(pods->path(""));
+  Result<Json> deploy_list = client.get(deployments->path(""));
+  Result<Json> rs_list = client.get(replicasets->path(""));
+  for (const Result<Json>* r : {&pod_list, &deploy_list, &rs_list})
+    if (!r->ok()) {
+      print_err("error: " + server_error(r->error()));
+      return;
+    }
+  const Json deploy_items = deploy_list.value().value("items", Json::array());
+  // Deployments whose template runs the image, and the ReplicaSets they own (any template).
+  std::vector<const Json*> rolled;
+  std::set<std::string> rolled_uids, rolled_rs;
+  for (const Json& d : deploy_items)
+    if (template_uses_image(d["spec"]["template"].value("spec", Json::object()), image)) {
+      rolled.push_back(&d);
+      rolled_uids.insert(d["metadata"].value("uid", ""));
+    }
+  for (const Json& rs : rs_list.value().value("items", Json::array()))
+    if (rolled_uids.count(owner_uid(rs, "Deployment")))
+      rolled_rs.insert(rs["metadata"].value("uid", ""));
+  std::vector<Json> deleted;
+  for (const Json& pod : pod_list.value().value("items", Json::array()))
+    if (uses_image(pod, image) && !rolled_rs.count(owner_uid(pod, "ReplicaSet")))
+      deleted.push_back(pod);
+  if (rolled.empty() && deleted.empty()) {
     print(fmt::format("No pods of {} to restart", image));
     return;
   }
+  const std::string now = rfc3339_utc(std::chrono::system_clock::now());
+  for (const Json* d : rolled) {
+    const std::string ns = (*d)["metadata"].value("namespace", "default");
+    const std::string name = (*d)["metadata"].value("name", "");
+    print(fmt::format("Rolling deployment/{} for {}", name, image));
+    Json patch;
+    patch["spec"]["template"]["metadata"]["annotations"][std::string(kRestartedAt)] = now;
+    if (Result<Json> r =
+            client.patch(deployments->path(ns, name), "application/merge-patch+json", patch.dump());
+        !r.ok())
+      print_err(server_error(r.error()));
+  }
+  if (deleted.empty()) return;
   std::vector<std::string> names;
-  for (const Json& pod : chosen) names.push_back(pod["metadata"].value("name", ""));
+  for (const Json& pod : deleted) names.push_back(pod["metadata"].value("name", ""));
   print(fmt::format("Restarting pods of {}: {}", image, fmt::join(names, ", ")));
-  for (Json pod : chosen) {
+  for (Json pod : deleted) {
     const std::string ns = pod["metadata"].value("namespace", "default");
     const std::string name = pod["metadata"].value("name", "");
     if (Result<Json> gone = client.remove(pods->path(ns, name));
@@ -329,7 +255,7 @@ void restart_pods_of(api::ApiClient& client, const std::string& image) {
       print_err(server_error(gone.error()));
       continue;
     }
-    if (owned_by_replicaset(pod)) continue;
+    if (!owner_uid(pod, "ReplicaSet").empty()) continue;
     pod.erase("status");
     for (const char* key : {"uid", "resourceVersion", "creationTimestamp", "generation",
                             "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"})
@@ -344,59 +270,106 @@ struct DevArgs {
   StateDirArg state;
 };
 
-// After Ctrl-C: the control plane goes as with `down`; the log threads need no goodbye.
-[[noreturn]] void stop_and_exit(const daemon::StateDir& dir, int status) {
-  print("Cleaning up...");
-  {
-    std::lock_guard<std::mutex> lock(g_print_mu);
-    Result<bool> r = daemon::stop_control_plane(dir, stdout);
+// The control plane `dev` follows: its state directory, and whether `dev` started it (an app
+// already `up -d` is attached to, and left running at the end).
+struct Followed {
+  daemon::StateDir dir;
+  bool attached = false;
+};
+
+// The control plane goes as with `down` (unless attached); the log threads need no goodbye.
+void stop_control_plane(const Followed& app) {
+  std::lock_guard<std::mutex> lock(g_print_mu);
+  if (app.attached) {
+    std::cout << "Leaving the control plane running (it was started before `dev`; `ticketctl "
+                 "down` stops it)\n";
+  } else {
+    Result<bool> r = daemon::stop_control_plane(app.dir, stdout);
     if (!r.ok()) std::cerr << "ticketctl dev: " << r.error().message << '\n';
-    std::fflush(stdout);
-    std::cout.flush();
-    std::cerr.flush();
   }
+  std::fflush(stdout);
+  std::cout.flush();
+  std::cerr.flush();
+}
+
+// After Ctrl-C or SIGTERM.
+[[noreturn]] void stop_and_exit(const Followed& app, int status) {
+  print("Cleaning up...");
+  stop_control_plane(app);
   ::_exit(status);
 }
 
-int run_dev(DevArgs& a) {
-  // Ctrl-C and SIGTERM are read from a signalfd; threads started later inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+// This process's own arguments, to run `dev` again after its configuration changed.
+std::vector<std::string> own_arguments() {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  for (std::string arg; std::getline(in, arg, '\0');) out.push_back(arg);
+  return out;
+}
 
-  daemon::ControlPlaneOptions options;
-  if (const std::optional<int> stop = prepare_up(a.manifests, a.state, "", options)) return *stop;
-  const project::Config config = options.project;
-  const daemon::StateDir dir = options.dir;
-  // Every build first, as skaffold dev does; a failed one's pods wait (BuildFailed).
-  run_builds(config, dir, {}, false, print, print_err);
-  if (const int started = run_detached(std::move(options)); started != kExitOk) return started;
-  // The log streams' connections break when the control plane stops: an error, not a signal.
-  // (Only now: the control plane forked above, and its pods, keep the default.)
-  std::signal(SIGPIPE, SIG_IGN);
-  auto interrupted = [&] {
-    struct signalfd_siginfo info;
-    return ::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info);
-  };
-  if (interrupted()) stop_and_exit(dir, 130);
+// ticketctl.yaml or skaffold.yaml changed: as skaffold dev and Tilt do, the dev loop starts over
+// with the new settings (how images run is the control plane's, read at its start). A file with
+// errors is reported and the running app kept.
+void restart_dev_loop(const Followed& app, const fs::path& changed,
+                      const std::vector<std::string>& argv) {
+  Diagnostics diags;
+  (void)project::load(fs::current_path(), diags);
+  if (diags.has_errors()) {
+    for (const Diagnostic& d : diags.items()) print_err(d.to_string());
+    print_err(fmt::format("{} has errors: the running app is kept", changed.filename().string()));
+    return;
+  }
+  print(fmt::format("{} changed: restarting the dev loop", changed.filename().string()));
+  {
+    Followed stopped = app;
+    stopped.attached = false;  // the new settings need a new control plane
+    stop_control_plane(stopped);
+  }
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  // What this process changed is not for the new one: its pods must get SIGPIPE's default.
+  std::signal(SIGPIPE, SIG_DFL);
+  ::execv("/proc/self/exe", args.data());
+  print_err(fmt::format("error: cannot run ticketctl again: {}", std::strerror(errno)));
+  ::_exit(kExitFailure);
+}
 
-  Result<api::Connection> connection = daemon::connection_for(dir);
+bool interrupted(int signal_fd) {
+  struct signalfd_siginfo info;
+  return ::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info);
+}
+
+// What the loop needs from the start of `dev`.
+struct LoopInputs {
+  int signal_fd;                          // SIGINT and SIGTERM
+  std::string since;                      // dev's start (RFC 3339): older output is not shown
+  std::vector<manifest::Object> objects;  // the manifests, applied when attaching
+  std::vector<std::string> argv;          // to run again when the settings change
+};
+
+// The foreground part of `dev`, once the control plane serves: logs, the watch, the changes.
+[[noreturn]] void watch_and_follow(DevArgs& a, const project::Config& config, const Followed& app,
+                                   LoopInputs loop) {
+  Result<api::Connection> connection = daemon::connection_for(app.dir);
   if (!connection.ok()) {
     print_err("error: " + connection.error().message);
-    stop_and_exit(dir, kExitFailure);
+    stop_and_exit(app, kExitFailure);
   }
   api::ApiClient client(connection.value());
-  LogFollowers followers(connection.value());
+  if (app.attached) {
+    print(fmt::format("Attached to the control plane already running for {} (https://{}:{})",
+                      app.dir.root.string(), connection.value().host, connection.value().port));
+    apply_objects(client, loop.objects, print, print_err);
+  }
+  LogFollowers followers(connection.value(), loop.since);
 
   // What to watch: each image's context, and the directories of the manifests `up` applied.
   const std::vector<WatchedImage> watched = watched_images(config);
-  TreeWatcher watcher({normal(dir.root)});
+  TreeWatcher watcher({normal(app.dir.root)});
   if (!watcher.ok()) {
     print_err(fmt::format("error: inotify: {}", std::strerror(errno)));
-    stop_and_exit(dir, kExitFailure);
+    stop_and_exit(app, kExitFailure);
   }
   for (const WatchedImage& w : watched) {
     watcher.set_recursive(normal(w.context));
@@ -411,6 +384,11 @@ int run_dev(DevArgs& a) {
     return files;
   };
   for (const fs::path& f : manifest_files()) watcher.add_dir(f.parent_path());
+  // The project's settings, whose change starts the loop over.
+  const fs::path project_dir = normal(fs::current_path());
+  const std::set<fs::path> settings = {project_dir / "ticketctl.yaml",
+                                       project_dir / "skaffold.yaml"};
+  watcher.add_dir(project_dir);
   print("Watching for changes...");
 
   std::set<fs::path> pending;
@@ -429,10 +407,10 @@ int run_dev(DevArgs& a) {
     if (deadline < until) until = deadline;
     const int timeout = static_cast<int>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count()));
-    pollfd fds[2] = {{watcher.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    pollfd fds[2] = {{watcher.fd(), POLLIN, 0}, {loop.signal_fd, POLLIN, 0}};
     const int n = ::poll(fds, 2, timeout);
     if (n < 0 && errno != EINTR) break;
-    if ((fds[1].revents & POLLIN) && interrupted()) stop_and_exit(dir, 130);
+    if ((fds[1].revents & POLLIN) && interrupted(loop.signal_fd)) stop_and_exit(app, 130);
     if (fds[0].revents & POLLIN) {
       for (fs::path& p : watcher.read()) pending.insert(std::move(p));
       if (!pending.empty()) deadline = Clock::now() + debounce;
@@ -444,6 +422,8 @@ int run_dev(DevArgs& a) {
     deadline = kNoDeadline;
     std::set<fs::path> batch;
     batch.swap(pending);
+    for (const fs::path& p : batch)
+      if (settings.count(p) && fs::exists(p)) restart_dev_loop(app, p, loop.argv);
     const std::set<fs::path> manifests = manifest_files();
     std::map<size_t, std::vector<std::string>> by_image;  // index in `watched` -> relative paths
     for (const fs::path& p : batch) {
@@ -486,24 +466,63 @@ int run_dev(DevArgs& a) {
         print(fmt::format("Syncing {} files for {}", files.size(), w.name));
       } else if (w.has_build) {
         print(fmt::format("Rebuilding {}", w.name));
-        run_builds(config, dir, {w.name}, false, print, print_err);
+        run_builds(config, app.dir, {w.name}, false, print, print_err);
         rebuilt.push_back(normal(w.context));
       } else {
         print(fmt::format("Change in {}: {} files", w.name, files.size()));
       }
-      restart_pods_of(client, w.name);
     }
-    // What the builds wrote into their contexts while they ran is not a change of the code.
+    // What the builds wrote into their contexts while they ran is not a change of the code. Read
+    // before the pods roll: a save made once the new pod runs is a change.
     for (fs::path& p : watcher.read()) {
       const bool built = std::any_of(rebuilt.begin(), rebuilt.end(),
                                      [&](const fs::path& ctx) { return is_under(p, ctx); });
       if (!built) pending.insert(std::move(p));
     }
+    for (const auto& entry : by_image) restart_pods_of(client, watched[entry.first].name);
     if (!pending.empty()) deadline = Clock::now() + debounce;
     next_refresh = Clock::now();  // follow the new pods' logs from their first line
     print("Watching for changes...");
   }
-  stop_and_exit(dir, kExitFailure);
+  stop_and_exit(app, kExitFailure);
+}
+
+int run_dev(DevArgs& a) {
+  // Output from before this moment (an app already running, a previous run) is not shown.
+  const std::string since = rfc3339_utc(std::chrono::system_clock::now());
+  const std::vector<std::string> argv = own_arguments();
+  // Ctrl-C and SIGTERM are read from a signalfd; threads started later inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  daemon::ControlPlaneOptions options;
+  if (const std::optional<int> stop = prepare_up(a.manifests, a.state, "", options)) return *stop;
+  const project::Config config = options.project;
+  Followed app{options.dir, false};
+  // Same project, same state directory: a control plane answering there is this app's (`up -d`).
+  if (Result<api::Connection> c = daemon::connection_for(app.dir); c.ok())
+    app.attached = api::ApiClient(c.value()).get("/api/v1/namespaces/default").ok();
+  // Every build first, as skaffold dev does; a failed one's pods wait (BuildFailed).
+  run_builds(config, app.dir, {}, false, print, print_err);
+  std::vector<manifest::Object> objects = options.objects;
+  if (!app.attached)
+    if (const int started = run_detached(std::move(options)); started != kExitOk) return started;
+  // The log streams' connections break when the control plane stops: an error, not a signal.
+  // (Only now: the control plane forked above, and its pods, keep the default.)
+  std::signal(SIGPIPE, SIG_IGN);
+  if (interrupted(signal_fd)) stop_and_exit(app, 130);
+  try {
+    watch_and_follow(a, config, app, {signal_fd, since, objects, argv});
+  } catch (const std::exception& e) {
+    // Whatever went wrong, the control plane `dev` started does not outlive it.
+    print_err(fmt::format("ticketctl dev: internal error: {}", e.what()));
+    stop_and_exit(app, kExitFailure);
+  }
+  stop_and_exit(app, kExitFailure);
 }
 
 }  // namespace
@@ -517,12 +536,16 @@ Handler attach_dev(CLI::App& verb) {
   verb.add_flag("-R,--recursive", a->manifests.recursive, "Also read subdirectories");
   a->state.attach(verb);
   verb.footer(
-      "`up -d` after the images' builds, then in the foreground: every pod's log with a\n"
-      "[pod container] prefix, and a watch on each image's context (without node_modules and\n"
-      ".git) and on the manifests. A changed file restarts the image's pods: a file a skaffold\n"
-      "sync.manual rule matches restarts them at once; another file reruns the image's build\n"
-      "command first (when it has one). A changed manifest is applied again. Ctrl-C stops the\n"
-      "control plane and exits 130.");
+      "`up -d` after the images' builds (or attach to the control plane already running for the\n"
+      "state directory), then in the foreground: every pod's log from now on with a [pod\n"
+      "container] prefix and a line when a container crashes or exits, and a watch on each\n"
+      "image's context (without node_modules and .git), the manifests, ticketctl.yaml and\n"
+      "skaffold.yaml. A changed file rolls the Deployments running its image (the new pod Ready\n"
+      "before the old one stops): a file a skaffold sync.manual rule matches at once; another "
+      "file\n"
+      "reruns the image's build command first (when it has one). A changed manifest is applied\n"
+      "again; changed settings restart the dev loop. Ctrl-C stops the control plane (one `dev`\n"
+      "attached to keeps running) and exits 130.");
   return [a] { return run_dev(*a); };
 }
 

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -96,6 +97,12 @@ class DevTest : public ::testing::Test {
   // The names of the pods that are Running, space-separated as jsonpath prints them.
   std::string running_pods() {
     return pods("{range .items[?(@.status.phase==\"Running\")]}{.metadata.name} {end}");
+  }
+  // The rollout ended: one pod, Running, none of `before` ("name " each).
+  bool rolled_from(const std::string& before) {
+    const std::string now = running_pods();
+    return !now.empty() && std::count(now.begin(), now.end(), ' ') == 1 &&
+           pods("{.items[*].metadata.name}") + " " == now && before.find(now) == std::string::npos;
   }
   // `ticketctl dev` in its own process group, output to a file, as a terminal would run it.
   void start_dev() {
@@ -213,31 +220,27 @@ TEST_F(DevTest, DevRestartsPodsOnChangesAndReappliesManifests) {
 
   // A file the sync rule matches: the pods restart, nothing is built.
   std::ofstream(app_ / "index.js") << "// v2\n";
-  ASSERT_TRUE(eventually([&] {
-    const std::string now = running_pods();
-    return !now.empty() && now != first;
-  })) << dev_output();
+  ASSERT_TRUE(eventually([&] { return rolled_from(first); })) << dev_output();
   EXPECT_NE(dev_output().find("Syncing 1 files for test/app"), std::string::npos) << dev_output();
-  EXPECT_NE(dev_output().find("Restarting pods of test/app: " + first.substr(0, first.find(' '))),
-            std::string::npos)
+  // The Deployment rolls (a new ReplicaSet), rather than its pod being deleted.
+  EXPECT_NE(dev_output().find("Rolling deployment/app-depl for test/app"), std::string::npos)
       << dev_output();
+  EXPECT_EQ(dev_output().find("Restarting pods of"), std::string::npos) << dev_output();
   EXPECT_EQ(builds(), 1);
 
   // A build input: rebuilt first, then restarted.
   const std::string second = running_pods();
   std::ofstream(app_ / "input.txt") << "v2\n";
-  ASSERT_TRUE(eventually([&] {
-    const std::string now = running_pods();
-    return builds() == 2 && !now.empty() && now != second;
-  })) << dev_output();
+  ASSERT_TRUE(eventually([&] { return builds() == 2 && rolled_from(second); })) << dev_output();
   EXPECT_NE(dev_output().find("Rebuilding test/app"), std::string::npos) << dev_output();
 
-  // A broken build: the new pod waits, and the watch goes on.
+  // A broken build: the new pod waits while the old one keeps running, and the watch goes on.
   std::ofstream(project_ / "fail") << "";
   std::ofstream(app_ / "input.txt") << "v3\n";
   ASSERT_TRUE(eventually([&] {
     return pods("{.items[*].status.containerStatuses[0].state.waiting.reason}") == "BuildFailed";
   })) << dev_output();
+  EXPECT_FALSE(running_pods().empty()) << run({"get", "pods"}).out;
   fs::remove(project_ / "fail");
   std::ofstream(app_ / "input.txt") << "v4\n";
   ASSERT_TRUE(eventually([&] { return pods("{.items[*].status.phase}") == "Running"; }))
