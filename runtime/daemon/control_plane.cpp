@@ -35,6 +35,7 @@
 #include "runtime/daemon/cluster_objects.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/dashboard/server.h"
 #include "runtime/net/allocator.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/net/host_sockets.h"
@@ -616,6 +617,22 @@ int run_control_plane(const ControlPlaneOptions& o) {
   }
   // The `kubernetes` Service's Endpoints name this API's port.
   cluster_objects.set_api_port(port.value());
+  // The dashboard reads through the API's own handler and watch log; without it `up` still
+  // works, so a failure to listen is logged and `ticketctl dashboard` says it is not served.
+  dashboard::DashboardServer dashboard(
+      *server.handler(), server.watches(), *store.value(), store_mutex,
+      {token.value(), kubelet_options.pods_dir,
+       store_sources(*store.value(), store_mutex, kubelet_options.pods_dir).logs});
+  if (Result<int> dashboard_port = dashboard.start(); dashboard_port.ok()) {
+    if (Result<bool> w = write_private_file(dir.dashboard(),
+                                            Json{{"port", dashboard_port.value()}}.dump() + "\n");
+        !w.ok())
+      return fail(o.report, w.error().message);
+    oplog::info("control-plane", "dashboard serving on http://127.0.0.1:{}",
+                dashboard_port.value());
+  } else {
+    oplog::warn("control-plane", "{}", dashboard_port.error().message);
+  }
   // Nothing of an `up` that fails is stored: what can fail without writing goes first (the
   // ingress's ports), the rest happens in one transaction that a failure rolls back, and the
   // "created" lines are printed once it is committed.
@@ -711,6 +728,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // In the foreground, a gate that failed or timed out ends `up` (after stopping everything).
   if (sig == 0 && !(gate_failed && o.echo_logs)) sigwait(&signals, &sig);
   oplog::info("control-plane", "stopping ({})", sig == 0 ? "the gate failed" : strsignal(sig));
+  dashboard.stop();  // first: its event streams read the API's watch log
+  fs::remove(dir.dashboard(), ec);
   server.stop();
   // No API any more: clients (`status`) must not take this control plane for a serving one.
   fs::remove(dir.apiserver(), ec);

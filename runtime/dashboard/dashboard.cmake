@@ -1,0 +1,16 @@
+# The dashboard (runtime/dashboard): its sources join the runtime library, and its page
+# (assets/) is compiled in by embed_assets.cmake.
+file(GLOB TICKETCTL_DASHBOARD_ASSETS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/assets/*)
+set(TICKETCTL_DASHBOARD_EMBEDDED ${CMAKE_CURRENT_BINARY_DIR}/dashboard/assets.cpp)
+add_custom_command(
+  OUTPUT ${TICKETCTL_DASHBOARD_EMBEDDED}
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_CURRENT_LIST_DIR}/assets
+          -DOUTPUT=${TICKETCTL_DASHBOARD_EMBEDDED} -P ${CMAKE_CURRENT_LIST_DIR}/embed_assets.cmake
+  DEPENDS ${TICKETCTL_DASHBOARD_ASSETS} ${CMAKE_CURRENT_LIST_DIR}/embed_assets.cmake
+  COMMENT "Embedding runtime/dashboard/assets")
+target_sources(ticketctl_runtime PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/auth.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/views.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/logs.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/server.cpp
+  ${TICKETCTL_DASHBOARD_EMBEDDED})
