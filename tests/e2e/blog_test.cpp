@@ -502,10 +502,11 @@ TEST_F(BlogTest, TheDashboardShowsTheAppAndItsActionsWorkInABrowser) {
   ASSERT_EQ(link.status, 0) << link.out << link.err;
   const std::string url = link.out.substr(0, link.out.find('\n'));
   const fs::path artifacts = fs::path(TICKETCTL_ARTIFACT_DIR);
-  const Result browser = run_program(
-      {"node", (kBrowserDir / "dashboard.mjs").string(), "--url", url, "--ingress",
-       "http://127.0.0.1:" + std::to_string(http_port_), "--artifacts", artifacts.string()},
-      kBrowserDir, tmp_.path());
+  const Result browser =
+      run_program({"node", (kBrowserDir / "dashboard.mjs").string(), "--url", url, "--ingress",
+                   "http://127.0.0.1:" + std::to_string(http_port_), "--artifacts",
+                   artifacts.string(), "--pid", std::to_string(control_plane)},
+                  kBrowserDir, tmp_.path());
   EXPECT_EQ(browser.status, 0) << browser.out << browser.err << diagnostics();
   std::cout << browser.out;
   std::cout << "control plane RSS: " << rss_before << " KiB before the dashboard, " << rss_kib()

@@ -212,8 +212,8 @@ let search = '';
 function colourOf(pod) {
   if (!colours.has(pod)) {
     let h = 0;
-    for (const ch of pod.replace(/-[a-z0-9]+-[a-z0-9]{5}$/, '')) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-    colours.set(pod, `hsl(${h % 360} 70% 65%)`);
+    for (const ch of pod) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    colours.set(pod, `hsl(${h % 360} 70% ${55 + (h >> 9) % 20}%)`);
   }
   return colours.get(pod);
 }
@@ -228,10 +228,16 @@ function lineElement([pod, text]) {
   else div.append(text.slice(0, i), el('mark', {}, text.slice(i, i + search.length)), text.slice(i + search.length));
   return div;
 }
+let matchCount = 0;  // lines of the ring the search matches, kept as lines come and go
 function addLines(lines) {
   for (const l of lines) {
     if (ringSize < LOG_RING) ring[(ringStart + ringSize++) % LOG_RING] = l;
-    else { ring[ringStart] = l; ringStart = (ringStart + 1) % LOG_RING; }
+    else {
+      if (search && shows(ring[ringStart])) matchCount--;
+      ring[ringStart] = l;
+      ringStart = (ringStart + 1) % LOG_RING;
+    }
+    if (search && shows(l)) matchCount++;
   }
   pending.push(...lines);
   if (!scheduled) { scheduled = true; requestAnimationFrame(flushLogs); }
@@ -252,6 +258,8 @@ function flushLogs() {
   updateCount();
 }
 function rebuildLogs() {
+  matchCount = 0;
+  if (search) for (let i = 0; i < ringSize; i++) if (shows(ring[(ringStart + i) % LOG_RING])) matchCount++;
   const out = [];
   for (let i = ringSize - 1; i >= 0 && out.length < LOG_DOM; i--) {
     const l = ring[(ringStart + i) % LOG_RING];
@@ -264,9 +272,7 @@ function rebuildLogs() {
   updateCount();
 }
 function updateCount() {
-  let n = 0;
-  if (search) for (let i = 0; i < ringSize; i++) if (shows(ring[(ringStart + i) % LOG_RING])) n++;
-  $('#log-count').textContent = search ? `${n} of ${ringSize} lines match` : `${ringSize} lines`;
+  $('#log-count').textContent = search ? `${matchCount} of ${ringSize} lines match` : `${ringSize} lines`;
 }
 let knownPods = '';
 function updateLogPods() {

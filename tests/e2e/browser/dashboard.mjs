@@ -9,7 +9,7 @@
 //
 // Exit status: 0 pass, 1 the dashboard did not behave, 2 usage.
 
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ try {
       artifacts: { type: 'string' },
       chromium: { type: 'string', default: '/usr/bin/chromium' },
       timeout: { type: 'string', default: '30000' },
+      pid: { type: 'string' },
     },
   }));
 } catch (err) {
@@ -59,6 +60,13 @@ function throughIngress(method, path, body) {
     req.end(body ? JSON.stringify(body) : undefined);
   });
 }
+
+// The control plane's resident memory, for the figures (--pid).
+const rss = () => {
+  if (!options.pid) return 'unknown';
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${options.pid}/status`, 'utf8'));
+  return m ? `${m[1]} KiB` : 'unknown';
+};
 
 const podRows = (page, prefix, extra = '') => page.locator(`#pods tr.pod[data-name^="${prefix}"]${extra}`);
 async function waitForCount(locator, n, ms, what) {
@@ -115,6 +123,7 @@ try {
   stepTo('waiting for six pods Running and ready');
   await waitForCount(page.locator('#pods tr.pod[data-status="Running"][data-ready="true"]'), 6, timeout, 'Running pods');
   console.log(`dashboard.mjs: first load ${Date.now() - started} ms (login URL to six Running pods)`);
+  console.log(`dashboard.mjs: control plane RSS with the page open: ${rss()}`);
   await shot('pods');
   await page.locator('#tabs button[data-view="graph"]').click();
   await page.locator('#graph .node.ok').first().waitFor();
@@ -158,6 +167,27 @@ try {
   const other = await page.locator('#log-lines .line').filter({ hasNotText: /PostCreated/i }).count();
   if (other !== 0) throw new Error(`the search shows ${other} lines without the searched text`);
   await shot('logs');
+
+  stepTo('feeding the log view 10,000 lines a second for 2 s');
+  // The page's own batching under load (the server's side is the pods' files): the longest gap
+  // between animation frames says whether it stayed responsive.
+  const load = await page.evaluate(async () => {
+    let last = performance.now(), worst = 0, frames = 0, running = true;
+    const tick = (t) => { worst = Math.max(worst, t - last); last = t; frames++; if (running) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+    const start = performance.now();
+    for (let batch = 0; batch < 20; batch++) {
+      const lines = [];
+      for (let i = 0; i < 1000; i++) lines.push([`load-${i % 4}`, `synthetic line ${batch}-${i} postcreated-not`]);
+      addLines(lines);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    running = false;
+    return { ms: Math.round(performance.now() - start), worst: Math.round(worst), frames,
+      dom: document.querySelectorAll('#log-lines .line').length };
+  });
+  console.log(`dashboard.mjs: 20,000 lines in ${load.ms} ms: ${load.frames} frames, longest frame gap ${load.worst} ms, ${load.dom} lines in the DOM`);
+  if (load.dom > 2000) throw new Error(`the log view holds ${load.dom} lines, more than its cap`);
 
   stepTo('posting to the dashboard from another site');
   const attacker = await context.newPage();
