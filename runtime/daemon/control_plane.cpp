@@ -728,7 +728,9 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // In the foreground, a gate that failed or timed out ends `up` (after stopping everything).
   if (sig == 0 && !(gate_failed && o.echo_logs)) sigwait(&signals, &sig);
   oplog::info("control-plane", "stopping ({})", sig == 0 ? "the gate failed" : strsignal(sig));
-  dashboard.stop();  // first: its event streams read the API's watch log
+  // The dashboard first: its event streams wait on the API's watch log, which ends their wait.
+  server.watches().stop();
+  dashboard.stop();
   fs::remove(dir.dashboard(), ec);
   server.stop();
   // No API any more: clients (`status`) must not take this control plane for a serving one.

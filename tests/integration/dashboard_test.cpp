@@ -9,10 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -264,6 +267,29 @@ TEST_F(DashboardTest, TheStateStreamSendsASnapshotAndAnotherAfterAChange) {
   const size_t second = received.find("event: state", received.find("event: state") + 1);
   ASSERT_NE(second, std::string::npos) << received.substr(0, 400);
   EXPECT_NE(received.find("\"name\":\"web\""), std::string::npos);
+}
+
+TEST_F(DashboardTest, OpenHandsTheUrlToBrowserOrSaysWhyItCannot) {
+  ticketctl::testing::TempDir scratch("ticketctl-dashboard-open");
+  const fs::path browser = scratch.path() / "browser", seen = scratch.path() / "seen";
+  std::ofstream(browser) << "#!/bin/sh\necho \"$1\" > " << seen.string() << "\n";
+  fs::permissions(browser, fs::perms::owner_all);
+  ::setenv("BROWSER", browser.c_str(), 1);
+  const Result opened = run({"dashboard", "--open"});
+  EXPECT_EQ(opened.status, 0) << opened.err;
+  EXPECT_NE(opened.err.find("opened with"), std::string::npos) << opened.err;
+  // The browser runs detached; its file appears once it has.
+  const bool wrote =
+      testing::eventually([&] { return !testing::slurp(seen).empty(); }, std::chrono::seconds(10));
+  EXPECT_TRUE(wrote);
+  EXPECT_EQ(testing::slurp(seen), opened.out) << "the browser got the printed URL";
+
+  ::setenv("BROWSER", (scratch.path() / "missing").c_str(), 1);
+  const Result missing = run({"dashboard", "--open"});
+  ::unsetenv("BROWSER");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.out.find("/?token="), std::string::npos) << "the URL is still printed";
+  EXPECT_NE(missing.err.find("open the URL above yourself"), std::string::npos) << missing.err;
 }
 
 TEST_F(DashboardTest, DashboardWithoutAControlPlaneSaysHowToStartOne) {
