@@ -107,6 +107,9 @@ constexpr Verb kVerbs[] = {
      attach_exec,
      "ticketctl exec posts-depl-7c9d8f6b5-x2k4q -- env\n"
      "ticketctl exec -it deploy/posts-depl -- sh"},
+    {"dashboard", "Print (or open) the URL of the control plane's live web UI", attach_dashboard,
+     "ticketctl dashboard\n"
+     "ticketctl dashboard --open"},
     {"status", "Show whether the control plane runs, where, and what it stores", attach_status,
      "ticketctl status"},
     {"config", "Show the kubeconfig for kubectl (view, path)", attach_config,

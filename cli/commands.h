@@ -33,6 +33,7 @@ Handler attach_get(CLI::App& verb);
 Handler attach_delete(CLI::App& verb);
 Handler attach_create(CLI::App& verb);
 Handler attach_status(CLI::App& verb);
+Handler attach_dashboard(CLI::App& verb);
 Handler attach_describe(CLI::App& verb);
 Handler attach_config(CLI::App& verb);
 Handler attach_ingress(CLI::App& verb);

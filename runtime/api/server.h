@@ -49,6 +49,11 @@ class ApiServer {
   // Every committed store change must be passed here, under the store lock, for watches.
   void publish(const store::Event& e) { watches_.publish(e); }
 
+  // What the REST API serves through, for the dashboard (runtime/dashboard) in the same process:
+  // the handler exists once start() succeeded; the watch log always.
+  ApiHandler* handler() { return handler_.get(); }
+  WatchHub& watches() { return watches_; }
+
   // Binds and starts serving in the background; returns the port it listens on.
   Result<int> start();
   void stop();

@@ -30,7 +30,7 @@ std::string watch_line(std::string_view type, const Json& object) {
 }
 
 bool WatchFilter::matches(const store::Event& e) const {
-  if (e.resource != resource) return false;
+  if (!resource.empty() && e.resource != resource) return false;
   const Json& meta = e.object["metadata"];
   if (!ns.empty() && meta.value("namespace", "") != ns) return false;
   return api::matches(labels, meta.value("labels", Json::object())) &&

@@ -19,7 +19,7 @@
 namespace ticketctl::api {
 
 struct WatchFilter {
-  std::string resource;  // store key, "deployments.apps"
+  std::string resource;  // store key, "deployments.apps"; empty: every resource (the dashboard)
   std::string ns;        // empty: all namespaces
   Selector labels;
   Selector fields;

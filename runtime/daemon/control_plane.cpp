@@ -33,6 +33,7 @@
 #include "runtime/daemon/cluster_objects.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/dashboard/server.h"
 #include "runtime/events/events.h"
 #include "runtime/logs/pod_logs.h"
 #include "runtime/net/allocator.h"
@@ -626,6 +627,30 @@ int run_control_plane(const ControlPlaneOptions& o) {
   }
   // The `kubernetes` Service's Endpoints name this API's port.
   cluster_objects.set_api_port(port.value());
+  // The dashboard reads through the API's own handler and watch log; without it `up` still
+  // works, so a failure to listen is logged and `ticketctl dashboard` says it is not served.
+  // The last crash's error line is the gate's: its excerpt of the run's last lines.
+  dashboard::LogSource error_lines =
+      [logs = store_sources(*store.value(), store_mutex, kubelet_options.pods_dir).logs](
+          const Json& pod, const std::string& container, bool previous) {
+        std::vector<std::string> errors;
+        for (std::string& line : error_excerpt(logs(pod, container, previous)))
+          if (has_error_line({line})) errors.push_back(std::move(line));
+        return errors;
+      };
+  dashboard::DashboardServer dashboard(*server.handler(), server.watches(), *store.value(),
+                                       store_mutex,
+                                       {token.value(), kubelet_options.pods_dir, error_lines});
+  if (Result<int> dashboard_port = dashboard.start(); dashboard_port.ok()) {
+    if (Result<bool> w = write_private_file(dir.dashboard(),
+                                            Json{{"port", dashboard_port.value()}}.dump() + "\n");
+        !w.ok())
+      return fail(o.report, w.error().message);
+    oplog::info("control-plane", "dashboard serving on http://127.0.0.1:{}",
+                dashboard_port.value());
+  } else {
+    oplog::warn("control-plane", "{}", dashboard_port.error().message);
+  }
   // Nothing of an `up` that fails is stored: what can fail without writing goes first (the
   // ingress's ports), the rest happens in one transaction that a failure rolls back, and the
   // "created" lines are printed once it is committed.
@@ -721,6 +746,10 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // In the foreground, a gate that failed or timed out ends `up` (after stopping everything).
   if (sig == 0 && !(gate_failed && o.echo_logs)) sigwait(&signals, &sig);
   oplog::info("control-plane", "stopping ({})", sig == 0 ? "the gate failed" : strsignal(sig));
+  // The dashboard first: its event streams wait on the API's watch log, which ends their wait.
+  server.watches().stop();
+  dashboard.stop();
+  fs::remove(dir.dashboard(), ec);
   server.stop();
   // No API any more: clients (`status`) must not take this control plane for a serving one.
   fs::remove(dir.apiserver(), ec);

@@ -4,6 +4,7 @@
 //   token          the API's bearer token    kubeconfig for ticketctl and kubectl (0600)
 //   lock           flock'd by the running control plane, holds its pid
 //   apiserver.json {"pid", "port"} while the API serves
+//   dashboard.json {"port"} of the dashboard's loopback web server while it serves
 //   controlplane.log  output of a detached (`up -d`) control plane (stdout/stderr)
 //   operator.log   the control plane's own log (core/oplog.h), rotated as operator.N.log
 //   stop-report    what a stopping control plane had to kill, for `down` to print
@@ -33,6 +34,7 @@ struct StateDir {
   std::filesystem::path kubeconfig() const { return root / "kubeconfig"; }
   std::filesystem::path lock() const { return root / "lock"; }
   std::filesystem::path apiserver() const { return root / "apiserver.json"; }
+  std::filesystem::path dashboard() const { return root / "dashboard.json"; }
   std::filesystem::path log() const { return root / "controlplane.log"; }
   std::filesystem::path operator_log() const { return root / "operator.log"; }
   std::filesystem::path stop_report() const { return root / "stop-report"; }

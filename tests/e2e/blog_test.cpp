@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -475,6 +476,45 @@ TEST_F(BlogTest, TheClientPageCreatesAPostAndAModeratedCommentInABrowser) {
   EXPECT_EQ(browser.status, 0) << browser.out << browser.err << diagnostics();
   EXPECT_TRUE(fs::exists(screenshot)) << browser.out << browser.err;
   RecordProperty("screenshot", screenshot.string());
+}
+
+// `ticketctl dashboard` in chromium (tests/e2e/browser/dashboard.mjs): refused without the token,
+// six pods Running, a pod deleted in the UI replaced within 2 s, comments scaled to 3, a log line
+// written after the page loaded found by the search, a cross-site POST refused. Prints the first
+// load time and the control plane's RSS before and with the page open.
+TEST_F(BlogTest, TheDashboardShowsTheAppAndItsActionsWorkInABrowser) {
+  if (!fs::exists(kChromium))
+    GTEST_SKIP() << kChromium.string() << " is missing: the browser test runs Debian's chromium "
+                 << "(apt-get install chromium, or ./setup.sh test)";
+  if (!fs::exists(kBrowserDir / "node_modules/playwright-core"))
+    GTEST_SKIP() << "playwright-core is not installed: run `npm ci` in " << kBrowserDir.string()
+                 << " (./setup.sh test does)";
+  ASSERT_NO_FATAL_FAILURE(up());
+  const pid_t control_plane = json::parse(testing::slurp(state_ / "apiserver.json")).at("pid");
+  const auto rss_kib = [control_plane] {
+    std::ifstream status("/proc/" + std::to_string(control_plane) + "/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0L;
+  };
+  const long rss_before = rss_kib();
+  const Result link = run({"dashboard"});
+  ASSERT_EQ(link.status, 0) << link.out << link.err;
+  const std::string url = link.out.substr(0, link.out.find('\n'));
+  const fs::path artifacts = fs::path(TICKETCTL_ARTIFACT_DIR);
+  const Result browser =
+      run_program({"node", (kBrowserDir / "dashboard.mjs").string(), "--url", url, "--ingress",
+                   "http://127.0.0.1:" + std::to_string(http_port_), "--artifacts",
+                   artifacts.string(), "--pid", std::to_string(control_plane)},
+                  kBrowserDir, tmp_.path());
+  EXPECT_EQ(browser.status, 0) << browser.out << browser.err << diagnostics();
+  std::cout << browser.out;
+  std::cout << "control plane RSS: " << rss_before << " KiB before the dashboard, " << rss_kib()
+            << " KiB after the browser test\n";
+  // The cross-site POST asked for 0 replicas; the dashboard's own scale to 3 stands.
+  EXPECT_EQ(run({"get", "deploy/comments-depl", "-o", "jsonpath={.spec.replicas}"}).out, "3");
+  EXPECT_TRUE(fs::exists(artifacts / "dashboard-pods.png")) << browser.out;
+  RecordProperty("screenshots", artifacts.string());
 }
 
 }  // namespace

@@ -1,0 +1,325 @@
+// The ticketctl dashboard's page: plain JS, no framework, nothing fetched from elsewhere.
+// State arrives as server-sent events (/api/watch: a snapshot after each change), logs as
+// batches of [pod, line] (/api/logs). Actions POST with the session's CSRF token.
+'use strict';
+
+const LOG_RING = 50000;   // lines kept for search
+const LOG_DOM = 2000;     // lines shown; older ones leave the DOM
+const $ = (sel) => document.querySelector(sel);
+let csrf = '';
+const scaleDrafts = new Map();  // namespace/name → replicas typed, not yet applied
+let state = { pods: [], deployments: [], services: [], ingresses: [], events: [] };
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+// --- tabs -------------------------------------------------------------------------------
+for (const b of document.querySelectorAll('#tabs button')) {
+  b.addEventListener('click', () => {
+    for (const o of document.querySelectorAll('#tabs button')) o.classList.toggle('active', o === b);
+    for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== `view-${b.dataset.view}`;
+    if (b.dataset.view === 'graph') drawGraph();
+    if (b.dataset.view === 'logs') rebuildLogs();
+  });
+}
+
+// --- status colours ---------------------------------------------------------------------
+function podClass(p) {
+  if (p.deleting) return 'off';
+  if (p.isReady) return 'ok';
+  if (/Crash|Error|Failed|OOM|BackOff/.test(p.status + ' ' + p.reason)) return 'bad';
+  return 'warn';
+}
+const matches = (selector, labels) =>
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => (labels || {})[k] === v);
+const podsOf = (d) => state.pods.filter((p) => p.namespace === d.namespace && matches(d.selector, p.labels));
+function deploymentClass(d) {
+  const pods = podsOf(d);
+  if (d.replicas > 0 && d.readyReplicas >= d.replicas && pods.every((p) => p.isReady || p.deleting)) return 'ok';
+  if (pods.some((p) => podClass(p) === 'bad')) return 'bad';
+  return d.replicas === 0 ? 'off' : 'warn';
+}
+function serviceClass(s) {
+  if (Object.keys(s.selector).length === 0) return 'off';
+  const pods = state.pods.filter((p) => p.namespace === s.namespace && matches(s.selector, p.labels));
+  if (pods.some((p) => p.isReady)) return 'ok';
+  return pods.length ? 'bad' : 'warn';
+}
+
+// --- YAML panel -------------------------------------------------------------------------
+async function showYaml(resource, namespace, name) {
+  $('#yaml-title').textContent = `${resource}/${name}`;
+  $('#yaml-command').textContent =
+    `ticketctl get ${resource}/${name} -o yaml${namespace === 'default' ? '' : ' -n ' + namespace}`;
+  $('#yaml-text').textContent = 'loading…';
+  $('#yaml-panel').hidden = false;
+  const q = new URLSearchParams({ resource, namespace, name });
+  const res = await fetch(`/api/yaml?${q}`);
+  $('#yaml-text').textContent = res.ok ? await res.text() : `error: ${(await res.json()).error}`;
+}
+$('#yaml-close').addEventListener('click', () => { $('#yaml-panel').hidden = true; });
+const objectLink = (resource, o, text) =>
+  el('a', { class: 'object', onclick: () => showYaml(resource, o.namespace, o.name) }, text ?? o.name);
+
+// --- actions ----------------------------------------------------------------------------
+const nsFlag = (ns) => (ns === 'default' ? '' : ` -n ${ns}`);
+const commands = {
+  delete: (a) => `ticketctl delete pod/${a.name}${nsFlag(a.namespace)}`,
+  restart: (a) => `ticketctl rollout restart deployment/${a.name}${nsFlag(a.namespace)}`,
+  scale: (a) => `ticketctl scale deployment/${a.name} --replicas=${a.replicas}${nsFlag(a.namespace)}`,
+};
+function notice(text, command, error) {
+  $('#notice').hidden = false;
+  $('#notice').classList.toggle('error', !!error);
+  $('#notice-text').textContent = text;
+  $('#notice-command').textContent = command ? `same as: ${command}` : '';
+}
+async function act(action) {
+  notice(`running: ${commands[action.action](action)}`);
+  const res = await fetch('/api/action', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+    body: JSON.stringify(action),
+  });
+  const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+  if (res.ok) notice(body.message, body.command);
+  else notice(`failed: ${body.error}`, body.command, true);
+}
+function actionCell(action, label) {
+  const code = el('code', {}, commands[action.action](action));
+  return el('td', { class: 'action' },
+    el('button', { class: `${action.action}-btn`, title: code.textContent, onclick: () => act(action) }, label),
+    code);
+}
+
+// --- pods, deployments, events ------------------------------------------------------------
+function renderPods() {
+  const body = $('#pods tbody');
+  body.replaceChildren(...state.pods.map((p) => el('tr',
+    { class: 'pod', dataset: { name: p.name, status: p.status, ready: String(p.isReady) } },
+    el('td', {}, objectLink('pods', p)),
+    el('td', {}, p.ready),
+    el('td', { class: `status-${podClass(p)}` }, p.status),
+    el('td', {}, p.restarts),
+    el('td', {}, p.ip),
+    el('td', {}, p.age),
+    el('td', {}, p.reason),
+    el('td', { class: 'error' }, p.errorLine),
+    actionCell({ action: 'delete', namespace: p.namespace, name: p.name }, 'Delete'))));
+  const deps = $('#deployments tbody');
+  const focused = document.activeElement?.closest?.('tr.deployment')?.dataset.name;
+  deps.replaceChildren(...state.deployments.map((d) => {
+    // A number being typed survives the live re-render.
+    const key = `${d.namespace}/${d.name}`;
+    const value = scaleDrafts.has(key) ? scaleDrafts.get(key) : String(d.replicas);
+    const input = el('input', { type: 'number', min: '0', max: '100', value, class: 'scale-input' });
+    const code = el('code', {}, commands.scale({ ...d, replicas: value }));
+    input.addEventListener('input', () => {
+      scaleDrafts.set(key, input.value);
+      code.textContent = commands.scale({ ...d, replicas: input.value });
+    });
+    const scale = el('td', { class: 'action' }, input, ' ',
+      el('button', { class: 'scale-btn', onclick: () => {
+        scaleDrafts.delete(key);
+        act({ action: 'scale', namespace: d.namespace, name: d.name, replicas: Number(input.value) });
+      } }, 'Scale'),
+      code);
+    if (focused === d.name) queueMicrotask(() => input.focus());
+    return el('tr', { class: 'deployment', dataset: { name: d.name } },
+      el('td', {}, objectLink('deployments', d)),
+      el('td', { class: `status-${deploymentClass(d)}` }, `${d.readyReplicas}/${d.replicas}`),
+      scale,
+      actionCell({ action: 'restart', namespace: d.namespace, name: d.name }, 'Restart'));
+  }));
+}
+function renderEvents() {
+  const events = [...state.events].sort((a, b) => (a.last < b.last ? 1 : -1));
+  $('#events tbody').replaceChildren(...events.map((e) => el('tr', {},
+    el('td', {}, e.last), el('td', { class: e.type === 'Warning' ? 'status-warn' : '' }, e.type),
+    el('td', {}, e.reason), el('td', {}, e.object), el('td', {}, String(e.count)),
+    el('td', {}, e.message))));
+}
+
+// --- graph: four columns of boxes, lines between related ones -----------------------------
+function drawGraph() {
+  const columns = $('#graph-columns');
+  const node = (resource, o, cls, title, sub) =>
+    el('div', { class: `node ${cls}`, dataset: { key: `${resource}/${o.namespace}/${o.name}` },
+      onclick: () => showYaml(resource, o.namespace, o.name) }, title, el('small', {}, sub));
+  const edges = [];
+  const rules = [];
+  for (const ing of state.ingresses)
+    ing.rules.forEach((r, i) => {
+      const key = `ingresses/${ing.namespace}/${ing.name}#${i}`;
+      rules.push(el('div', { class: 'node ok', dataset: { key }, onclick: () => showYaml('ingresses', ing.namespace, ing.name) },
+        `${r.host || '*'}${r.path}`, el('small', {}, `→ ${r.service}:${r.port}`)));
+      edges.push([key, `services/${ing.namespace}/${r.service}`]);
+    });
+  const services = state.services.filter((s) => Object.keys(s.selector).length > 0);
+  for (const s of services)
+    for (const d of state.deployments)
+      if (d.namespace === s.namespace && matches(s.selector, d.selector))
+        edges.push([`services/${s.namespace}/${s.name}`, `deployments/${d.namespace}/${d.name}`]);
+  for (const d of state.deployments)
+    for (const p of podsOf(d)) edges.push([`deployments/${d.namespace}/${d.name}`, `pods/${p.namespace}/${p.name}`]);
+  const column = (title, nodes) => el('div', { class: 'column' }, el('h3', {}, title), ...nodes);
+  columns.replaceChildren(
+    column('Ingress rules', rules),
+    column('Services', services.map((s) => node('services', s, serviceClass(s), s.name, `${s.type} ${s.clusterIP}:${s.ports.join(',')}`))),
+    column('Deployments', state.deployments.map((d) => node('deployments', d, deploymentClass(d), d.name, `${d.readyReplicas}/${d.replicas} ready`))),
+    column('Pods', state.pods.map((p) => node('pods', p, podClass(p), p.name, `${p.status} ${p.ip}`))));
+  const svg = $('#graph-lines');
+  const base = $('#graph').getBoundingClientRect();
+  const box = new Map();
+  for (const n of columns.querySelectorAll('.node')) box.set(n.dataset.key, n.getBoundingClientRect());
+  const ns = 'http://www.w3.org/2000/svg';
+  svg.replaceChildren(...edges.filter(([a, b]) => box.has(a) && box.has(b)).map(([a, b]) => {
+    const from = box.get(a), to = box.get(b);
+    const line = document.createElementNS(ns, 'line');
+    line.setAttribute('x1', from.right - base.left); line.setAttribute('y1', from.top + from.height / 2 - base.top);
+    line.setAttribute('x2', to.left - base.left); line.setAttribute('y2', to.top + to.height / 2 - base.top);
+    return line;
+  }));
+}
+window.addEventListener('resize', () => { if (!$('#view-graph').hidden) drawGraph(); });
+
+function render() {
+  renderPods();
+  renderEvents();
+  if (!$('#view-graph').hidden) drawGraph();
+  updateLogPods();
+}
+
+// --- logs: a ring buffer for search, the DOM capped to the last LOG_DOM matching lines ----
+const ring = new Array(LOG_RING);
+let ringStart = 0, ringSize = 0;
+const hidden = new Set();          // pods toggled off
+const colours = new Map();
+let pending = [];                   // lines received, not yet on screen
+let scheduled = false;
+let search = '';
+
+function colourOf(pod) {
+  if (!colours.has(pod)) {
+    let h = 0;
+    for (const ch of pod) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    colours.set(pod, `hsl(${h % 360} 70% ${55 + (h >> 9) % 20}%)`);
+  }
+  return colours.get(pod);
+}
+const shows = ([pod, text]) => !hidden.has(pod) && (!search || text.toLowerCase().includes(search));
+function lineElement([pod, text]) {
+  const div = el('div', { class: 'line', dataset: { pod } });
+  const tag = el('span', { class: 'pod' }, pod);
+  tag.style.color = colourOf(pod);
+  div.append(tag);
+  const i = search ? text.toLowerCase().indexOf(search) : -1;
+  if (i < 0) div.append(text);
+  else div.append(text.slice(0, i), el('mark', {}, text.slice(i, i + search.length)), text.slice(i + search.length));
+  return div;
+}
+let matchCount = 0;  // lines of the ring the search matches, kept as lines come and go
+function addLines(lines) {
+  for (const l of lines) {
+    if (ringSize < LOG_RING) ring[(ringStart + ringSize++) % LOG_RING] = l;
+    else {
+      if (search && shows(ring[ringStart])) matchCount--;
+      ring[ringStart] = l;
+      ringStart = (ringStart + 1) % LOG_RING;
+    }
+    if (search && shows(l)) matchCount++;
+  }
+  pending.push(...lines);
+  if (!scheduled) { scheduled = true; requestAnimationFrame(flushLogs); }
+}
+function flushLogs() {
+  scheduled = false;
+  const box = $('#log-lines');
+  const visible = pending.filter(shows).slice(-LOG_DOM);
+  pending = [];
+  if (!$('#view-logs').hidden && visible.length) {
+    const frag = document.createDocumentFragment();
+    for (const l of visible) frag.append(lineElement(l));
+    box.append(frag);
+    for (let extra = box.childElementCount - LOG_DOM; extra > 0; extra--) box.firstElementChild.remove();
+    if ($('#log-follow').checked) box.scrollTop = box.scrollHeight;
+  }
+  updateLogPods();
+  updateCount();
+}
+function rebuildLogs() {
+  matchCount = 0;
+  if (search) for (let i = 0; i < ringSize; i++) if (shows(ring[(ringStart + i) % LOG_RING])) matchCount++;
+  const out = [];
+  for (let i = ringSize - 1; i >= 0 && out.length < LOG_DOM; i--) {
+    const l = ring[(ringStart + i) % LOG_RING];
+    if (shows(l)) out.push(l);
+  }
+  out.reverse();
+  const box = $('#log-lines');
+  box.replaceChildren(...out.map(lineElement));
+  if ($('#log-follow').checked) box.scrollTop = box.scrollHeight;
+  updateCount();
+}
+function updateCount() {
+  $('#log-count').textContent = search ? `${matchCount} of ${ringSize} lines match` : `${ringSize} lines`;
+}
+let knownPods = '';
+function updateLogPods() {
+  const names = [...new Set([...state.pods.map((p) => p.name), ...colours.keys()])].sort();
+  const key = names.join(' ') + '|' + [...hidden].join(' ');
+  if (key === knownPods) return;
+  knownPods = key;
+  $('#log-pods').replaceChildren(...names.map((pod) => {
+    const box = el('input', { type: 'checkbox' });
+    box.checked = !hidden.has(pod);
+    box.addEventListener('change', () => {
+      if (box.checked) hidden.delete(pod); else hidden.add(pod);
+      knownPods = '';
+      updateLogPods();
+      rebuildLogs();
+    });
+    const label = el('label', { class: hidden.has(pod) ? 'off' : '', dataset: { pod } }, box, ' ', pod);
+    label.style.borderColor = colourOf(pod);
+    return label;
+  }));
+}
+let searchTimer;
+$('#log-search').addEventListener('input', (e) => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => { search = e.target.value.toLowerCase(); rebuildLogs(); }, 120);
+});
+
+// --- live connections -------------------------------------------------------------------
+function connect() {
+  const watch = new EventSource('/api/watch');
+  watch.addEventListener('state', (e) => {
+    state = JSON.parse(e.data);
+    $('#connection').textContent = 'live';
+    $('#connection').className = 'ok';
+    render();
+  });
+  watch.onerror = () => { $('#connection').textContent = 'reconnecting…'; $('#connection').className = 'bad'; };
+  const logs = new EventSource('/api/logs');
+  logs.addEventListener('logs', (e) => addLines(JSON.parse(e.data)));
+}
+
+(async () => {
+  const res = await fetch('/api/session');
+  if (!res.ok) {
+    notice('not signed in: run `ticketctl dashboard` and open the URL it prints', '', true);
+    return;
+  }
+  csrf = (await res.json()).csrf;
+  connect();
+})();
