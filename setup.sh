@@ -84,7 +84,7 @@ case "${1:-run}" in
     ctest --test-dir build --output-on-failure -j "$jobs"
     echo "setup: sanitizer build (ASan + UBSan)"
     build build-asan -DCMAKE_BUILD_TYPE=Debug -DTICKETCTL_WERROR=ON -DTICKETCTL_SANITIZE=ON \
-      -DTICKETCTL_BENCH=OFF
+      -DTICKETCTL_BENCH=OFF -DTICKETCTL_SLOW_TESTS=OFF
     # Tests labelled slow (npm installs, real database servers, whole apps) exercise the same
     # C++ paths as the rest and ran above; the sanitizer pass leaves them out to keep CI short.
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
