@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "runtime/manifest/label_selector.h"
 
 namespace ticketctl::cli {
 
@@ -30,23 +31,8 @@ std::string server_error(const Error& e) {
 }
 
 std::string label_selector_text(const Json& selector) {
-  const auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : ""; };
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : json_at(selector, "matchLabels").items())
-    parts.push_back(k + "=" + text(v));
-  for (const Json& e : json_at(selector, "matchExpressions")) {
-    const std::string key = text(json_at(e, "key")), op = text(json_at(e, "operator"));
-    std::vector<std::string> values;
-    for (const Json& v : json_at(e, "values")) values.push_back(text(v));
-    if (op == "In" || op == "NotIn")
-      parts.push_back(
-          fmt::format("{} {} ({})", key, op == "In" ? "in" : "notin", fmt::join(values, ",")));
-    else if (op == "Exists")
-      parts.push_back(key);
-    else if (op == "DoesNotExist")
-      parts.push_back("!" + key);
-  }
-  return fmt::format("{}", fmt::join(parts, ","));
+  // The objects come from the API server, which refused invalid selectors at admission.
+  return manifest::label_selector_string(selector).value_or("");
 }
 
 std::string selector_query(const std::string& labels, const std::string& fields) {

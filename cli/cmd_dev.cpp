@@ -38,6 +38,7 @@
 #include "cli/dev_watch.h"
 #include "cli/lifecycle.h"
 #include "runtime/api/resources.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/images/build.h"
 #include "runtime/images/resolver.h"
 #include "runtime/manifest/source.h"
@@ -59,18 +60,6 @@ void print(const std::string& line) {
 void print_err(const std::string& line) {
   std::lock_guard<std::mutex> lock(g_print_mu);
   std::cerr << line << '\n' << std::flush;
-}
-
-// RFC 3339 in UTC with nanoseconds: sinceTime for the log streams, and the rollout annotation
-// (two saves within one second must still differ).
-std::string rfc3339_utc(std::chrono::system_clock::time_point at) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch());
-  const std::time_t t = static_cast<std::time_t>(ns.count() / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:09}Z", buf, ns.count() % 1'000'000'000);
 }
 
 // How a container's run ended, as one line of its own: "crashed: exit code 1 (Error)".
@@ -231,7 +220,8 @@ void restart_pods_of(api::ApiClient& client, const std::string& image) {
     print(fmt::format("No pods of {} to restart", image));
     return;
   }
-  const std::string now = rfc3339_utc(std::chrono::system_clock::now());
+  // With nanoseconds: two saves within one second must still differ.
+  const std::string now = rfc3339::now_nano();
   for (const Json* d : rolled) {
     const std::string ns = (*d)["metadata"].value("namespace", "default");
     const std::string name = (*d)["metadata"].value("name", "");
@@ -489,7 +479,7 @@ struct LoopInputs {
 
 int run_dev(DevArgs& a) {
   // Output from before this moment (an app already running, a previous run) is not shown.
-  const std::string since = rfc3339_utc(std::chrono::system_clock::now());
+  const std::string since = rfc3339::now_nano();
   const std::vector<std::string> argv = own_arguments();
   // Ctrl-C and SIGTERM are read from a signalfd; threads started later inherit the mask.
   sigset_t signals;

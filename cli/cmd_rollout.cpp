@@ -12,6 +12,8 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "runtime/core/rfc3339.h"
+#include "runtime/manifest/reasons.h"
 #include "runtime/manifest/yaml_writer.h"
 
 namespace ticketctl::cli {
@@ -35,19 +37,6 @@ int64_t revision_of(const Json& o) {
   return !r.empty() && r.size() < 18 && r.find_first_not_of("0123456789") == std::string::npos
              ? std::stoll(r)
              : 0;
-}
-
-// RFC 3339 in local time, as kubectl writes restartedAt.
-std::string rfc3339_local_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  const long offset = tm.tm_gmtoff / 60;
-  if (offset == 0) return std::string(buf) + "Z";
-  return fmt::format("{}{}{:02}:{:02}", buf, offset < 0 ? '-' : '+', std::labs(offset) / 60,
-                     std::labs(offset) % 60);
 }
 
 // The one Deployment a rollout subcommand acts on; prints the error and returns null otherwise.
@@ -83,8 +72,8 @@ Progress deployment_progress(const Json& d) {
   if (generation > count("observedGeneration"))
     return {"Waiting for deployment spec update to be observed...", false, {}};
   for (const Json& c : json_at(status, "conditions"))
-    if (str(json_at(c, "type")) == "Progressing" &&
-        str(json_at(c, "reason")) == "ProgressDeadlineExceeded")
+    if (str(json_at(c, "type")) == reasons::kProgressing &&
+        str(json_at(c, "reason")) == reasons::kProgressDeadlineExceeded)
       return {{}, false, "deployment \"" + name + "\" exceeded its progress deadline"};
   const Json& want = json_at(json_at(d, "spec"), "replicas");
   const int64_t replicas = want.is_number_integer() ? want.get<int64_t>() : 1;
@@ -180,9 +169,7 @@ Result<Json> update_deployment(api::ApiClient& client, const std::string& path,
 // The Deployment's ReplicaSets by revision.
 Result<std::map<int64_t, Json>> replicasets_by_revision(api::ApiClient& client, const Json& d,
                                                         const std::string& ns) {
-  std::string labels;
-  for (const auto& [k, v] : json_at(json_at(d["spec"], "selector"), "matchLabels").items())
-    labels += (labels.empty() ? "" : ",") + k + "=" + str(v);
+  const std::string labels = label_selector_text(json_at(json_at(d, "spec"), "selector"));
   Result<Json> list =
       client.get("/apis/apps/v1/namespaces/" + ns + "/replicasets" + selector_query(labels, {}));
   if (!list.ok()) return list.error();
@@ -214,7 +201,7 @@ bool same_ignoring_order(const Json& a, const Json& b) {
 }
 
 int run_restart(api::ApiClient& client, const ObjectRef& ref, const std::string& ns) {
-  const std::string now = rfc3339_local_now();
+  const std::string now = rfc3339::now_local();
   Result<Json> written = update_deployment(client, ref.resource->path(ns, ref.name), [&](Json& d) {
     if (d["spec"].value("paused", false)) return false;
     d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = now;

@@ -6,7 +6,9 @@
 #include <cctype>
 #include <ctime>
 
+#include "runtime/core/rfc3339.h"
 #include "runtime/core/strings.h"
+#include "runtime/manifest/label_selector.h"
 #include "runtime/manifest/yaml_writer.h"
 
 namespace ticketctl::cli {
@@ -76,8 +78,11 @@ class Writer {
 std::string timestamp(const Json& object) {
   const std::string t = str(at(at(object, "metadata"), "creationTimestamp"));
   if (t.empty()) return "<unknown>";
+  const std::optional<rfc3339::Time> parsed = rfc3339::parse(t);
+  if (!parsed) return t;
+  const std::time_t seconds = parsed->seconds;
   std::tm tm{};
-  if (!strptime(t.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return t;
+  if (!gmtime_r(&seconds, &tm)) return t;
   char buf[64];
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   return buf;
@@ -92,23 +97,11 @@ void header(Writer& w, const Json& o, bool namespaced) {
   w.map(0, "Annotations", at(meta, "annotations"));
 }
 
+// metav1.FormatLabelSelector, as kubectl describe prints a selector.
 std::string selector_text(const Json& selector) {
-  std::vector<std::string> parts;
-  for (auto& [k, v] : at(selector, "matchLabels").items()) parts.push_back(k + "=" + str(v));
-  for (const Json& e : at(selector, "matchExpressions")) {
-    std::vector<std::string> values;
-    for (const Json& v : at(e, "values")) values.push_back(str(v));
-    const std::string op = str(at(e, "operator"));
-    const std::string key = str(at(e, "key"));
-    if (op == "Exists")
-      parts.push_back(key);
-    else if (op == "DoesNotExist")
-      parts.push_back("!" + key);
-    else
-      parts.push_back(
-          fmt::format("{} {} ({})", key, op == "In" ? "in" : "notin", fmt::join(values, ",")));
-  }
-  return parts.empty() ? "<none>" : fmt::format("{}", fmt::join(parts, ","));
+  const std::optional<std::string> text = manifest::label_selector_string(selector);
+  if (!text) return "<error>";
+  return text->empty() ? "<none>" : *text;
 }
 
 // An env var as kubectl shows it: the value, or where it comes from, never a secret's value.

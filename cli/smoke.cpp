@@ -132,14 +132,11 @@ const Schema& smoke_schema() {
   return kFile;
 }
 
-// The pods of a Deployment, by its selector's matchLabels.
+// The pods of a Deployment, by its selector.
 Result<std::vector<Json>> deployment_pods(api::ApiClient& client, const std::string& name) {
   Result<Json> d = client.get("/apis/apps/v1/namespaces/default/deployments/" + name);
   if (!d.ok()) return d.error();
-  std::string labels;
-  for (const auto& [k, v] :
-       json_at(json_at(json_at(d.value(), "spec"), "selector"), "matchLabels").items())
-    labels += (labels.empty() ? "" : ",") + k + "=" + str(v);
+  const std::string labels = label_selector_text(json_at(json_at(d.value(), "spec"), "selector"));
   Result<Json> list = client.get("/api/v1/namespaces/default/pods" + selector_query(labels, {}));
   if (!list.ok()) return list.error();
   std::vector<Json> pods;

@@ -16,6 +16,7 @@
 #include "runtime/api/selector.h"
 #include "runtime/core/strings.h"
 #include "runtime/manifest/json_input.h"
+#include "runtime/manifest/label_selector.h"
 #include "runtime/manifest/loader.h"
 #include "runtime/store/pod_deletion.h"
 
@@ -89,10 +90,10 @@ bool has_scale(const Resource& r) {
 // The autoscaling/v1 Scale of a Deployment or ReplicaSet, as `kubectl scale` reads it.
 Json scale_of(const Json& o) {
   const Json& meta = o["metadata"];
-  std::string selector;
-  for (const auto& [k, v] : json_at(json_at(json_at(o, "spec"), "selector"), "matchLabels").items())
-    selector +=
-        (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
+  // The whole selector, matchExpressions included: HPA and `kubectl scale` select pods by it.
+  // A stored selector was validated, so it converts.
+  const std::string selector =
+      manifest::label_selector_string(json_at(json_at(o, "spec"), "selector")).value_or("");
   const Json& replicas = json_at(json_at(o, "spec"), "replicas");
   const Json& observed = json_at(json_at(o, "status"), "replicas");
   return {
@@ -298,11 +299,9 @@ Json status_json(int code, std::string_view reason, std::string_view message, Js
   return s;
 }
 
-ApiHandler::ApiHandler(store::Store& store, std::mutex& store_mutex,
-                       std::function<void()> on_change, std::string server_address,
-                       WatchHub* watches)
-    : store_(store),
-      mu_(store_mutex),
+ApiHandler::ApiHandler(store::Shared& store, std::function<void()> on_change,
+                       std::string server_address, WatchHub* watches)
+    : shared_(store),
       on_change_(std::move(on_change)),
       server_address_(std::move(server_address)),
       watches_(watches) {}
@@ -449,9 +448,9 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     }
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
+  store::Shared::Locked store = shared_.lock();
   const std::string key = r->store_key();
-  if (!subresource.empty()) return scale_subresource(store_, *r, ns, name, req, changed);
+  if (!subresource.empty()) return scale_subresource(*store, *r, ns, name, req, changed);
   if (req.method == "GET" && name.empty()) {
     Result<Selector> labels = parse_label_selector(query_value(req, "labelSelector"));
     if (!labels.ok()) return failure(400, "BadRequest", labels.error().message);
@@ -466,11 +465,11 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       const std::string rv = query_value(req, "resourceVersion");
       if (rv.empty() || rv == "0") {
         // Without a starting point a watch begins with the current state, as ADDED events.
-        for (Json& o : store_.list(key, ns))
+        for (Json& o : store->list(key, ns))
           if (matches(labels.value(), o["metadata"].value("labels", Json::object())) &&
               matches_fields(fields.value(), o))
             stream->initial_lines.push_back(watch_line("ADDED", o));
-        stream->after_rv = store_.resource_version();
+        stream->after_rv = store->resource_version();
       } else if (rv.find_first_not_of("0123456789") == std::string::npos) {
         stream->after_rv = std::stoll(rv);
       } else {
@@ -485,13 +484,13 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     }
     const bool as_table = req.accept.find("as=Table") != std::string::npos;
     Json items = Json::array();
-    for (Json& o : store_.list(key, ns)) {
+    for (Json& o : store->list(key, ns)) {
       const Json& meta = o["metadata"];
       if (matches(labels.value(), meta.value("labels", Json::object())) &&
           matches_fields(fields.value(), o))
         items.push_back(std::move(o));
     }
-    const std::string rv = std::to_string(store_.resource_version());
+    const std::string rv = std::to_string(store->resource_version());
     if (as_table) return {200, table_json(r->plural, items.get<std::vector<Json>>(), rv)};
     return {200,
             {{"kind", fmt::format("{}List", r->kind)},
@@ -500,7 +499,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
              {"items", std::move(items)}}};
   }
   if (req.method == "GET") {
-    Result<Json> o = store_.get({key, ns, name});
+    Result<Json> o = store->get({key, ns, name});
     if (!o.ok()) return from_error(o.error(), *r, name);
     if (req.accept.find("as=Table") != std::string::npos)
       return {200, table_json(r->plural, {o.value()},
@@ -519,12 +518,12 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     }
     std::optional<int64_t> grace;
     if (!grace_text.empty()) grace = std::atoll(grace_text.c_str());
-    Result<Json> o = store::delete_pod(store_, {key, ns, name}, grace);
+    Result<Json> o = store::delete_pod(*store, {key, ns, name}, grace);
     changed = o.ok();
     return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
   }
   if (req.method == "DELETE") {
-    Result<Json> o = store_.remove({key, ns, name});
+    Result<Json> o = store->remove({key, ns, name});
     changed = o.ok();
     return o.ok() ? Response{200, o.value()} : from_error(o.error(), *r, name);
   }
@@ -532,7 +531,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
     if (req.method == "PATCH") {
       // The patch applies to the stored object; the result is validated like any write and
       // carries the stored resourceVersion, so it cannot silently undo a concurrent change.
-      Result<Json> current = store_.get({key, ns, name});
+      Result<Json> current = store->get({key, ns, name});
       if (!current.ok()) return from_error(current.error(), *r, name);
       Result<Json> patched = apply_patch(current.value(), req.content_type, req.body);
       if (!patched.ok()) return failure(422, "Invalid", patched.error().message);
@@ -551,7 +550,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                      "the name of the object does not match the name on the URL");
     if (r->namespaced) {
       o.body["metadata"]["namespace"] = o.ns;
-      if (!store_.get({"namespaces", "", o.ns}).ok())
+      if (!store->get({"namespaces", "", o.ns}).ok())
         return failure(404, "NotFound", fmt::format("namespaces {} not found", quote(o.ns)),
                        {{"name", o.ns}, {"kind", "namespaces"}});
     }
@@ -562,14 +561,14 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
       // The revision annotation belongs to the deployment controller: a PUT that leaves it out
       // (ticketctl apply sends manifests as written) keeps it, as kubectl apply's merge does.
       constexpr const char* kRevision = "deployment.kubernetes.io/revision";
-      Result<Json> old = store_.get({key, ns, name});
+      Result<Json> old = store->get({key, ns, name});
       if (old.ok() && json_at(json_at(o.body["metadata"], "annotations"), kRevision).is_null()) {
         const Json rev = json_at(json_at(old.value()["metadata"], "annotations"), kRevision);
         if (rev.is_string()) o.body["metadata"]["annotations"][kRevision] = rev;
       }
     }
-    Result<Json> stored = req.method == "POST" ? store_.create(key, std::move(o.body))
-                                               : store_.update(key, std::move(o.body));
+    Result<Json> stored = req.method == "POST" ? store->create(key, std::move(o.body))
+                                               : store->update(key, std::move(o.body));
     if (!stored.ok()) return from_error(stored.error(), *r, o.name);
     changed = true;
     return {req.method == "POST" ? 201 : 200, stored.value(), nullptr, std::move(warnings)};

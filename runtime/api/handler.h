@@ -14,7 +14,7 @@
 
 #include "runtime/api/watch.h"
 #include "runtime/manifest/json.h"
-#include "runtime/store/store.h"
+#include "runtime/store/shared.h"
 
 namespace ticketctl::api {
 
@@ -49,15 +49,14 @@ class ApiHandler {
  public:
   // `server_address` ("127.0.0.1:6443") goes into discovery documents; `on_change` runs after
   // every successful write (outside the lock), so controllers wake up.
-  ApiHandler(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
-             std::string server_address, WatchHub* watches = nullptr);
+  ApiHandler(store::Shared& store, std::function<void()> on_change, std::string server_address,
+             WatchHub* watches = nullptr);
   Response handle(const Request& request);
 
  private:
   Response handle_locked(const Request& request, bool& changed);
 
-  store::Store& store_;
-  std::mutex& mu_;
+  store::Shared& shared_;
   std::function<void()> on_change_;
   std::string server_address_;
   WatchHub* watches_;

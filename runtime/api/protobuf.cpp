@@ -6,6 +6,7 @@
 
 #include "runtime/api/protobuf_schema.h"
 #include "runtime/core/limits.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/core/strings.h"
 #include "runtime/manifest/json_input.h"
 
@@ -92,28 +93,6 @@ class WireReader {
   std::string_view data_;
   size_t pos_ = 0;
 };
-
-// Seconds since the epoch as Go's metav1.Time writes them: RFC 3339 in UTC, whole seconds.
-// Days to civil date after Howard Hinnant's days_from_civil inverse.
-std::string rfc3339(int64_t seconds) {
-  int64_t days = seconds / 86400;
-  int64_t rem = seconds % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    --days;
-  }
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", year, month, day, rem / 3600,
-                     rem / 60 % 60, rem % 60);
-}
 
 std::string_view wire_name(int wire) {
   switch (wire) {
@@ -395,7 +374,7 @@ class Decoder {
     // Go's Timestamp range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
     if (s < -62135596800 || s > 253402300799)
       return fail(fmt::format("{}: {} seconds is outside the years 1 to 9999", where, s));
-    out = rfc3339(s);
+    out = rfc3339::format_seconds(s);
     return true;
   }
 

@@ -72,18 +72,14 @@ void send_status(httplib::Response& res, const Json& status) {
 // GET /api/v1/namespaces/NS/pods/NAME/log: the container's log as plain text, read from the
 // kubelet's files; with follow=true a chunked stream that polls the file until the run ends, the
 // client goes away (noticed at the next write) or the server stops.
-void serve_pod_log(const httplib::Request& req, httplib::Response& res, store::Store& store,
-                   std::mutex& store_mutex, const std::filesystem::path& pods_dir,
-                   const std::atomic<bool>& stopping) {
+void serve_pod_log(const httplib::Request& req, httplib::Response& res, store::Shared& store,
+                   const std::filesystem::path& pods_dir, const std::atomic<bool>& stopping) {
   const std::string ns = req.matches[1], name = req.matches[2];
   Result<logs::LogOptions> options = logs::parse_log_options(
       std::multimap<std::string, std::string>(req.params.begin(), req.params.end()));
   if (!options.ok())
     return send_status(res, status_json(400, "BadRequest", options.error().message));
-  Result<Json> pod = [&] {
-    std::lock_guard<std::mutex> lock(store_mutex);
-    return store.get({"pods", ns, name});
-  }();
+  Result<Json> pod = store.lock()->get({"pods", ns, name});
   if (!pod.ok())
     return send_status(res, status_json(404, "NotFound", fmt::format("pods \"{}\" not found", name),
                                         {{"name", name}, {"kind", "pods"}}));
@@ -113,12 +109,8 @@ void serve_pod_log(const httplib::Request& req, httplib::Response& res, store::S
 
 }  // namespace
 
-ApiServer::ApiServer(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
-                     ServerOptions options)
-    : store_(store),
-      store_mutex_(store_mutex),
-      on_change_(std::move(on_change)),
-      options_(std::move(options)) {}
+ApiServer::ApiServer(store::Shared& store, std::function<void()> on_change, ServerOptions options)
+    : store_(store), on_change_(std::move(on_change)), options_(std::move(options)) {}
 
 ApiServer::~ApiServer() {
   stop();
@@ -182,7 +174,7 @@ Result<int> ApiServer::start() {
   // Registered before the ".*" routes: httplib takes the first match.
   server_->Get(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/log)",
                [this](const httplib::Request& req, httplib::Response& res) {
-                 serve_pod_log(req, res, store_, store_mutex_, options_.pods_dir, stopping_);
+                 serve_pod_log(req, res, store_, options_.pods_dir, stopping_);
                });
   server_->Get(
       ".*", [serve](const httplib::Request& req, httplib::Response& res) { serve(req, res, {}); });
@@ -217,7 +209,7 @@ Result<int> ApiServer::start() {
   server_->Patch(".*", with_body);
   const int backend_port = server_->bind_to_any_port("127.0.0.1");
   if (backend_port <= 0) return Error{ErrorCode::Internal, "api: cannot listen on a loopback port"};
-  streams_ = std::make_unique<StreamBackend>(store_, store_mutex_, options_.pods_dir);
+  streams_ = std::make_unique<StreamBackend>(store_, options_.pods_dir);
   front_ =
       std::make_unique<StreamFront>(FrontOptions{options_.cert, options_.key, options_.token,
                                                  options_.address, options_.port, backend_port},
@@ -225,11 +217,8 @@ Result<int> ApiServer::start() {
   Result<int> listening = front_->start();
   if (!listening.ok()) return listening.error();
   const int port = listening.value();
-  {
-    std::lock_guard<std::mutex> l(store_mutex_);
-    watches_.start_after(store_.resource_version());
-  }
-  handler_ = std::make_unique<ApiHandler>(store_, store_mutex_, on_change_,
+  watches_.start_after(store_.lock()->resource_version());
+  handler_ = std::make_unique<ApiHandler>(store_, on_change_,
                                           fmt::format("{}:{}", options_.address, port), &watches_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return port;

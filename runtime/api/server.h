@@ -39,9 +39,8 @@ struct ServerOptions {
 
 class ApiServer {
  public:
-  // `store_mutex` guards `store` for everyone who uses it; `on_change` runs after each write.
-  ApiServer(store::Store& store, std::mutex& store_mutex, std::function<void()> on_change,
-            ServerOptions options);
+  // `on_change` runs after each write.
+  ApiServer(store::Shared& store, std::function<void()> on_change, ServerOptions options);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -59,8 +58,7 @@ class ApiServer {
   void stop();
 
  private:
-  store::Store& store_;
-  std::mutex& store_mutex_;
+  store::Shared& store_;
   std::function<void()> on_change_;
   ServerOptions options_;
   std::unique_ptr<httplib::Server> server_;

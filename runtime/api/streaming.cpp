@@ -180,10 +180,7 @@ Json error_status_json(const Error& e) {
 }
 
 Result<Json> StreamBackend::running_pod(const StreamTarget& t) {
-  Result<Json> pod = [&] {
-    std::lock_guard<std::mutex> lock(mu_);
-    return store_.get({"pods", t.ns, t.pod});
-  }();
+  Result<Json> pod = store_.lock()->get({"pods", t.ns, t.pod});
   if (!pod.ok()) return not_found(t);
   const std::string phase = str(at(at(pod.value(), "status"), "phase"));
   if (phase == "Succeeded" || phase == "Failed")

@@ -17,7 +17,7 @@
 #include "runtime/core/result.h"
 #include "runtime/logs/pod_logs.h"
 #include "runtime/manifest/json.h"
-#include "runtime/store/store.h"
+#include "runtime/store/shared.h"
 
 namespace ticketctl::api {
 
@@ -49,8 +49,8 @@ int http_status(const Error& e);
 
 class StreamBackend {
  public:
-  StreamBackend(store::Store& store, std::mutex& store_mutex, std::filesystem::path pods_dir)
-      : store_(store), mu_(store_mutex), pods_dir_(std::move(pods_dir)) {}
+  StreamBackend(store::Shared& store, std::filesystem::path pods_dir)
+      : store_(store), pods_dir_(std::move(pods_dir)) {}
 
   // The command of an exec request, ready for start_exec: the container's recorded environment
   // and working directory (exec.json, written by the kubelet at each start), the program found
@@ -64,8 +64,7 @@ class StreamBackend {
  private:
   Result<Json> running_pod(const StreamTarget& t);
 
-  store::Store& store_;
-  std::mutex& mu_;
+  store::Shared& store_;
   std::filesystem::path pods_dir_;
 };
 

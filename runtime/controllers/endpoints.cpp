@@ -4,8 +4,9 @@
 #include <map>
 #include <set>
 
-#include "runtime/api/selector.h"
 #include "runtime/controllers/endpoint_slices.h"
+#include "runtime/manifest/label_selector.h"
+#include "runtime/manifest/reasons.h"
 
 namespace ticketctl::controllers {
 namespace {
@@ -27,7 +28,7 @@ int target_port(const Json& service_port, const Json& pod) {
 
 bool pod_ready(const Json& pod) {
   for (const Json& c : json_at(json_at(pod, "status"), "conditions"))
-    if (str(json_at(c, "type")) == "Ready") return str(json_at(c, "status")) == "True";
+    if (str(json_at(c, "type")) == reasons::kReady) return str(json_at(c, "status")) == "True";
   return false;
 }
 
@@ -49,14 +50,11 @@ int EndpointsController::reconcile() {
     const Json& selector = json_at(spec, "selector");
     if (!selector.is_object() || selector.empty()) continue;
     selected.insert({ns, name});
-    api::Selector sel;
-    for (const auto& [k, v] : selector.items())
-      sel.push_back({api::Requirement::Op::Equals, k, {str(v)}});
     // Pods with the same resolved ports share a subset, as the real controller groups them.
     std::map<std::string, Json> subsets;
     for (const store::ObjectRef& pod_ref : pods_by_ns[ns]) {
       const Json& pod = *pod_ref;
-      if (!api::matches(sel, json_at(pod["metadata"], "labels"))) continue;
+      if (!manifest::labels_match(selector, json_at(pod["metadata"], "labels"))) continue;
       const std::string ip = str(json_at(json_at(pod, "status"), "podIP"));
       if (ip.empty()) continue;
       Json ports = Json::array();

@@ -13,6 +13,7 @@
 
 #include "runtime/core/files.h"
 #include "runtime/core/oplog.h"
+#include "runtime/core/rfc3339.h"
 
 namespace ticketctl::daemon {
 namespace {
@@ -162,12 +163,10 @@ void append_double(std::string& out, double v) {
 // "2026-12-03T11:08:47Z"; the text changes once a second, so each thread keeps its last one.
 void append_time(std::string& out, std::chrono::system_clock::time_point t) {
   thread_local std::time_t cached_second = -1;
-  thread_local char cached[24];
+  thread_local std::string cached;
   const std::time_t s = std::chrono::system_clock::to_time_t(t);
   if (s != cached_second) {
-    std::tm tm{};
-    ::gmtime_r(&s, &tm);
-    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cached = rfc3339::format_seconds(s);
     cached_second = s;
   }
   out += '"';

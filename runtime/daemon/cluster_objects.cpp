@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "runtime/api/defaults.h"
+#include "runtime/core/rfc3339.h"
 
 namespace ticketctl::daemon {
 namespace {
@@ -44,12 +45,6 @@ std::string go_arch(const std::string& machine) {
   return machine;
 }
 
-// A MicroTime, which clients parse with exactly six fractional digits.
-std::string micro_time(std::string rfc3339) {
-  if (!rfc3339.empty() && rfc3339.back() == 'Z') rfc3339.insert(rfc3339.size() - 1, ".000000");
-  return rfc3339;
-}
-
 }  // namespace
 
 MachineInfo read_machine_info() {
@@ -73,7 +68,7 @@ MachineInfo read_machine_info() {
 }
 
 Json node_object(const MachineInfo& m) {
-  const std::string now = store::rfc3339_now();
+  const std::string now = rfc3339::now_seconds();
   auto condition = [&](const char* type, const char* status, const char* reason,
                        const char* message) {
     return Json{{"type", type},
@@ -145,7 +140,9 @@ Result<bool> ClusterObjects::write(store::Store& store) {
                 {"spec",
                  {{"holderIdentity", name},
                   {"leaseDurationSeconds", 40},
-                  {"renewTime", micro_time(store::rfc3339_now())}}}};
+                  // A MicroTime (clients read exactly six fractional digits) of whole
+                  // seconds, as the heartbeat has always been written.
+                  {"renewTime", rfc3339::format_micro({rfc3339::now().seconds, 0})}}}};
   if (Result<std::vector<store::Applied>> r =
           store.apply({{"leases.coordination.k8s.io", std::move(lease)}});
       !r.ok())

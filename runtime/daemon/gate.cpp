@@ -7,7 +7,9 @@
 #include <regex>
 
 #include "runtime/controllers/endpoints.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/logs/pod_logs.h"
+#include "runtime/manifest/reasons.h"
 
 namespace ticketctl::daemon {
 namespace {
@@ -20,9 +22,9 @@ constexpr int64_t kStableAfterCrashNs = int64_t{10} * 1'000'000'000;
 
 // Waiting reasons nothing clears without the user: the kubelet retries them, in vain.
 bool is_permanent(const std::string& reason) {
-  static const std::set<std::string> kPermanent = {"ErrImageNotMapped", "ErrImageBinaryMissing",
-                                                   "BuildFailed", "ErrDockerfile",
-                                                   "RunContainerError"};
+  static const std::set<std::string> kPermanent = {
+      reasons::kErrImageNotMapped, reasons::kErrImageBinaryMissing, reasons::kBuildFailed,
+      reasons::kErrDockerfile, reasons::kRunContainerError};
   return kPermanent.count(reason) > 0;
 }
 
@@ -93,12 +95,13 @@ std::optional<Blocker> container_blocker(const Json& pod, const Json& status, co
   const Json& last = json_at(json_at(status, "lastState"), "terminated");
   const int restarts = static_cast<int>(int_or(json_at(status, "restartCount"), 0));
   // A crash counts once it ended: the runs before this one, plus this one if it is over.
-  const bool ended = !terminated.is_null() || str(json_at(waiting, "reason")) == "CrashLoopBackOff";
+  const bool ended =
+      !terminated.is_null() || str(json_at(waiting, "reason")) == reasons::kCrashLoopBackOff;
   b.crashes = restarts + (ended ? 1 : 0);
   const Json& ran = !terminated.is_null() ? terminated : last;
   b.exit_code = static_cast<int>(int_or(json_at(ran, "exitCode"), 0));
-  b.restarted =
-      terminated.is_null() && str(json_at(waiting, "reason")) != "CrashLoopBackOff" && restarts > 0;
+  b.restarted = terminated.is_null() &&
+                str(json_at(waiting, "reason")) != reasons::kCrashLoopBackOff && restarts > 0;
   if (!waiting.is_null()) {
     b.reason = str(json_at(waiting, "reason"));
     b.message = str(json_at(waiting, "message"));
@@ -114,16 +117,16 @@ std::optional<Blocker> container_blocker(const Json& pod, const Json& status, co
   // it has run since its last crash for longer than a crash loop allows (a gate attached to an
   // app that recovered long ago).
   bool crashed_lately = json_at(status, "ready") != true;
-  if (const std::optional<int64_t> at = logs::parse_rfc3339(str(json_at(ran, "finishedAt"))))
+  if (const std::optional<int64_t> at = rfc3339::parse_nanos(str(json_at(ran, "finishedAt"))))
     crashed_lately = crashed_lately || now_ns - *at < kStableAfterCrashNs;
   if (b.crashes >= options.max_restarts && options.max_restarts > 0 && crashed_lately) {
     b.permanent = true;
-    if (b.reason.empty() || b.reason == "NotReady") b.reason = "CrashLoopBackOff";
+    if (b.reason.empty() || b.reason == "NotReady") b.reason = reasons::kCrashLoopBackOff;
     b.message = fmt::format("crashed {} times (exit code {}); the gate allows {} (--max-restarts)",
                             b.crashes, b.exit_code, options.max_restarts);
   }
   if (is_permanent(b.reason)) b.permanent = true;
-  if (b.reason == "CreateContainerConfigError")
+  if (b.reason == reasons::kCreateContainerConfigError)
     b.hint =
         "create what it reads, e.g. `kubectl create secret generic NAME --from-literal=KEY=VALUE`; "
         "the pod starts once it exists";
@@ -150,8 +153,8 @@ DeploymentVerdict judge(const Json& d, const GateSnapshot& s, const GateOptions&
   const int64_t updated = count("updatedReplicas");
   bool deadline_exceeded = false;
   for (const Json& c : json_at(status, "conditions"))
-    if (str(json_at(c, "type")) == "Progressing" &&
-        str(json_at(c, "reason")) == "ProgressDeadlineExceeded")
+    if (str(json_at(c, "type")) == reasons::kProgressing &&
+        str(json_at(c, "reason")) == reasons::kProgressDeadlineExceeded)
       deadline_exceeded = true;
   const bool unobserved = int_or(json_at(meta, "generation"), 1) > count("observedGeneration");
   if (unobserved)

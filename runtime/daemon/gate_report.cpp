@@ -11,14 +11,15 @@
 #include <sstream>
 
 #include "runtime/daemon/gate.h"
+#include "runtime/manifest/reasons.h"
 
 namespace ticketctl::daemon {
 namespace {
 
 // Reasons every pod passes through on its way up: not worth a line while the gate waits.
 bool is_transient(const std::string& reason) {
-  return reason == "NotReady" || reason == "Pending" || reason == "ContainerCreating" ||
-         reason == "PodInitializing";
+  return reason == "NotReady" || reason == "Pending" || reason == reasons::kContainerCreating ||
+         reason == reasons::kPodInitializing;
 }
 
 // Inodes of the TCP sockets listening on `port`, with their "address:port" as /proc shows them.
@@ -99,7 +100,7 @@ std::vector<std::string> GateReporter::details(const DeploymentVerdict& d) const
     // Logs exist once the container ran: it crashed, or runs without becoming ready.
     std::vector<std::string> log;
     if (pod && sources_.logs && !b.container.empty() &&
-        (b.crashes > 0 || b.reason == "NotReady" || b.reason == "Error")) {
+        (b.crashes > 0 || b.reason == "NotReady" || b.reason == reasons::kError)) {
       log = sources_.logs(*pod, b.container, b.restarted);
       if (!has_error_line(log) && !b.restarted && b.crashes > 1) {
         std::vector<std::string> previous = sources_.logs(*pod, b.container, true);

@@ -55,13 +55,9 @@ Json list_pods(api::ApiHandler& api) {
 
 }  // namespace
 
-DashboardServer::DashboardServer(api::ApiHandler& api, api::WatchHub& watches, store::Store& store,
-                                 std::mutex& store_mutex, DashboardOptions options)
-    : api_(api),
-      watches_(watches),
-      store_(store),
-      store_mutex_(store_mutex),
-      options_(std::move(options)) {}
+DashboardServer::DashboardServer(api::ApiHandler& api, api::WatchHub& watches, store::Shared& store,
+                                 DashboardOptions options)
+    : api_(api), watches_(watches), store_(store), options_(std::move(options)) {}
 
 DashboardServer::~DashboardServer() {
   stop();
@@ -209,10 +205,7 @@ void DashboardServer::routes() {
     };
     auto stream = std::make_shared<Stream>();
     const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");  // see /api/logs
-    {
-      std::lock_guard<std::mutex> l(store_mutex_);
-      stream->after_rv = store_.resource_version();
-    }
+    stream->after_rv = store_.lock()->resource_version();
     res.set_chunked_content_provider(
         "text/event-stream", [this, stream](size_t, httplib::DataSink& sink) {
           if (stopping_) {
@@ -235,8 +228,7 @@ void DashboardServer::routes() {
                 send = true;
                 break;
               case api::WatchHub::Wait::Gone: {
-                std::lock_guard<std::mutex> l(store_mutex_);
-                stream->after_rv = store_.resource_version();
+                stream->after_rv = store_.lock()->resource_version();
                 send = true;
                 break;
               }

@@ -18,7 +18,7 @@
 #include "runtime/api/watch.h"
 #include "runtime/core/result.h"
 #include "runtime/dashboard/views.h"
-#include "runtime/store/store.h"
+#include "runtime/store/shared.h"
 
 namespace httplib {
 class Server;
@@ -38,9 +38,9 @@ struct DashboardOptions {
 class DashboardServer {
  public:
   // `api` and `watches` belong to the API server and must outlive this one; `store` is read
-  // under `store_mutex` only for its current resourceVersion, where live updates start.
-  DashboardServer(api::ApiHandler& api, api::WatchHub& watches, store::Store& store,
-                  std::mutex& store_mutex, DashboardOptions options);
+  // (under its lock) only for its current resourceVersion, where live updates start.
+  DashboardServer(api::ApiHandler& api, api::WatchHub& watches, store::Shared& store,
+                  DashboardOptions options);
   ~DashboardServer();
   DashboardServer(const DashboardServer&) = delete;
   DashboardServer& operator=(const DashboardServer&) = delete;
@@ -55,8 +55,7 @@ class DashboardServer {
 
   api::ApiHandler& api_;
   api::WatchHub& watches_;
-  store::Store& store_;
-  std::mutex& store_mutex_;
+  store::Shared& store_;
   DashboardOptions options_;
   std::unique_ptr<Auth> auth_;
   std::unique_ptr<httplib::Server> server_;

@@ -7,7 +7,10 @@
 
 #include "runtime/api/printers.h"
 #include "runtime/api/resources.h"
+#include "runtime/core/rfc3339.h"
+#include "runtime/manifest/label_selector.h"
 #include "runtime/manifest/names.h"
+#include "runtime/manifest/reasons.h"
 #include "runtime/manifest/yaml_writer.h"
 
 namespace ticketctl::dashboard {
@@ -51,7 +54,7 @@ std::string not_ready_reason(const Json& pod) {
     }
   }
   for (const Json& c : json_at(status, "conditions"))
-    if (str(json_at(c, "type")) == "Ready" && str(json_at(c, "status")) != "True") {
+    if (str(json_at(c, "type")) == reasons::kReady && str(json_at(c, "status")) != "True") {
       const std::string reason = str(json_at(c, "reason"));
       const std::string message = str(json_at(c, "message"));
       return message.empty() ? reason : (reason.empty() ? message : reason + ": " + message);
@@ -61,7 +64,7 @@ std::string not_ready_reason(const Json& pod) {
 
 bool pod_ready(const Json& pod) {
   for (const Json& c : json_at(json_at(pod, "status"), "conditions"))
-    if (str(json_at(c, "type")) == "Ready") return str(json_at(c, "status")) == "True";
+    if (str(json_at(c, "type")) == reasons::kReady) return str(json_at(c, "status")) == "True";
   return false;
 }
 
@@ -112,11 +115,23 @@ Json pods_view(const Json& items, const LogSource& logs) {
   return out;
 }
 
-Json deployments_view(const Json& items) {
+// Each Deployment with the names of the pods its whole selector (matchExpressions included)
+// selects, so the page draws no edge by matchLabels alone.
+Json deployments_view(const Json& items, const Json& pods) {
   Json out = Json::array();
   for (const Json& d : items) {
     Json v = meta_of(d);
     const Json& spec = json_at(d, "spec");
+    const std::string ns = str(json_at(json_at(d, "metadata"), "namespace"));
+    Json selected = Json::array();
+    if (json_at(spec, "selector").is_object() && pods.is_array())
+      for (const Json& p : pods) {
+        const Json& meta = json_at(p, "metadata");
+        if (str(json_at(meta, "namespace")) == ns &&
+            manifest::label_selector_matches(spec["selector"], json_at(meta, "labels")))
+          selected.push_back(str(json_at(meta, "name")));
+      }
+    v["pods"] = std::move(selected);
     const Json& status = json_at(d, "status");
     v["replicas"] = json_at(spec, "replicas").is_number() ? spec["replicas"] : Json(1);
     v["readyReplicas"] =
@@ -213,15 +228,6 @@ void mask_secret(Json& secret) {
   if (annotations.is_null()) secret["metadata"].erase("annotations");
 }
 
-std::string rfc3339_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 Result<std::string> checked_name(const Json& request, const char* field) {
   const std::string value = str(json_at(request, field));
   if (value.empty()) return Error{ErrorCode::Invalid, fmt::format("the action has no {}", field)};
@@ -238,8 +244,9 @@ std::string api_error(const api::Response& out) {
 }  // namespace
 
 Json snapshot(api::ApiHandler& api, const LogSource& logs) {
-  return {{"pods", pods_view(list(api, "/api/v1/pods"), logs)},
-          {"deployments", deployments_view(list(api, "/apis/apps/v1/deployments"))},
+  const Json pods = list(api, "/api/v1/pods");
+  return {{"pods", pods_view(pods, logs)},
+          {"deployments", deployments_view(list(api, "/apis/apps/v1/deployments"), pods)},
           {"services", services_view(list(api, "/api/v1/services"))},
           {"ingresses", ingresses_view(list(api, "/apis/networking.k8s.io/v1/ingresses"))},
           {"events", events_view(list(api, "/api/v1/events"))}};
@@ -297,12 +304,12 @@ Result<Json> run_action(api::ApiHandler& api, const Json& request) {
     req.method = "PATCH";
     req.path = deployments->path(ns, name);
     req.content_type = "application/strategic-merge-patch+json";
-    req.body =
-        Json{{"spec",
-              {{"template",
-                {{"metadata",
-                  {{"annotations", {{"kubectl.kubernetes.io/restartedAt", rfc3339_now()}}}}}}}}}}
-            .dump();
+    req.body = Json{{"spec",
+                     {{"template",
+                       {{"metadata",
+                         {{"annotations",
+                           {{"kubectl.kubernetes.io/restartedAt", rfc3339::now_seconds()}}}}}}}}}}
+                   .dump();
     message = fmt::format("deployment.apps/{} restarted", name);
   } else if (action == "scale") {
     req.method = "PUT";

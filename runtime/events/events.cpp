@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include "runtime/core/rfc3339.h"
+
 namespace ticketctl::events {
 
 void record_event(store::Store& store, const Json& object, std::string_view type,
                   std::string_view reason, std::string message, std::string_view component) {
   const Json& meta = json_at(object, "metadata");
-  const std::string now = store::rfc3339_now();
+  const std::string now = rfc3339::now_seconds();
   // The same event again (object, type, reason, message) is counted, as client-go's recorder
   // aggregates: a crash loop shows one BackOff event with a growing count, not hundreds. Its
   // name is "<object>.<suffix>" as client-go makes them, the suffix a hash of what makes it the

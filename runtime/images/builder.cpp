@@ -11,6 +11,7 @@
 #include "runtime/core/files.h"
 #include "runtime/images/build.h"
 #include "runtime/images/resolver.h"
+#include "runtime/manifest/reasons.h"
 
 namespace ticketctl::images {
 namespace fs = std::filesystem;
@@ -89,14 +90,14 @@ std::optional<BuildWait> Builder::gate(const std::string& image) {
   if (job.plan.empty()) return std::nullopt;
   if (job.state != State::Done)
     return BuildWait{
-        "ContainerCreating",
+        reasons::kContainerCreating,
         fmt::format("{} image {}: {}",
                     from_dockerfile(job.plan) ? "installing the dependencies of" : "building",
                     job.image, what(job.plan))};
   const BuildRecords records{options_.records_dir, key};
   if (!last_build_failed(records)) return std::nullopt;
   const std::string last = tail(failure_lines(records), 8);
-  return BuildWait{"BuildFailed",
+  return BuildWait{reasons::kBuildFailed,
                    fmt::format("the build of image {} failed{}{}\n(fix it, then `ticketctl build`)",
                                job.image, last.empty() ? "" : ":\n", last)};
 }

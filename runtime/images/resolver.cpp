@@ -11,6 +11,7 @@
 
 #include "runtime/images/dockerfile.h"
 #include "runtime/images/well_known.h"
+#include "runtime/manifest/reasons.h"
 
 namespace ticketctl::images {
 namespace fs = std::filesystem;
@@ -96,13 +97,13 @@ Resolution Resolver::from_setting(const project::ImageSetting& s, const Json& co
     std::optional<Result<Dockerfile>> read = load_dockerfile(dockerfile);
     if (!read) {
       if (need_dockerfile || !strings(container, "command")) {
-        r.reason = "ErrDockerfile";
+        r.reason = reasons::kErrDockerfile;
         r.message = fmt::format("{}: cannot read {}; give the image a command in ticketctl.yaml",
                                 s.source, dockerfile.string());
         return r;
       }
     } else if (!read->ok()) {
-      r.reason = "ErrDockerfile";
+      r.reason = reasons::kErrDockerfile;
       r.message = read->error().message;
       return r;
     } else {
@@ -144,9 +145,9 @@ Resolution Resolver::well_known(const WellKnownImage& w, const std::string& imag
   }
   if (!dir) {
     if (command)
-      return {std::nullopt, "ErrImageBinaryMissing",
+      return {std::nullopt, reasons::kErrImageBinaryMissing,
               fmt::format("image {}: the container's command {} is not installed", image, program)};
-    return {std::nullopt, "ErrImageBinaryMissing", missing_program_message(w, image)};
+    return {std::nullopt, reasons::kErrImageBinaryMissing, missing_program_message(w, image)};
   }
   std::vector<std::string> entrypoint;
   if (!w.entrypoint.empty()) {
@@ -180,7 +181,7 @@ Resolution Resolver::resolve(const Json& container) const {
   const std::string name = image_name(image, false);
   if (const WellKnownImage* w = find_well_known(name)) return well_known(*w, image, container);
   return {
-      std::nullopt, "ErrImageNotMapped",
+      std::nullopt, reasons::kErrImageNotMapped,
       fmt::format("image {} is not mapped to a local command: add `images: {{{}: {{context: DIR, "
                   "command: [...]}}}}` to ticketctl.yaml, or a build.artifacts entry to "
                   "skaffold.yaml, in the directory `ticketctl up` runs in",

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "runtime/core/files.h"
+#include "runtime/core/rfc3339.h"
 
 #include <chrono>
 #include <ctime>
@@ -15,15 +16,6 @@ namespace ticketctl::logs {
 namespace fs = std::filesystem;
 namespace {
 constexpr size_t kMaxLine = 16 * 1024;
-}
-
-std::string rfc3339_nano_now() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  std::tm tm{};
-  ::gmtime_r(&ts.tv_sec, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
 LogFile::LogFile(fs::path file, uint64_t max_bytes, int max_files)
@@ -42,7 +34,7 @@ LogFile::~LogFile() {
 void LogFile::emit(bool stderr_stream, std::string_view line, bool partial) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   // One timestamp per read: lines that arrived together were captured at the same moment.
-  if (stamp_.empty()) stamp_ = rfc3339_nano_now();
+  if (stamp_.empty()) stamp_ = rfc3339::now_nano();
   out_ += stamp_;
   out_ += stderr_stream ? " stderr " : " stdout ";
   out_ += partial ? "P " : "F ";

@@ -53,9 +53,6 @@ struct LogLine {
 };
 std::optional<LogLine> parse_log_line(std::string_view line);
 
-// "2026-11-25T22:06:16.123456789Z" for now.
-std::string rfc3339_nano_now();
-
 // The files of one run, oldest first (rotated pieces, then the live file).
 std::vector<std::filesystem::path> run_files(const std::filesystem::path& live_file);
 

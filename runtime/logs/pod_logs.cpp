@@ -13,7 +13,9 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/core/rfc3339.h"
 #include "runtime/logs/log_file.h"
+#include "runtime/manifest/reasons.h"
 
 namespace ticketctl::logs {
 namespace fs = std::filesystem;
@@ -89,51 +91,6 @@ int64_t unix_now_ns() {
       .count();
 }
 
-std::optional<int64_t> parse_rfc3339(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)
-  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
-      t[13] != ':' || t[16] != ':')
-    return std::nullopt;
-  auto number = [&](size_t at, size_t len) -> std::optional<int64_t> {
-    const std::string_view digits = t.substr(at, len);
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return std::nullopt;
-    return parse_int(digits);
-  };
-  const auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2),
-             minute = number(14, 2), second = number(17, 2);
-  if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
-  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(*year)),
-                                         std::chrono::month(static_cast<unsigned>(*month)),
-                                         std::chrono::day(static_cast<unsigned>(*day))};
-  if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
-  size_t at = 19;
-  int64_t nanos = 0;
-  if (at < t.size() && t[at] == '.') {
-    ++at;
-    int digits = 0;
-    for (; at < t.size() && t[at] >= '0' && t[at] <= '9'; ++at, ++digits)
-      if (digits < 9) nanos = nanos * 10 + (t[at] - '0');
-    if (digits == 0) return std::nullopt;
-    for (; digits < 9; ++digits) nanos *= 10;
-  }
-  int64_t offset_seconds = 0;
-  if (at < t.size() && (t[at] == 'Z' || t[at] == 'z')) {
-    ++at;
-  } else if (at + 6 == t.size() && (t[at] == '+' || t[at] == '-') && t[at + 3] == ':') {
-    const auto oh = number(at + 1, 2), om = number(at + 4, 2);
-    if (!oh || !om) return std::nullopt;
-    offset_seconds = (*oh * 3600 + *om * 60) * (t[at] == '+' ? 1 : -1);
-    at += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (at != t.size()) return std::nullopt;
-  const int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
-  const int64_t seconds = days * 86400 + *hour * 3600 + *minute * 60 + *second - offset_seconds;
-  return seconds * 1'000'000'000 + nanos;
-}
-
 Result<LogOptions> parse_log_options(const std::multimap<std::string, std::string>& query) {
   LogOptions o;
   if (const std::string* c = first_value(query, "container")) o.container = *c;
@@ -157,7 +114,7 @@ Result<LogOptions> parse_log_options(const std::multimap<std::string, std::strin
     *field = *n;
   }
   if (const std::string* v = first_value(query, "sinceTime")) {
-    o.since_time_ns = parse_rfc3339(*v);
+    o.since_time_ns = rfc3339::parse_nanos(*v);
     if (!o.since_time_ns)
       return invalid(fmt::format("sinceTime: Invalid value: \"{}\": must be an RFC 3339 time", *v));
   }
@@ -208,7 +165,7 @@ Result<LogRun> choose_log_run(const Json& pod, const fs::path& pods_dir,
     if (options.previous)
       return invalid(fmt::format("previous terminated container \"{}\" in pod \"{}\" not found",
                                  container, name));
-    std::string reason = "ContainerCreating";
+    std::string reason = reasons::kContainerCreating;
     if (pod.contains("status") && pod["status"].contains("containerStatuses"))
       for (const Json& s : pod["status"]["containerStatuses"])
         if (s.value("name", "") == container && s.contains("state") &&
@@ -249,7 +206,7 @@ bool LogFormatter::add(std::string_view record, std::string& out) {
   if (!line) return true;  // not a CRI record: nothing the kubelet wrote
   const bool starts_line = at_line_start_;
   if (starts_line) {
-    const std::optional<int64_t> at = since_ns_ ? parse_rfc3339(line->time) : std::nullopt;
+    const std::optional<int64_t> at = since_ns_ ? rfc3339::parse_nanos(line->time) : std::nullopt;
     skipping_line_ = since_ns_ && at && *at < *since_ns_;
   }
   at_line_start_ = !line->partial;

@@ -35,10 +35,6 @@ struct LogOptions {
 // The query of a pods/log request. A bad value is an Invalid error naming the parameter.
 Result<LogOptions> parse_log_options(const std::multimap<std::string, std::string>& query);
 
-// Nanoseconds since the epoch of an RFC 3339 time ("2026-01-02T03:04:05Z",
-// "2026-01-02T03:04:05.123456789+01:00"); nullopt when it is not one.
-std::optional<int64_t> parse_rfc3339(std::string_view text);
-
 // The run of one container a request reads.
 struct LogRun {
   std::string container;

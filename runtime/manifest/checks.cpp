@@ -7,6 +7,7 @@
 
 #include "runtime/core/limits.h"
 #include "runtime/core/strings.h"
+#include "runtime/manifest/label_selector.h"
 
 namespace ticketctl::manifest::checks {
 namespace {
@@ -152,52 +153,16 @@ std::string labels_string(const Json& labels) {
   return parts.empty() ? "<none>" : join(parts, ",");
 }
 
-std::string selector_string(const Json& selector) {
-  std::vector<std::string> parts;
-  const Json& match_labels = get(selector, "matchLabels");
-  if (match_labels.is_object())
-    for (auto& [k, v] : match_labels.items()) parts.push_back(k + "=" + str(v));
-  const Json& exprs = get(selector, "matchExpressions");
-  for (size_t i = 0; exprs.is_array() && i < exprs.size(); ++i) {
-    const Json& e = exprs[i];
-    const std::string key = str(get(e, "key")), op = str(get(e, "operator"));
-    std::vector<std::string> values;
-    if (get(e, "values").is_array())
-      for (const Json& v : get(e, "values")) values.push_back(str(v));
-    if (op == "Exists")
-      parts.push_back(key);
-    else if (op == "DoesNotExist")
-      parts.push_back("!" + key);
-    else
-      parts.push_back(key + (op == "In" ? " in (" : " notin (") + join(values, ",") + ")");
-  }
-  return parts.empty() ? "<none>" : join(parts, ",");
+namespace {
+
+// The selector as kubectl writes it, for a message; "<none>" when it selects everything.
+std::string selector_text(const Json& selector) {
+  const std::optional<std::string> text = label_selector_string(selector);
+  if (!text) return "<invalid>";
+  return text->empty() ? "<none>" : *text;
 }
 
-bool selector_matches(const Json& selector, const Json& labels) {
-  const Json& match_labels = get(selector, "matchLabels");
-  if (match_labels.is_object()) {
-    for (auto& [k, val] : match_labels.items()) {
-      const Json& have = get(labels, k);
-      if (!have.is_string() || have != val) return false;
-    }
-  }
-  const Json& exprs = get(selector, "matchExpressions");
-  if (exprs.is_array()) {
-    for (const Json& e : exprs) {
-      const std::string key = str(get(e, "key")), op = str(get(e, "operator"));
-      const Json& have = get(labels, key);
-      const Json& values = get(e, "values");
-      const bool in_values = have.is_string() && values.is_array() &&
-                             std::find(values.begin(), values.end(), have) != values.end();
-      if (op == "In" && !in_values) return false;
-      if (op == "NotIn" && in_values) return false;
-      if (op == "Exists" && !have.is_string()) return false;
-      if (op == "DoesNotExist" && have.is_string()) return false;
-    }
-  }
-  return true;
-}
+}  // namespace
 
 void selector_requirement(const YAML::Node& n, const Json& v, Walker& w) {
   const std::string op = str(get(v, "operator"));
@@ -341,7 +306,7 @@ void deployment_spec(const YAML::Node& n, const Json& v, Walker& w) {
   const YAML::Node tmpl_node = child(n, "template");
   if (selector.is_object() && tmpl.is_object()) {
     const Json& labels = get(get(tmpl, "metadata"), "labels");
-    if (!selector_matches(selector, labels)) {
+    if (!label_selector_matches(selector, labels)) {
       const YAML::Node meta_node = child(tmpl_node, "metadata");
       const YAML::Node labels_node = child(meta_node, "labels");
       auto s1 = w.field("template", tmpl_node);
@@ -349,7 +314,7 @@ void deployment_spec(const YAML::Node& n, const Json& v, Walker& w) {
       auto s3 = w.field("labels", labels_node);
       w.error(labels_node.IsDefined() && has_mark(labels_node) ? labels_node : tmpl_node,
               fmt::format("`selector` does not match template `labels` (selector: {}; labels: {})",
-                          selector_string(selector), labels_string(labels)));
+                          selector_text(selector), labels_string(labels)));
     }
     const std::string policy = str(get(get(tmpl, "spec"), "restartPolicy"));
     if (!policy.empty() && policy != "Always") {

@@ -41,11 +41,7 @@ void ingress_backend(const YAML::Node& n, const Json& v, Walker& w);
 void service_backend_port(const YAML::Node& n, const Json& v, Walker& w);
 void legacy_ingress_backend(const YAML::Node& n, const Json& v, Walker& w);
 
-// Whether a LabelSelector (matchLabels/matchExpressions JSON) selects these labels.
-bool selector_matches(const Json& selector, const Json& labels);
-
-// kubectl's notation: "app=posts,tier in (web,api)"; "<none>" when empty.
-std::string selector_string(const Json& selector);
+// kubectl's notation of a label map: "app=posts,tier=web"; "<none>" when empty.
 std::string labels_string(const Json& labels);
 
 }  // namespace ticketctl::manifest::checks

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "runtime/core/rfc3339.h"
+
 namespace ticketctl::store {
 
 Result<Json> delete_pod(Store& store, const Key& key, std::optional<int64_t> grace_seconds) {
@@ -17,7 +19,7 @@ Result<Json> delete_pod(Store& store, const Key& key, std::optional<int64_t> gra
     running = running || !json_at(json_at(c, "state"), "running").is_null();
   if (!running || grace <= 0) return store.remove(key);
   if (!json_at(pod["metadata"], "deletionTimestamp").is_null()) return pod;
-  pod["metadata"]["deletionTimestamp"] = rfc3339_after(std::chrono::seconds(grace));
+  pod["metadata"]["deletionTimestamp"] = rfc3339::seconds_after(std::chrono::seconds(grace));
   pod["metadata"]["deletionGracePeriodSeconds"] = grace;
   return store.update(key.resource, std::move(pod));
 }

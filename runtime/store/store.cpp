@@ -13,6 +13,8 @@
 #include <ctime>
 #include <random>
 
+#include "runtime/core/rfc3339.h"
+
 namespace ticketctl::store {
 namespace {
 
@@ -110,19 +112,6 @@ std::string not_found(const std::string& resource, const std::string& name) {
 }
 
 }  // namespace
-
-std::string rfc3339_now() {
-  return rfc3339_after(std::chrono::seconds(0));
-}
-
-std::string rfc3339_after(std::chrono::seconds from_now) {
-  const std::time_t t = std::time(nullptr) + from_now.count();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& file) {
   // Create the file 0600 before SQLite does: its WAL and shared-memory files copy its mode.
@@ -414,7 +403,7 @@ Result<Json> Store::write(const std::string& resource, Json object, bool must_ex
   } else {
     Json& meta = object["metadata"];
     meta["uid"] = new_uid();
-    meta["creationTimestamp"] = rfc3339_now();
+    meta["creationTimestamp"] = rfc3339::now_seconds();
     meta["generation"] = 1;
   }
   const int64_t rv = next_resource_version();

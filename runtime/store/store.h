@@ -10,9 +10,9 @@
 // shared values: a write replaces the pointer, so an `items()` snapshot stays valid (and
 // unchanged) while the store moves on.
 //
-// Not thread-safe: the control plane calls it under one mutex, and one process opens a state
-// directory's store at a time (the control plane holds the directory's lock), which is what
-// makes the in-memory copy authoritative.
+// Not thread-safe: the control plane shares it as a store::Shared (shared.h), whose handle holds
+// its one mutex, and one process opens a state directory's store at a time (the control plane
+// holds the directory's lock), which is what makes the in-memory copy authoritative.
 
 #include <chrono>
 #include <cstdint>
@@ -177,10 +177,5 @@ class Store {
   std::function<void(const Event&)> observer_;
   Admission admission_;
 };
-
-// "2026-11-25T22:06:16Z", as Kubernetes writes timestamps.
-std::string rfc3339_now();
-// The same for a moment `from_now` ahead (a deletionTimestamp).
-std::string rfc3339_after(std::chrono::seconds from_now);
 
 }  // namespace ticketctl::store

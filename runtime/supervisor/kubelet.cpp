@@ -14,8 +14,9 @@
 
 #include <algorithm>
 
-#include "runtime/core/oplog.h"
 #include "runtime/core/files.h"
+#include "runtime/core/oplog.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/supervisor/kubelet_internal.h"
 
 namespace ticketctl::supervisor {
@@ -25,9 +26,8 @@ using kubelet_detail::int_field;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-Kubelet::Kubelet(store::Store& store, std::mutex& store_mutex, KubeletOptions options)
+Kubelet::Kubelet(store::Shared& store, KubeletOptions options)
     : store_(store),
-      store_mutex_(store_mutex),
       options_(std::move(options)),
       resolver_(options_.project),
       backoff_{options_.backoff_initial, options_.backoff_max} {}
@@ -226,7 +226,7 @@ void Kubelet::reap() {
     Container& c = *it->second;
     by_pid_.erase(it);
     finish(c, plan::exit_state(c.started_at, pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                               WIFSIGNALED(status) ? WTERMSIG(status) : 0, store::rfc3339_now()));
+                               WIFSIGNALED(status) ? WTERMSIG(status) : 0, rfc3339::now_seconds()));
   }
 }
 

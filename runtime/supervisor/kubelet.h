@@ -27,7 +27,7 @@
 #include "runtime/images/resolver.h"
 #include "runtime/net/backend.h"
 #include "runtime/net/host_sockets.h"
-#include "runtime/store/store.h"
+#include "runtime/store/shared.h"
 #include "runtime/supervisor/cgroup.h"
 #include "runtime/supervisor/env.h"
 #include "runtime/supervisor/pod_plan.h"
@@ -109,7 +109,7 @@ LeftoverStop stop_leftover_containers(const std::filesystem::path& pods_dir,
 
 class Kubelet {
  public:
-  Kubelet(store::Store& store, std::mutex& store_mutex, KubeletOptions options);
+  Kubelet(store::Shared& store, KubeletOptions options);
   ~Kubelet();
   Kubelet(const Kubelet&) = delete;
   Kubelet& operator=(const Kubelet&) = delete;
@@ -192,12 +192,11 @@ class Kubelet {
   void note_kill(const Container& c, std::string line);
   // Removes the directories under pods_dir of pods neither stored (by uid) nor supervised.
   void collect_run_dirs(const std::map<std::string, Json>& stored);
-  void sync_volumes(const std::map<std::string, Json>& wanted);
+  void sync_volumes(const store::Store& store, const std::map<std::string, Json>& wanted);
   std::string allocate_ip();
   std::chrono::steady_clock::time_point next_deadline() const;
 
-  store::Store& store_;
-  std::mutex& store_mutex_;
+  store::Shared& store_;
   KubeletOptions options_;
   images::Resolver resolver_;
   plan::Backoff backoff_;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/core/rfc3339.h"
 #include "runtime/logs/pod_logs.h"
 #include "runtime/supervisor/kubelet_internal.h"
 #include "runtime/supervisor/process.h"
@@ -32,7 +33,7 @@ Json kubelet_detail::recorded_exit(const fs::path& run_dir, const std::string& s
   std::ifstream in(run_dir / "exit");
   std::stringstream record;
   record << in.rdbuf();
-  return plan::recorded_exit(record.str(), started_at, pid, store::rfc3339_now());
+  return plan::recorded_exit(record.str(), started_at, pid, rfc3339::now_seconds());
 }
 
 void kubelet_detail::mark_oom_kill(Json& terminated, const fs::path& cgroup) {
@@ -182,7 +183,7 @@ bool Kubelet::adopt(Pod& pod, Container& c, const RecordedRun& a) {
   c.procs = a.processes();
   c.pid_file = dir / "pid";
   c.log = std::make_shared<logs::LogFile>(dir / fmt::format("{}.log", c.restart_count),
-                                    options_.log_max_bytes, options_.log_max_files);
+                                          options_.log_max_bytes, options_.log_max_files);
   watch_fd(pidfd);
   by_pidfd_[pidfd] = &c;
   watch_output(pod, c, out, err);

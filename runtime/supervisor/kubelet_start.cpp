@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <set>
 
-#include "runtime/core/oplog.h"
 #include "runtime/core/files.h"
+#include "runtime/core/oplog.h"
+#include "runtime/core/rfc3339.h"
+#include "runtime/manifest/reasons.h"
 #include "runtime/net/allocator.h"
 #include "runtime/supervisor/kubelet_internal.h"
 #include "runtime/supervisor/volumes.h"
@@ -33,12 +35,12 @@ void Kubelet::collect_run_dirs(const std::map<std::string, Json>& stored) {
 }
 
 // configMap and secret volumes follow their objects; claims' directories go with their claims.
-// Under the store's lock.
-void Kubelet::sync_volumes(const std::map<std::string, Json>& wanted) {
+// Under the store's lock (`store` is the holder's).
+void Kubelet::sync_volumes(const store::Store& store, const std::map<std::string, Json>& wanted) {
   VolumeInputs in;
-  in.lookup = [this](const std::string& resource, const std::string& ns,
-                     const std::string& name) -> std::optional<Json> {
-    Result<Json> o = store_.get({resource, ns, name});
+  in.lookup = [&store](const std::string& resource, const std::string& ns,
+                       const std::string& name) -> std::optional<Json> {
+    Result<Json> o = store.get({resource, ns, name});
     if (!o.ok()) return std::nullopt;
     return o.value();
   };
@@ -49,7 +51,7 @@ void Kubelet::sync_volumes(const std::map<std::string, Json>& wanted) {
   }
   if (options_.claims_dir.empty() || stopping_) return;
   std::set<std::string> claims;
-  for (const Json& claim : store_.list("persistentvolumeclaims", ""))
+  for (const Json& claim : store.list("persistentvolumeclaims", ""))
     claims.insert(str(json_at(json_at(claim, "metadata"), "uid")));
   collect_claim_dirs(options_.claims_dir, claims);
 }
@@ -101,18 +103,13 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   const bool service_links = json_at(json_at(pod_json, "spec"), "enableServiceLinks") != false;
   // Called without the store's lock (sync() starts containers after releasing it).
   if (service_links) {
-    std::vector<Json> services;
-    {
-      std::lock_guard<std::mutex> lock(store_mutex_);
-      services = store_.list("services", pod.ns);
-    }
+    const std::vector<Json> services = store_.lock()->list("services", pod.ns);
     for (const Json& svc : services)
       for (auto& kv : service_link_env(svc)) in.service_env.push_back(std::move(kv));
   }
   in.lookup = [this](const std::string& resource, const std::string& ns,
                      const std::string& name) -> std::optional<Json> {
-    std::lock_guard<std::mutex> lock(store_mutex_);
-    Result<Json> o = store_.get({resource, ns, name});
+    Result<Json> o = store_.lock()->get({resource, ns, name});
     if (!o.ok()) return std::nullopt;
     return o.value();
   };
@@ -120,7 +117,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   in.node_cpus = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
   Result<EnvList> env = resolve_env(in);
   if (!env.ok()) {
-    c.waiting_reason = "CreateContainerConfigError";
+    c.waiting_reason = reasons::kCreateContainerConfigError;
     c.waiting_message = env.error().message;
     return false;
   }
@@ -162,7 +159,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   vin.lookup = in.lookup;
   Result<PreparedVolumes> volumes = prepare_volumes(vin);
   if (!volumes.ok()) {
-    c.waiting_reason = "CreateContainerConfigError";
+    c.waiting_reason = reasons::kCreateContainerConfigError;
     c.waiting_message = volumes.error().message;
     return false;
   }
@@ -183,7 +180,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   const fs::path dir = pod.dir / c.name;
   std::error_code ec;
   if (Result<bool> made = make_private_dirs(dir); !made.ok()) {
-    c.waiting_reason = "RunContainerError";
+    c.waiting_reason = reasons::kRunContainerError;
     c.waiting_message = made.error().message;
     return false;
   }
@@ -203,7 +200,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     Result<int> procs = group.ok() ? MemoryCgroups::open_procs(group.value()) : group.error();
     if (!procs.ok()) {
       if (group.ok()) MemoryCgroups::remove(group.value());
-      c.waiting_reason = "RunContainerError";
+      c.waiting_reason = reasons::kRunContainerError;
       c.waiting_message = "cannot make the container's cgroup: " + procs.error().message;
       return false;
     }
@@ -232,7 +229,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
         if (group.ok()) MemoryCgroups::remove(group.value());
         release();
         if (!tracking.empty()) MemoryCgroups::remove(tracking);
-        c.waiting_reason = "RunContainerError";
+        c.waiting_reason = reasons::kRunContainerError;
         c.waiting_message = "cannot apply the memory limit: " + procs.error().message;
         return false;
       }
@@ -244,7 +241,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   // and the next control plane adopts the run from it if this one dies. Written before the run
   // begins, so the pid file (the shim's first act) never names a run without it. The
   // environment holds secret values: the file is 0600 and its content is never logged.
-  const std::string started_at = store::rfc3339_now();
+  const std::string started_at = rfc3339::now_seconds();
   Json exec_info = spawn_record(c.process);
   exec_info.update({{"startedAt", started_at},
                     {"restartCount", c.restart_count},
@@ -259,7 +256,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     release();
     for (const fs::path& g : {cgroup, tracking})
       if (!g.empty()) MemoryCgroups::remove(g);
-    c.waiting_reason = "RunContainerError";
+    c.waiting_reason = reasons::kRunContainerError;
     c.waiting_message = w.error().message;
     return false;
   }
@@ -269,7 +266,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
     for (const fs::path& g : {cgroup, tracking})
       if (!g.empty()) MemoryCgroups::remove(g);
   if (!spawned.ok()) {
-    c.waiting_reason = "RunContainerError";
+    c.waiting_reason = reasons::kRunContainerError;
     c.waiting_message = spawned.error().message;
     return false;
   }
@@ -283,7 +280,7 @@ bool Kubelet::start_container(Pod& pod, Container& c, const Json& pod_json) {
   c.procs = ContainerProcesses(s.pid, c.start_ticks, tracking, dir);
   by_pid_[s.pid] = &c;
   c.log = std::make_shared<logs::LogFile>(dir / fmt::format("{}.log", c.restart_count),
-                                    options_.log_max_bytes, options_.log_max_files);
+                                          options_.log_max_bytes, options_.log_max_files);
   // Only the previous run is kept for --previous.
   if (c.restart_count >= 2)
     for (const fs::path& old : logs::run_files(dir / fmt::format("{}.log", c.restart_count - 2)))

@@ -7,8 +7,9 @@
 
 #include <algorithm>
 
-#include "runtime/logs/pod_logs.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/events/events.h"
+#include "runtime/logs/pod_logs.h"
 #include "runtime/net/allocator.h"
 #include "runtime/supervisor/kubelet_internal.h"
 
@@ -22,7 +23,7 @@ using std::chrono::seconds;
 Kubelet::Pod& Kubelet::add_pod(const std::string& uid, const Json& pod_json,
                                std::vector<PendingEvent>& events) {
   auto pod = std::make_unique<Pod>();
-  static_cast<plan::PodState&>(*pod) = plan::pod_from_stored(uid, pod_json, store::rfc3339_now());
+  static_cast<plan::PodState&>(*pod) = plan::pod_from_stored(uid, pod_json, rfc3339::now_seconds());
   pod->dir = options_.pods_dir / logs::pod_dir_name(pod->ns, pod->name, uid);
   const Json& status = json_at(pod_json, "status");
   // Containers a previous control plane left running keep their pod's IP: they are bound to it.
@@ -51,7 +52,7 @@ Kubelet::Pod& Kubelet::add_pod(const std::string& uid, const Json& pod_json,
       // It ended while nobody supervised it: a restart, as the policy says.
       auto how = exited.find(container->name);
       plan::mark_exited_unsupervised(*container, how != exited.end() ? how->second : Json(),
-                                     store::rfc3339_now());
+                                     rfc3339::now_seconds());
     }
     pod->containers.push_back(std::move(container));
   }
@@ -135,10 +136,10 @@ void Kubelet::stop_unwanted(const std::map<std::string, Json>& wanted,
         // (`logs --previous`).
         if (!stored.count(pod.uid)) {
           if (stopping_) {  // a Terminating pod's delete ends here, as in write_status()
-            std::lock_guard<std::mutex> lock(store_mutex_);
-            Result<Json> p = store_.get({"pods", pod.ns, pod.name});
+            store::Shared::Locked s = store_.lock();
+            Result<Json> p = s->get({"pods", pod.ns, pod.name});
             if (p.ok() && str(p.value()["metadata"]["uid"]) == pod.uid)
-              (void)store_.remove({"pods", pod.ns, pod.name});
+              (void)s->remove({"pods", pod.ns, pod.name});
           }
           std::error_code ec;
           fs::remove_all(pod.dir, ec);
@@ -154,28 +155,28 @@ void Kubelet::stop_unwanted(const std::map<std::string, Json>& wanted,
 bool Kubelet::write_status(const std::map<std::string, Json>& wanted,
                            std::vector<PendingEvent>& events) {
   bool wrote = false;
-  std::lock_guard<std::mutex> lock(store_mutex_);
+  store::Shared::Locked s = store_.lock();
   // A Terminating pod whose processes are all gone is removed: the end of a graceful delete.
   for (auto& [uid, pod] : pods_) {
     if (!pod->deleting || !wanted.count(uid) || !pod->all_gone()) continue;
-    Result<Json> stored = store_.get({"pods", pod->ns, pod->name});
+    Result<Json> stored = s->get({"pods", pod->ns, pod->name});
     if (stored.ok() && str(stored.value()["metadata"]["uid"]) == uid &&
-        store_.remove({"pods", pod->ns, pod->name}).ok())
+        s->remove({"pods", pod->ns, pod->name}).ok())
       wrote = true;
   }
   for (auto& [uid, pod] : pods_) {
     if (!wanted.count(uid) || pod->deleting) continue;
     std::vector<const plan::ContainerState*> containers;
     for (const auto& c : pod->containers) containers.push_back(c.get());
-    Json status = plan::pod_status(*pod, containers, store::rfc3339_now());
+    Json status = plan::pod_status(*pod, containers, rfc3339::now_seconds());
     if (status == pod->last_status) continue;
-    if (store_.update_status({"pods", pod->ns, pod->name}, status).ok()) {
+    if (s->update_status({"pods", pod->ns, pod->name}, status).ok()) {
       pod->last_status = std::move(status);
       wrote = true;
     }
   }
   for (PendingEvent& e : events)
-    events::record_event(store_, e.object, e.type, e.reason, std::move(e.message), "kubelet");
+    events::record_event(*s, e.object, e.type, e.reason, std::move(e.message), "kubelet");
   return wrote || !events.empty();
 }
 
@@ -188,14 +189,14 @@ void Kubelet::sync() {
   const auto now = Clock::now();
   std::vector<PlannedStart> starts;  // decided under the store's lock, started after it
   {
-    std::lock_guard<std::mutex> lock(store_mutex_);
-    for (Json& p : store_.list("pods", "")) {
+    store::Shared::Locked s = store_.lock();
+    for (Json& p : s->list("pods", "")) {
       const bool terminating = !json_at(p["metadata"], "deletionTimestamp").is_null();
       if (!terminating) stored.insert(str(p["metadata"]["uid"]));
       if (!stopping_) wanted.emplace(str(p["metadata"]["uid"]), std::move(p));
     }
     plan_stored_pods(wanted, now, starts, events);
-    sync_volumes(wanted);
+    sync_volumes(*s, wanted);
   }
   // Containers start without the store's lock: forks, FIFOs, cgroups and exec.json take time
   // that API requests and controllers would otherwise wait for.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "runtime/manifest/reasons.h"
+
 namespace ticketctl::supervisor::plan {
 namespace {
 
@@ -19,7 +21,7 @@ Json exit_state(const std::string& started_at, pid_t pid, int code, int signal,
                 const std::string& finished_at) {
   if (signal != 0) code = 128 + signal;
   Json terminated = {{"exitCode", code},
-                     {"reason", code == 0 ? "Completed" : "Error"},
+                     {"reason", code == 0 ? reasons::kCompleted : reasons::kError},
                      {"startedAt", started_at},
                      {"finishedAt", finished_at},
                      {"containerID", fmt::format("ticketctl://{}", pid)}};
@@ -29,7 +31,7 @@ Json exit_state(const std::string& started_at, pid_t pid, int code, int signal,
 
 Json exit_unknown(const std::string& started_at, pid_t pid, const std::string& finished_at) {
   Json terminated = {{"exitCode", 137},
-                     {"reason", "ContainerStatusUnknown"},
+                     {"reason", reasons::kContainerStatusUnknown},
                      {"message",
                       "the container ended while it was not a child of this control plane, so "
                       "its exit code is unknown"},
@@ -52,7 +54,7 @@ Json recorded_exit(std::string_view record, const std::string& started_at, pid_t
 
 void mark_oom_kill(Json& terminated, uint64_t oom_kills) {
   if (oom_kills == 0 || int_field(terminated, "exitCode", 0) == 0) return;
-  terminated["reason"] = "OOMKilled";
+  terminated["reason"] = reasons::kOOMKilled;
   terminated.erase("message");
 }
 
@@ -113,8 +115,9 @@ IdlePlan plan_idle(ContainerState& c, const PodState& pod, Clock::time_point now
 std::optional<Event> start_failed_event(const ContainerState& c, const std::string& before) {
   if (c.waiting_reason + c.waiting_message == before) return std::nullopt;
   return Event{"Warning", "Failed",
-               c.waiting_reason == "CreateContainerConfigError" ? "Error: " + c.waiting_message
-                                                                : c.waiting_message};
+               c.waiting_reason == reasons::kCreateContainerConfigError
+                   ? "Error: " + c.waiting_message
+                   : c.waiting_message};
 }
 
 std::vector<Event> started_events(const ContainerState& c) {
@@ -399,7 +402,7 @@ Json pod_status(PodState& pod, const std::vector<const ContainerState*>& contain
     } else if (!c.terminated.is_null() && !c.in_backoff) {
       state = {{"terminated", c.terminated}};
     } else {
-      Json waiting = {{"reason", c.in_backoff ? "CrashLoopBackOff" : c.waiting_reason}};
+      Json waiting = {{"reason", c.in_backoff ? reasons::kCrashLoopBackOff : c.waiting_reason}};
       if (c.in_backoff)
         waiting["message"] =
             fmt::format("back-off {}s restarting failed container={} pod={}_{}({})",
@@ -442,17 +445,18 @@ Json pod_status(PodState& pod, const std::vector<const ContainerState*>& contain
                 {"lastTransitionTime", pod.condition_since[type]}};
   };
   const bool ready = all_ready && phase == "Running";
-  return Json{{"phase", phase},
-              {"conditions",
-               {condition("Initialized", true), condition("Ready", ready),
-                condition("ContainersReady", ready), condition("PodScheduled", true)}},
-              {"hostIP", "127.0.0.1"},
-              {"hostIPs", {{{"ip", "127.0.0.1"}}}},
-              {"podIP", pod.ip},
-              {"podIPs", {{{"ip", pod.ip}}}},
-              {"startTime", pod.start_time},
-              {"containerStatuses", statuses},
-              {"qosClass", "BestEffort"}};
+  return Json{
+      {"phase", phase},
+      {"conditions",
+       {condition(reasons::kInitialized, true), condition(reasons::kReady, ready),
+        condition(reasons::kContainersReady, ready), condition(reasons::kPodScheduled, true)}},
+      {"hostIP", "127.0.0.1"},
+      {"hostIPs", {{{"ip", "127.0.0.1"}}}},
+      {"podIP", pod.ip},
+      {"podIPs", {{{"ip", pod.ip}}}},
+      {"startTime", pod.start_time},
+      {"containerStatuses", statuses},
+      {"qosClass", "BestEffort"}};
 }
 
 }  // namespace ticketctl::supervisor::plan

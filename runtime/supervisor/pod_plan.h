@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/manifest/json.h"
+#include "runtime/manifest/reasons.h"
 #include "runtime/supervisor/probe.h"
 
 namespace ticketctl::supervisor::plan {
@@ -101,7 +102,7 @@ struct ContainerState {
   Clock::time_point restart_at{};
   Json last_terminated;  // lastState.terminated
   Json terminated;       // state.terminated when it will not run again
-  std::string waiting_reason = "ContainerCreating", waiting_message;
+  std::string waiting_reason = reasons::kContainerCreating, waiting_message;
   bool ready = false;
   bool startup_done = true;
   std::optional<ProbeState> readiness, liveness, startup;

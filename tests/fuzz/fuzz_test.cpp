@@ -26,6 +26,7 @@
 #include "runtime/api/protobuf.h"
 #include "runtime/api/selector.h"
 #include "runtime/core/limits.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/manifest/json_input.h"
 #include "runtime/manifest/loader.h"
 #include "runtime/manifest/yaml_budget.h"
@@ -292,6 +293,17 @@ TEST(Fuzz, Selectors) {
     }
     Result<api::Selector> f = api::parse_field_selector(input);
     if (f.ok()) (void)api::matches_fields(f.value(), pod);
+  });
+}
+
+// sinceTime and every stored time: a parsed time is in range and reads back from its own text.
+TEST(Fuzz, Rfc3339Times) {
+  fuzz("rfc3339", [](const std::string& input) {
+    const std::optional<rfc3339::Time> t = rfc3339::parse(input);
+    if (!t) return;
+    ASSERT_GE(t->nanos, 0);
+    ASSERT_LT(t->nanos, 1'000'000'000);
+    ASSERT_EQ(rfc3339::parse(rfc3339::format_nano(*t)), t) << rfc3339::format_nano(*t);
   });
 }
 

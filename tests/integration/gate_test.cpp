@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "runtime/core/rfc3339.h"
 #include "runtime/logs/pod_logs.h"
 #include "runtime/manifest/json.h"
 #include "tests/support/process.h"
@@ -192,7 +193,7 @@ TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
         if (c["type"] == "Ready" && c["status"] == "True")
           last_ready_ns =
               std::max(last_ready_ns,
-                       logs::parse_rfc3339(c["lastTransitionTime"].get<std::string>()).value());
+                       rfc3339::parse_nanos(c["lastTransitionTime"].get<std::string>()).value());
     ASSERT_GT(last_ready_ns, 0) << "run " << i << "\n" << up.out << pods.out;
     // Within 1 s of the last Ready, plus the second its timestamp drops.
     EXPECT_LT(returned_ns - last_ready_ns, int64_t{2'000'000'000}) << up.out;

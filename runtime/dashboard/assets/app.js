@@ -36,13 +36,16 @@ for (const b of document.querySelectorAll('#tabs button')) {
 function podClass(p) {
   if (p.deleting) return 'off';
   if (p.isReady) return 'ok';
-  if (/Crash|Error|Failed|OOM|BackOff/.test(p.status + ' ' + p.reason)) return 'bad';
+  // The failing reasons of runtime/manifest/reasons.h: CrashLoopBackOff, Error, OOMKilled,
+  // ContainerStatusUnknown, BuildFailed, RunContainerError, ErrImageNotMapped, ErrDockerfile...
+  if (/Crash|Err|Failed|OOM|BackOff|Unknown/.test(p.status + ' ' + p.reason)) return 'bad';
   return 'warn';
 }
 const matches = (selector, labels) =>
   Object.keys(selector).length > 0 &&
   Object.entries(selector).every(([k, v]) => (labels || {})[k] === v);
-const podsOf = (d) => state.pods.filter((p) => p.namespace === d.namespace && matches(d.selector, p.labels));
+// The server matched the Deployment's whole selector (matchExpressions too).
+const podsOf = (d) => state.pods.filter((p) => p.namespace === d.namespace && d.pods.includes(p.name));
 function deploymentClass(d) {
   const pods = podsOf(d);
   if (d.replicas > 0 && d.readyReplicas >= d.replicas && pods.every((p) => p.isReady || p.deleting)) return 'ok';

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -361,8 +360,8 @@ TEST(ProtobufApi, CreatesFromProtobufAndRefusesWithAReason) {
   ticketctl::testing::TempDir tmp("ticketctl-protobuf");
   auto opened = store::Store::open(tmp.path() / "state.db");
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  std::mutex mu;
-  ApiHandler handler(*opened.value(), mu, nullptr, "127.0.0.1:6443");
+  store::Shared shared(std::move(opened.value()));
+  ApiHandler handler(shared, nullptr, "127.0.0.1:6443");
   auto post = [&](const std::string& path, const std::string& b) {
     return handler.handle({"POST",
                            path,

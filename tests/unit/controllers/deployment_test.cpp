@@ -2,6 +2,7 @@
 
 #include "runtime/api/defaults.h"
 #include "runtime/controllers/endpoints.h"
+#include "runtime/core/rfc3339.h"
 
 #include <gtest/gtest.h>
 
@@ -356,7 +357,7 @@ TEST_F(DeploymentControllerTest, PodsBecomeAvailableAfterMinReadySecondsWithAReq
   store_->create("deployments.apps", d);
   DeploymentController c(*store_, 17);
   converge(c);
-  mark_ready(store::rfc3339_now());
+  mark_ready(rfc3339::now_seconds());
   converge(c);
   EXPECT_EQ(get_deployment()["status"]["readyReplicas"], 1);
   EXPECT_EQ(get_deployment()["status"]["availableReplicas"], 0);
@@ -369,6 +370,30 @@ TEST_F(DeploymentControllerTest, PodsBecomeAvailableAfterMinReadySecondsWithAReq
   ASSERT_TRUE(store_->update_status({"pods", "default", pod}, status).ok());
   converge(c);
   EXPECT_EQ(get_deployment()["status"]["availableReplicas"], 1);
+}
+
+// A Ready time written with fractions or an offset is still a time: the pod is not taken as
+// ready since the epoch (and so available at once) because its text is not whole seconds in UTC.
+TEST_F(DeploymentControllerTest, MinReadySecondsCountsFromReadyTimesWithFractionsAndOffsets) {
+  Json d = deployment(1);
+  d["spec"]["minReadySeconds"] = 30;
+  store_->create("deployments.apps", d);
+  DeploymentController c(*store_, 19);
+  converge(c);
+  mark_ready(rfc3339::now_micro());
+  converge(c);
+  EXPECT_EQ(get_deployment()["status"]["readyReplicas"], 1);
+  EXPECT_EQ(get_deployment()["status"]["availableReplicas"], 0);
+  EXPECT_GT(c.requeue_after(), std::chrono::seconds(28));
+  // The same moment as local time in UTC+02:00.
+  const rfc3339::Time now = rfc3339::now();
+  const std::string utc = rfc3339::format_seconds(now.seconds + 2 * 3600);
+  const std::string pod = pods()[0]["metadata"]["name"];
+  Json status = pods()[0]["status"];
+  status["conditions"][0]["lastTransitionTime"] = utc.substr(0, utc.size() - 1) + "+02:00";
+  ASSERT_TRUE(store_->update_status({"pods", "default", pod}, status).ok());
+  converge(c);
+  EXPECT_EQ(get_deployment()["status"]["availableReplicas"], 0);
 }
 
 TEST_F(DeploymentControllerTest, ScalingDownRemovesPodsThatAreNotReadyFirst) {

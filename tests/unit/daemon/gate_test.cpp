@@ -132,6 +132,31 @@ TEST(Gate, ReasonsThatCannotClearFailAtOnce) {
   }
 }
 
+// A container the kubelet lost track of (ContainerStatusUnknown, exit code 137) ended like a
+// crash: it counts against --max-restarts and blocks under its own reason.
+TEST(Gate, ContainerStatusUnknownCountsAsACrash) {
+  auto lost = [](int restarts) {
+    return Json{{"state",
+                 {{"terminated",
+                   {{"exitCode", 137},
+                    {"reason", "ContainerStatusUnknown"},
+                    {"finishedAt", "2027-01-15T07:59:59.5Z"}}}}},
+                {"ready", false},
+                {"restartCount", restarts}};
+  };
+  DeploymentVerdict v =
+      judge_one(snapshot(deployment(1, 1, 1, 0), {pod("web-new-a", "new", lost(0))}));
+  EXPECT_EQ(v.verdict, Verdict::Progressing);
+  ASSERT_EQ(v.blockers.size(), 1u);
+  EXPECT_EQ(v.blockers[0].reason, "ContainerStatusUnknown");
+  EXPECT_EQ(v.blockers[0].crashes, 1);
+  EXPECT_EQ(v.blockers[0].exit_code, 137);
+  v = judge_one(snapshot(deployment(1, 1, 1, 0), {pod("web-new-a", "new", lost(1))}));
+  EXPECT_EQ(v.verdict, Verdict::Failed);
+  EXPECT_EQ(v.blockers.at(0).crashes, 2);
+  EXPECT_TRUE(v.blockers.at(0).permanent);
+}
+
 TEST(Gate, MissingSecretBlocksWithAHintButKeepsWaiting) {
   const DeploymentVerdict v = judge_one(
       snapshot(deployment(1, 1, 1, 0),
