@@ -5,16 +5,13 @@
 // both at each container start in <state>/pods/<ns>_<pod>_<uid>/<container>/exec.json (0600);
 // the CLI runs on the same machine as the same user and reads it there.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -40,9 +37,8 @@ struct ExecArgs {
 };
 
 struct ExecInfo {
-  std::vector<std::string> env;  // NAME=value
-  std::string path = "/usr/local/bin:/usr/bin:/bin", working_dir;
-  bool exec_failed = false;  // set by run_command: the program never ran
+  supervisor::SpawnSpec run;  // the container's argv (unused here), environment, directory
+  bool exec_failed = false;   // set by run_command: the program never ran
 };
 
 Result<ExecInfo> read_exec_info(const fs::path& file, const std::string& container) {
@@ -54,14 +50,7 @@ Result<ExecInfo> read_exec_info(const fs::path& file, const std::string& contain
     return Error{ErrorCode::NotFound,
                  fmt::format("no exec record for container {} ({} is missing or unreadable)",
                              container, file.string())};
-  const supervisor::SpawnSpec run = supervisor::spawn_spec_from_record(info);
-  ExecInfo out;
-  out.working_dir = run.working_dir.string();
-  for (const auto& [name, value] : run.env) {
-    if (name == "PATH") out.path = value;
-    out.env.push_back(name + "=" + value);
-  }
-  return out;
+  return ExecInfo{supervisor::spawn_spec_from_record(info)};
 }
 
 // The container the command runs in: -c, else kubectl's default (the annotation
@@ -95,24 +84,20 @@ bool running(const Json& pod, const std::string& container) {
   return false;
 }
 
-// Runs the command and returns its exit status (128+N when killed by signal N).
+// Runs the command and returns its exit status (128+N when killed by signal N), started by the
+// kubelet's spawner with the container's environment and working directory.
 // Without -i the command's stdin is /dev/null, as kubectl gives it no stdin.
-int run_command(const std::string& program, const std::vector<std::string>& args, ExecInfo& info,
-                bool attached, bool with_stdin) {
-  // Prepared before fork: after it the child makes async-signal-safe calls only.
-  std::vector<char*> argv, envp;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const std::string& e : info.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) {
-    std::cerr << "error: pipe: " << std::strerror(errno) << '\n';
-    return kExitFailure;
-  }
+int run_command(const std::vector<std::string>& args, ExecInfo& info, bool attached,
+                bool with_stdin) {
+  supervisor::SpawnSpec spec = info.run;
+  spec.argv = args;
+  spec.inherit_output = true;
+  spec.inherit_stdin = with_stdin;
   // On a terminal the command stays in our foreground process group: Ctrl-C reaches it from the
   // terminal, and it may read the terminal. We only wait, ignoring what the command handles.
   // Without a terminal it gets a group of its own, and signals sent to us are passed to it.
+  spec.session =
+      attached ? supervisor::SpawnSpec::Session::Caller : supervisor::SpawnSpec::Session::OwnGroup;
   struct sigaction ignore = {};
   struct sigaction old_int = {};
   struct sigaction old_quit = {};
@@ -128,48 +113,29 @@ int run_command(const std::string& program, const std::vector<std::string>& args
   } else {
     ::pthread_sigmask(SIG_BLOCK, &waited, &old_mask);
   }
-  const int devnull = with_stdin ? -1 : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    struct sigaction dfl = {};
-    dfl.sa_handler = SIG_DFL;
-    ::sigaction(SIGINT, &dfl, nullptr);
-    ::sigaction(SIGQUIT, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (!attached) ::setpgid(0, 0);
-    int err = 0;
-    if (devnull >= 0 && ::dup2(devnull, STDIN_FILENO) < 0) err = errno;
-    if (err == 0 && !info.working_dir.empty() && ::chdir(info.working_dir.c_str()) != 0)
-      err = errno;
-    if (err == 0) ::execve(program.c_str(), argv.data(), envp.data());
-    err = errno;
-    const ssize_t n = ::write(report[1], &err, sizeof err);
-    (void)n;
-    ::_exit(127);
+  auto restore = [&] {
+    if (attached) {
+      ::sigaction(SIGINT, &old_int, nullptr);
+      ::sigaction(SIGQUIT, &old_quit, nullptr);
+    } else {
+      ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    }
+  };
+  // The child is in its own group before this returns: it runs until exec before we go on.
+  int exec_errno = 0;
+  const Result<supervisor::Spawned> child = supervisor::spawn_process(spec, &exec_errno);
+  if (!child.ok()) {
+    restore();
+    info.exec_failed = true;
+    std::cerr << "error: " << child.error().message << '\n';
+    if (exec_errno == 0) return kExitFailure;  // not the program's fault: pipe, clone
+    return exec_errno == ENOENT ? 127 : 126;
   }
-  ::close(report[1]);
-  if (devnull >= 0) ::close(devnull);
-  if (pid < 0) {
-    ::close(report[0]);
-    std::cerr << "error: fork: " << std::strerror(errno) << '\n';
-    return kExitFailure;
-  }
-  if (!attached) ::setpgid(pid, pid);  // also here: a signal may come before the child runs
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(report[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
-
+  const pid_t pid = child.value().pid;
   int status = 0;
   if (attached) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    ::sigaction(SIGINT, &old_int, nullptr);
-    ::sigaction(SIGQUIT, &old_quit, nullptr);
   } else {
     // Wait for the child or a signal to pass on, whichever comes first; SIGCHLD wakes sigwait.
     while (true) {
@@ -179,17 +145,8 @@ int run_command(const std::string& program, const std::vector<std::string>& args
       ::sigwait(&waited, &sig);
       if (sig != SIGCHLD) ::kill(-pid, sig);
     }
-    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   }
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
-    info.exec_failed = true;
-    std::cerr << "error: "
-              << (::access(info.working_dir.c_str(), F_OK) != 0
-                      ? fmt::format("chdir to {}: {}", info.working_dir, std::strerror(child_errno))
-                      : fmt::format("exec: {:?}: {}", args[0], std::strerror(child_errno)))
-              << '\n';
-    return child_errno == ENOENT ? 127 : 126;
-  }
+  restore();
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -247,16 +204,9 @@ Handler attach_exec(CLI::App& verb) {
       std::cerr << "error: " << info.error().message << '\n';
       return kExitFailure;
     }
-    Result<std::string> program =
-        supervisor::find_program(a->command[0], info.value().path, info.value().working_dir);
-    if (!program.ok()) {
-      std::cerr << "error: " << program.error().message << '\n';
-      return 127;
-    }
     std::cout << std::flush;
     const bool attached = a->tty || ::isatty(STDIN_FILENO) != 0;
-    const int code =
-        run_command(program.value(), a->command, info.value(), attached, a->stdin_open || a->tty);
+    const int code = run_command(a->command, info.value(), attached, a->stdin_open || a->tty);
     // kubectl's words for a command that ran and failed; the status is passed through.
     if (code != 0 && !info.value().exec_failed)
       std::cerr << "command terminated with exit code " << code << '\n';

@@ -2,13 +2,8 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -27,9 +22,9 @@
 #include <utility>
 
 #include "runtime/core/files.h"
+#include "runtime/core/rfc3339.h"
+#include "runtime/core/run_command.h"
 #include "runtime/images/resolver.h"
-
-extern char** environ;
 
 namespace ticketctl::images {
 namespace fs = std::filesystem;
@@ -72,15 +67,6 @@ bool add_file(Sha256& sha, const fs::path& file) {
 Result<bool> write_atomically(const fs::path& file, const std::string& content) {
   if (Result<bool> made = make_private_dirs(file.parent_path()); !made.ok()) return made;
   return write_private_file(file, content);
-}
-
-std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string read_first_line(const fs::path& file) {
@@ -197,74 +183,6 @@ BuildRun run_build(const BuildCommand& command,
     argv.insert(argv.begin(), "corepack");
     env.emplace_back("COREPACK_ENABLE_DOWNLOAD_PROMPT", "0");
   }
-  int out[2], status_pipe[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    run.error = fmt::format("pipe: {}", std::strerror(errno));
-    return run;
-  }
-  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
-    run.error = fmt::format("pipe: {}", std::strerror(errno));
-    ::close(out[0]);
-    ::close(out[1]);
-    return run;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  posix_spawn_file_actions_adddup2(&actions, status_pipe[1], 3);
-  posix_spawn_file_actions_addchdir_np(&actions, command.dir.c_str());
-  // `dev` blocks SIGINT/SIGTERM to read them from a signalfd; the build gets the defaults.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  if (group) {
-    flags |= POSIX_SPAWN_SETPGROUP;
-    posix_spawnattr_setpgroup(&attr, 0);
-  }
-  posix_spawnattr_setflags(&attr, flags);
-  // sh reports the command's status on fd 3 (128+N when killed by signal N), which the command
-  // itself does not inherit.
-  std::vector<std::string> words = {"/bin/sh", "-c", "\"$@\" 3>&-; echo $? >&3", "sh"};
-  words.insert(words.end(), argv.begin(), argv.end());
-  std::vector<char*> cargv;
-  for (std::string& w : words) cargv.push_back(w.data());
-  cargv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    const std::string_view kv(*e);
-    const std::string_view key = kv.substr(0, kv.find('='));
-    if (std::none_of(env.begin(), env.end(), [&](const auto& p) { return p.first == key; }))
-      env_strings.emplace_back(kv);
-  }
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> cenv;
-  for (std::string& e : env_strings) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(out[1]);
-  ::close(status_pipe[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    ::close(status_pipe[0]);
-    run.error =
-        fmt::format("cannot run {} in {}: {}", argv[0], command.dir.string(), std::strerror(rc));
-    return run;
-  }
-  // A pidfd names this child for good: if the kubelet reaps it first, waitid says so instead of
-  // waiting for another process that got the pid.
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (group) group->store(pid);
   std::deque<std::string> last;
   auto emit = [&](std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -273,12 +191,13 @@ BuildRun run_build(const BuildCommand& command,
     if (last.size() > keep_lines) last.pop_front();
   };
   std::string partial;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    partial.append(buf, static_cast<size_t>(n));
+  RunSpec spec;
+  spec.argv = std::move(argv);
+  spec.dir = command.dir;
+  spec.env = std::move(env);
+  spec.group = group;  // none: the caller's group, where a terminal's Ctrl-C reaches it
+  spec.on_output = [&](std::string_view chunk) {
+    partial.append(chunk);
     size_t start = 0;
     for (size_t eol; (eol = partial.find('\n', start)) != std::string::npos; start = eol + 1)
       emit(partial.substr(start, eol - start));
@@ -287,28 +206,15 @@ BuildRun run_build(const BuildCommand& command,
       emit(partial);
       partial.clear();
     }
+  };
+  const RunResult result = run_command(spec);
+  if (!result.error.empty()) {
+    run.error = result.error;
+    return run;
   }
   if (!partial.empty()) emit(partial);
-  ::close(out[0]);
-  std::string status_text;
-  for (;;) {
-    const ssize_t n = ::read(status_pipe[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (status_text.size() < 64) status_text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(status_pipe[0]);
-  if (pidfd >= 0) {
-    siginfo_t info{};
-    constexpr int kPidfd = 3;  // P_PIDFD (Linux 5.4), not yet named by every glibc
-    while (::waitid(static_cast<idtype_t>(kPidfd), static_cast<id_t>(pidfd), &info, WEXITED) < 0 &&
-           errno == EINTR) {
-    }
-    ::close(pidfd);
-  }
-  if (group) group->store(0);
-  // No status: sh itself was killed (the control plane stopping it).
-  run.exit_status = status_text.empty() ? 128 + SIGTERM : std::atoi(status_text.c_str());
+  // A shell killed before it reported (the control plane stopping it) reads as 128+SIGTERM.
+  run.exit_status = result.term_signal != 0 ? 128 + SIGTERM : result.exit_status;
   run.last_lines.assign(last.begin(), last.end());
   return run;
 }
@@ -342,7 +248,7 @@ Result<bool> record_success(const BuildRecords& records, const std::string& imag
                             {"hash", hash},
                             {"from", plan.origin},
                             {"commands", commands},
-                            {"builtAt", now_rfc3339()}};
+                            {"builtAt", rfc3339::now_seconds()}};
   Result<bool> written = write_atomically(records.success_file(), j.dump(2) + "\n");
   if (!written.ok()) return written;
   // Gone marker: the kubelet starts the image's waiting pods within a second.

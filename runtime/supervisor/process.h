@@ -2,7 +2,8 @@
 // Starting and signalling a container's process, tini-style: the child gets its own session and
 // process group (so `npm start` -> sh -> node is signalled as one), stdin from /dev/null,
 // stdout/stderr into pipes the supervisor reads, a clean signal mask and no inherited
-// descriptors. Any thread; the caller reaps.
+// descriptors. `ticketctl exec` starts its command here too (SpawnSpec::session). Any thread;
+// the caller reaps.
 
 #include <sys/types.h>
 
@@ -35,6 +36,12 @@ struct SpawnSpec {
   int cgroup_procs_fds[2] = {-1, -1};
   // stdout and stderr to /dev/null, no pipes (lifecycle hooks, whose output nobody reads).
   bool discard_output = false;
+  // `ticketctl exec`, a command the user runs in a container's context from a terminal: the
+  // caller's stdout and stderr (and stdin with inherit_stdin) rather than pipes or FIFOs, and
+  // no new session: OwnGroup (signals sent to the CLI are passed to the group) or Caller (the
+  // terminal's foreground group, where Ctrl-C reaches it and it may read the terminal).
+  bool inherit_output = false, inherit_stdin = false;
+  enum class Session { New, OwnGroup, Caller } session = Session::New;
   // Start the program under this ticketctl-shim (runtime/supervisor/shim/shim.c), which records
   // the run in `run_dir` (pid file before the program starts, exit status when it ends): the
   // pid (and group) is then the shim's. Empty: none.
@@ -48,14 +55,16 @@ Json spawn_record(const SpawnSpec& spec);
 SpawnSpec spawn_spec_from_record(const Json& record);
 
 struct Spawned {
-  pid_t pid = -1;      // also the process group id
-  int stdout_fd = -1;  // read ends, non-blocking, close-on-exec; -1 with discard_output
+  pid_t pid = -1;      // also the process group id, unless the session is the caller's
+  int stdout_fd = -1;  // read ends, non-blocking, close-on-exec; -1 with discard_output or
+                       // inherit_output
   int stderr_fd = -1;
 };
 
 // Fails (with the reason the kubelet would report, e.g. `exec: "nodee": executable file not found
 // in $PATH`) when the program cannot be executed; the child never runs in that case.
-Result<Spawned> spawn_process(const SpawnSpec& spec);
+// `exec_errno`, when given, is the errno that stopped it (ENOENT when not found), 0 otherwise.
+Result<Spawned> spawn_process(const SpawnSpec& spec, int* exec_errno = nullptr);
 
 // The program as a container would find it: a path as given (relative to `working_dir`), a bare
 // name searched in `path` (the container's PATH, not the caller's). The error is the kubelet's

@@ -535,6 +535,29 @@ TEST_F(NetworkTest, ExecRunsWithTheContainersEnvironmentAndPassesTheExitCodeThro
   const Result missing = run({"exec", "with-secret", "--", "no-such-program"});
   EXPECT_EQ(missing.status, 127);
   EXPECT_EQ(missing.err, "error: exec: \"no-such-program\": executable file not found in $PATH\n");
+  // The kubelet's spawner starts it (cli/cmd_exec): no descriptor of ticketctl's leaks in, stdin
+  // is /dev/null without -i, and without a terminal it leads a process group of its own, which
+  // signals sent to ticketctl exec are passed to.
+  const Result fds =
+      run({"exec", "with-secret", "--", "sh", "-c", "ls /proc/$$/fd; cat"}, "typed\n");
+  EXPECT_EQ(fds.status, 0) << fds.err;
+  EXPECT_EQ(fds.out, "0\n1\n2\n");
+  const Result with_stdin = run({"exec", "-i", "with-secret", "--", "cat"}, "typed\n");
+  EXPECT_EQ(with_stdin.out, "typed\n");
+  const Result group =
+      run({"exec", "with-secret", "--", "sh", "-c", "echo $$; cut -d' ' -f5 /proc/$$/stat"});
+  std::istringstream ids(group.out);
+  std::string shell_pid, shell_group;
+  ids >> shell_pid >> shell_group;
+  EXPECT_FALSE(shell_pid.empty()) << group.out << group.err;
+  EXPECT_EQ(shell_pid, shell_group);
+  // Found, but the kernel cannot run it: 126, as a shell says (127 is for "not found").
+  const fs::path junk = state_ / "not-a-program";
+  std::ofstream(junk) << "no interpreter line\n";
+  fs::permissions(junk, fs::perms::owner_all);
+  const Result not_runnable = run({"exec", "with-secret", "--", junk.string()});
+  EXPECT_EQ(not_runnable.status, 126);
+  EXPECT_EQ(not_runnable.err, "error: exec: \"" + junk.string() + "\": Exec format error\n");
   const Result bad_container = run({"exec", "with-secret", "-c", "other", "--", "true"});
   EXPECT_EQ(bad_container.status, 1);
   EXPECT_EQ(bad_container.err, "error: container other is not valid for pod with-secret\n");
