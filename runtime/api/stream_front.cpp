@@ -1,7 +1,8 @@
 // The API's TLS front and kubectl's streaming protocols (see stream_front.h). One translation
 // unit on purpose: Boost.Beast is slow to compile, and everything here moves bytes between a
 // kubectl connection and a command, a log or a pod's port. The decisions (which pod, which
-// command, what the status says) are in streaming.cpp; SPDY framing is spdy.cpp.
+// command, what the status says) are in streaming.cpp; SPDY framing is spdy.cpp; subprotocol
+// names, channel numbers and the answers written before an upgrade are stream_protocol.cpp.
 //
 // Shape: one io_context on one thread; each connection is a coroutine, and the parts of one
 // session (reading the client, pumping a command's output, waiting for its exit) are coroutines
@@ -42,6 +43,7 @@
 #include "runtime/api/exec_process.h"
 #include "runtime/api/handler.h"
 #include "runtime/api/spdy.h"
+#include "runtime/api/stream_protocol.h"
 #include "runtime/api/streaming.h"
 #include "runtime/api/tls.h"
 #include "runtime/manifest/json.h"
@@ -60,15 +62,11 @@ using Ws = websocket::stream<TlsStream&>;
 using Descriptor = asio::posix::stream_descriptor;
 using boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
+using namespace stream_protocol;
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view kChannelV5 = "v5.channel.k8s.io";
-constexpr std::string_view kChannelV4 = "v4.channel.k8s.io";
-constexpr std::string_view kTunnel = "SPDY/3.1+portforward.k8s.io";
-constexpr std::string_view kPortForwardV1 = "portforward.k8s.io";
 constexpr size_t kMaxHead = 64 * 1024;
 constexpr size_t kChunk = 32 * 1024;
-constexpr uint8_t kStdin = 0, kStdout = 1, kStderr = 2, kStatus = 3, kResize = 4, kClose = 255;
 
 // Serialises the writes of a connection's coroutines (they interleave on one thread): Beast and
 // TLS allow one write in flight. A waiter cancelled before its turn gets false.
@@ -124,33 +122,6 @@ class Event {
   asio::steady_timer timer_;
   bool set_ = false;
 };
-
-std::string http_response(int code, std::string_view reason, const std::string& body,
-                          std::string_view extra_headers = {}) {
-  return fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}"
-      "Connection: close\r\n\r\n{}",
-      code, reason, body.size(), extra_headers, body);
-}
-
-std::string status_response(const Json& status) {
-  const int code = status.value("code", 500);
-  return http_response(code, status.value("reason", "InternalError"), status.dump());
-}
-
-// Whether a comma-separated header value lists `want` (case-sensitive, as subprotocols are).
-bool lists(std::string_view value, std::string_view want) {
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == want) return true;
-    if (comma == std::string_view::npos) break;
-    value = value.substr(comma + 1);
-  }
-  return false;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Byte transports for a SPDY session: binary WebSocket messages (kubectl's tunnel) or the TLS
@@ -327,10 +298,8 @@ class PortForwardSession {
     const std::string type = spdy::header(f.headers, "streamtype");
     const std::string request = spdy::header(f.headers, "requestid");
     const std::string port_text = spdy::header(f.headers, "port");
-    int port = port_text.empty() || port_text.size() > 5 ? -1 : 0;
-    for (char c : port_text) port = port >= 0 && c >= '0' && c <= '9' ? port * 10 + (c - '0') : -1;
-    if ((type != "data" && type != "error") || port <= 0 || port > 65535 ||
-        stream_request_.count(f.stream_id)) {
+    const int port = stream_protocol::parse_forward_port(port_text);
+    if ((type != "data" && type != "error") || port < 0 || stream_request_.count(f.stream_id)) {
       std::string rst = spdy::Codec::rst_stream(f.stream_id, spdy::kRstProtocolError);
       co_return co_await send(rst);
     }
@@ -509,10 +478,8 @@ asio::awaitable<void> run_exec(asio::io_context& ioc, Ws& ws, bool v5, const Exe
       auto [ec, n] = co_await asio::async_write(*input, asio::buffer(data), nothrow);
       if (ec) input.reset();
     } else if (channel == kResize && tty) {
-      const Json size = Json::parse(data, nullptr, false);
-      if (size.is_object() && size.value("Width", 0) > 0 && size.value("Height", 0) > 0)
-        resize_tty(master, static_cast<unsigned short>(size.value("Width", 0)),
-                   static_cast<unsigned short>(size.value("Height", 0)));
+      if (const auto size = stream_protocol::parse_terminal_size(data))
+        resize_tty(master, size->width, size->height);
     } else if (channel == kClose && s.v5() && !data.empty() &&
                static_cast<uint8_t>(data[0]) == kStdin && input) {
       // End of stdin. On a terminal that is the EOF character, as when a user types Ctrl-D.

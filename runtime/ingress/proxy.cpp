@@ -10,11 +10,7 @@
 
 #include "runtime/ingress/proxy.h"
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -38,18 +34,18 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
-#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <list>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "runtime/ingress/http_rules.h"
 
 namespace ticketctl::ingress {
 namespace {
@@ -79,36 +75,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(a, b);
 }
 
-// Whether a request head's first line ends in a well-formed HTTP version (HTTP/DIGIT.DIGIT)
-// other than 1.0 and 1.1. Beast refuses those as a bad version like any garbage; they deserve
-// 505, as RFC 9110 15.6.6 says.
-bool unsupported_version(std::string_view head) {
-  const std::string_view line = head.substr(0, head.find("\r\n"));
-  if (line.size() < 8) return false;
-  const std::string_view v = line.substr(line.size() - 8);
-  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (!v.starts_with("HTTP/") || !digit(v[5]) || v[6] != '.' || !digit(v[7])) return false;
-  if (line.size() > 8 && line[line.size() - 9] != ' ') return false;
-  return v != "HTTP/1.0" && v != "HTTP/1.1";
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// 32 random hex digits into `id` (its capacity reused).
-void make_request_id(std::string& id) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  id.assign(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = hex[v & 15];
-  }
-}
-
 bool idempotent(http::verb m) {
   switch (m) {
     case http::verb::get:
@@ -121,31 +87,6 @@ bool idempotent(http::verb m) {
     default:
       return false;
   }
-}
-
-// Host header → lower-case host without port, into `out` (whose capacity is reused); false when
-// it is not a plausible host.
-bool normalize_host(std::string_view v, std::string& out) {
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  std::string_view host = v;
-  if (!v.empty() && v.front() == '[') {
-    const auto close = v.find(']');
-    if (close == std::string_view::npos) return false;
-    host = v.substr(0, close + 1);
-  } else if (const auto colon = v.find(':'); colon != std::string_view::npos) {
-    host = v.substr(0, colon);
-    for (char c : v.substr(colon + 1))
-      if (c < '0' || c > '9') return false;
-  }
-  out.clear();
-  for (char c : host) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
-                    c == '_' || c == '[' || c == ']' || c == ':';
-    if (!ok) return false;
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return true;
 }
 
 // The hop-by-hop fields a proxy never forwards (RFC 9110 7.6.1); framing is regenerated.
@@ -178,27 +119,8 @@ bool listed(const std::vector<std::string>& tokens, std::string_view name) {
   return false;
 }
 
-void append_field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ");
-  out.append(value);
-  out.append("\r\n");
-}
-
 std::string_view reason_of(int status) {
   return http::obsolete_reason(static_cast<http::status>(status));
-}
-
-void append_port(std::string& out, uint16_t port) {
-  char tmp[8];
-  const auto r = std::to_chars(tmp, tmp + sizeof tmp, port);
-  out.append(tmp, r.ptr);
-}
-
-void append_chunk_header(std::string& out, std::size_t n) {
-  char tmp[24];
-  const int len = std::snprintf(tmp, sizeof tmp, "%zx\r\n", n);
-  out.append(tmp, static_cast<std::size_t>(len));
 }
 
 Socket& lowest(Socket& s) {
@@ -1529,48 +1451,6 @@ void IngressProxy::publish(std::shared_ptr<const Routing> routing) {
 void IngressProxy::clear_certificate_cache() {
   std::lock_guard lock(impl_->tls.mu);
   impl_->tls.by_host.clear();
-}
-
-Result<CertificatePem> make_self_signed_certificate(const std::string& common_name) {
-  auto fail = [](const char* what) { return Error{ErrorCode::Internal, what}; };
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
-  if (!key) return fail("generating a P-256 key failed");
-  std::unique_ptr<X509, decltype(&X509_free)> x(X509_new(), X509_free);
-  if (!x) return fail("X509_new failed");
-  X509_set_version(x.get(), 2);
-  uint64_t serial = std::random_device{}();
-  serial = (serial << 32) ^ std::random_device{}();
-  ASN1_INTEGER_set_uint64(X509_get_serialNumber(x.get()), serial >> 1);
-  X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x.get()), 365L * 24 * 3600);
-  X509_set_pubkey(x.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
-                             0);
-  X509_set_issuer_name(x.get(), name);
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, x.get(), x.get(), nullptr, nullptr, 0);
-  const std::string san = "DNS:" + common_name;
-  if (X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str())) {
-    X509_add_ext(x.get(), ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0)
-    return fail("signing the certificate failed");
-  auto to_pem = [](auto&& write) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-    write(bio.get());
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(len));
-  };
-  std::string cert = to_pem([&](BIO* b) { PEM_write_bio_X509(b, x.get()); });
-  std::string pem_key = to_pem([&](BIO* b) {
-    PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  });
-  return CertificatePem{std::move(cert), std::move(pem_key)};
 }
 
 }  // namespace ticketctl::ingress

@@ -1,5 +1,8 @@
 # The L4 relay for Services, NodePorts and port-forward: its own small library (core headers only),
 # so the daemon, tests and benchmarks link it without the rest of the runtime.
-add_library(ticketctl_net_proxy STATIC ${CMAKE_CURRENT_LIST_DIR}/service_proxy.cpp)
+add_library(ticketctl_net_proxy STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/service_proxy.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/service_proxy_listener.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/service_proxy_relay.cpp)
 target_include_directories(ticketctl_net_proxy PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(ticketctl_net_proxy PUBLIC runtime_core Threads::Threads)

@@ -1,0 +1,122 @@
+#pragma once
+// The service proxy's internals shared by its files (service_proxy.h is the interface):
+// service_proxy.cpp runs the epoll loops (accept, connect, relay events) and the public members;
+// service_proxy_listener.cpp holds addresses, backend lists and a listener's affinity and
+// counters; service_proxy_relay.cpp moves one direction's bytes (splice through a pipe).
+// Not for use outside net/.
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/net/service_proxy.h"
+
+namespace ticketctl::net {
+namespace proxy_detail {
+
+using Clock = std::chrono::steady_clock;
+
+// Bytes asked of one splice(); the kernel clamps it to what the pipe holds.
+constexpr size_t kSpliceChunk = size_t{1} << 20;
+// A bulk flow's pipe grows to this once it has moved kGrowPipeAfter bytes: fewer wake-ups per
+// megabyte. Short connections keep the default 64 KiB and spare the user's pipe budget
+// (fs.pipe-user-pages-soft); a refused resize is harmless.
+constexpr int kPipeSize = 256 << 10;
+constexpr uint64_t kGrowPipeAfter = 1 << 20;
+// Fallback when the process is out of descriptors for pipes: copy through user space.
+constexpr size_t kBufferSize = 64 << 10;
+
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+
+std::optional<SockAddr> parse_address(const std::string& ip, uint16_t port);
+// The textual form inet_ntop gives, so "127.000.0.1"-style spellings compare equal.
+std::string canonical_ip(const SockAddr& a);
+// The client's IP (not port) as raw bytes: the ClientIP affinity key.
+std::string client_ip_key(const sockaddr_storage& ss);
+void set_nodelay(int fd);
+// Closing with a zero linger sends RST: the peer's next read or write fails with ECONNRESET at
+// once instead of seeing an orderly (and misleading) end of stream.
+void reset_and_close(int fd);
+void close_fd(int& fd);
+void raise_fd_limit();
+
+struct Target {
+  Backend backend;
+  SockAddr addr;
+  std::string id;  // "ip:port", what ClientIP affinity remembers
+};
+using Targets = std::vector<Target>;
+
+std::shared_ptr<const Targets> make_targets(const Backends& backends);
+Error socket_error(ErrorCode code, const std::string& key, const std::string& what, int err);
+
+// One direction of a relayed connection: bytes read from `src` wait in a pipe (or, without
+// descriptors to spare, a buffer) until `dst` takes them.
+struct Flow {
+  int pipe_r = -1, pipe_w = -1;
+  std::unique_ptr<char[]> buffer;
+  size_t off = 0, queued = 0;  // pipe: bytes in it; buffer: [off, queued) is pending
+  bool eof = false;            // src sent FIN
+  bool shut = false;           // ...and we passed it on with shutdown(dst, SHUT_WR)
+  uint64_t total = 0;          // bytes delivered to dst
+  bool grown = false;
+
+  void open();  // a pipe, or the buffer when out of descriptors
+  void close();
+  // Moves what it can from src to dst until both would block. False on a socket error.
+  bool relay(int src, int dst, std::atomic<uint64_t>& counter);
+};
+
+}  // namespace proxy_detail
+
+// One listening socket and what its connections need: backends, affinity and counters. Shared by
+// the proxy's map, the loop that polls it and every connection it accepted.
+struct ServiceProxy::Listener {
+  uint64_t id = 0;
+  std::string key;
+  std::string ip;  // canonical
+  uint16_t port = 0;
+  int fd = -1;  // after registration, touched only by `loop`'s thread
+  Loop* loop = nullptr;
+
+  std::mutex mu;  // guards targets, affinity and sticky
+  std::shared_ptr<const proxy_detail::Targets> targets;
+  Affinity affinity = Affinity::None;
+  struct Sticky {
+    std::string target_id;
+    proxy_detail::Clock::time_point last_use;
+  };
+  std::unordered_map<std::string, Sticky> sticky;  // client IP bytes → backend it last used
+  uint64_t sticky_writes = 0;
+
+  std::atomic<uint64_t> next{0};    // round-robin position
+  std::atomic<uint64_t> spread{0};  // which loop gets the next accepted connection
+  std::atomic<uint64_t> accepted{0}, active{0}, refused{0}, to_backend{0}, to_client{0};
+
+  ~Listener() { proxy_detail::close_fd(fd); }
+
+  struct Pick {
+    std::shared_ptr<const proxy_detail::Targets> targets;
+    size_t start = 0;
+  };
+
+  // Where a new connection from `client` starts trying (it then walks the list once).
+  Pick pick(const std::string& client);
+  // The backend that accepted: differs from the pick when the picked one failed.
+  void remember(const std::string& client, const proxy_detail::Target& target);
+};
+
+}  // namespace ticketctl::net

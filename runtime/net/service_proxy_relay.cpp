@@ -1,0 +1,86 @@
+// One direction of a relayed connection (service_proxy_internal.h): splice() through a pipe so
+// payload bytes stay in the kernel, or a user-space buffer when the process is out of
+// descriptors; half-close passed on as shutdown(SHUT_WR).
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "runtime/net/service_proxy_internal.h"
+
+namespace ticketctl::net::proxy_detail {
+
+void Flow::open() {
+  int fds[2];
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+    pipe_r = fds[0];
+    pipe_w = fds[1];
+  } else {
+    buffer = std::make_unique<char[]>(kBufferSize);
+  }
+}
+void Flow::close() {
+  close_fd(pipe_r);
+  close_fd(pipe_w);
+}
+
+// Moves what it can from src to dst until both would block. False on a socket error.
+bool Flow::relay(int src, int dst, std::atomic<uint64_t>& counter) {
+  for (;;) {
+    bool moved = false;
+    if (!eof) {
+      ssize_t n;
+      if (pipe_w >= 0) {
+        n = ::splice(src, nullptr, pipe_w, nullptr, kSpliceChunk,
+                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      } else if (queued < kBufferSize) {
+        n = ::recv(src, buffer.get() + queued, kBufferSize - queued, 0);
+      } else {
+        n = -1;
+        errno = EAGAIN;
+      }
+      if (n > 0) {
+        queued += static_cast<size_t>(n);
+        moved = true;
+      } else if (n == 0) {
+        eof = true;
+        moved = true;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        return false;
+      }
+    }
+    if (queued > off) {
+      ssize_t n;
+      if (pipe_r >= 0) {
+        n = ::splice(pipe_r, nullptr, dst, nullptr, queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      } else {
+        n = ::send(dst, buffer.get() + off, queued - off, MSG_NOSIGNAL);
+      }
+      if (n > 0) {
+        if (pipe_r >= 0) {
+          queued -= static_cast<size_t>(n);
+        } else if ((off += static_cast<size_t>(n)) == queued) {
+          off = queued = 0;
+        }
+        counter.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+        total += static_cast<uint64_t>(n);
+        moved = true;
+        if (!grown && total >= kGrowPipeAfter && pipe_w >= 0) {
+          ::fcntl(pipe_w, F_SETPIPE_SZ, kPipeSize);
+          grown = true;
+        }
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        return false;
+      }
+    }
+    if (eof && queued == off && !shut) {
+      if (::shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN) return false;
+      shut = true;
+    }
+    if (!moved) return true;
+  }
+}
+
+}  // namespace ticketctl::net::proxy_detail
