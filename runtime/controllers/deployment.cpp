@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 
 #include "runtime/api/defaults.h"
+#include "runtime/controllers/deployment_internal.h"
+#include "runtime/core/rfc3339.h"
 #include "runtime/events/events.h"
+#include "runtime/manifest/label_selector.h"
+#include "runtime/manifest/reasons.h"
 #include "runtime/store/pod_deletion.h"
 
 #include <algorithm>
@@ -13,253 +17,12 @@
 #include <set>
 
 namespace ticketctl::controllers {
-namespace {
 
-using std::chrono::milliseconds;
-using Clock = std::chrono::system_clock;
-
-constexpr std::string_view kSafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-constexpr const char* kHashLabel = "pod-template-hash";
-constexpr const char* kDesiredAnnotation = "deployment.kubernetes.io/desired-replicas";
-constexpr const char* kMaxAnnotation = "deployment.kubernetes.io/max-replicas";
-
-constexpr auto field = &json_at;
-
-int64_t int_or(const Json& v, int64_t fallback) {
-  return v.is_number_integer() ? v.get<int64_t>() : fallback;
-}
-
-// The uid of the controller owning `object`, if any.
-std::string controller_uid(const Json& object) {
-  for (const Json& ref : field(field(object, "metadata"), "ownerReferences"))
-    if (field(ref, "controller") == true) return str(field(ref, "uid"));
-  return {};
-}
-
-Json owner_reference(const Json& owner) {
-  return {{"apiVersion", owner["apiVersion"]},
-          {"kind", owner["kind"]},
-          {"name", owner["metadata"]["name"]},
-          {"uid", owner["metadata"]["uid"]},
-          {"controller", true},
-          {"blockOwnerDeletion", true}};
-}
-
-int64_t replicas_of(const Json& object) {
-  return int_or(field(field(object, "spec"), "replicas"), 1);
-}
-
-int64_t revision_of(const Json& rs) {
-  const std::string r =
-      str(field(field(field(rs, "metadata"), "annotations"), kRevisionAnnotation));
-  if (r.empty() || r.find_first_not_of("0123456789") != std::string::npos || r.size() > 18)
-    return 0;
-  return std::stoll(r);
-}
-
-std::optional<Clock::time_point> parse_time(const std::string& text) {
-  std::tm tm{};
-  if (text.empty() || !strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::nullopt;
-  return Clock::from_time_t(timegm(&tm));
-}
-
-// When the pod's Ready condition became True; nullopt while it is not ready.
-std::optional<Clock::time_point> ready_since(const Json& pod) {
-  for (const Json& c : field(field(pod, "status"), "conditions")) {
-    if (str(field(c, "type")) != "Ready") continue;
-    if (str(field(c, "status")) != "True") return std::nullopt;
-    return parse_time(str(field(c, "lastTransitionTime"))).value_or(Clock::time_point{});
-  }
-  return std::nullopt;
-}
-
-// Pods that count for a ReplicaSet: not finished, not being deleted.
-bool pod_active(const Json& pod) {
-  const std::string phase = str(field(field(pod, "status"), "phase"));
-  return phase != "Succeeded" && phase != "Failed" &&
-         field(pod["metadata"], "deletionTimestamp").is_null();
-}
-
-uint64_t fnv64(std::string_view text, uint64_t h = 14695981039346656037ull) {
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-// Kubernetes' SetDeploymentCondition: an unchanged status and reason keep the condition as it
-// is; a changed reason keeps lastTransitionTime when the status stays; the result goes last.
-void set_condition(Json& conditions, Json condition) {
-  for (auto it = conditions.begin(); it != conditions.end(); ++it) {
-    if ((*it)["type"] != condition["type"]) continue;
-    if ((*it)["status"] == condition["status"] && (*it)["reason"] == condition["reason"]) return;
-    if ((*it)["status"] == condition["status"])
-      condition["lastTransitionTime"] = (*it)["lastTransitionTime"];
-    conditions.erase(it);
-    break;
-  }
-  conditions.push_back(std::move(condition));
-}
-
-Json condition(const char* type, bool status, const char* reason, std::string message) {
-  const std::string now = store::rfc3339_now();
-  return {{"type", type},          {"status", status ? "True" : "False"},
-          {"lastUpdateTime", now}, {"lastTransitionTime", now},
-          {"reason", reason},      {"message", std::move(message)}};
-}
-
-const Json* find_condition(const Json& conditions, std::string_view type) {
-  for (const Json& c : conditions)
-    if (str(field(c, "type")) == type) return &c;
-  return nullptr;
-}
-
-// Deployment annotations a ReplicaSet inherits (kubernetes.io/change-cause among them); the
-// ones the controller or kubectl manage for themselves stay behind.
-bool copied_to_replicaset(const std::string& key) {
-  return key != kRevisionAnnotation && key != kDesiredAnnotation && key != kMaxAnnotation &&
-         key != "deployment.kubernetes.io/revision-history" &&
-         key != "kubectl.kubernetes.io/last-applied-configuration";
-}
-
-}  // namespace
+using namespace detail;  // shared with deployment_template.cpp
 
 struct DeploymentController::Counts {
   int64_t active = 0, ready = 0, available = 0, fully_labeled = 0;
 };
-
-namespace {
-
-// The template's content only: keys sorted (kubectl sends them sorted, manifests in the author's
-// order), and nulls, {} and [] left out (absent and empty mean the same to the kubelet). Two
-// spellings of one template get one hash, whoever applied it.
-nlohmann::json canonical(const Json& v) {
-  if (v.is_object()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      nlohmann::json c = canonical(*it);
-      if (!c.is_null() && !((c.is_object() || c.is_array()) && c.empty()))
-        out[it.key()] = std::move(c);
-    }
-    return out;
-  }
-  if (v.is_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Json& e : v) out.push_back(canonical(e));
-    return out;
-  }
-  return nlohmann::json(v);
-}
-
-}  // namespace
-
-std::string pod_template_hash(const Json& pod_template) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c :
-       canonical(pod_template).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  std::string out;
-  for (char digit : std::to_string(h))
-    out += kSafeAlphabet[static_cast<unsigned char>(digit) % kSafeAlphabet.size()];
-  return out;
-}
-
-bool same_template_but_defaults(const Json& stored, const Json& tmpl) {
-  Json a = stored, b = tmpl;
-  for (Json* t : {&a, &b}) {
-    if (!t->is_object()) return false;
-    api::default_pod_template(*t);
-    if (Json& labels = (*t)["metadata"]["labels"]; labels.is_object()) labels.erase(kHashLabel);
-  }
-  // Key order, and absent vs empty, are how a client wrote the object, not what it asks for.
-  return canonical(a) == canonical(b);
-}
-
-std::string replicaset_name(std::string_view deployment, std::string_view hash) {
-  constexpr size_t kMaxName = 253;  // a DNS subdomain
-  std::string base(deployment.substr(0, kMaxName - 1 - std::min(hash.size(), kMaxName - 2)));
-  // A cut that ends a label with '.' would make "x.-hash", which no name may contain.
-  while (!base.empty() && base.back() == '.') base.pop_back();
-  return fmt::format("{}-{}", base, hash);
-}
-
-std::string generated_pod_name(std::string_view replicaset, std::string_view suffix) {
-  constexpr size_t kMaxBase = 63 - 5;  // the API server's maxGeneratedNameLength
-  std::string base = fmt::format("{}-", replicaset);
-  if (base.size() > kMaxBase) base.resize(kMaxBase);
-  return base + std::string(suffix);
-}
-
-int64_t scaled_value(const Json& v, int64_t total, bool round_up) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  const std::string s = str(v);
-  if (s.empty() || s.back() != '%') return 0;
-  const double percent = std::strtod(s.c_str(), nullptr);
-  const double value = percent * static_cast<double>(total) / 100.0;
-  return static_cast<int64_t>(round_up ? std::ceil(value) : std::floor(value));
-}
-
-Fenceposts resolve_fenceposts(const Json& d) {
-  const Json& strategy = field(field(d, "spec"), "strategy");
-  if (str(field(strategy, "type")) == "Recreate") return {};
-  const Json& ru = field(strategy, "rollingUpdate");
-  const Json surge = field(ru, "maxSurge").is_null() ? Json("25%") : field(ru, "maxSurge");
-  const Json unavailable =
-      field(ru, "maxUnavailable").is_null() ? Json("25%") : field(ru, "maxUnavailable");
-  const int64_t replicas = replicas_of(d);
-  Fenceposts f{scaled_value(surge, replicas, true), scaled_value(unavailable, replicas, false)};
-  // Both zero would let nothing move; Kubernetes allows one unavailable pod then.
-  if (f.max_surge == 0 && f.max_unavailable == 0) f.max_unavailable = 1;
-  return f;
-}
-
-Json effective_template(const store::Store& store, const Json& d) {
-  Json tmpl = field(field(d, "spec"), "template");
-  // Every ConfigMap and Secret the pods read, once, in a stable order.
-  std::set<std::pair<std::string, std::string>> refs;
-  const Json& spec = field(tmpl, "spec");
-  for (const char* list : {"initContainers", "containers"}) {
-    for (const Json& c : field(spec, list)) {
-      for (const Json& e : field(c, "env")) {
-        const Json& from = field(e, "valueFrom");
-        if (const std::string n = str(field(field(from, "configMapKeyRef"), "name")); !n.empty())
-          refs.insert({"configmaps", n});
-        if (const std::string n = str(field(field(from, "secretKeyRef"), "name")); !n.empty())
-          refs.insert({"secrets", n});
-      }
-      for (const Json& e : field(c, "envFrom")) {
-        if (const std::string n = str(field(field(e, "configMapRef"), "name")); !n.empty())
-          refs.insert({"configmaps", n});
-        if (const std::string n = str(field(field(e, "secretRef"), "name")); !n.empty())
-          refs.insert({"secrets", n});
-      }
-    }
-  }
-  for (const Json& v : field(spec, "volumes")) {
-    if (const std::string n = str(field(field(v, "configMap"), "name")); !n.empty())
-      refs.insert({"configmaps", n});
-    if (const std::string n = str(field(field(v, "secret"), "secretName")); !n.empty())
-      refs.insert({"secrets", n});
-  }
-  if (refs.empty()) return tmpl;
-  const std::string ns = str(field(field(d, "metadata"), "namespace"));
-  uint64_t h = fnv64("");
-  for (const auto& [resource, name] : refs) {
-    h = fnv64(resource + "/" + name + "=", h);
-    const Json* o = store.find({resource, ns, name});
-    if (!o) {
-      h = fnv64("<absent>;", h);
-      continue;
-    }
-    for (const char* key : {"data", "binaryData", "stringData"})
-      h = fnv64(field(*o, key).dump() + ";", h);
-  }
-  tmpl["metadata"]["annotations"][kConfigHashAnnotation] = fmt::format("{:016x}", h);
-  return tmpl;
-}
 
 DeploymentController::DeploymentController(store::Store& store, uint64_t seed)
     : store_(store), rng_(seed) {}
@@ -389,11 +152,7 @@ DeploymentController::Counts DeploymentController::count_pods(
     const Json& p = *ref;
     if (!pod_active(p)) continue;
     ++n.active;
-    const Json& have = field(p["metadata"], "labels");
-    bool all = true;
-    if (labels.is_object())
-      for (const auto& [k, v] : labels.items()) all = all && field(have, k) == v;
-    if (all) ++n.fully_labeled;
+    if (manifest::labels_match(labels, field(p["metadata"], "labels"))) ++n.fully_labeled;
     const auto since = ready_since(p);
     if (!since) continue;
     ++n.ready;
@@ -512,9 +271,9 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
         current = std::move(w.value());
       }
     }
-    if (!find_condition(status_conditions, "Progressing"))
+    if (!find_condition(status_conditions, reasons::kProgressing))
       set_condition(status_conditions,
-                    condition("Progressing", true, "FoundNewReplicaSet",
+                    condition(reasons::kProgressing, true, reasons::kFoundNewReplicaSet,
                               fmt::format("Found new replica set \"{}\"", new_name)));
   }
 
@@ -544,7 +303,7 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
     current = std::move(created.value());
     record(d, "ScalingReplicaSet", fmt::format("Scaled up replica set {} to {}", new_name, size));
     set_condition(status_conditions,
-                  condition("Progressing", true, "NewReplicaSetCreated",
+                  condition(reasons::kProgressing, true, reasons::kNewReplicaSetCreated,
                             fmt::format("Created new replica set \"{}\"", new_name)));
   };
   auto spec_total = [&] {
@@ -658,20 +417,22 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
                  {"availableReplicas", all.available},
                  {"unavailableReplicas", std::max<int64_t>(0, spec_sum - all.available)}};
   if (all.available >= replicas - max_unavailable)
-    set_condition(status_conditions, condition("Available", true, "MinimumReplicasAvailable",
-                                               "Deployment has minimum availability."));
+    set_condition(status_conditions,
+                  condition(reasons::kAvailable, true, reasons::kMinimumReplicasAvailable,
+                            "Deployment has minimum availability."));
   else
-    set_condition(status_conditions, condition("Available", false, "MinimumReplicasUnavailable",
-                                               "Deployment does not have minimum availability."));
+    set_condition(status_conditions,
+                  condition(reasons::kAvailable, false, reasons::kMinimumReplicasUnavailable,
+                            "Deployment does not have minimum availability."));
 
   // Progress, as Kubernetes' syncRolloutStatus judges it.
   const Json& old_status = field(d, "status");
-  const Json* progressing = find_condition(status_conditions, "Progressing");
+  const Json* progressing = find_condition(status_conditions, reasons::kProgressing);
   const bool complete = updated.active == replicas && all.active == replicas &&
                         all.available == replicas && current.has_value();
-  const bool was_complete = progressing &&
-                            str(field(*progressing, "reason")) == "NewReplicaSetAvailable" &&
-                            all.active == updated.active;
+  const bool was_complete =
+      progressing && str(field(*progressing, "reason")) == reasons::kNewReplicaSetAvailable &&
+      all.active == updated.active;
   const Json& deadline = field(spec, "progressDeadlineSeconds");
   const int64_t deadline_seconds = int_or(deadline, 600);
   if (!paused && !was_complete) {
@@ -684,27 +445,28 @@ int DeploymentController::reconcile_deployment(const Json& d, const ByOwner& pod
     if (complete) {
       set_condition(
           status_conditions,
-          condition("Progressing", true, "NewReplicaSetAvailable",
+          condition(reasons::kProgressing, true, reasons::kNewReplicaSetAvailable,
                     fmt::format("ReplicaSet \"{}\" has successfully progressed.", new_name)));
     } else if (progressed) {
-      Json c = condition("Progressing", true, "ReplicaSetUpdated",
+      Json c = condition(reasons::kProgressing, true, reasons::kReplicaSetUpdated,
                          fmt::format("ReplicaSet \"{}\" is progressing.", new_name));
       // Progress moves lastUpdateTime, even with the same reason; the transition stays.
       for (auto it = status_conditions.begin(); it != status_conditions.end(); ++it) {
-        if ((*it)["type"] != "Progressing") continue;
+        if ((*it)["type"] != reasons::kProgressing) continue;
         if ((*it)["status"] == "True") c["lastTransitionTime"] = (*it)["lastTransitionTime"];
         status_conditions.erase(it);
         break;
       }
       status_conditions.push_back(std::move(c));
-    } else if (progressing && str(field(*progressing, "reason")) != "ProgressDeadlineExceeded") {
+    } else if (progressing &&
+               str(field(*progressing, "reason")) != reasons::kProgressDeadlineExceeded) {
       const auto since = parse_time(str(field(*progressing, "lastUpdateTime")));
       if (since) {
         const auto expires = *since + std::chrono::seconds(deadline_seconds);
         if (now_ > expires)
           set_condition(
               status_conditions,
-              condition("Progressing", false, "ProgressDeadlineExceeded",
+              condition(reasons::kProgressing, false, reasons::kProgressDeadlineExceeded,
                         fmt::format("ReplicaSet \"{}\" has timed out progressing.", new_name)));
         else
           requeue_in(std::chrono::duration_cast<milliseconds>(expires - now_) +

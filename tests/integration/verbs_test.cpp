@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -303,6 +304,14 @@ TEST_F(VerbsTest, EditSavesWhatTheEditorChanged) {
 
 TEST_F(VerbsTest, EditReopensAnInvalidObjectWithTheErrorOnTop) {
   deployment("edv");
+  // The controller's first pass annotates the revision, a change the user would see: an edit
+  // opened before it is a Conflict, as it should be, so the test waits for that pass.
+  ASSERT_TRUE(ticketctl::testing::eventually(
+      [] {
+        return object("deploy/edv")["metadata"]["annotations"].contains(
+            "deployment.kubernetes.io/revision");
+      },
+      std::chrono::seconds(30)));
   // First save: an invalid value. Second: the error is in the file's comments; fix it.
   {
     EditorScript editor(dir_, "edit-twice",
