@@ -38,12 +38,13 @@ bool secret_header(std::string_view name) {
 }  // namespace
 
 Result<Target> parse_target(std::string_view text, std::string_view ns) {
+  if (text.empty() || text == "all") return Target{Target::Kind::All, "", ""};
   if (text == "ingress" || text == "ing") return Target{Target::Kind::Ingress, "", ""};
   const size_t slash = text.find('/');
   if (slash == std::string_view::npos) {
     return Error{ErrorCode::Invalid,
                  "tap target \"" + std::string(text) +
-                     "\": expected ingress, svc/NAME, deploy/NAME or pod/NAME"};
+                     "\": expected all, ingress, svc/NAME, deploy/NAME or pod/NAME"};
   }
   const std::string_view word = text.substr(0, slash);
   const std::string_view name = text.substr(slash + 1);
@@ -52,7 +53,7 @@ Result<Target> parse_target(std::string_view text, std::string_view ns) {
   if (it == std::end(kKindWords)) {
     return Error{ErrorCode::Invalid, "tap target \"" + std::string(text) + "\": unknown kind \"" +
                                          std::string(word) +
-                                         "\" (expected ingress, svc, deploy or pod)"};
+                                         "\" (expected all, ingress, svc, deploy or pod)"};
   }
   const manifest::Invalid bad = it->kind == Target::Kind::Pod
                                     ? manifest::check_dns1123_subdomain(name)
@@ -69,6 +70,7 @@ Result<Target> parse_target(std::string_view text, std::string_view ns) {
 
 std::string to_string(const Target& t) {
   switch (t.kind) {
+    case Target::Kind::All: return "all";
     case Target::Kind::Ingress: return "ingress";
     case Target::Kind::Service: return "svc/" + qualified(t);
     case Target::Kind::Deployment: return "deploy/" + qualified(t);
@@ -79,6 +81,7 @@ std::string to_string(const Target& t) {
 
 bool matches(const Target& t, const Exchange& e) {
   switch (t.kind) {
+    case Target::Kind::All: return true;
     case Target::Kind::Ingress: return e.via == Exchange::Via::Ingress;
     case Target::Kind::Service: return e.destination.service == qualified(t);
     case Target::Kind::Deployment: {

@@ -32,20 +32,21 @@ namespace ticketctl::tap {
 
 inline constexpr size_t kBodyLimit = 1024;  // the first KiB of each body, with --body
 
-// What a tap follows. `ns` is the namespace of Service, Deployment and Pod targets.
+// What a tap follows. `ns` is the namespace of Service, Deployment and Pod targets. All: every
+// exchange the ingress and the relay see (`ticketctl tap` without a target, the dashboard).
 struct Target {
-  enum class Kind { Ingress, Service, Deployment, Pod };
+  enum class Kind { All, Ingress, Service, Deployment, Pod };
   Kind kind = Kind::Ingress;
   std::string ns;
   std::string name;
   bool operator==(const Target&) const = default;
 };
 
-// "ingress", "svc/NAME", "service/NAME", "services/NAME", "deploy/NAME", "deployment/NAME",
+// "all" (or empty), "ingress", "svc/NAME", "service/NAME", "services/NAME", "deploy/NAME", "deployment/NAME",
 // "deployments/NAME", "pod/NAME", "po/NAME", "pods/NAME"; names are DNS labels (subdomains for
 // pods). Invalid with a message naming the text otherwise.
 Result<Target> parse_target(std::string_view text, std::string_view ns);
-std::string to_string(const Target& t);  // "ingress", "svc/default/query-srv", ...
+std::string to_string(const Target& t);  // "all", "ingress", "svc/default/query-srv", ...
 
 // One end of an exchange. Empty strings where it does not apply or is not known.
 struct Peer {
@@ -81,7 +82,7 @@ struct Exchange {
   std::string response_body;
 };
 
-// Whether `e` is what `t` follows: the ingress's requests; what reaches a Service; what reaches
+// Whether `e` is what `t` follows: everything; the ingress's requests; what reaches a Service; what reaches
 // or leaves a Deployment's or a pod's pods.
 bool matches(const Target& t, const Exchange& e);
 

@@ -34,12 +34,14 @@ TEST(TapTarget, ParsesTheKindsTheCliTakes) {
             (Target{Target::Kind::Deployment, "blog", "event-bus-depl"}));
   EXPECT_EQ(parse_target("po/posts-1.a", "default").value().kind, Target::Kind::Pod);
   EXPECT_EQ(parse_target("ingress", "default").value().kind, Target::Kind::Ingress);
+  EXPECT_EQ(parse_target("", "default").value().kind, Target::Kind::All);
+  EXPECT_EQ(to_string(parse_target("all", "default").value()), "all");
 }
 
 TEST(TapTarget, RefusesWhatIsNotATargetAndSaysWhy) {
   const auto no_kind = parse_target("query-srv", "default");
   ASSERT_FALSE(no_kind.ok());
-  EXPECT_NE(no_kind.error().message.find("expected ingress, svc/NAME"), std::string::npos);
+  EXPECT_NE(no_kind.error().message.find("expected all, ingress, svc/NAME"), std::string::npos);
   const auto bad_kind = parse_target("cm/settings", "default");
   ASSERT_FALSE(bad_kind.ok());
   EXPECT_NE(bad_kind.error().message.find("unknown kind \"cm\""), std::string::npos);
@@ -62,6 +64,7 @@ TEST(TapTarget, MatchesWhatReachesAServiceAndWhatADeploymentSendsAndReceives) {
   EXPECT_FALSE(matches(query, publish));
   EXPECT_TRUE(matches(query, deliver));
   EXPECT_FALSE(matches(Target{Target::Kind::Ingress, "", ""}, deliver));
+  EXPECT_TRUE(matches(Target{Target::Kind::All, "", ""}, deliver));
   Exchange via_ingress = deliver;
   via_ingress.via = Exchange::Via::Ingress;
   EXPECT_TRUE(matches(Target{Target::Kind::Ingress, "", ""}, via_ingress));
