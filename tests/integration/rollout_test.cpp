@@ -157,6 +157,11 @@ TEST_F(RolloutTest, ScaleToThreeAndBackToOne) {
 }
 
 TEST_F(RolloutTest, RollingRestartKeepsEveryReplicaReadyThenHistoryUndoAndDeletePod) {
+  // Each new pod counts as available 1 s after it is ready, so the rollout below lasts at least
+  // 3 s and `rollout status` (one CLI call later) sees it in progress even on a loaded machine.
+  // minReadySeconds is outside the template: this patch starts no rollout of its own.
+  const Result slow = run({"patch", "deploy/web", "-p", R"({"spec":{"minReadySeconds":1}})"});
+  ASSERT_EQ(slow.status, 0) << slow.err;
   ASSERT_EQ(run({"scale", "deploy/web", "--replicas", "3"}).status, 0);
   ASSERT_EQ(run({"rollout", "status", "deploy/web", "--timeout", "60s"}).status, 0);
   const std::vector<std::string> before = pod_names();
