@@ -18,8 +18,15 @@ void Flow::open() {
     pipe_r = fds[0];
     pipe_w = fds[1];
   } else {
-    buffer = std::make_unique<char[]>(kBufferSize);
+    capacity = kBufferSize;
+    buffer = std::make_unique<char[]>(capacity);
   }
+}
+void Flow::open_observed(HttpObserver* o, bool client_to_backend) {
+  observer = o;
+  upstream = client_to_backend;
+  capacity = kObservedBufferSize;
+  buffer = std::make_unique<char[]>(capacity);
 }
 void Flow::close() {
   close_fd(pipe_r);
@@ -35,16 +42,24 @@ bool Flow::relay(int src, int dst, std::atomic<uint64_t>& counter) {
       if (pipe_w >= 0) {
         n = ::splice(src, nullptr, pipe_w, nullptr, kSpliceChunk,
                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      } else if (queued < kBufferSize) {
-        n = ::recv(src, buffer.get() + queued, kBufferSize - queued, 0);
+      } else if (queued < capacity) {
+        n = ::recv(src, buffer.get() + queued, capacity - queued, 0);
       } else {
         n = -1;
         errno = EAGAIN;
       }
       if (n > 0) {
+        if (observer) {
+          if (upstream) {
+            observer->from_client(buffer.get() + queued, static_cast<size_t>(n));
+          } else {
+            observer->from_backend(buffer.get() + queued, static_cast<size_t>(n));
+          }
+        }
         queued += static_cast<size_t>(n);
         moved = true;
       } else if (n == 0) {
+        if (observer && !upstream) observer->backend_eof();
         eof = true;
         moved = true;
       } else if (errno != EAGAIN && errno != EINTR) {
