@@ -95,7 +95,8 @@ struct tnet_pick {
   struct tnet_endpoint order[TNET_MAX_TRIES];
 };
 
-// Returns 1 and fills `out` if ip:port (network order) is a balanced ClusterIP port.
+// Returns 1 and fills `out` if ip:port (network order) is a balanced ClusterIP port. Always 0 in
+// a pod the table marks `tapped` (its connects go to the relay, which the tap observes).
 TNET_HIDDEN int tnet_table_pick(struct in_addr ip, uint16_t port, struct tnet_pick* out);
 
 // --- Connect-time balancing (balance.c) ---
