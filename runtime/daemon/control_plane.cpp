@@ -25,6 +25,7 @@
 #include "runtime/daemon/controller_loop.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/daemon/tap_relay.h"
 #include "runtime/daemon/up_report.h"
 #include "runtime/dashboard/server.h"
 #include "runtime/net/allocator.h"
@@ -292,7 +293,12 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (resource != "services") return true;
     return net::admit_service(s, range, object, old);
   });
+  // The traffic tap: the relay publishes what it observes while a tap is active; declared
+  // before the proxy, whose loops publish into it until they stop.
+  tap::Hub tap_hub;
+  TapPeers tap_peers;
   net::ServiceProxy service_proxy(1);
+  service_proxy.set_observer(relay_publisher(tap_hub, tap_peers));
   net::Dataplane dataplane(service_proxy, kubelet_options.net_table);
   IngressService ingress(dir, o.project, dataplane);
   // The Node and the `kubernetes` Service; declared first, so it outlives the controller thread.
@@ -301,6 +307,9 @@ int run_control_plane(const ControlPlaneOptions& o) {
                              [&kubelet] { kubelet.wake(); });
   controllers_ptr = &controllers;
   controllers.keep(&cluster_objects);
+  controllers.follow_taps(&tap_hub, &tap_peers);
+  // A tap that starts or ends re-plans the network at once (the subscriber's thread only wakes).
+  tap_hub.on_targets_changed([&controllers] { controllers.wake_network(); });
   // The API reports every write, also an apply that changed nothing: only a committed change
   // (the store's observer saw one) wakes the controllers and the kubelet.
   std::atomic<bool> store_changed{false};
@@ -381,6 +390,8 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (Result<bool> c = tx.commit(); !c.ok()) return fail(o.report, c.error().message);
     for (const std::string& line : applied.value()) std::fprintf(o.report, "%s\n", line.c_str());
   }
+  std::unique_ptr<TestTapRecorder> test_tap =
+      TestTapRecorder::from_environment(tap_hub, dir.root / "test-tap.jsonl");
   // Converge before saying ready, so a script that runs `get pods` next sees them.
   controllers.start();
   kubelet.start();
@@ -454,6 +465,9 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // No API any more: clients (`status`) must not take this control plane for a serving one.
   fs::remove(dir.apiserver(), ec);
   ingress.stop();
+  tap_hub.on_targets_changed({});
+  tap_hub.close();
+  test_tap.reset();
   controllers.stop();
   builder.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.

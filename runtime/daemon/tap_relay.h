@@ -1,0 +1,61 @@
+#pragma once
+// The traffic tap's side of the L4 relay: which Services and pods go through the observing
+// relay while taps are active (tap targets → net::TapSelection), and what the relay saw turned
+// into the tap's exchanges (net::ObservedExchange → tap::Exchange, published to the hub).
+//
+// Threads: tap_selection() under the store's lock (it reads pods); the observer's report runs
+// on the relay's loop threads and only reads TapPeers' snapshot and publishes (never blocks).
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "runtime/daemon/tap_peers.h"
+#include "runtime/net/dataplane.h"
+#include "runtime/net/service_proxy.h"
+#include "runtime/store/store.h"
+#include "runtime/tap/tap.h"
+
+namespace ticketctl::daemon {
+
+// Services tapped by name, pods tapped by name or through their Deployment (`peers` rebuilt from
+// `store` first), everything for Kind::All; the ingress reports its own requests.
+net::TapSelection tap_selection(const std::vector<tap::Target>& targets,
+                                const store::Store& store, const TapPeers& peers);
+
+// One relayed exchange as the tap shows it: source = the pod at the client's address,
+// destination = the pod at the backend's, reached through the listener's Service ("ns/name").
+tap::Exchange relay_exchange(net::ObservedExchange&& seen, const TapPeers& peers);
+
+// Where the service proxy reports: published to `hub` while anybody taps, bodies captured while
+// a subscription wants them. `hub` and `peers` must outlive the proxy.
+net::ExchangeObserver relay_publisher(tap::Hub& hub, const TapPeers& peers);
+
+}  // namespace ticketctl::daemon
+
+namespace ticketctl::daemon {
+
+// Test-only hook (until the API's tap endpoint serves subscriptions): with
+// TICKETCTL_TEST_TAP=<target> in the control plane's environment ("deploy/NAME", "svc/NAME",
+// "pod/NAME" in namespace default, or "all"), the control plane holds one subscription with
+// bodies for its whole life and appends each exchange as one JSON line to `file`. Integration
+// tests read that file; nothing else should set the variable.
+class TestTapRecorder {
+ public:
+  // Null when the variable is unset or names no valid target (then an error is logged).
+  static std::unique_ptr<TestTapRecorder> from_environment(tap::Hub& hub,
+                                                           std::filesystem::path file);
+  ~TestTapRecorder();
+  TestTapRecorder(const TestTapRecorder&) = delete;
+  TestTapRecorder& operator=(const TestTapRecorder&) = delete;
+
+ private:
+  TestTapRecorder() = default;
+  std::shared_ptr<tap::Hub::Subscription> sub_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace ticketctl::daemon

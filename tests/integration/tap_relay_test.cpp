@@ -1,0 +1,161 @@
+// How the traffic tap sees traffic between pods, through a real control plane (`up -d` in a
+// temporary state directory): with no tap a pod's connect by Service name goes straight to a
+// replica (connect-time balancing: the replica sees the client's own port); while a tap follows
+// the client's Deployment the same connects cross the observing relay (the replica sees the
+// relay's port) and each request is published with its source pod, Service, path and status.
+//
+// Until the API serves tap subscriptions, the subscription is the control plane's test-only
+// hook (TICKETCTL_TEST_TAP, runtime/daemon/tap_relay.h), which writes what it gets to
+// <state>/test-tap.jsonl.
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "tests/support/eventually.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace ticketctl {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::Result;
+
+std::string deployment(const std::string& name) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
+         "}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: " + name +
+         "}}\n  template:\n    metadata: {labels: {app: " + name +
+         "}}\n    spec:\n      terminationGracePeriodSeconds: 2\n      containers:\n"
+         "      - name: main\n        image: test/echo\n"
+         "        ports: [{name: http, containerPort: 3000}]\n---\n";
+}
+
+class TapRelay : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(project_ / "k8s");
+    const fs::path programs = fs::path(TICKETCTL_SOURCE_DIR) / "tests/integration/programs";
+    std::ofstream(project_ / "ticketctl.yaml")
+        << "manifests: [k8s]\nimages:\n"
+        << "  test/echo: {context: " << programs << ", command: [node, net_echo.js]}\n";
+    std::ofstream(project_ / "k8s/apps.yaml")
+        << deployment("client") << deployment("server")
+        << "apiVersion: v1\nkind: Service\nmetadata: {name: server-srv}\nspec:\n"
+           "  selector: {app: server}\n  ports: [{port: 3000, targetPort: http}]\n";
+  }
+  void TearDown() override {
+    run({"down"});
+    ::unsetenv("TICKETCTL_TEST_TAP");
+  }
+  Result run(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin() + 1, {"--state-dir", state_.string()});
+    return testing::ticketctl(std::move(args), input, project_.string());
+  }
+  std::string ready_pod(const std::string& app) {
+    const json j = json::parse(run({"get", "pods", "-l", "app=" + app, "-o", "json"}).out,
+                               nullptr, false);
+    if (j.is_discarded()) return "";
+    for (const json& p : j.value("items", json::array()))
+      for (const json& c : p["status"].value("conditions", json::array()))
+        if (c.value("type", "") == "Ready" && c.value("status", "") == "True")
+          return p["metadata"].value("name", "");
+    return "";
+  }
+  void up() {
+    const Result r = run({"up", "-d"});
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    ASSERT_TRUE(testing::eventually(
+        [&] {
+          return !ready_pod("client").empty() && !ready_pod("server").empty() &&
+                 run({"get", "endpoints", "server-srv", "-o", "jsonpath={.subsets[0].addresses[0].ip}"})
+                         .out.size() > 0;
+        },
+        std::chrono::seconds(60)))
+        << run({"get", "pods"}).out;
+  }
+  // `n` connects by Service name from inside the client pod: how many reached the server pod
+  // directly (it saw the client's own port) and how many through a relay (another port).
+  std::pair<int, int> direct_and_relayed(int n) {
+    std::string commands;
+    for (int i = 0; i < n; ++i) commands += "peer server-srv 3000 block /client\n";
+    const Result r = run({"exec", "-i", ready_pod("client"), "--", PRELOAD_CLIENT}, commands);
+    EXPECT_EQ(r.status, 0) << r.err;
+    const std::regex answer("got (\\S+) (\\d+) peer \\S+ 3000 dup \\S+ 3000 local \\S+ (\\d+)");
+    int direct = 0, relayed = 0;
+    std::istringstream lines(r.out);
+    std::string line;
+    std::smatch m;
+    while (std::getline(lines, line)) {
+      if (line == "ready") continue;
+      if (!std::regex_match(line, m, answer)) {
+        ADD_FAILURE() << "unexpected answer: " << line;
+        continue;
+      }
+      ++(m[2] == m[3] ? direct : relayed);
+    }
+    return {direct, relayed};
+  }
+  std::vector<json> tapped() {
+    std::vector<json> out;
+    std::istringstream lines(testing::slurp(state_ / "test-tap.jsonl"));
+    std::string line;
+    while (std::getline(lines, line)) out.push_back(json::parse(line, nullptr, false));
+    return out;
+  }
+
+  testing::TempDir tmp_{"ticketctl-tap"};
+  const fs::path state_ = tmp_.path() / "state";
+  const fs::path project_ = tmp_.path() / "project";
+};
+
+TEST_F(TapRelay, WithoutATapConnectsGoStraightToTheReplica) {
+  up();
+  EXPECT_EQ(direct_and_relayed(6), std::make_pair(6, 0));
+  EXPECT_FALSE(fs::exists(state_ / "test-tap.jsonl"));
+  EXPECT_EQ(testing::slurp(state_ / "net" / "table").find("tapped "), std::string::npos);
+}
+
+TEST_F(TapRelay, ATapOnTheClientsDeploymentSendsItsConnectsThroughTheRelayAndPublishesThem) {
+  ::setenv("TICKETCTL_TEST_TAP", "deploy/client", 1);
+  up();
+  const std::string client = ready_pod("client"), server = ready_pod("server");
+  // The tap began before the pods had IPs: the table names the client pod once it has one.
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        return testing::slurp(state_ / "net" / "table").find("tapped ") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(direct_and_relayed(4), std::make_pair(0, 4));
+  std::vector<json> seen;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        seen = tapped();
+        return seen.size() >= 4;
+      },
+      std::chrono::seconds(10)))
+      << seen.size();
+  for (const json& e : seen) {
+    EXPECT_EQ(e.value("via", ""), "relay");
+    EXPECT_EQ(e.value("http", false), true);
+    EXPECT_EQ(e.value("method", ""), "GET");
+    EXPECT_EQ(e.value("path", ""), "/client");
+    EXPECT_EQ(e.value("status", 0), 200);
+    EXPECT_EQ(e.value("service", ""), "default/server-srv");
+    EXPECT_EQ(e.value("source_pod", ""), "default/" + client);
+    EXPECT_EQ(e.value("source_workload", ""), "default/client");
+    EXPECT_EQ(e.value("destination_pod", ""), "default/" + server);
+    EXPECT_EQ(e.value("destination_workload", ""), "default/server");
+    EXPECT_EQ(e.value("response_body", "").rfind(server + " ", 0), 0u) << e.dump();
+  }
+}
+
+}  // namespace
+}  // namespace ticketctl
