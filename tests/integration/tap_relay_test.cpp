@@ -103,6 +103,9 @@ class TapRelay : public ::testing::Test {
     }
     return {direct, relayed};
   }
+  std::string cluster_ip_of() {
+    return run({"get", "svc", "server-srv", "-o", "jsonpath={.spec.clusterIP}"}).out;
+  }
   std::vector<json> tapped() {
     std::vector<json> out;
     std::istringstream lines(testing::slurp(state_ / "test-tap.jsonl"));
@@ -154,6 +157,33 @@ TEST_F(TapRelay, ATapOnTheClientsDeploymentSendsItsConnectsThroughTheRelayAndPub
     EXPECT_EQ(e.value("destination_pod", ""), "default/" + server);
     EXPECT_EQ(e.value("destination_workload", ""), "default/server");
     EXPECT_EQ(e.value("response_body", "").rfind(server + " ", 0), 0u) << e.dump();
+  }
+}
+
+// A tap on the Service: connects of the (untapped) client to it cross the relay, and what
+// reaches the Service is published with the pod that sent it.
+TEST_F(TapRelay, ATapOnAServiceSeesWhatReachesItFromWhichPod) {
+  ::setenv("TICKETCTL_TEST_TAP", "svc/server-srv", 1);
+  up();
+  const std::string client = ready_pod("client");
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        return testing::slurp(state_ / "net" / "table").find("backends " + cluster_ip_of()) ==
+               std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(direct_and_relayed(3), std::make_pair(0, 3));
+  std::vector<json> seen;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        seen = tapped();
+        return seen.size() >= 3;
+      },
+      std::chrono::seconds(10)));
+  for (const json& e : seen) {
+    EXPECT_EQ(e.value("service", ""), "default/server-srv");
+    EXPECT_EQ(e.value("source_pod", ""), "default/" + client);
+    EXPECT_EQ(e.value("status", 0), 200);
   }
 }
 

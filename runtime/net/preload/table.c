@@ -462,6 +462,16 @@ static size_t affinity_choice(const struct tnet_endpoint* eps, size_t n, struct 
   return best;
 }
 
+int tnet_table_service_ip(struct in_addr ip) {
+  int found = 0;
+  enter();
+  const struct snapshot* snap = atomic_load(&current);
+  for (size_t i = 0; snap != NULL && i < snap->n_addrs && !found; ++i)
+    found = snap->addrs[i].s_addr == ip.s_addr;
+  leave();
+  return found;
+}
+
 int tnet_table_pick(struct in_addr ip, uint16_t port, struct tnet_pick* out) {
   int found = 0;
   enter();
