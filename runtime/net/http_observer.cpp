@@ -293,6 +293,36 @@ struct HttpObserver::State {
     }
   }
 
+  template <class P>
+  static uint64_t body_left(const std::optional<P>& parser, const std::string& held) {
+    if (!parser || !held.empty() || !parser->is_header_done() || parser->chunked() ||
+        parser->is_done())
+      return 0;
+    const Message& m = parser->msg;
+    if (m.keep_body && m.body.size() < m.body_limit) return 0;
+    return parser->content_length_remaining().value_or(0);
+  }
+
+  uint64_t skippable(bool from_client) const {
+    if (from_client) return request_counting ? UINT64_MAX : body_left(request, request_held);
+    return response_counting ? UINT64_MAX : body_left(response, response_held);
+  }
+
+  // Bytes the relay spliced past us: a body's middle, which the parser is shown as zeros (it
+  // only counts a Content-Length body's bytes), or counted bytes.
+  void skipped(bool from_client, size_t n) {
+    static const std::string zeros(size_t{1} << 20, '\0');
+    while (n > 0) {
+      const size_t piece = std::min(n, zeros.size());
+      if (from_client) {
+        client_bytes(zeros.data(), piece);
+      } else {
+        backend_bytes(zeros.data(), piece);
+      }
+      n -= piece;
+    }
+  }
+
   void on_backend_eof() {
     if (!response || response_counting) return;
     error_code ec;
@@ -340,6 +370,12 @@ void HttpObserver::from_client(const char* data, size_t n) {
 }
 void HttpObserver::from_backend(const char* data, size_t n) {
   state_->backend_bytes(data, n);
+}
+uint64_t HttpObserver::skippable(bool from_client) const {
+  return state_->skippable(from_client);
+}
+void HttpObserver::skipped(bool from_client, size_t n) {
+  state_->skipped(from_client, n);
 }
 void HttpObserver::backend_eof() {
   state_->on_backend_eof();

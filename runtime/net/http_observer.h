@@ -37,6 +37,11 @@ class HttpObserver {
   // Bytes the relay read from the client (to the backend) or from the backend (to the client).
   void from_client(const char* data, size_t n);
   void from_backend(const char* data, size_t n);
+  // How many of the next bytes from one side the observer does not need to see: the rest of a
+  // Content-Length body it keeps nothing of, or everything once it only counts. The relay may
+  // splice them past user space and report them with skipped().
+  uint64_t skippable(bool from_client) const;
+  void skipped(bool from_client, size_t n);
   // The backend closed its side: a response without a length ends here.
   void backend_eof();
   // The connection is over (closed or reset): reports what is still open (requests without a

@@ -351,8 +351,11 @@ class ServiceProxy::Loop {
 
   void pump(Conn& c) {
     Listener& l = *c.listener;
-    if (!c.up.relay(c.client, c.backend, l.to_backend) ||
-        !c.down.relay(c.backend, c.client, l.to_client)) {
+    const bool ok = c.observer ? c.up.relay_observed(c.client, c.backend, l.to_backend) &&
+                                     c.down.relay_observed(c.backend, c.client, l.to_client)
+                               : c.up.relay(c.client, c.backend, l.to_backend) &&
+                                     c.down.relay(c.backend, c.client, l.to_client);
+    if (!ok) {
       finish(c, true);
       return;
     }

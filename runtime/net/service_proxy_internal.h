@@ -38,6 +38,9 @@ constexpr size_t kBufferSize = 64 << 10;
 // An observed connection always copies through user space (the parser reads every byte); a
 // larger buffer halves the system calls per megabyte of a bulk body.
 constexpr size_t kObservedBufferSize = 128 << 10;
+// An observed flow splices what the observer need not see only from this many bytes on: short
+// bodies are not worth the pipe's system calls.
+constexpr uint64_t kSpliceSkipAtLeast = 64 << 10;
 
 struct SockAddr {
   sockaddr_storage ss{};
@@ -75,6 +78,7 @@ struct Flow {
   size_t capacity = 0;
   HttpObserver* observer = nullptr;  // an observed connection's: shown every byte read
   bool upstream = false;             // client → backend
+  size_t in_pipe = 0;  // observed: bytes spliced past the observer (buffer empty meanwhile)
   size_t off = 0, queued = 0;  // pipe: bytes in it; buffer: [off, queued) is pending
   bool eof = false;            // src sent FIN
   bool shut = false;           // ...and we passed it on with shutdown(dst, SHUT_WR)
@@ -86,6 +90,9 @@ struct Flow {
   void close();
   // Moves what it can from src to dst until both would block. False on a socket error.
   bool relay(int src, int dst, std::atomic<uint64_t>& counter);
+  // The same for an observed connection: through the buffer, where the observer sees the bytes,
+  // or, for what it says it need not see (a large body's middle), spliced through a pipe.
+  bool relay_observed(int src, int dst, std::atomic<uint64_t>& counter);
 };
 
 }  // namespace proxy_detail

@@ -302,6 +302,34 @@ TEST_F(Observed, BodiesAreCutAtOneKibAndKeptOnlyWhenWanted) {
   EXPECT_EQ(seen[0].response_body, "");
 }
 
+// Large bodies: past the first KiB the relay splices a Content-Length body's middle past the
+// parser; what follows on the connection is still parsed in step.
+TEST_F(Observed, LargeBodiesKeepTheParserInStepAndTheBytesIdentical) {
+  const std::string up = random_bytes(3 << 20, 11), down = random_bytes(2 << 20, 12);
+  std::string chunked;
+  const std::string piece = random_bytes(300000, 13);
+  for (int i = 0; i < 4; ++i) chunked += "493e0\r\n" + piece + "\r\n";
+  chunked += "0\r\n\r\n";
+  const std::vector<Step> steps = {
+      {"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(up.size()) +
+           "\r\n\r\n" + up,
+       "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(down.size()) + "\r\n\r\n" + down},
+      {"GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked},
+      {"GET /next HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n"},
+  };
+  auto seen = run(steps, 3);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].request_bytes, steps[0].ask.size());
+  EXPECT_EQ(seen[0].response_bytes, steps[0].answer.size());
+  EXPECT_EQ(seen[0].request_body, up.substr(0, 1024));
+  EXPECT_EQ(seen[0].response_body, down.substr(0, 1024));
+  EXPECT_EQ(seen[1].response_bytes, steps[1].answer.size());
+  EXPECT_EQ(seen[1].response_body, piece.substr(0, 1024));
+  EXPECT_EQ(seen[2].path, "/next");
+  EXPECT_EQ(seen[2].status, 204);
+}
+
 TEST_F(Observed, InterimContinueAndAResponseThatEndsAtClose) {
   const std::vector<Step> steps = {
       {"POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
