@@ -90,7 +90,10 @@ start() {
   # After a restart the stored Endpoints may still name the previous run's pod: wait until a
   # small read by name works.
   for _ in $(seq 600); do
-    tc exec "$client" -- curl -sf -o /dev/null "http://bench-srv:5000/1" 2>/dev/null && return
+    if tc exec "$client" -- curl -sf -o /dev/null "http://bench-srv:5000/1" 2>/dev/null; then
+      pod_ip=$(tc get endpoints bench-srv -o 'jsonpath={.subsets[0].addresses[0].ip}')
+      tc exec "$client" -- curl -sf -o /dev/null "http://$pod_ip:5000/1" 2>/dev/null && return
+    fi
     sleep 0.1
   done
   echo "tap_up: bench-srv does not answer from $client after 60 s" >&2
