@@ -72,6 +72,7 @@ net::DataplanePlan ControllerLoop::plan_network(store::Store& store) {
       }
     }
   }
+  if (tap_ && tap_peers_ && tap_->active()) tap_peers_->rebuild(store);
   net::DataplanePlan plan = net::Dataplane::plan(store, foreign_ports_);
   // Routing problems belong to their Ingress, as ingress-nginx reports them: Warning events.
   for (std::string& w : ingress_.update(store)) {

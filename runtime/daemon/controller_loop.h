@@ -18,9 +18,11 @@
 #include "runtime/core/oplog.h"
 #include "runtime/daemon/cluster_objects.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/daemon/tap_peers.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/net/node_ports.h"
 #include "runtime/store/shared.h"
+#include "runtime/tap/tap.h"
 
 namespace ticketctl::daemon {
 
@@ -38,6 +40,12 @@ class ControllerLoop {
   void wake();
   // Before start(): each round puts back the cluster's built-in objects when deleted.
   void keep(ClusterObjects* objects) { cluster_objects_ = objects; }
+  // Before start(): while somebody taps, each round renames the pods' addresses for the tap
+  // (pods come and go); with nobody tapping it costs one atomic load.
+  void tap(const tap::Hub* hub, TapPeers* peers) {
+    tap_ = hub;
+    tap_peers_ = peers;
+  }
   void stop();
 
   // With the store's lock held (`store` is the holder's): the network as the store describes
@@ -52,6 +60,8 @@ class ControllerLoop {
 
   IngressService& ingress_;
   ClusterObjects* cluster_objects_ = nullptr;
+  const tap::Hub* tap_ = nullptr;
+  TapPeers* tap_peers_ = nullptr;
   store::Shared& store_;
   // Both keep the store they were made with and are called only in converge()'s holding of the
   // lock.
