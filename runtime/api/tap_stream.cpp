@@ -15,7 +15,9 @@ namespace ticketctl::api {
 namespace {
 
 constexpr auto kWaitSlice = std::chrono::milliseconds(500);  // how soon a stop is noticed
-constexpr auto kKeepAlive = std::chrono::seconds(5);         // how soon a gone reader is noticed
+// How soon a reader that left is noticed: the TLS front passes the client's end on only when a
+// write to it fails, so it takes two or three of these.
+constexpr auto kKeepAlive = std::chrono::seconds(2);
 
 void send_status(httplib::Response& res, const Json& status) {
   res.status = status.value("code", 500);

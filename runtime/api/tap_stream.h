@@ -9,8 +9,8 @@
 // The stream (chunked, application/json, one object a line): first {"type":"SUBSCRIBED",...}
 // once the subscription is in place, then {"type":"EXCHANGE","object":{...}} per exchange
 // (tap/tap_json.h) and {"type":"DROPPED","object":{"count":N}} when this reader fell behind and
-// lost N; a blank line after 5 s without one, so a reader that left is noticed. It ends when the
-// client goes (noticed at the next write, within 5 s) or the server stops (within half a
+// lost N; a blank line after 2 s without one, so a reader that left is noticed. It ends when the
+// client goes (noticed within a few keep-alives) or the server stops (within half a
 // second). Each open stream holds one of httplib's worker threads: at most kMaxOpenTaps at once,
 // the next gets 429. Memory per reader: the hub's queue bound (tap.h) of exchanges with bodies
 // cut to 1 KiB.
