@@ -61,12 +61,14 @@ YAML
 pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$state/apiserver.json")
 port=$(sed -n 's/.*"http":\([0-9]*\).*/\1/p' "$state/ingress.json")
 urls="$work/urls"
-for ((i = 0; i < N; i++)); do echo "url = \"http://127.0.0.1:$port/r$i\""; done >"$urls"
+for ((i = 0; i < N; i++)); do
+  printf 'url = "http://127.0.0.1:%s/r%s"\noutput = "/dev/null"\n' "$port" "$i"
+done >"$urls"
 rss() { ps -o rss= -p "$pid" | tr -d ' '; }
 requests() {  # N requests on one keep-alive connection; prints the seconds taken
   local t0 t1
   t0=$(date +%s.%N)
-  curl -s -o /dev/null -H 'Host: bench.test' -K "$urls"
+  curl -s -H 'Host: bench.test' -K "$urls"
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc
 }
