@@ -37,7 +37,8 @@ std::string peer_text(const Json& p, const std::string& ns, bool destination) {
   if (!pod.empty()) return pod;
   const std::string ip = str(json_at(p, "ip"));
   const Json& port = json_at(p, "port");
-  if (ip.empty()) return "?";
+  // No endpoint: the ingress answered itself (no rule, no ready pod).
+  if (ip.empty()) return destination ? "(no endpoint)" : "?";
   return port.is_number() && port.get<int>() > 0 ? fmt::format("{}:{}", ip, port.get<int>()) : ip;
 }
 
