@@ -63,7 +63,8 @@ using boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kChunk = 32 * 1024;  // relay buffer per direction
+constexpr std::size_t kChunk = 32 * 1024;          // relay buffer per direction
+constexpr std::size_t kTapHeaderBytes = 8 * 1024;  // header bytes kept per message for the tap
 constexpr auto kNever = Clock::time_point::max();
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::seconds kPoolSweep{1};  // how often idle upstream connections are checked
@@ -593,6 +594,22 @@ class Session {
     capture_ = Capture::None;
   }
 
+  // A message's header fields, for the tap: at most kTapHeaderBytes of them, so a reader's
+  // queue of exchanges stays small whatever the headers (up to 64 KiB here) hold.
+  template <class Fields>
+  static void keep_headers(std::vector<std::pair<std::string, std::string>>& into,
+                           const Fields& fields) {
+    std::size_t kept = 0;
+    for (const auto& f : fields) {
+      kept += f.name_string().size() + f.value().size();
+      if (kept > kTapHeaderBytes) {
+        into.emplace_back("X-Ticketctl-Tap", "more header fields were not kept");
+        return;
+      }
+      into.emplace_back(f.name_string(), f.value());
+    }
+  }
+
   // The first body_limit bytes of a body, for the tap.
   void keep_body(std::string& into, const char* data, std::size_t n) const {
     if (capture_ != Capture::Bodies || into.size() >= impl_.hooks.body_limit) return;
@@ -663,8 +680,7 @@ class Session {
     }
     log_.method = req.method_string();
     log_.path = req.target();
-    if (capture_ != Capture::None)
-      for (const auto& f : req) log_.request_headers.emplace_back(f.name_string(), f.value());
+    if (capture_ != Capture::None) keep_headers(log_.request_headers, req);
     is_head_ = req.method() == http::verb::head;
     if (req.version() != 10 && req.version() != 11) {
       unread_request_bytes_ = true;
@@ -1038,8 +1054,7 @@ class Session {
     auto& res = rparser_->get();
     const int status = res.result_int();
     log_.status = status;
-    if (capture_ != Capture::None)
-      for (const auto& f : res) log_.response_headers.emplace_back(f.name_string(), f.value());
+    if (capture_ != Capture::None) keep_headers(log_.response_headers, res);
     if (status == 101) {
       if (!upgrade) co_return co_await upstream_failure(502, "unexpected 101 from upstream", m);
       co_return co_await tunnel();

@@ -55,8 +55,10 @@ struct AccessLogEntry {
   bool captured = false;
   uint16_t client_port = 0;
   std::string service;  // "ns/name" of the Service the route chose
-  std::vector<std::pair<std::string, std::string>> request_headers;   // as the client sent them
-  std::vector<std::pair<std::string, std::string>> response_headers;  // as the upstream sent them
+  // As the client and the upstream sent them, up to 8 KiB of each (then a last field
+  // "X-Ticketctl-Tap: more header fields were not kept").
+  std::vector<std::pair<std::string, std::string>> request_headers;
+  std::vector<std::pair<std::string, std::string>> response_headers;
   // The first ProxyHooks::body_limit bytes of each body (decoded from chunked), only at
   // Capture::Bodies.
   std::string request_body, response_body;

@@ -799,6 +799,17 @@ TEST_F(IngressProxyTest, KeepsHeadersAndBodiesForTheTapOnlyWhenAsked) {
   const AccessLogEntry& bodies = entries[2];
   EXPECT_EQ(bodies.request_body, "{\"type\":\"PostCre");  // decoded, cut at body_limit
   EXPECT_EQ(bodies.response_body, "answer-for-/crea");
+
+  // Headers are kept up to 8 KiB a message, so a tap's queue stays small.
+  std::string big;
+  for (int i = 0; i < 20; ++i)
+    big += "X-Big-" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
+  ASSERT_TRUE(roundtrip(http_, get("posts.com", "/big", big)));
+  ASSERT_TRUE(wait_for([&] { return log().size() >= 4; }));
+  const AccessLogEntry many = log()[3];
+  ASSERT_FALSE(many.request_headers.empty());
+  EXPECT_LT(many.request_headers.size(), 12u);
+  EXPECT_EQ(many.request_headers.back().first, "X-Ticketctl-Tap");
 }
 
 TEST_F(IngressProxyTest, ChunkedUploadIsStreamedWithBoundedMemory) {
