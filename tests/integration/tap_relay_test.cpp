@@ -4,9 +4,15 @@
 // the client's Deployment the same connects cross the observing relay (the replica sees the
 // relay's port) and each request is published with its source pod, Service, path and status.
 //
-// Until the API serves tap subscriptions, the subscription is the control plane's test-only
-// hook (TICKETCTL_TEST_TAP, runtime/daemon/tap_relay.h), which writes what it gets to
-// <state>/test-tap.jsonl.
+// The subscription is either `ticketctl tap` itself, started and ended in the background within
+// one control plane, or the control plane's test-only hook (TICKETCTL_TEST_TAP,
+// runtime/daemon/tap_relay.h), which holds one for the control plane's life and writes what it
+// gets to <state>/test-tap.jsonl.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -37,6 +43,51 @@ std::string deployment(const std::string& name) {
          "      - name: main\n        image: test/echo\n"
          "        ports: [{name: http, containerPort: 3000}]\n---\n";
 }
+
+// `ticketctl tap ...` in the background, its output in files.
+class TapProcess {
+ public:
+  TapProcess(const fs::path& dir, std::vector<std::string> args)
+      : out_(dir / "tap.out"), err_(dir / "tap.err") {
+    args.insert(args.begin(), TICKETCTL_BIN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(::open("/dev/null", O_RDONLY), 0);
+      ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+      ::dup2(::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~TapProcess() {
+    if (status_ < 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Its exit status once it ended within `limit`; -1 if it did not.
+  int wait(std::chrono::milliseconds limit) {
+    testing::eventually(
+        [&] {
+          int ws = 0;
+          if (::waitpid(pid_, &ws, WNOHANG) != pid_) return false;
+          status_ = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+          return true;
+        },
+        limit);
+    return status_;
+  }
+  std::string out() const { return testing::slurp(out_); }
+  std::string err() const { return testing::slurp(err_); }
+
+ private:
+  fs::path out_, err_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
 
 class TapRelay : public ::testing::Test {
  protected:
@@ -124,6 +175,50 @@ TEST_F(TapRelay, WithoutATapConnectsGoStraightToTheReplica) {
   EXPECT_EQ(direct_and_relayed(6), std::make_pair(6, 0));
   EXPECT_FALSE(fs::exists(state_ / "test-tap.jsonl"));
   EXPECT_EQ(testing::slurp(state_ / "net" / "table").find("tapped "), std::string::npos);
+}
+
+// `ticketctl tap` within one control plane: untapped the connects are direct; while the tap
+// runs they cross the relay and the tap prints them; once it ended they are direct again.
+TEST_F(TapRelay, TicketctlTapRoutesThroughTheRelayOnlyWhileItRuns) {
+  up();
+  const std::string client = ready_pod("client"), server = ready_pod("server");
+  const auto table_tapped = [&] {
+    return testing::slurp(state_ / "net" / "table").find("tapped ") != std::string::npos;
+  };
+  EXPECT_EQ(direct_and_relayed(3), std::make_pair(3, 0));
+  {
+    TapProcess tap(tmp_.path(), {"tap", "--state-dir", state_.string(), "deploy/client", "--body",
+                                 "-o", "json", "--max", "3"});
+    ASSERT_TRUE(testing::eventually(
+        [&] { return tap.err().find("tapping ") != std::string::npos; },
+        std::chrono::seconds(20)))
+        << tap.err();
+    // The network is re-planned as the subscription opens, not at the next controller round.
+    ASSERT_TRUE(testing::eventually(table_tapped, std::chrono::seconds(2)));
+    EXPECT_EQ(direct_and_relayed(3), std::make_pair(0, 3));
+    ASSERT_EQ(tap.wait(std::chrono::seconds(20)), 0) << tap.err();
+    std::istringstream lines(tap.out());
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+      const json e = json::parse(line, nullptr, false);
+      ASSERT_FALSE(e.is_discarded()) << line;
+      ++n;
+      EXPECT_EQ(e.value("via", ""), "relay") << e;
+      EXPECT_EQ(e.value("method", ""), "GET");
+      EXPECT_EQ(e.value("path", ""), "/client");
+      EXPECT_EQ(e.value("status", 0), 200);
+      EXPECT_EQ(e["source"].value("pod", ""), "default/" + client) << e;
+      EXPECT_EQ(e["destination"].value("service", ""), "default/server-srv") << e;
+      EXPECT_EQ(e["destination"].value("pod", ""), "default/" + server) << e;
+      EXPECT_EQ(e.value("responseBody", "").rfind(server + " ", 0), 0u) << e;
+    }
+    EXPECT_EQ(n, 3) << tap.out();
+  }
+  // The tap ended: the API notices its reader left, the table loses the line, connects are
+  // balanced again.
+  ASSERT_TRUE(testing::eventually([&] { return !table_tapped(); }, std::chrono::seconds(20)));
+  EXPECT_EQ(direct_and_relayed(3), std::make_pair(3, 0));
 }
 
 TEST_F(TapRelay, ATapOnTheClientsDeploymentSendsItsConnectsThroughTheRelayAndPublishesThem) {
