@@ -60,7 +60,9 @@ void append_body(std::string& out, const std::string& marker, const std::string&
 }
 
 uint64_t count(const Json& v) {
-  return v.is_number_unsigned() ? v.get<uint64_t>() : 0;
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  return v.is_number_integer() && v.get<int64_t>() > 0 ? static_cast<uint64_t>(v.get<int64_t>())
+                                                       : 0;
 }
 
 }  // namespace
