@@ -408,8 +408,6 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (Result<bool> c = tx.commit(); !c.ok()) return fail(o.report, c.error().message);
     for (const std::string& line : applied.value()) std::fprintf(o.report, "%s\n", line.c_str());
   }
-  std::unique_ptr<TestTapRecorder> test_tap =
-      TestTapRecorder::from_environment(tap_hub, dir.root / "test-tap.jsonl");
   // Converge before saying ready, so a script that runs `get pods` next sees them.
   controllers.start();
   kubelet.start();
@@ -487,7 +485,6 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // goes (publish() into a closed hub is harmless).
   tap_hub.on_targets_changed({});
   tap_hub.close();
-  test_tap.reset();
   controllers.stop();
   builder.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.

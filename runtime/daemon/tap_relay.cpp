@@ -1,9 +1,5 @@
 #include "runtime/daemon/tap_relay.h"
 
-#include <cstdio>
-#include <cstdlib>
-
-#include "runtime/core/oplog.h"
 #include "runtime/manifest/json.h"
 
 namespace ticketctl::daemon {
@@ -65,57 +61,6 @@ net::ExchangeObserver relay_publisher(tap::Hub& hub, const TapPeers& peers) {
   o.want_bodies = [&hub] { return hub.wants_bodies(); };
   o.body_limit = tap::kBodyLimit;
   return o;
-}
-
-}  // namespace ticketctl::daemon
-
-namespace ticketctl::daemon {
-
-std::unique_ptr<TestTapRecorder> TestTapRecorder::from_environment(tap::Hub& hub,
-                                                                   std::filesystem::path file) {
-  const char* text = std::getenv("TICKETCTL_TEST_TAP");
-  if (text == nullptr || *text == '\0') return nullptr;
-  Result<tap::Target> target = tap::parse_target(text, "default");
-  if (!target.ok()) {
-    oplog::error("tap", "TICKETCTL_TEST_TAP: {}", target.error().message);
-    return nullptr;
-  }
-  std::unique_ptr<TestTapRecorder> r(new TestTapRecorder);
-  r->sub_ = hub.subscribe(target.value(), true);
-  r->thread_ = std::thread([sub = r->sub_, stop = &r->stop_, file = std::move(file)] {
-    while (!stop->load() && !sub->closed()) {
-      std::string lines;
-      for (const tap::Exchange& e : sub->wait(std::chrono::milliseconds(100))) {
-        Json j{{"via", e.via == tap::Exchange::Via::Relay ? "relay" : "ingress"},
-               {"http", e.http},
-               {"source_pod", e.source.pod},
-               {"source_workload", e.source.workload},
-               {"destination_pod", e.destination.pod},
-               {"destination_workload", e.destination.workload},
-               {"service", e.destination.service},
-               {"method", e.method},
-               {"host", e.host},
-               {"path", e.path},
-               {"status", e.status},
-               {"request_bytes", e.request_bytes},
-               {"response_bytes", e.response_bytes},
-               {"request_body", e.request_body},
-               {"response_body", e.response_body}};
-        lines += j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
-      }
-      if (lines.empty()) continue;
-      std::FILE* f = std::fopen(file.c_str(), "a");
-      if (f == nullptr) continue;
-      std::fwrite(lines.data(), 1, lines.size(), f);
-      std::fclose(f);
-    }
-  });
-  return r;
-}
-
-TestTapRecorder::~TestTapRecorder() {
-  stop_ = true;
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace ticketctl::daemon

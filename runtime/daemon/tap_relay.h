@@ -6,10 +6,6 @@
 // Threads: tap_selection() under the store's lock (it reads pods); the observer's report runs
 // on the relay's loop threads and only reads TapPeers' snapshot and publishes (never blocks).
 
-#include <atomic>
-#include <filesystem>
-#include <memory>
-#include <thread>
 #include <vector>
 
 #include "runtime/daemon/tap_peers.h"
@@ -32,30 +28,5 @@ tap::Exchange relay_exchange(net::ObservedExchange&& seen, const TapPeers& peers
 // Where the service proxy reports: published to `hub` while anybody taps, bodies captured while
 // a subscription wants them. `hub` and `peers` must outlive the proxy.
 net::ExchangeObserver relay_publisher(tap::Hub& hub, const TapPeers& peers);
-
-}  // namespace ticketctl::daemon
-
-namespace ticketctl::daemon {
-
-// Test-only hook (until the API's tap endpoint serves subscriptions): with
-// TICKETCTL_TEST_TAP=<target> in the control plane's environment ("deploy/NAME", "svc/NAME",
-// "pod/NAME" in namespace default, or "all"), the control plane holds one subscription with
-// bodies for its whole life and appends each exchange as one JSON line to `file`. Integration
-// tests read that file; nothing else should set the variable.
-class TestTapRecorder {
- public:
-  // Null when the variable is unset or names no valid target (then an error is logged).
-  static std::unique_ptr<TestTapRecorder> from_environment(tap::Hub& hub,
-                                                           std::filesystem::path file);
-  ~TestTapRecorder();
-  TestTapRecorder(const TestTapRecorder&) = delete;
-  TestTapRecorder& operator=(const TestTapRecorder&) = delete;
-
- private:
-  TestTapRecorder() = default;
-  std::shared_ptr<tap::Hub::Subscription> sub_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 }  // namespace ticketctl::daemon

@@ -5,9 +5,9 @@
 # library) reads one large HTTP body, by Service name and by the server pod's IP:
 #   - untapped: by name is balanced at connect time (straight to the pod, nothing added), so it
 #     should match the pod IP;
-#   - tapped: the same control plane restarted with a tap on the client's Deployment (the
-#     control plane's test hook TICKETCTL_TEST_TAP, until the API serves subscriptions), so by
-#     name crosses the observing relay, which parses the response and publishes the exchange.
+#   - tapped: while `ticketctl tap deploy/bench-client -o json` runs in the background, so by
+#     name crosses the observing relay, which parses the response and publishes the exchange
+#     (the tap's output goes to a file).
 # Each path ROUNDS times, interleaved; medians (and best runs) in MB/s. Prints figures; never
 # pass/fail.
 #
@@ -112,14 +112,19 @@ results="$work/results"
 : >"$results"
 echo "# $(date -u +%FT%TZ) $(uptime)"
 echo "# ${mib} MiB per read, ${rounds} rounds"
+start
+tap_pid=""
+stop_tap() { [ -n "$tap_pid" ] && kill "$tap_pid" 2>/dev/null && wait "$tap_pid" 2>/dev/null; tap_pid=""; }
+trap 'stop_tap; cleanup' EXIT
 for mode in untapped tapped; do
   if [ "$mode" = tapped ]; then
-    tc down >/dev/null
-    export TICKETCTL_TEST_TAP=deploy/bench-client
-  fi
-  start
-  if [ "$mode" = tapped ]; then
-    grep -q '^tapped ' "$state/net/table" || { echo "tap_up: the table names no tapped pod" >&2; exit 1; }
+    tc tap deploy/bench-client -o json >"$work/tap.out" 2>"$work/tap.err" &
+    tap_pid=$!
+    for _ in $(seq 200); do
+      grep -q '^tapped ' "$state/net/table" 2>/dev/null && break
+      sleep 0.1
+    done
+    grep -q '^tapped ' "$state/net/table" || { echo "tap_up: the table names no tapped pod" >&2; cat "$work/tap.err" >&2; exit 1; }
   fi
   for round in $(seq "$rounds"); do
     for path in service podip; do
@@ -129,11 +134,9 @@ for mode in untapped tapped; do
       echo "$mode-$path $mb" >>"$results"
     done
   done
-  if [ "$mode" = tapped ]; then
-    echo "# exchanges the tap published: $(wc -l <"$state/test-tap.jsonl" 2>/dev/null || echo 0)"
-  fi
 done
-unset TICKETCTL_TEST_TAP
+stop_tap
+echo "# exchanges the tap printed: $(wc -l <"$work/tap.out")"
 
 awk '
   function median(k,   n, i, j, t, v) {
