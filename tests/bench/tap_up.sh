@@ -114,7 +114,13 @@ echo "# $(date -u +%FT%TZ) $(uptime)"
 echo "# ${mib} MiB per read, ${rounds} rounds"
 start
 tap_pid=""
-stop_tap() { [ -n "$tap_pid" ] && kill "$tap_pid" 2>/dev/null && wait "$tap_pid" 2>/dev/null; tap_pid=""; }
+stop_tap() {
+  if [ -n "$tap_pid" ]; then
+    kill "$tap_pid" 2>/dev/null || true
+    wait "$tap_pid" 2>/dev/null || true  # 143: ended by our SIGTERM
+  fi
+  tap_pid=""
+}
 trap 'stop_tap; cleanup' EXIT
 for mode in untapped tapped; do
   if [ "$mode" = tapped ]; then
