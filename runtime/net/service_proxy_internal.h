@@ -41,6 +41,8 @@ constexpr size_t kObservedBufferSize = 128 << 10;
 // An observed flow splices what the observer need not see only from this many bytes on: short
 // bodies are not worth the pipe's system calls.
 constexpr uint64_t kSpliceSkipAtLeast = 64 << 10;
+// ...through a larger pipe: the observed loop also parses, so fewer, larger splices pay.
+constexpr int kObservedPipeSize = 1 << 20;
 
 struct SockAddr {
   sockaddr_storage ss{};

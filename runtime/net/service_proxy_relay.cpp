@@ -105,7 +105,7 @@ bool Flow::relay_observed(int src, int dst, std::atomic<uint64_t>& counter) {
         if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
           pipe_r = fds[0];
           pipe_w = fds[1];
-          ::fcntl(pipe_w, F_SETPIPE_SZ, kPipeSize);
+          ::fcntl(pipe_w, F_SETPIPE_SZ, kObservedPipeSize);
         }
       }
       if (skip >= kSpliceSkipAtLeast && pipe_w >= 0) {
