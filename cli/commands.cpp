@@ -107,6 +107,12 @@ constexpr Verb kVerbs[] = {
      attach_exec,
      "ticketctl exec posts-depl-7c9d8f6b5-x2k4q -- env\n"
      "ticketctl exec -it deploy/posts-depl -- sh"},
+    {"tap", "Watch live HTTP exchanges to a Service, Deployment, pod or the ingress", attach_tap,
+     "ticketctl tap                                  # everything the ingress and the relay see\n"
+     "ticketctl tap ingress\n"
+     "ticketctl tap svc/query-srv\n"
+     "ticketctl tap deploy/event-bus-depl --body -o json\n"
+     "ticketctl tap ingress -o json --max 1          # scripts: the next request, then exit"},
     {"dashboard", "Print (or open) the URL of the control plane's live web UI", attach_dashboard,
      "ticketctl dashboard\n"
      "ticketctl dashboard --open"},

@@ -48,6 +48,7 @@ Handler attach_explain(CLI::App& verb);
 Handler attach_wait(CLI::App& verb);
 Handler attach_test(CLI::App& verb);
 Handler attach_logs(CLI::App& verb);
+Handler attach_tap(CLI::App& verb);
 Handler attach_port_forward(CLI::App& verb);
 Handler attach_exec(CLI::App& verb);
 Handler attach_build(CLI::App& verb);

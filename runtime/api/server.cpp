@@ -8,6 +8,7 @@
 
 #include "runtime/api/stream_front.h"
 #include "runtime/api/streaming.h"
+#include "runtime/api/tap_stream.h"
 #include "runtime/api/tls.h"
 #include "runtime/core/limits.h"
 #include "runtime/logs/pod_logs.h"
@@ -176,6 +177,8 @@ Result<int> ApiServer::start() {
                [this](const httplib::Request& req, httplib::Response& res) {
                  serve_pod_log(req, res, store_, options_.pods_dir, stopping_);
                });
+  if (options_.tap)
+    add_tap_routes(*server_, *options_.tap, options_.on_tap_opened, open_taps_, stopping_);
   server_->Get(
       ".*", [serve](const httplib::Request& req, httplib::Response& res) { serve(req, res, {}); });
   const auto with_body = [serve](const httplib::Request& req, httplib::Response& res,

@@ -21,6 +21,10 @@ namespace httplib {
 class Server;
 }
 
+namespace ticketctl::tap {
+class Hub;
+}
+
 namespace ticketctl::api {
 
 class StreamBackend;
@@ -35,6 +39,12 @@ struct ServerOptions {
   // Where the kubelet keeps container logs (<pods_dir>/<ns>_<pod>_<uid>/<container>/N.log), for
   // /api/v1/namespaces/NS/pods/NAME/log.
   std::filesystem::path pods_dir;
+  // The traffic tap's stream, served at /apis/ticketctl.dev/v1/.../tap (tap_stream.h); null:
+  // not served. Must outlive stop().
+  tap::Hub* tap = nullptr;
+  // Runs on the worker that opened a tap, once it is subscribed and before its SUBSCRIBED line
+  // goes out (the control plane names the pods' addresses afresh).
+  std::function<void()> on_tap_opened;
 };
 
 class ApiServer {
@@ -66,7 +76,8 @@ class ApiServer {
   std::unique_ptr<StreamFront> front_;
   std::unique_ptr<ApiHandler> handler_;
   WatchHub watches_;
-  std::atomic<bool> stopping_{false};  // ends followed pods/log streams
+  std::atomic<bool> stopping_{false};  // ends followed pods/log streams and taps
+  std::atomic<int> open_taps_{0};
   std::thread thread_;
 };
 

@@ -25,6 +25,8 @@
 #include "runtime/daemon/controller_loop.h"
 #include "runtime/daemon/gate.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/daemon/tap_peers.h"
+#include "runtime/daemon/tap_relay.h"
 #include "runtime/daemon/up_report.h"
 #include "runtime/dashboard/server.h"
 #include "runtime/net/allocator.h"
@@ -33,6 +35,7 @@
 #include "runtime/net/node_ports.h"
 #include "runtime/store/shared.h"
 #include "runtime/supervisor/kubelet.h"
+#include "runtime/tap/tap.h"
 
 namespace ticketctl::daemon {
 namespace fs = std::filesystem;
@@ -292,26 +295,49 @@ int run_control_plane(const ControlPlaneOptions& o) {
     if (resource != "services") return true;
     return net::admit_service(s, range, object, old);
   });
+  // The traffic tap's stream: the ingress and the observing relay publish, the API and the
+  // dashboard read. Declared before them all (the proxy's loops publish until they stop), so it
+  // is destroyed after every one has stopped.
+  tap::Hub tap_hub;
+  TapPeers tap_peers;
   net::ServiceProxy service_proxy(1);
+  service_proxy.set_observer(relay_publisher(tap_hub, tap_peers));
   net::Dataplane dataplane(service_proxy, kubelet_options.net_table);
-  IngressService ingress(dir, o.project, dataplane);
+  IngressService ingress(dir, o.project, dataplane, &tap_hub, &tap_peers);
   // The Node and the `kubernetes` Service; declared first, so it outlives the controller thread.
   ClusterObjects cluster_objects;
   ControllerLoop controllers(shared, dataplane, ingress, node_ports.value().get(),
                              [&kubelet] { kubelet.wake(); });
   controllers_ptr = &controllers;
   controllers.keep(&cluster_objects);
+  controllers.follow_taps(&tap_hub, &tap_peers);
+  // A tap that starts or ends re-plans the network at once (the subscriber's thread only wakes).
+  tap_hub.on_targets_changed([&controllers] { controllers.wake_network(); });
+  // A new tap names pods from a fresh directory at once (its first exchange may follow within
+  // microseconds of its SUBSCRIBED line), and the controllers' rounds keep it fresh after that.
+  const auto on_tap_opened = [&shared, &tap_peers, &controllers] {
+    tap_peers.rebuild(*shared.lock());
+    controllers.wake();
+  };
   // The API reports every write, also an apply that changed nothing: only a committed change
   // (the store's observer saw one) wakes the controllers and the kubelet.
   std::atomic<bool> store_changed{false};
-  api::ApiServer server(shared,
-                        [&controllers, &kubelet, &store_changed] {
-                          if (!store_changed.exchange(false)) return;
-                          controllers.wake();
-                          kubelet.wake();
-                        },
-                        {tls.value().server_cert, tls.value().server_key, token.value(),
-                         "127.0.0.1", 0, kubelet_options.pods_dir});
+  api::ServerOptions api_options{tls.value().server_cert,
+                                 tls.value().server_key,
+                                 token.value(),
+                                 "127.0.0.1",
+                                 0,
+                                 kubelet_options.pods_dir,
+                                 &tap_hub,
+                                 on_tap_opened};
+  api::ApiServer server(
+      shared,
+      [&controllers, &kubelet, &store_changed] {
+        if (!store_changed.exchange(false)) return;
+        controllers.wake();
+        kubelet.wake();
+      },
+      std::move(api_options));
   shared.lock()->set_observer([&server, &store_changed](const store::Event& e) {
     server.publish(e);
     store_changed = true;
@@ -340,8 +366,9 @@ int run_control_plane(const ControlPlaneOptions& o) {
       if (has_error_line({line})) errors.push_back(std::move(line));
     return errors;
   };
-  dashboard::DashboardServer dashboard(*server.handler(), server.watches(), shared,
-                                       {token.value(), kubelet_options.pods_dir, error_lines});
+  dashboard::DashboardServer dashboard(
+      *server.handler(), server.watches(), shared,
+      {token.value(), kubelet_options.pods_dir, error_lines, 0, &tap_hub, on_tap_opened});
   if (Result<int> dashboard_port = dashboard.start(); dashboard_port.ok()) {
     if (Result<bool> w = write_private_file(dir.dashboard(),
                                             Json{{"port", dashboard_port.value()}}.dump() + "\n");
@@ -454,6 +481,10 @@ int run_control_plane(const ControlPlaneOptions& o) {
   // No API any more: clients (`status`) must not take this control plane for a serving one.
   fs::remove(dir.apiserver(), ec);
   ingress.stop();
+  // Nothing reads any more; the relay's observing listeners may still report until the proxy
+  // goes (publish() into a closed hub is harmless).
+  tap_hub.on_targets_changed({});
+  tap_hub.close();
   controllers.stop();
   builder.stop();
   // Every pod stops in parallel; this returns once all their processes are gone.

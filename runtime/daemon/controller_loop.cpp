@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "runtime/daemon/tap_relay.h"
 #include "runtime/events/events.h"
 
 namespace ticketctl::daemon {
@@ -49,6 +50,14 @@ void ControllerLoop::wake() {
   cv_.notify_one();
 }
 
+void ControllerLoop::wake_network() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    network_dirty_ = true;
+  }
+  cv_.notify_one();
+}
+
 void ControllerLoop::stop() {
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -72,7 +81,14 @@ net::DataplanePlan ControllerLoop::plan_network(store::Store& store) {
       }
     }
   }
-  net::DataplanePlan plan = net::Dataplane::plan(store, foreign_ports_);
+  net::TapSelection taps;
+  if (tap_hub_ && tap_peers_) {
+    if (std::vector<tap::Target> targets = tap_hub_->targets(); !targets.empty()) {
+      tap_peers_->rebuild(store);
+      taps = tap_selection(targets, store, *tap_peers_);
+    }
+  }
+  net::DataplanePlan plan = net::Dataplane::plan(store, foreign_ports_, taps);
   // Routing problems belong to their Ingress, as ingress-nginx reports them: Warning events.
   for (std::string& w : ingress_.update(store)) {
     const size_t slash = w.find('/'), colon = w.find(": ");
@@ -106,12 +122,16 @@ void ControllerLoop::converge() {
     writes += n;
     if (n == 0) break;
   }
+  apply_network();
+  if (writes > 0 && after_write_) after_write_();
+}
+
+void ControllerLoop::apply_network() {
   const net::DataplanePlan plan = plan_network(*store_.lock());
   // Listeners and the name table change outside the lock; problems become Warning events.
   const std::vector<net::PortProblem> problems = dataplane_.apply(plan);
   for (const std::string& w : plan.warnings) repeated_.write(oplog::Level::Warn, "dataplane", w);
   report_port_problems(problems);
-  if (writes > 0 && after_write_) after_write_();
 }
 
 // A Service port that is not served is said once, on stderr and as a Warning event on the
@@ -149,11 +169,19 @@ void ControllerLoop::run() {
       cv_.wait_for(l,
                    std::min<std::chrono::milliseconds>(std::chrono::seconds(5),
                                                        deployments_.requeue_after()),
-                   [this] { return dirty_ || stopping_; });
+                   [this] { return dirty_ || network_dirty_ || stopping_; });
       if (stopping_) return;
+      if (network_dirty_ && !dirty_) {
+        // A tap started or ended: only the network changes, and at once.
+        network_dirty_ = false;
+        l.unlock();
+        apply_network();
+        continue;
+      }
       cv_.wait_until(l, last_round + kMinRound, [this] { return stopping_; });
       if (stopping_) return;
       dirty_ = false;
+      network_dirty_ = false;
     }
     last_round = std::chrono::steady_clock::now();
     converge();

@@ -18,9 +18,11 @@
 #include "runtime/core/oplog.h"
 #include "runtime/daemon/cluster_objects.h"
 #include "runtime/daemon/ingress.h"
+#include "runtime/daemon/tap_peers.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/net/node_ports.h"
 #include "runtime/store/shared.h"
+#include "runtime/tap/tap.h"
 
 namespace ticketctl::daemon {
 
@@ -36,6 +38,16 @@ class ControllerLoop {
   // Converges once on the calling thread, then keeps converging in the background.
   void start();
   void wake();
+  // Re-plans only the network (no controller passes), at once rather than after the 100 ms
+  // between rounds: a tap that starts or ends must reach new connects within 100 ms. Cheap
+  // enough for the tap hub's on_targets_changed, which runs on the subscriber's thread.
+  void wake_network();
+  // Before start(): while `hub` has subscriptions, plan_network routes their targets through
+  // the observing relay, and keeps `peers` current (rebuilt each time, under the lock).
+  void follow_taps(tap::Hub* hub, TapPeers* peers) {
+    tap_hub_ = hub;
+    tap_peers_ = peers;
+  }
   // Before start(): each round puts back the cluster's built-in objects when deleted.
   void keep(ClusterObjects* objects) { cluster_objects_ = objects; }
   void stop();
@@ -47,6 +59,7 @@ class ControllerLoop {
 
  private:
   void converge();
+  void apply_network();
   void report_port_problems(const std::vector<net::PortProblem>& problems);
   void run();
 
@@ -65,9 +78,11 @@ class ControllerLoop {
   // most once a minute with how many were held back.
   oplog::RateLimited repeated_;
   std::set<net::PortProblem> port_problems_;  // controller thread only
+  tap::Hub* tap_hub_ = nullptr;
+  TapPeers* tap_peers_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool dirty_ = false, stopping_ = false;
+  bool dirty_ = false, network_dirty_ = false, stopping_ = false;
   std::thread thread_;
 };
 

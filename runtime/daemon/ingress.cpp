@@ -66,12 +66,14 @@ class IngressRouting final : public ingress::Routing {
 }  // namespace
 
 IngressService::IngressService(const StateDir& dir, const project::Config& config,
-                               net::Dataplane& dataplane)
+                               net::Dataplane& dataplane, tap::Hub* tap, const TapPeers* peers)
     : dir_(dir),
       config_(config),
       dataplane_(dataplane),
       table_(std::make_shared<const ingress::RouteTable>()),
-      backends_(dataplane.backends()) {
+      backends_(dataplane.backends()),
+      tap_(peers ? tap : nullptr),
+      peers_(peers) {
   dataplane_.on_backends([this](std::shared_ptr<const net::ServiceBackends> backends) {
     std::lock_guard lock(routing_mu_);
     if (*backends == *backends_) return;
@@ -103,7 +105,20 @@ Result<IngressPorts> IngressService::start() {
   log_options.file = dir_.root / "ingress" / "access.log";
   access_log_ = std::make_unique<AccessLog>(std::move(log_options));
   access_log_->start();
-  hooks.access_log = [log = access_log_.get()](const ingress::AccessLogEntry& e) { log->write(e); };
+  hooks.access_log = [log = access_log_.get(), hub = tap_,
+                      peers = peers_](const ingress::AccessLogEntry& e) {
+    log->write(e);
+    // `captured`: somebody tapped when the request began (the capture hook below).
+    if (hub && e.captured) hub->publish(tap_exchange(e, *peers));
+  };
+  if (tap_) {
+    // Asked once per request: with nobody tapping, this relaxed load is all the tap costs.
+    hooks.capture = [hub = tap_] {
+      if (!hub->active()) return ingress::Capture::None;
+      return hub->wants_bodies() ? ingress::Capture::Bodies : ingress::Capture::Headers;
+    };
+    hooks.body_limit = tap::kBodyLimit;
+  }
   {
     std::lock_guard lock(routing_mu_);
     proxy_ = std::make_unique<ingress::IngressProxy>(options, std::move(hooks));
@@ -226,6 +241,38 @@ void IngressService::stop() {
   // After the proxy: every request it finished has been handed to the log, which writes it all.
   if (access_log_) access_log_->stop();
   access_log_.reset();
+}
+
+tap::Exchange tap_exchange(const ingress::AccessLogEntry& e, const TapPeers& peers) {
+  tap::Exchange x;
+  x.time = e.time;
+  x.via = tap::Exchange::Via::Ingress;
+  x.http = true;
+  x.source = peers.at(e.client, e.client_port);
+  // "ip:port" of the endpoint that answered; empty when the ingress answered itself (404...).
+  if (const size_t colon = e.upstream.rfind(':'); colon != std::string::npos) {
+    const unsigned long port = std::strtoul(e.upstream.c_str() + colon + 1, nullptr, 10);
+    x.destination = peers.at(e.upstream.substr(0, colon), static_cast<uint16_t>(port));
+  }
+  // The controller loop renames addresses after pods change; until it has, the proxy's own
+  // record of the endpoint's pod is right.
+  if (x.destination.pod.empty() && !e.pod.empty()) {
+    x.destination.pod = e.pod;
+    x.destination.workload = peers.workload_of(e.pod);
+  }
+  x.destination.service = e.service;
+  x.method = e.method;
+  x.host = e.host;
+  x.path = e.path;
+  x.status = e.status;
+  x.latency_ms = e.duration_ms;
+  x.request_bytes = e.bytes_in;
+  x.response_bytes = e.bytes_out;
+  x.request_headers = e.request_headers;
+  x.response_headers = e.response_headers;
+  x.request_body = e.request_body;
+  x.response_body = e.response_body;
+  return x;
 }
 
 Result<IngressPorts> read_ingress_ports(const StateDir& dir) {

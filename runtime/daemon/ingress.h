@@ -19,11 +19,13 @@
 
 #include "runtime/daemon/access_log.h"
 #include "runtime/daemon/state_dir.h"
+#include "runtime/daemon/tap_peers.h"
 #include "runtime/ingress/proxy.h"
 #include "runtime/ingress/router.h"
 #include "runtime/net/dataplane.h"
 #include "runtime/project/config.h"
 #include "runtime/store/store.h"
+#include "runtime/tap/tap.h"
 
 namespace ticketctl::daemon {
 
@@ -34,7 +36,10 @@ struct IngressPorts {
 
 class IngressService {
  public:
-  IngressService(const StateDir& dir, const project::Config& config, net::Dataplane& dataplane);
+  // `tap` and `peers` (both or neither; they must outlive stop()): every request is also
+  // published to the traffic tap while somebody taps, with its source and destination named.
+  IngressService(const StateDir& dir, const project::Config& config, net::Dataplane& dataplane,
+                 tap::Hub* tap = nullptr, const TapPeers* peers = nullptr);
   ~IngressService();
   // Binds the listeners (ticketctl.yaml `ingress:`, overridden by $TICKETCTL_INGRESS_HTTP and
   // $TICKETCTL_INGRESS_HTTPS) and writes <state>/ingress.json with the bound ports.
@@ -64,7 +69,14 @@ class IngressService {
   std::map<std::string, ingress::CertificatePem, std::less<>> secret_certs_;  // host -> PEM
   std::map<std::string, ingress::CertificatePem, std::less<>> issued_;
   std::unique_ptr<AccessLog> access_log_;
+  tap::Hub* tap_;
+  const TapPeers* peers_;
 };
+
+// A request of the ingress as the tap shows it: from the client (a pod, when one called the
+// ingress) to the pod that answered, through the route's Service. `peers` names the addresses;
+// the proxy's own pod name stands in for one it does not know yet.
+tap::Exchange tap_exchange(const ingress::AccessLogEntry& e, const TapPeers& peers);
 
 // Reads <state>/ingress.json: where a running control plane's ingress listens.
 Result<IngressPorts> read_ingress_ports(const StateDir& dir);

@@ -14,6 +14,7 @@ ticketctl_module(dashboard
     dashboard/views.cpp
     dashboard/logs.cpp
     dashboard/server.cpp
+    dashboard/traffic.cpp
     ${TICKETCTL_DASHBOARD_EMBEDDED}
   PUBLIC runtime_api runtime_store runtime_manifest runtime_core
-  PRIVATE runtime_logs PkgConfig::HTTPLIB)
+  PRIVATE runtime_tap runtime_logs PkgConfig::HTTPLIB)

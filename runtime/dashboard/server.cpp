@@ -12,6 +12,7 @@
 #include "runtime/core/oplog.h"
 #include "runtime/dashboard/auth.h"
 #include "runtime/dashboard/logs.h"
+#include "runtime/dashboard/traffic.h"
 
 namespace ticketctl::dashboard {
 namespace {
@@ -66,7 +67,8 @@ DashboardServer::~DashboardServer() {
 Result<int> DashboardServer::start() {
   server_ = std::make_unique<httplib::Server>();
   server_->set_tcp_nodelay(true);
-  // Two event streams per open page hold a worker each; room for a few pages and their requests.
+  // Two event streams per open page hold a worker each (three with the Traffic view open); room
+  // for a few pages and their requests.
   server_->new_task_queue = [] { return new httplib::ThreadPool(12); };
   server_->set_payload_max_length(kMaxActionBody);
   int port = options_.port;
@@ -246,6 +248,9 @@ void DashboardServer::routes() {
           return sink.is_writable();
         });
   });
+
+  if (options_.tap)
+    add_traffic_route(*server_, *options_.tap, options_.on_tap_opened, open_traffic_, stopping_);
 
   // Every pod's log as one stream of [pod, line] batches.
   server_->Get("/api/logs", [this](const httplib::Request& req, httplib::Response& res) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,10 @@ namespace httplib {
 class Server;
 }
 
+namespace ticketctl::tap {
+class Hub;
+}
+
 namespace ticketctl::dashboard {
 
 class Auth;
@@ -33,6 +38,9 @@ struct DashboardOptions {
   std::filesystem::path pods_dir;  // the kubelet's container logs, for the merged log stream
   LogSource logs;                  // a run's error lines, for the last crash's
   int port = 0;                    // 0: the kernel picks one
+  // The traffic tap, for the Traffic view (traffic.h); null: the view says the tap is off.
+  tap::Hub* tap = nullptr;
+  std::function<void()> on_tap_opened;  // as the API's (api/server.h)
 };
 
 class DashboardServer {
@@ -60,6 +68,7 @@ class DashboardServer {
   std::unique_ptr<Auth> auth_;
   std::unique_ptr<httplib::Server> server_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> open_traffic_{0};
   std::thread thread_;
 };
 

@@ -63,7 +63,8 @@ using boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kChunk = 32 * 1024;  // relay buffer per direction
+constexpr std::size_t kChunk = 32 * 1024;          // relay buffer per direction
+constexpr std::size_t kTapHeaderBytes = 8 * 1024;  // header bytes kept per message for the tap
 constexpr auto kNever = Clock::time_point::max();
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::seconds kPoolSweep{1};  // how often idle upstream connections are checked
@@ -342,14 +343,16 @@ enum class Framing { none, length, chunked, until_close };
 template <class Stream>
 class Session {
  public:
-  Session(Impl& impl, Worker& w, Stream& stream, bool secure, int listen_port, std::string peer)
+  Session(Impl& impl, Worker& w, Stream& stream, bool secure, int listen_port, std::string peer,
+          uint16_t peer_port)
       : impl_(impl),
         opt_(impl.opt),
         w_(w),
         s_(stream),
         secure_(secure),
         listen_port_(listen_port),
-        peer_(std::move(peer)) {
+        peer_(std::move(peer)),
+        peer_port_(peer_port) {
     rec_.client = &lowest(s_);
   }
 
@@ -579,6 +582,38 @@ class Session {
     log_.status = 0;
     log_.bytes_in = log_.bytes_out = 0;
     log_.duration_ms = 0;
+    if (log_.captured) {
+      log_.captured = false;
+      log_.client_port = 0;
+      log_.service.clear();
+      log_.request_headers.clear();
+      log_.response_headers.clear();
+      log_.request_body.clear();
+      log_.response_body.clear();
+    }
+    capture_ = Capture::None;
+  }
+
+  // A message's header fields, for the tap: at most kTapHeaderBytes of them, so a reader's
+  // queue of exchanges stays small whatever the headers (up to 64 KiB here) hold.
+  template <class Fields>
+  static void keep_headers(std::vector<std::pair<std::string, std::string>>& into,
+                           const Fields& fields) {
+    std::size_t kept = 0;
+    for (const auto& f : fields) {
+      kept += f.name_string().size() + f.value().size();
+      if (kept > kTapHeaderBytes) {
+        into.emplace_back("X-Ticketctl-Tap", "more header fields were not kept");
+        return;
+      }
+      into.emplace_back(f.name_string(), f.value());
+    }
+  }
+
+  // The first body_limit bytes of a body, for the tap.
+  void keep_body(std::string& into, const char* data, std::size_t n) const {
+    if (capture_ != Capture::Bodies || into.size() >= impl_.hooks.body_limit) return;
+    into.append(data, std::min(n, impl_.hooks.body_limit - into.size()));
   }
 
   void finish_log() {
@@ -596,6 +631,11 @@ class Session {
     log_.time = std::chrono::system_clock::now();
     log_.client = peer_;
     log_.scheme = secure_ ? "https" : "http";
+    if (impl_.hooks.capture) capture_ = impl_.hooks.capture();
+    if (capture_ != Capture::None) {
+      log_.captured = true;
+      log_.client_port = peer_port_;
+    }
     started_ = Clock::now();
     is_head_ = false;
     client_version_ = 11;
@@ -640,6 +680,7 @@ class Session {
     }
     log_.method = req.method_string();
     log_.path = req.target();
+    if (capture_ != Capture::None) keep_headers(log_.request_headers, req);
     is_head_ = req.method() == http::verb::head;
     if (req.version() != 10 && req.version() != 11) {
       unread_request_bytes_ = true;
@@ -686,6 +727,11 @@ class Session {
       co_return ok;
     }
     log_.rule = match->rule;
+    if (capture_ != Capture::None) {
+      log_.service.assign(match->ns);
+      log_.service += '/';
+      log_.service += match->service;
+    }
     const RouteOptions& ro = match->options;
 
     if (!secure_ && (ro.force_ssl_redirect || (ro.ssl_redirect && match->host_has_tls)) &&
@@ -874,6 +920,7 @@ class Session {
       if (ec == http::error::need_buffer) ec = {};
       const std::size_t got = kChunk - body.size;
       log_.bytes_in += n;
+      keep_body(log_.request_body, chunk, got);
       if (ec) {
         if (ec == http::error::body_limit) co_return 413;
         if (rec_.client_timed_out) co_return 408;
@@ -1007,6 +1054,7 @@ class Session {
     auto& res = rparser_->get();
     const int status = res.result_int();
     log_.status = status;
+    if (capture_ != Capture::None) keep_headers(log_.response_headers, res);
     if (status == 101) {
       if (!upgrade) co_return co_await upstream_failure(502, "unexpected 101 from upstream", m);
       co_return co_await tunnel();
@@ -1091,6 +1139,7 @@ class Session {
           upstream_ok = false;
           break;
         }
+        keep_body(log_.response_body, chunk, got);
         const bool done = rparser_->is_done();
         std::string framing;
         std::string_view tail;
@@ -1194,6 +1243,7 @@ class Session {
   const bool secure_;
   const int listen_port_;
   const std::string peer_;
+  const uint16_t peer_port_;
   ConnRecord rec_;
   beast::flat_buffer buf_;   // client bytes read but not yet parsed (pipelined requests too)
   beast::flat_buffer ubuf_;  // upstream bytes read but not yet parsed
@@ -1213,13 +1263,14 @@ class Session {
   int client_version_ = 11;
   bool unread_request_bytes_ = false;
   AccessLogEntry log_;
+  Capture capture_ = Capture::None;  // for the tap, decided when the request's head is read
   Clock::time_point started_;
 };
 
 template <class Stream>
 asio::awaitable<void> run_session(Impl& impl, Worker& w, Stream stream, bool secure, int port,
-                                  std::string peer) {
-  Session<Stream> session(impl, w, stream, secure, port, std::move(peer));
+                                  std::string peer, uint16_t peer_port) {
+  Session<Stream> session(impl, w, stream, secure, port, std::move(peer), peer_port);
   co_await session.run();
 }
 
@@ -1242,13 +1293,16 @@ asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, b
     sock.non_blocking(true, ignored);  // for write_now()
     const auto remote = sock.remote_endpoint(ignored);
     std::string peer = ignored ? std::string() : remote.address().to_string();
+    const uint16_t peer_port = ignored ? 0 : remote.port();
     if (secure) {
       TlsStream stream(std::move(sock), *tls.fallback);
-      asio::co_spawn(*w.ioc, run_session(*this, w, std::move(stream), true, port, std::move(peer)),
-                     asio::detached);
+      asio::co_spawn(
+          *w.ioc, run_session(*this, w, std::move(stream), true, port, std::move(peer), peer_port),
+          asio::detached);
     } else {
-      asio::co_spawn(*w.ioc, run_session(*this, w, std::move(sock), false, port, std::move(peer)),
-                     asio::detached);
+      asio::co_spawn(
+          *w.ioc, run_session(*this, w, std::move(sock), false, port, std::move(peer), peer_port),
+          asio::detached);
     }
   }
 }

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "runtime/core/result.h"
 #include "runtime/ingress/route.h"
@@ -48,7 +49,23 @@ struct AccessLogEntry {
   uint64_t bytes_out = 0;  // response bytes sent to the client (header + body)
   double duration_ms = 0;  // header complete → response complete
   std::string request_id;  // X-Request-ID sent upstream
+
+  // What the traffic tap shows beyond the log line, filled only when ProxyHooks::capture asked
+  // for it when the request began (somebody taps); otherwise left empty and never touched.
+  bool captured = false;
+  uint16_t client_port = 0;
+  std::string service;  // "ns/name" of the Service the route chose
+  // As the client and the upstream sent them, up to 8 KiB of each (then a last field
+  // "X-Ticketctl-Tap: more header fields were not kept").
+  std::vector<std::pair<std::string, std::string>> request_headers;
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  // The first ProxyHooks::body_limit bytes of each body (decoded from chunked), only at
+  // Capture::Bodies.
+  std::string request_body, response_body;
 };
+
+// How much of a request the proxy keeps for the traffic tap (AccessLogEntry's last fields).
+enum class Capture { None, Headers, Bodies };
 
 using CertificatePem = std::pair<std::string, std::string>;  // certificate chain PEM, key PEM
 
@@ -97,6 +114,10 @@ class FixedRouting final : public Routing {
 
 struct ProxyHooks {
   std::function<void(const AccessLogEntry&)> access_log;  // may be empty
+  // Asked once when each request's head is read (empty → Capture::None): the traffic tap's
+  // one atomic load, so with nobody tapping a request costs nothing more.
+  std::function<Capture()> capture;
+  std::size_t body_limit = 1024;  // bytes of each body kept at Capture::Bodies
   // SNI host → certificate + key PEM (from a TLS Secret or the local CA); nullopt or an empty
   // hook → the default certificate. Called once per host; the result is cached until
   // IngressProxy::clear_certificate_cache().

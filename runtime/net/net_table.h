@@ -11,10 +11,14 @@
 //                                             a ClusterIP:port and its ready endpoints, which the
 //                                             library connects to directly (connect-time
 //                                             balancing); "-": no ready endpoint, refuse
+//   tapped <pod-ip>                           a pod a traffic tap follows: the library in that
+//                                             pod balances nothing itself, so its ClusterIP
+//                                             connects reach the (observing) relay
 //
 // Lines may come in any order; readers ignore line kinds they do not know (a library older than
-// `backends` keeps sending ClusterIP connects to the relay). A `backends` line takes precedence
-// over a `redirect` of the same ip:port. The file must be
+// `backends` keeps sending ClusterIP connects to the relay; one older than `tapped` keeps
+// balancing in a tapped pod, so the tap sees only what reaches tapped Services). A `backends`
+// line takes precedence over a `redirect` of the same ip:port, unless the pod is `tapped`. The file must be
 // replaced atomically (write a temporary file in the same directory, then rename it): running
 // pods notice the new file on their next lookup.
 
@@ -59,7 +63,8 @@ inline constexpr const char* kNetTableHeader = "# ticketctl net table v1\n";
 // entry that breaks this is left out rather than corrupting the lines after it.
 inline std::string format_net_table(const std::vector<ServiceEntry>& services,
                                     const std::vector<Redirect>& redirects,
-                                    const std::vector<BalancedPort>& balanced = {}) {
+                                    const std::vector<BalancedPort>& balanced = {},
+                                    const std::vector<std::string>& tapped = {}) {
   const auto is_field = [](const std::string& s) {
     return !s.empty() && s.find_first_of(" \t\r\n#,") == std::string::npos;
   };
@@ -91,6 +96,8 @@ inline std::string format_net_table(const std::vector<ServiceEntry>& services,
     out += "backends " + b.ip + " " + std::to_string(b.port) + " " +
            (b.client_ip_affinity ? "clientip" : "none") + " " + (eps.empty() ? "-" : eps) + "\n";
   }
+  for (const std::string& ip : tapped)
+    if (is_field(ip)) out += "tapped " + ip + "\n";
   return out;
 }
 

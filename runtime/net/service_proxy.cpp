@@ -21,6 +21,7 @@
 #include <future>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "runtime/net/service_proxy_internal.h"
@@ -52,7 +53,23 @@ struct Conn {
   const Target* current = nullptr;
   Clock::time_point deadline;
   Flow up, down;  // client → backend, backend → client
+  // Observing mode, decided at accept: the observer is made once the backend answers.
+  std::shared_ptr<const ExchangeObserver> observe;
+  std::string tag;
+  std::chrono::system_clock::time_point accepted_at;
+  std::unique_ptr<HttpObserver> observer;
 };
+
+// "ip", port of a connected socket's peer.
+std::pair<std::string, uint16_t> peer_of(int fd) {
+  SockAddr a;
+  a.len = sizeof a.ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {"", 0};
+  const uint16_t port = ntohs(a.ss.ss_family == AF_INET
+                                  ? reinterpret_cast<const sockaddr_in*>(&a.ss)->sin_port
+                                  : reinterpret_cast<const sockaddr_in6*>(&a.ss)->sin6_port);
+  return {canonical_ip(a), port};
+}
 
 }  // namespace
 
@@ -154,6 +171,12 @@ class ServiceProxy::Loop {
     c.client = fd;
     c.targets = std::move(pick.targets);
     c.start = pick.start;
+    if (pick.observer) {
+      c.observe = std::move(pick.observer);
+      c.tag = std::move(pick.tag);
+      c.accepted_at = std::chrono::system_clock::now();
+      c.listener->observed.fetch_add(1, std::memory_order_relaxed);
+    }
     epoll_event ev{};
     // Registered now, read only once relaying: bytes the client sends meanwhile wait in the
     // kernel. Edge-triggered: every event runs the pump until nothing moves.
@@ -308,8 +331,12 @@ class ServiceProxy::Loop {
       deadlines_.erase({c.deadline, c.id});
       c.relaying = true;
       c.listener->remember(c.client_ip, *c.current);
-      c.up.open();
-      c.down.open();
+      if (c.observe) {
+        start_observing(c);
+      } else {
+        c.up.open();
+        c.down.open();
+      }
     } else if (events & EPOLLERR) {
       int err = 0;
       socklen_t len = sizeof err;
@@ -324,12 +351,28 @@ class ServiceProxy::Loop {
 
   void pump(Conn& c) {
     Listener& l = *c.listener;
-    if (!c.up.relay(c.client, c.backend, l.to_backend) ||
-        !c.down.relay(c.backend, c.client, l.to_client)) {
+    const bool ok = c.observer ? c.up.relay_observed(c.client, c.backend, l.to_backend) &&
+                                     c.down.relay_observed(c.backend, c.client, l.to_client)
+                               : c.up.relay(c.client, c.backend, l.to_backend) &&
+                                     c.down.relay(c.backend, c.client, l.to_client);
+    if (!ok) {
       finish(c, true);
       return;
     }
     if (c.up.shut && c.down.shut) finish(c, false);
+  }
+
+  void start_observing(Conn& c) {
+    ObservedExchange base;
+    base.listener = c.listener->key;
+    base.tag = std::move(c.tag);
+    std::tie(base.client_ip, base.client_port) = peer_of(c.client);
+    base.backend_ip = c.current->backend.ip;
+    base.backend_port = c.current->backend.port;
+    base.time = c.accepted_at;
+    c.observer = std::make_unique<HttpObserver>(std::move(c.observe), std::move(base));
+    c.up.open_observed(c.observer.get(), true);
+    c.down.open_observed(c.observer.get(), false);
   }
 
   void abandon_attempt(Conn& c) {
@@ -354,6 +397,7 @@ class ServiceProxy::Loop {
 
   void close_conn(Conn& c, bool reset) {
     if (!c.relaying && c.backend >= 0) deadlines_.erase({c.deadline, c.id});
+    if (c.observer) c.observer->finish();
     c.up.close();
     c.down.close();
     if (reset) {
@@ -405,7 +449,8 @@ ServiceProxy::~ServiceProxy() {
 }
 
 Result<uint16_t> ServiceProxy::listen(const std::string& key, const ListenerSpec& at,
-                                      Backends backends, Affinity affinity) {
+                                      Backends backends, Affinity affinity,
+                                      const Observe& observe) {
   auto addr = parse_address(at.ip, at.port);
   if (!addr) return Error{ErrorCode::Invalid, "listener " + key + ": not an IP address: " + at.ip};
   const std::string ip = canonical_ip(*addr);
@@ -421,6 +466,8 @@ Result<uint16_t> ServiceProxy::listen(const std::string& key, const ListenerSpec
       Listener& same = *it->second;
       std::lock_guard inner(same.mu);
       same.targets = std::move(targets);
+      same.observer = observe.enabled ? observer_ : nullptr;
+      same.tag = observe.tag;
       if (same.affinity != affinity) same.sticky.clear();
       same.affinity = affinity;
       return same.port;
@@ -458,6 +505,8 @@ Result<uint16_t> ServiceProxy::listen(const std::string& key, const ListenerSpec
     l->loop = loops_[next_loop_++ % loops_.size()].get();
     l->targets = std::move(targets);
     l->affinity = affinity;
+    l->observer = observe.enabled ? observer_ : nullptr;
+    l->tag = observe.tag;
     if (it != listeners_.end()) {
       old = std::move(it->second);
       it->second = l;
@@ -468,6 +517,12 @@ Result<uint16_t> ServiceProxy::listen(const std::string& key, const ListenerSpec
   }
   if (old) old->loop->run_sync([old] { old->loop->remove_listener(old->id); });
   return l->port;
+}
+
+void ServiceProxy::set_observer(ExchangeObserver observer) {
+  auto shared = std::make_shared<const ExchangeObserver>(std::move(observer));
+  std::lock_guard lock(mu_);
+  observer_ = std::move(shared);
 }
 
 void ServiceProxy::set_backends(const std::string& key, Backends backends) {
@@ -503,6 +558,7 @@ std::optional<ListenerStats> ServiceProxy::stats(const std::string& key) const {
   s.refused = l.refused.load(std::memory_order_relaxed);
   s.bytes_to_backend = l.to_backend.load(std::memory_order_relaxed);
   s.bytes_to_client = l.to_client.load(std::memory_order_relaxed);
+  s.observed = l.observed.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -22,16 +22,24 @@
 // Half-close is relayed: a FIN from one side becomes shutdown(SHUT_WR) on the other while the
 // opposite direction keeps flowing. An error or reset on either side resets both.
 //
+// Observing (the traffic tap): a listener made with Observe{true} copies its new
+// connections through user-space buffers instead of splice() and parses HTTP/1.1 in both
+// directions (http_observer.h), reporting each exchange, or each non-HTTP connection when it
+// ends, to the proxy's ExchangeObserver on the loop's thread. Every byte is still forwarded
+// unchanged and in order. A listener switches mode for new connections only.
+//
 // Limitations: TCP over IPv4 or IPv6 only (no UDP, no SCTP); the backend sees the proxy's address
 // (127.0.0.1 for loopback backends), not the client's.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "runtime/core/result.h"
@@ -46,6 +54,37 @@ struct ListenerSpec {
   uint16_t port = 0;  // 0 = ephemeral (listen() returns the port it got)
 };
 
+// A listener's observing mode (the traffic tap); applies to the connections accepted after.
+struct Observe {
+  bool enabled = false;  // parse and report HTTP/1.1 to the proxy's ExchangeObserver
+  std::string tag;       // reported with each exchange: what the listener serves ("ns/name")
+};
+
+// One HTTP/1.1 exchange an observing listener relayed (a request and its response), or one
+// connection that was not HTTP, or the bytes after a 101 Switching Protocols (http = false).
+struct ObservedExchange {
+  std::string listener;  // the listener's key
+  std::string tag;       // its Observe::tag
+  std::string client_ip, backend_ip;
+  uint16_t client_port = 0, backend_port = 0;
+  std::chrono::system_clock::time_point time;  // request head complete / connection accepted
+  bool http = true;
+  std::string method, host, path;  // http only (path: the request target as sent)
+  int status = 0;                  // 0: no response before the connection ended
+  double latency_ms = 0;  // http: request head complete → response complete; else the connection's life
+  uint64_t request_bytes = 0;   // http: head + body as sent; else client → backend
+  uint64_t response_bytes = 0;  // http: head + body (1xx interim included); else backend → client
+  std::vector<std::pair<std::string, std::string>> request_headers, response_headers;
+  std::string request_body, response_body;  // the first body_limit bytes, when wanted
+};
+
+// Where observing listeners report. Called on the proxy's loop threads: must not block.
+struct ExchangeObserver {
+  std::function<void(ObservedExchange&&)> report;
+  std::function<bool()> want_bodies;  // asked as each message begins; null = never
+  size_t body_limit = 1024;
+};
+
 // Counters of one listener since it was created, for tests and `describe`.
 struct ListenerStats {
   uint64_t accepted = 0;          // client connections accepted
@@ -53,6 +92,7 @@ struct ListenerStats {
   uint64_t refused = 0;           // reset because no backend was listed or none accepted
   uint64_t bytes_to_backend = 0;  // payload relayed client → backend
   uint64_t bytes_to_client = 0;   // payload relayed backend → client
+  uint64_t observed = 0;          // connections accepted in observing mode
 };
 
 class ServiceProxy {
@@ -69,12 +109,16 @@ class ServiceProxy {
 
   // Creates or updates the listener `key` ("svc/default/posts-srv/4000", "nodeport/31515",
   // "pf/12") on at.ip:at.port and returns the bound port. Calling again with the same key and
-  // address (port 0 matches whatever port the listener got) only swaps backends and affinity: no
-  // rebind, existing connections untouched. A different address closes the old listener (its
+  // address (port 0 matches whatever port the listener got) only swaps backends, affinity and
+  // observing mode: no rebind, existing connections untouched. A different address closes the old listener (its
   // connections may finish) and binds the new one. Errors: Invalid (bad IP), AlreadyExists
   // (address in use), Internal (other socket errors); on error the old listener is kept.
   Result<uint16_t> listen(const std::string& key, const ListenerSpec& at, Backends backends,
-                          Affinity affinity = Affinity::None);
+                          Affinity affinity = Affinity::None, const Observe& observe = {});
+
+  // Where observing listeners report; listeners keep the observer they were given by listen(),
+  // so set it before the first listen() with `observe`.
+  void set_observer(ExchangeObserver observer);
 
   // Live update: the next accepted connection uses `backends`. Unknown keys are ignored.
   // Backends whose IP does not parse are skipped.
@@ -95,6 +139,7 @@ class ServiceProxy {
   mutable std::mutex mu_;  // guards listeners_ and next_loop_
   std::unordered_map<std::string, std::shared_ptr<Listener>> listeners_;
   size_t next_loop_ = 0;
+  std::shared_ptr<const ExchangeObserver> observer_;  // guarded by mu_
 };
 
 }  // namespace ticketctl::net

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/net/http_observer.h"
 #include "runtime/net/service_proxy.h"
 
 namespace ticketctl::net {
@@ -34,6 +35,14 @@ constexpr int kPipeSize = 256 << 10;
 constexpr uint64_t kGrowPipeAfter = 1 << 20;
 // Fallback when the process is out of descriptors for pipes: copy through user space.
 constexpr size_t kBufferSize = 64 << 10;
+// An observed connection always copies through user space (the parser reads every byte); a
+// larger buffer halves the system calls per megabyte of a bulk body.
+constexpr size_t kObservedBufferSize = 128 << 10;
+// An observed flow splices what the observer need not see only from this many bytes on: short
+// bodies are not worth the pipe's system calls.
+constexpr uint64_t kSpliceSkipAtLeast = 64 << 10;
+// ...through a larger pipe: the observed loop also parses, so fewer, larger splices pay.
+constexpr int kObservedPipeSize = 1 << 20;
 
 struct SockAddr {
   sockaddr_storage ss{};
@@ -68,6 +77,10 @@ Error socket_error(ErrorCode code, const std::string& key, const std::string& wh
 struct Flow {
   int pipe_r = -1, pipe_w = -1;
   std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;
+  HttpObserver* observer = nullptr;  // an observed connection's: shown every byte read
+  bool upstream = false;             // client → backend
+  size_t in_pipe = 0;  // observed: bytes spliced past the observer (buffer empty meanwhile)
   size_t off = 0, queued = 0;  // pipe: bytes in it; buffer: [off, queued) is pending
   bool eof = false;            // src sent FIN
   bool shut = false;           // ...and we passed it on with shutdown(dst, SHUT_WR)
@@ -75,9 +88,13 @@ struct Flow {
   bool grown = false;
 
   void open();  // a pipe, or the buffer when out of descriptors
+  void open_observed(HttpObserver* o, bool client_to_backend);  // always the buffer
   void close();
   // Moves what it can from src to dst until both would block. False on a socket error.
   bool relay(int src, int dst, std::atomic<uint64_t>& counter);
+  // The same for an observed connection: through the buffer, where the observer sees the bytes,
+  // or, for what it says it need not see (a large body's middle), spliced through a pipe.
+  bool relay_observed(int src, int dst, std::atomic<uint64_t>& counter);
 };
 
 }  // namespace proxy_detail
@@ -92,7 +109,7 @@ struct ServiceProxy::Listener {
   int fd = -1;  // after registration, touched only by `loop`'s thread
   Loop* loop = nullptr;
 
-  std::mutex mu;  // guards targets, affinity and sticky
+  std::mutex mu;  // guards targets, affinity, sticky, observer and tag
   std::shared_ptr<const proxy_detail::Targets> targets;
   Affinity affinity = Affinity::None;
   struct Sticky {
@@ -105,12 +122,18 @@ struct ServiceProxy::Listener {
   std::atomic<uint64_t> next{0};    // round-robin position
   std::atomic<uint64_t> spread{0};  // which loop gets the next accepted connection
   std::atomic<uint64_t> accepted{0}, active{0}, refused{0}, to_backend{0}, to_client{0};
+  std::atomic<uint64_t> observed{0};
+  // Set: new connections are observed and reported there (guarded by mu, like targets).
+  std::shared_ptr<const ExchangeObserver> observer;
+  std::string tag;
 
   ~Listener() { proxy_detail::close_fd(fd); }
 
   struct Pick {
     std::shared_ptr<const proxy_detail::Targets> targets;
     size_t start = 0;
+    std::shared_ptr<const ExchangeObserver> observer;  // the mode at accept time
+    std::string tag;
   };
 
   // Where a new connection from `client` starts trying (it then walks the list once).

@@ -104,7 +104,8 @@ using namespace proxy_detail;
 // Where a new connection from `client` starts trying (it then walks the list once).
 ServiceProxy::Listener::Pick ServiceProxy::Listener::pick(const std::string& client) {
   std::lock_guard lock(mu);
-  Pick p{targets, 0};
+  Pick p{targets, 0, observer, {}};
+  if (p.observer) p.tag = tag;
   if (!p.targets || p.targets->empty()) return p;
   const size_t n = p.targets->size();
   if (affinity == Affinity::ClientIP) {

@@ -186,6 +186,16 @@ std::vector<Target> Hub::targets() const {
   return out;
 }
 
+size_t Hub::subscriptions() const {
+  std::lock_guard lock(mu_);
+  return subs_.size();
+}
+
+uint64_t Hub::published() const {
+  std::lock_guard lock(mu_);
+  return next_seq_ - 1;
+}
+
 void Hub::on_targets_changed(std::function<void()> f) {
   std::lock_guard lock(mu_);
   on_targets_changed_ = std::make_shared<std::function<void()>>(std::move(f));

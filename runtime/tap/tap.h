@@ -115,6 +115,13 @@ class Hub {
   // observing relay.
   std::vector<Target> targets() const;
 
+  // How many subscriptions are open, and how many exchanges were published to them since the
+  // hub was made (a publish with nobody tapping is not counted: it did nothing). What the API
+  // reports at /apis/ticketctl.dev/v1/taps, so tests and scripts can tell "subscribed" and
+  // "nothing was published" apart without sleeping.
+  size_t subscriptions() const;
+  uint64_t published() const;
+
   // `f` runs whenever the set of targets changes (outside the hub's lock). One callback; a
   // second call replaces the first.
   void on_targets_changed(std::function<void()> f);

@@ -4,7 +4,9 @@
 //   service_bench serve PORT
 //       listens on 0.0.0.0:PORT (the pod's IP under the preload). A request byte 'p' is answered
 //       with one byte (a connect-latency probe); 'b' plus an 8-byte big-endian count is answered,
-//       on a thread of its own, with that many bytes; then the connection closes.
+//       on a thread of its own, with that many bytes; then the connection closes. An HTTP
+//       request "GET /<count> ..." is answered with a 200 whose body is <count> bytes
+//       (Content-Length; tests/bench/tap_up.sh reads it with curl through the traffic tap).
 //   service_bench client HOST PORT BYTES CONNECTS
 //       resolves HOST once (getaddrinfo: a Service name goes through the preload library), reads
 //       BYTES over one connection, then makes CONNECTS sequential connections, each connect + a
@@ -68,6 +70,36 @@ static void* send_bulk(void* arg) {
   return NULL;
 }
 
+// The HTTP answer: the request's head ("G" already read) names the body's size in its path.
+static void* send_http(void* arg) {
+  const int fd = (int)(intptr_t)arg;
+  char head[4096] = "G";
+  size_t got = 1;
+  while (got < sizeof head - 1 && strstr(head, "\r\n\r\n") == NULL) {
+    const ssize_t n = recv(fd, head + got, sizeof head - 1 - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += (size_t)n;
+    head[got] = '\0';
+  }
+  unsigned long long left = 0;
+  if (strncmp(head, "GET /", 5) == 0) left = strtoull(head + 5, NULL, 10);
+  char answer[128];
+  const int len = snprintf(answer, sizeof answer,
+                           "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\nConnection: close\r\n\r\n",
+                           left);
+  (void)!send(fd, answer, (size_t)len, MSG_NOSIGNAL);
+  static char data[CHUNK];
+  while (left > 0) {
+    const ssize_t n = send(fd, data, left < CHUNK ? left : CHUNK, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    left -= (uint64_t)n;
+  }
+  close(fd);
+  return NULL;
+}
+
 static int serve(const char* port_text) {
   const int port = atoi(port_text);
   if (port <= 0 || port > 65535) {
@@ -93,7 +125,8 @@ static int serve(const char* port_text) {
     char kind = 0;
     if (read_full(fd, &kind, 1) && kind == 'p') (void)!send(fd, &kind, 1, MSG_NOSIGNAL);
     pthread_t thread;
-    if (kind != 'b' || pthread_create(&thread, NULL, send_bulk, (void*)(intptr_t)fd) != 0) {
+    void* (*answer)(void*) = kind == 'b' ? send_bulk : kind == 'G' ? send_http : NULL;
+    if (answer == NULL || pthread_create(&thread, NULL, answer, (void*)(intptr_t)fd) != 0) {
       close(fd);
       continue;
     }

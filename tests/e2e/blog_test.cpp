@@ -3,10 +3,11 @@
 // HTTP through the built-in ingress with the Ingress rule's host (posts.com), `get`, `delete`,
 // `scale` and `logs`, then `down` — after which no process of a pod and no listening socket of
 // the app may remain. A second test drives the page in Debian's headless chromium
-// (tests/e2e/browser/blog.mjs, playwright-core).
+// (tests/e2e/browser/blog.mjs, playwright-core); a third taps the event bus (`ticketctl tap`).
 
 #include <fcntl.h>
 #include <httplib.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -455,6 +456,77 @@ TEST_F(BlogTest, PostsAndModeratedCommentsSurviveAReplacedQueryPodAndScalingThen
   for (const auto& l : listening_sockets())
     if (app_listeners.count(l)) left.insert(l);
   for (const auto& l : left) ADD_FAILURE() << "still listening after down: " << l;
+}
+
+// The traffic tap between services (issue 19): `ticketctl tap deploy/event-bus-depl --body
+// -o json` sees a post's PostCreated published by posts and delivered to the four services,
+// which cross the observing relay only while the tap runs.
+TEST_F(BlogTest, TheEventBusTapSeesAPostsPublishAndItsFourDeliveries) {
+  ASSERT_NO_FATAL_FAILURE(up());
+  const fs::path out = tmp_.path() / "tap.out", err = tmp_.path() / "tap.err";
+  std::vector<std::string> args = {TICKETCTL_BIN, "tap", "deploy/event-bus-depl", "--body",
+                                   "-o", "json", "--max", "5", "--state-dir", state_.string()};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::dup2(::open("/dev/null", O_RDONLY), 0);
+    ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
+    ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = -1;
+  // Whatever fails below, the tap does not outlive the test.
+  struct Reap {
+    pid_t pid;
+    int* status;
+    ~Reap() {
+      if (*status >= 0) return;
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{pid, &status};
+  const auto exited = [&] {
+    int ws = 0;
+    if (::waitpid(pid, &ws, WNOHANG) != pid) return false;
+    status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return true;
+  };
+  ASSERT_TRUE(eventually([&] {
+    return testing::slurp(err).find("tapping ") != std::string::npos;
+  })) << testing::slurp(err);
+  // Pods' connects go through the relay once the table names the event bus's pod.
+  ASSERT_TRUE(eventually([&] {
+    return testing::slurp(state_ / "net" / "table").find("tapped ") != std::string::npos;
+  }));
+  ASSERT_TRUE(create("/posts/create", {{"title", "Tapped"}}).is_object());
+  ASSERT_TRUE(eventually(exited)) << testing::slurp(out) << testing::slurp(err);
+  EXPECT_EQ(status, 0) << testing::slurp(err);
+  std::vector<json> seen;
+  std::istringstream lines(testing::slurp(out));
+  for (std::string line; std::getline(lines, line);) seen.push_back(json::parse(line, nullptr, false));
+  ASSERT_EQ(seen.size(), 5u) << testing::slurp(out);
+  int publishes = 0;
+  std::set<std::string> delivered_to;
+  for (const json& e : seen) {
+    ASSERT_TRUE(e.is_object()) << testing::slurp(out);
+    EXPECT_EQ(e.value("via", ""), "relay") << e;
+    EXPECT_EQ(e.value("method", ""), "POST") << e;
+    EXPECT_EQ(e.value("path", ""), "/events") << e;
+    EXPECT_EQ(e.value("status", 0), 200) << e;
+    EXPECT_NE(e.value("requestBody", "").find("PostCreated"), std::string::npos) << e;
+    if (e["destination"].value("workload", "") == "default/event-bus-depl") {
+      ++publishes;
+      EXPECT_EQ(e["source"].value("workload", ""), "default/posts-depl") << e;
+    } else {
+      EXPECT_EQ(e["source"].value("workload", ""), "default/event-bus-depl") << e;
+      delivered_to.insert(e["destination"].value("service", ""));
+    }
+  }
+  EXPECT_EQ(publishes, 1);
+  EXPECT_EQ(delivered_to.size(), 4u) << testing::slurp(out);
 }
 
 TEST_F(BlogTest, TheClientPageCreatesAPostAndAModeratedCommentInABrowser) {

@@ -30,6 +30,7 @@
 #include "runtime/manifest/json_input.h"
 #include "runtime/manifest/loader.h"
 #include "runtime/manifest/yaml_budget.h"
+#include "runtime/net/http_observer.h"
 
 namespace ticketctl {
 namespace {
@@ -294,6 +295,47 @@ TEST(Fuzz, Selectors) {
     Result<api::Selector> f = api::parse_field_selector(input);
     if (f.ok()) (void)api::matches_fields(f.value(), pod);
   });
+}
+
+// The tap's view of relayed bytes (net/http_observer): client bytes before "|||", backend bytes
+// after, each fed in uneven pieces. Whatever arrives, the reports stay within what
+// was seen: bodies cut at the limit, no more bytes than were sent, a bounded number of reports.
+TEST(Fuzz, HttpObserver) {
+  uint64_t exchanges = 0;  // mutations must still reach the parser's success paths
+  fuzz("http", [&](const std::string& input) {
+    const size_t bar = input.find("|||");
+    const std::string up = input.substr(0, bar);
+    const std::string down = bar == std::string::npos ? "" : input.substr(bar + 3);
+    std::vector<net::ObservedExchange> seen;
+    auto hooks = std::make_shared<net::ExchangeObserver>();
+    hooks->report = [&](net::ObservedExchange&& e) { seen.push_back(std::move(e)); };
+    hooks->want_bodies = [] { return true; };
+    hooks->body_limit = 16;
+    {
+      net::HttpObserver observer(hooks, {});
+      // The client's bytes first (a response cannot come before its request), in uneven
+      // pieces, then the backend's.
+      size_t step = 1;
+      for (size_t u = 0; u < up.size(); u += step, step = step % 13 + 1)
+        observer.from_client(up.data() + u, std::min(step, up.size() - u));
+      for (size_t d = 0; d < down.size(); d += step, step = step % 7 + 1)
+        observer.from_backend(down.data() + d, std::min(step, down.size() - d));
+      observer.backend_eof();
+      observer.finish();
+    }
+    ASSERT_LE(seen.size(), up.size() + 1);
+    uint64_t request_bytes = 0, response_bytes = 0;
+    for (const net::ObservedExchange& e : seen) {
+      exchanges += e.http && e.status > 0;
+      ASSERT_LE(e.request_body.size(), 16u);
+      ASSERT_LE(e.response_body.size(), 16u);
+      request_bytes += e.request_bytes;
+      response_bytes += e.response_bytes;
+    }
+    ASSERT_LE(request_bytes, up.size());
+    ASSERT_LE(response_bytes, down.size());
+  });
+  EXPECT_GT(exchanges, 100u);
 }
 
 // sinceTime and every stored time: a parsed time is in range and reads back from its own text.

@@ -269,6 +269,50 @@ TEST_F(DashboardTest, TheStateStreamSendsASnapshotAndAnotherAfterAChange) {
   EXPECT_NE(received.find("\"name\":\"web\""), std::string::npos);
 }
 
+// The Traffic view's stream: subscribed first, then a request made through the ingress after
+// the page opened it (this empty app has no Ingress: the ingress answers 404, and reports that
+// too), with its headers masked; a bad target is 400 naming it; no cookie, no stream.
+TEST_F(DashboardTest, TheTrafficStreamShowsARequestThroughTheIngress) {
+  const Browser b = sign_in();
+  httplib::Client c("127.0.0.1", b.port);
+  c.set_read_timeout(15);
+  const auto bad = c.Get("/api/traffic?target=queue/x", {{"Cookie", b.cookie}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("queue/x"), std::string::npos) << bad->body;
+  const auto anonymous = c.Get("/api/traffic");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+
+  const int ingress =
+      json::parse(testing::slurp(*state_ / "ingress.json"), nullptr, false).value("http", 0);
+  ASSERT_GT(ingress, 0);
+  std::string received;
+  bool sent = false;
+  const auto res =
+      c.Get("/api/traffic?target=ingress", {{"Cookie", b.cookie}}, [&](const char* data, size_t n) {
+        received.append(data, n);
+        if (!sent && received.find("event: subscribed") != std::string::npos) {
+          sent = true;
+          httplib::Client to_ingress("127.0.0.1", ingress);
+          to_ingress.Get("/seen-by-the-traffic-view",
+                         {{"Host", "traffic.test"}, {"Cookie", "session=not-for-the-page"}});
+        }
+        return received.find("event: exchanges") == std::string::npos;
+      });
+  ASSERT_NE(received.find("event: exchanges"), std::string::npos) << received.substr(0, 400);
+  const size_t data = received.find("data: ", received.find("event: exchanges"));
+  const json items =
+      json::parse(received.substr(data + 6, received.find('\n', data) - data - 6), nullptr, false);
+  ASSERT_TRUE(items.is_array() && !items.empty()) << received;
+  EXPECT_EQ(items[0]["path"], "/seen-by-the-traffic-view");
+  EXPECT_EQ(items[0]["host"], "traffic.test");
+  EXPECT_EQ(items[0]["status"], 404);
+  EXPECT_EQ(items[0]["via"], "ingress");
+  EXPECT_EQ(received.find("not-for-the-page"), std::string::npos) << "the Cookie is masked";
+  EXPECT_TRUE(items[0].contains("responseBody"));  // the first KiB of each body
+}
+
 TEST_F(DashboardTest, OpenHandsTheUrlToBrowserOrSaysWhyItCannot) {
   ticketctl::testing::TempDir scratch("ticketctl-dashboard-open");
   const fs::path browser = scratch.path() / "browser", seen = scratch.path() / "seen";

@@ -385,6 +385,8 @@ class IngressProxyTest : public ::testing::Test {
       std::lock_guard lock(mu_);
       log_.push_back(e);
     };
+    hooks.capture = [this] { return capture_.load(); };
+    hooks.body_limit = 16;
     hooks.certificate = [this](std::string_view host) -> std::optional<CertificatePem> {
       ++certificate_calls_;
       if (host != "secure.test") return std::nullopt;
@@ -427,6 +429,7 @@ class IngressProxyTest : public ::testing::Test {
   std::vector<AccessLogEntry> log_;
   std::function<void(const AccessLogEntry&)> access_log_;  // instead of log_, when set
   std::atomic<int> certificate_calls_{0};
+  std::atomic<Capture> capture_{Capture::None};  // what the tap asks the proxy to keep
   std::unique_ptr<IngressProxy> proxy_;
   uint16_t http_ = 0;
   int https_ = -1;
@@ -740,6 +743,73 @@ TEST_F(IngressProxyTest, Http10ClientGetsCloseDelimitedBody) {
   EXPECT_EQ(raw.substr(0, 12), "HTTP/1.1 200");
   EXPECT_EQ(lower(raw).find("transfer-encoding"), std::string::npos) << raw;
   EXPECT_EQ(raw.substr(raw.size() - 9), "\r\n\r\nhello") << raw;
+}
+
+// The traffic tap's part of the log entry: nothing while nobody taps; headers, the client's
+// port and the route's Service while somebody does; the first body_limit bytes of each body
+// (chunked decoded) only when a tap wants bodies.
+TEST_F(IngressProxyTest, KeepsHeadersAndBodiesForTheTapOnlyWhenAsked) {
+  Backend backend([](int fd) {
+    serve_http(fd, [](const Message& req) {
+      return ok_response("answer-for-" + req.target() + "-and-some-more-bytes",
+                         "Set-Cookie: s=1\r\nX-Served-By: backend\r\n");
+    });
+  });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  start();
+  const std::string chunked =
+      "POST /create HTTP/1.1\r\nHost: posts.com\r\nAuthorization: Bearer t\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n"
+      "a\r\n{\"type\":\"P\r\n12\r\nostCreated\",\"x\":1}\r\n0\r\n\r\n";
+
+  ASSERT_TRUE(roundtrip(http_, chunked));  // nobody taps
+  capture_ = Capture::Headers;
+  ASSERT_TRUE(roundtrip(http_, chunked));
+  capture_ = Capture::Bodies;
+  auto r = roundtrip(http_, chunked);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 200);
+  ASSERT_TRUE(wait_for([&] { return log().size() >= 3; }));
+  const std::vector<AccessLogEntry> entries = log();
+
+  const AccessLogEntry& untapped = entries[0];
+  EXPECT_FALSE(untapped.captured);
+  EXPECT_TRUE(untapped.request_headers.empty());
+  EXPECT_TRUE(untapped.service.empty());
+  EXPECT_EQ(untapped.client_port, 0);
+  EXPECT_EQ(untapped.status, 200);  // the log line itself is as always
+
+  const AccessLogEntry& headers = entries[1];
+  EXPECT_TRUE(headers.captured);
+  EXPECT_EQ(headers.service, "default/posts-srv");
+  EXPECT_GT(headers.client_port, 0);
+  const auto has = [](const auto& hs, const std::string& name, const std::string& value) {
+    for (const auto& [n, v] : hs)
+      if (n == name && v == value) return true;
+    return false;
+  };
+  EXPECT_TRUE(has(headers.request_headers, "Authorization", "Bearer t"));
+  EXPECT_TRUE(has(headers.request_headers, "Host", "posts.com"));
+  EXPECT_TRUE(has(headers.response_headers, "X-Served-By", "backend"));
+  EXPECT_TRUE(has(headers.response_headers, "Set-Cookie", "s=1"));
+  EXPECT_TRUE(headers.request_body.empty());
+  EXPECT_TRUE(headers.response_body.empty());
+
+  const AccessLogEntry& bodies = entries[2];
+  EXPECT_EQ(bodies.request_body, "{\"type\":\"PostCre");  // decoded, cut at body_limit
+  EXPECT_EQ(bodies.response_body, "answer-for-/crea");
+
+  // Headers are kept up to 8 KiB a message, so a tap's queue stays small.
+  std::string big;
+  for (int i = 0; i < 20; ++i)
+    big += "X-Big-" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
+  ASSERT_TRUE(roundtrip(http_, get("posts.com", "/big", big)));
+  ASSERT_TRUE(wait_for([&] { return log().size() >= 4; }));
+  const AccessLogEntry many = log()[3];
+  ASSERT_FALSE(many.request_headers.empty());
+  EXPECT_LT(many.request_headers.size(), 12u);
+  EXPECT_EQ(many.request_headers.back().first, "X-Ticketctl-Tap");
 }
 
 TEST_F(IngressProxyTest, ChunkedUploadIsStreamedWithBoundedMemory) {

@@ -202,9 +202,10 @@ class Preload : public ::testing::Test {
   // Replaces the table as the control plane does: a new file renamed over the old one.
   void write_table(const std::vector<ServiceEntry>& services,
                    const std::vector<Redirect>& redirects = {},
-                   const std::vector<BalancedPort>& balanced = {}) {
+                   const std::vector<BalancedPort>& balanced = {},
+                   const std::vector<std::string>& tapped = {}) {
     const fs::path tmp = table_.string() + ".tmp";
-    std::ofstream(tmp) << format_net_table(services, redirects, balanced);
+    std::ofstream(tmp) << format_net_table(services, redirects, balanced, tapped);
     fs::rename(tmp, table_);
   }
 
@@ -251,6 +252,15 @@ TEST(NetTableFormat, WritesBalancedPortsWithTheirEndpoints) {
       "backends 127.96.0.5 80 none 127.80.0.7:3000,127.80.0.9:3001\n"
       "backends 127.96.0.6 4000 clientip -\n"
       "backends 127.96.0.7 5000 none -\n");
+}
+
+TEST(NetTableFormat, WritesTappedPodsLast) {
+  EXPECT_EQ(format_net_table({}, {}, {{"127.96.0.5", 80, false, {{"127.80.0.7", 3000}}}},
+                             {"127.80.0.9", "bad ip", "127.80.0.3"}),
+            "# ticketctl net table v1\n"
+            "backends 127.96.0.5 80 none 127.80.0.7:3000\n"
+            "tapped 127.80.0.9\n"
+            "tapped 127.80.0.3\n");
 }
 
 TEST_F(Preload, WildcardAndLocalhostBindsGoToThePodIp) {
@@ -470,6 +480,33 @@ TEST_F(Balanced, AnEndpointThatRefusesIsSkippedBeforeTheProgramSeesAnError) {
   EXPECT_EQ(client.ask("peer web 80 nonblock"), "err connect ECONNREFUSED");
   publish({});
   EXPECT_EQ(client.ask("peer web 80 block"), "err connect ECONNREFUSED");
+}
+
+// While a tap follows a pod, the table names it `tapped`: its ClusterIP connects skip
+// connect-time balancing and reach the relay (here a server on the ClusterIP's redirect target),
+// while another pod keeps going straight to the replicas; when the line goes, so does the relay.
+TEST_F(Balanced, ATappedPodsConnectsGoToTheRelayOthersStayBalanced) {
+  const uint16_t relay_port = free_port();
+  Child relay({PRELOAD_SERVER, "relay", cluster_ip_, std::to_string(relay_port)}, {});
+  ASSERT_EQ(relay.read_line(), "listening " + cluster_ip_ + " " + std::to_string(relay_port));
+  const std::string tapped_ip = random_ip("127.80"), other_ip = random_ip("127.80");
+  const auto table = [&](std::vector<std::string> tapped) {
+    write_table({{"web", "default", {cluster_ip_}}}, {{cluster_ip_, 80, cluster_ip_, relay_port}},
+                {{cluster_ip_, 80, false, endpoints_}}, tapped);
+  };
+  table({tapped_ip});
+  Child tapped({PRELOAD_CLIENT}, pod(tapped_ip));
+  Child other({PRELOAD_CLIENT}, pod(other_ip));
+  ASSERT_EQ(tapped.read_line(), "ready");
+  ASSERT_EQ(other.read_line(), "ready");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(tapped.ask("get web 80"), "got relay");
+    EXPECT_NE(other.ask("get web 80"), "got relay");
+  }
+  table({});
+  Child untapped({PRELOAD_CLIENT}, pod(tapped_ip));  // a new process reads the table at once
+  ASSERT_EQ(untapped.read_line(), "ready");
+  for (int i = 0; i < 3; ++i) EXPECT_NE(untapped.ask("get web 80"), "got relay");
 }
 
 TEST_F(Balanced, ClientIpAffinityKeepsEveryProcessOfAPodOnOneEndpoint) {

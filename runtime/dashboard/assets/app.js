@@ -317,6 +317,106 @@ function connect() {
   logs.addEventListener('logs', (e) => addLines(JSON.parse(e.data)));
 }
 
+// --- traffic: the tap's exchanges (/api/traffic), newest first, the last TRAFFIC_ROWS -----
+// Kept to this section: the stream opens when the Traffic tab is first shown and again when
+// another target is tapped; a click on a row shows its headers and bodies in the side panel.
+const TRAFFIC_ROWS = 500;
+let traffic = [];        // newest first
+let trafficSource = null;
+let trafficFilter = '';
+const shortName = (qualified, ns) => (qualified.startsWith(`${ns}/`) ? qualified.slice(ns.length + 1) : qualified);
+function trafficEnds(x) {
+  const ns = $('#traffic-namespace').value || 'default';
+  const s = x.source, d = x.destination;
+  const from = s.pod ? shortName(s.pod, ns) : x.via === 'ingress' ? 'ingress' : `${s.ip}:${s.port}`;
+  const pod = shortName(d.pod, ns), svc = shortName(d.service, ns);
+  const to = svc ? (pod ? `${svc}/${pod}` : svc) : pod || (d.ip ? `${d.ip}:${d.port}` : '?');
+  return [from, to];
+}
+const trafficText = (x) => [...trafficEnds(x), x.method, x.path, x.host, String(x.status)].join(' ').toLowerCase();
+const kib = (n) => (n < 1024 ? `${n}B` : `${(n / 1024).toFixed(1)}KiB`);
+function trafficRow(x) {
+  const [from, to] = trafficEnds(x);
+  const http = x.kind === 'http';
+  const status = http ? (x.status || '-') : 'TCP';
+  const cls = !http ? '' : x.status >= 500 || !x.status ? 'status-bad' : x.status >= 400 ? 'status-warn' : 'status-ok';
+  return el('tr', { class: 'exchange', dataset: { seq: String(x.seq) }, onclick: () => showExchange(x) },
+    el('td', {}, x.time.slice(11, 23)), el('td', {}, from), el('td', {}, to),
+    el('td', {}, http ? `${x.method} ${x.path}` : 'connection'),
+    el('td', { class: cls }, String(status)),
+    el('td', {}, x.latencyMs < 1000 ? `${x.latencyMs.toFixed(1)}ms` : `${(x.latencyMs / 1000).toFixed(1)}s`),
+    el('td', {}, `${kib(x.requestBytes)}→${kib(x.responseBytes)}`));
+}
+function renderTraffic() {
+  const shown = trafficFilter ? traffic.filter((x) => trafficText(x).includes(trafficFilter)) : traffic;
+  $('#traffic tbody').replaceChildren(...shown.map(trafficRow));
+  $('#traffic-count').textContent = trafficFilter ? `${shown.length} of ${traffic.length}` : `${traffic.length}`;
+}
+let trafficScheduled = false;
+function trafficChanged() {
+  if (trafficScheduled) return;
+  trafficScheduled = true;
+  requestAnimationFrame(() => { trafficScheduled = false; renderTraffic(); });
+}
+function showExchange(x) {
+  const [from, to] = trafficEnds(x);
+  const headers = (hs) => hs.map((h) => `  ${h.name}: ${h.value}`).join('\n');
+  $('#yaml-title').textContent = x.kind === 'http' ? `${x.method} ${x.path} → ${x.status}` : 'connection';
+  $('#yaml-command').textContent = `${from} → ${to}`;
+  $('#yaml-text').textContent = [
+    `time: ${x.time}   via: ${x.via}   latency: ${x.latencyMs.toFixed(1)}ms`,
+    `source: ${x.source.ip}:${x.source.port} ${x.source.pod}`,
+    `destination: ${x.destination.ip}:${x.destination.port} ${x.destination.pod} (service ${x.destination.service || '-'})`,
+    '', `request headers (${x.requestBytes} bytes in all):`, headers(x.requestHeaders),
+    '', 'request body (first KiB):', x.requestBody || '(none)',
+    '', `response headers (${x.responseBytes} bytes in all):`, headers(x.responseHeaders),
+    '', 'response body (first KiB):', x.responseBody || '(none)',
+  ].join('\n');
+  $('#yaml-panel').hidden = false;
+}
+function openTraffic() {
+  if (trafficSource) trafficSource.close();
+  const target = $('#traffic-target').value.trim() || 'all';
+  const namespace = $('#traffic-namespace').value.trim() || 'default';
+  $('#traffic-command').textContent = `ticketctl tap${target === 'all' ? '' : ' ' + target}${nsFlag(namespace)}`;
+  traffic = [];
+  renderTraffic();
+  const url = `/api/traffic?${new URLSearchParams({ target, namespace })}`;
+  trafficSource = new EventSource(url);
+  trafficSource.addEventListener('subscribed', (e) => {
+    $('#traffic-count').textContent = `tapping ${JSON.parse(e.data).target}`;
+    $('#view-traffic').dataset.subscribed = 'true';
+  });
+  trafficSource.addEventListener('exchanges', (e) => {
+    traffic = JSON.parse(e.data).reverse().concat(traffic).slice(0, TRAFFIC_ROWS);
+    trafficChanged();
+  });
+  trafficSource.addEventListener('dropped', (e) =>
+    notice(`the Traffic view fell behind: ${JSON.parse(e.data).count} exchanges were dropped`));
+  const source = trafficSource;
+  source.onerror = async () => {
+    if (source.readyState !== EventSource.CLOSED) return;  // it reconnects by itself
+    // Refused (a bad target, too many views): the EventSource cannot read why; one fetch can.
+    const stop = new AbortController();
+    const res = await fetch(url, { signal: stop.signal }).catch(() => null);
+    if (res && !res.ok) {
+      const why = (await res.json().catch(() => ({}))).error || `HTTP ${res.status}`;
+      notice(`cannot tap ${target}: ${why}`, '', true);
+    }
+    stop.abort();
+  };
+}
+document.querySelector('#tabs button[data-view="traffic"]').addEventListener('click', () => {
+  if (!trafficSource) openTraffic();
+});
+$('#traffic-apply').addEventListener('click', openTraffic);
+$('#traffic-target').addEventListener('keydown', (e) => { if (e.key === 'Enter') openTraffic(); });
+let trafficTimer;
+$('#traffic-filter').addEventListener('input', (e) => {
+  clearTimeout(trafficTimer);
+  trafficTimer = setTimeout(() => { trafficFilter = e.target.value.toLowerCase(); renderTraffic(); }, 120);
+});
+
 (async () => {
   const res = await fetch('/api/session');
   if (!res.ok) {

@@ -95,8 +95,14 @@ struct tnet_pick {
   struct tnet_endpoint order[TNET_MAX_TRIES];
 };
 
-// Returns 1 and fills `out` if ip:port (network order) is a balanced ClusterIP port.
+// Returns 1 and fills `out` if ip:port (network order) is a balanced ClusterIP port. Always 0 in
+// a pod the table marks `tapped` (its connects go to the relay, which the tap observes).
 TNET_HIDDEN int tnet_table_pick(struct in_addr ip, uint16_t port, struct tnet_pick* out);
+
+// 1 if `ip` (network order) is a Service address of the table. A connect to one that is not
+// balanced goes to the relay (a tapped pod or Service, which the relay observes), and the
+// relay tells the tap's source pod by the client's address.
+TNET_HIDDEN int tnet_table_service_ip(struct in_addr ip);
 
 // --- Connect-time balancing (balance.c) ---
 

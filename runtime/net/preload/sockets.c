@@ -110,6 +110,29 @@ static int balanced(int fd, const struct sockaddr* addr, socklen_t len, struct i
   return tnet_balanced_connect(fd, addr, len, v4, port, saved_errno, result);
 }
 
+// A connect to a Service that is not balanced here (the pod or the Service is tapped) reaches
+// the relay; it leaves from the pod's own IP (the kernel would pick 127.0.0.1 on lo), so the
+// observing relay can tell which pod sent what it sees. A socket the program already bound
+// keeps its address (bind fails and is ignored). Untapped, every ClusterIP port is balanced and
+// this never runs for one.
+static void leave_from_pod_ip(int fd, int family, struct in_addr v4, int saved_errno) {
+  if (ntohl(v4.s_addr) == kLoopbackV4 || !tnet_table_service_ip(v4)) return;
+  if (family == AF_INET) {
+    struct sockaddr_in src;
+    memset(&src, 0, sizeof src);
+    src.sin_family = AF_INET;
+    src.sin_addr = tnet_pod.ip;
+    real_bind(fd, (const struct sockaddr*)&src, sizeof src);
+  } else if (accepts_mapped(fd)) {
+    struct sockaddr_in6 src;
+    memset(&src, 0, sizeof src);
+    src.sin6_family = AF_INET6;
+    set_mapped(&src.sin6_addr, tnet_pod.ip);
+    real_bind(fd, (const struct sockaddr*)&src, sizeof src);
+  }
+  errno = saved_errno;
+}
+
 TNET_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   if (!tnet_init() || addr == NULL) return real_connect(fd, addr, len);
   const int saved_errno = errno;
@@ -120,6 +143,7 @@ TNET_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
     memcpy(&in, addr, sizeof in);
     int result;
     if (balanced(fd, addr, len, in.sin_addr, in.sin_port, saved_errno, &result)) return result;
+    leave_from_pod_ip(fd, AF_INET, in.sin_addr, saved_errno);
     if (rewrite_target(in.sin_addr, in.sin_port, &to, &to_port)) {
       in.sin_addr = to;
       in.sin_port = to_port;
@@ -144,6 +168,7 @@ TNET_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
     if (candidate && is_mapped(&in6.sin6_addr) &&
         balanced(fd, addr, len, v4, in6.sin6_port, saved_errno, &result))
       return result;
+    if (candidate && is_mapped(&in6.sin6_addr)) leave_from_pod_ip(fd, AF_INET6, v4, saved_errno);
     if (candidate && rewrite_target(v4, in6.sin6_port, &to, &to_port)) {
       set_mapped(&in6.sin6_addr, to);
       in6.sin6_port = to_port;

@@ -61,6 +61,7 @@ struct snapshot {
   size_t n_balanced;
   struct tnet_endpoint* endpoints;
   size_t n_endpoints;
+  int self_tapped;  // a `tapped` line names this pod: balance nothing, the relay observes
 };
 
 static _Atomic(struct snapshot*) current;
@@ -211,6 +212,14 @@ static void parse_balanced(struct snapshot* snap, const struct token* f, size_t 
   ++snap->n_balanced;
 }
 
+// tapped <pod-ip>: only the line naming this pod matters to this process.
+static void parse_tapped(struct snapshot* snap, const struct token* f, size_t n) {
+  struct in_addr ip;
+  if (n >= 2 && tnet_pod.active && tnet_parse_ipv4(f[1].s, f[1].len, &ip) &&
+      ip.s_addr == tnet_pod.ip.s_addr)
+    snap->self_tapped = 1;
+}
+
 static void parse_table(struct snapshot* snap, const char* text, size_t len, uint64_t seed) {
   const char* line = text;
   const char* end = text + len;
@@ -222,6 +231,7 @@ static void parse_table(struct snapshot* snap, const char* text, size_t len, uin
     if (n > 0 && token_is(f[0], "svc")) parse_service(snap, f, n);
     if (n > 0 && token_is(f[0], "redirect")) parse_redirect(snap, f, n);
     if (n > 0 && token_is(f[0], "backends")) parse_balanced(snap, f, n, seed);
+    if (n > 0 && token_is(f[0], "tapped")) parse_tapped(snap, f, n);
     // Other kinds are ignored: a newer control plane may write lines this library predates.
     line = nl + 1;
   }
@@ -452,10 +462,22 @@ static size_t affinity_choice(const struct tnet_endpoint* eps, size_t n, struct 
   return best;
 }
 
+int tnet_table_service_ip(struct in_addr ip) {
+  int found = 0;
+  enter();
+  const struct snapshot* snap = atomic_load(&current);
+  for (size_t i = 0; snap != NULL && i < snap->n_addrs && !found; ++i)
+    found = snap->addrs[i].s_addr == ip.s_addr;
+  leave();
+  return found;
+}
+
 int tnet_table_pick(struct in_addr ip, uint16_t port, struct tnet_pick* out) {
   int found = 0;
   enter();
   struct snapshot* snap = atomic_load(&current);
+  // A tapped pod balances nothing: its connects go to the ClusterIP, where the relay observes.
+  if (snap != NULL && snap->self_tapped) snap = NULL;
   for (size_t i = 0; snap != NULL && i < snap->n_balanced && !found; ++i) {
     struct balanced* b = &snap->balanced[i];
     if (b->ip.s_addr != ip.s_addr || b->port != port) continue;

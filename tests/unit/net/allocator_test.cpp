@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "runtime/controllers/endpoints.h"
 #include "runtime/net/dataplane.h"
 #include "tests/support/temp_dir.h"
@@ -121,6 +123,70 @@ TEST_F(ServiceAddresses, EndpointsListReadyPodsByNamedTargetPortAndFeedTheDatapl
   EXPECT_EQ(endpoints.reconcile(), 2);
   EXPECT_FALSE(store_->get({"endpoints", "default", "web"}).ok());
   EXPECT_TRUE(store_->list("endpointslices.discovery.k8s.io", "default").empty());
+}
+
+// While a tap is active: a tapped Service's ClusterIP port leaves the preload's balancing and
+// its listener observes; a tapped pod gets a `tapped` line, every listener observes, and a
+// Service serving that pod is tapped too. With no tap the plan is the untapped one.
+TEST_F(ServiceAddresses, TapsRouteTappedServicesAndPodsThroughTheObservingRelay) {
+  ASSERT_TRUE(store_->create("services", service("web")).ok());
+  ASSERT_TRUE(store_->create("services", service("api")).ok());
+  auto pod = [](const std::string& name, const std::string& app, const std::string& ip) {
+    return Json::parse(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": ")" + name +
+                       R"(", "namespace": "default", "labels": {"app": ")" + app +
+                       R"("}}, "spec": {"containers": [{"name": "c", "image": "x", "ports":
+                       [{"name": "web", "containerPort": 3000}]}]}, "status": {"podIP": ")" +
+                       ip + R"(", "conditions": [{"type": "Ready", "status": "True"}]}})");
+  };
+  ASSERT_TRUE(store_->create("pods", pod("web-1", "web", "127.80.0.2")).ok());
+  ASSERT_TRUE(store_->create("pods", pod("api-1", "api", "127.80.0.3")).ok());
+  ASSERT_TRUE(store_->create("pods", pod("client", "none", "127.80.0.4")).ok());
+  controllers::EndpointsController endpoints(*store_);
+  endpoints.reconcile();
+  const auto observing = [](const DataplanePlan& plan) {
+    std::set<std::string> out;
+    for (const auto& l : plan.listeners)
+      if (l.observe) out.insert(l.service);
+    return out;
+  };
+  const auto balanced = [](const DataplanePlan& plan) {
+    std::set<std::string> out;
+    for (const auto& b : plan.balanced) out.insert(b.ip);
+    return out;
+  };
+  const std::string web = cluster_ip("web"), api = cluster_ip("api");
+
+  const DataplanePlan untapped = Dataplane::plan(*store_);
+  EXPECT_TRUE(observing(untapped).empty());
+  EXPECT_EQ(balanced(untapped), (std::set<std::string>{web, api}));
+  EXPECT_TRUE(untapped.tapped.empty());
+
+  TapSelection svc;
+  svc.services = {"default/web"};
+  const DataplanePlan by_service = Dataplane::plan(*store_, {}, svc);
+  EXPECT_EQ(observing(by_service), (std::set<std::string>{"default/web"}));
+  EXPECT_EQ(balanced(by_service), (std::set<std::string>{api}));
+  EXPECT_TRUE(by_service.tapped.empty());
+
+  TapSelection client;
+  client.pods = {"default/client"};
+  const DataplanePlan by_client = Dataplane::plan(*store_, {}, client);
+  EXPECT_EQ(by_client.tapped, (std::vector<std::string>{"127.80.0.4"}));
+  EXPECT_EQ(observing(by_client), (std::set<std::string>{"default/web", "default/api"}));
+  EXPECT_EQ(balanced(by_client), (std::set<std::string>{web, api}));  // others still balance
+
+  TapSelection server;
+  server.pods = {"default/api-1"};
+  const DataplanePlan by_server = Dataplane::plan(*store_, {}, server);
+  EXPECT_EQ(by_server.tapped, (std::vector<std::string>{"127.80.0.3"}));
+  EXPECT_EQ(balanced(by_server), (std::set<std::string>{web}));  // api serves the tapped pod
+
+  TapSelection all;
+  all.all = true;
+  const DataplanePlan everything = Dataplane::plan(*store_, {}, all);
+  EXPECT_TRUE(everything.balanced.empty());
+  EXPECT_EQ(everything.tapped.size(), 3u);
+  EXPECT_EQ(observing(everything), (std::set<std::string>{"default/web", "default/api"}));
 }
 
 }  // namespace
