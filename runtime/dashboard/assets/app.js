@@ -335,13 +335,18 @@ function trafficEnds(x) {
 }
 const trafficText = (x) => [...trafficEnds(x), x.method, x.path, x.host, String(x.status)].join(' ').toLowerCase();
 const kib = (n) => (n < 1024 ? `${n}B` : `${(n / 1024).toFixed(1)}KiB`);
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+const localTime = (rfc) => {  // the time of day here, to the millisecond, as `ticketctl tap`
+  const t = new Date(rfc);
+  return `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}.${pad(t.getMilliseconds(), 3)}`;
+};
 function trafficRow(x) {
   const [from, to] = trafficEnds(x);
   const http = x.kind === 'http';
   const status = http ? (x.status || '-') : 'TCP';
   const cls = !http ? '' : x.status >= 500 || !x.status ? 'status-bad' : x.status >= 400 ? 'status-warn' : 'status-ok';
   return el('tr', { class: 'exchange', dataset: { seq: String(x.seq) }, onclick: () => showExchange(x) },
-    el('td', {}, x.time.slice(11, 23)), el('td', {}, from), el('td', {}, to),
+    el('td', {}, localTime(x.time)), el('td', {}, from), el('td', {}, to),
     el('td', {}, http ? `${x.method} ${x.path}` : 'connection'),
     el('td', { class: cls }, String(status)),
     el('td', {}, x.latencyMs < 1000 ? `${x.latencyMs.toFixed(1)}ms` : `${(x.latencyMs / 1000).toFixed(1)}s`),
