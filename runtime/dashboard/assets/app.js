@@ -4,7 +4,6 @@
 'use strict';
 
 const LOG_RING = 50000;   // lines kept for search
-const LOG_DOM = 2000;     // lines shown; older ones leave the DOM
 const $ = (sel) => document.querySelector(sel);
 let csrf = '';
 const scaleDrafts = new Map();  // namespace/name → replicas typed, not yet applied
@@ -203,14 +202,20 @@ function render() {
   updateLogPods();
 }
 
-// --- logs: a ring buffer for search, the DOM capped to the last LOG_DOM matching lines ----
+// --- logs: a ring buffer for search; only the rows in sight are in the DOM ----------------
+// Every line the ring holds that passes the pod toggles and the search is in `shown`, in order;
+// the box is a spacer as tall as all of them, and only the rows within the scrolled-to window
+// (plus a margin) are elements. Drawing a frame so costs the same at 10 lines/s as at 10,000:
+// building and laying out thousands of rows per frame was what made the view fall behind.
 const ring = new Array(LOG_RING);
 let ringStart = 0, ringSize = 0;
 const hidden = new Set();          // pods toggled off
 const colours = new Map();
-let pending = [];                   // lines received, not yet on screen
 let scheduled = false;
 let search = '';
+let shown = [], shownStart = 0;     // matching lines, oldest first, from shown[shownStart]
+const ROW = 16;                     // px: the row height app.css gives #log-lines .line
+const MARGIN = 20;                  // rows drawn above and below the window
 
 function colourOf(pod) {
   if (!colours.has(pod)) {
@@ -231,51 +236,61 @@ function lineElement([pod, text]) {
   else div.append(text.slice(0, i), el('mark', {}, text.slice(i, i + search.length)), text.slice(i + search.length));
   return div;
 }
-let matchCount = 0;  // lines of the ring the search matches, kept as lines come and go
+const logSpacer = el('div', { id: 'log-spacer' });
+const logRows = el('div', { id: 'log-rows' });
+$('#log-lines').append(logSpacer, logRows);
+$('#log-lines').addEventListener('scroll', () => {
+  const box = $('#log-lines');
+  // Scrolling away from the bottom stops following; back at the bottom follows again.
+  $('#log-follow').checked = box.scrollTop + box.clientHeight >= box.scrollHeight - ROW;
+  scheduleLogs();
+});
+function scheduleLogs() {
+  if (!scheduled) { scheduled = true; requestAnimationFrame(flushLogs); }
+}
 function addLines(lines) {
   for (const l of lines) {
     if (ringSize < LOG_RING) ring[(ringStart + ringSize++) % LOG_RING] = l;
     else {
-      if (search && shows(ring[ringStart])) matchCount--;
+      // The oldest line leaves the ring; if it was shown it is the first shown one.
+      if (shownStart < shown.length && shown[shownStart] === ring[ringStart]) shownStart++;
       ring[ringStart] = l;
       ringStart = (ringStart + 1) % LOG_RING;
     }
-    if (search && shows(l)) matchCount++;
+    if (shows(l)) shown.push(l);
   }
-  pending.push(...lines);
-  if (!scheduled) { scheduled = true; requestAnimationFrame(flushLogs); }
+  if (shownStart > LOG_RING) { shown = shown.slice(shownStart); shownStart = 0; }
+  scheduleLogs();
 }
 function flushLogs() {
   scheduled = false;
-  const box = $('#log-lines');
-  const visible = pending.filter(shows).slice(-LOG_DOM);
-  pending = [];
-  if (!$('#view-logs').hidden && visible.length) {
-    const frag = document.createDocumentFragment();
-    for (const l of visible) frag.append(lineElement(l));
-    box.append(frag);
-    for (let extra = box.childElementCount - LOG_DOM; extra > 0; extra--) box.firstElementChild.remove();
-    if ($('#log-follow').checked) box.scrollTop = box.scrollHeight;
+  if (!$('#view-logs').hidden) {
+    const box = $('#log-lines');
+    const count = shown.length - shownStart;
+    logSpacer.style.height = `${count * ROW}px`;
+    if ($('#log-follow').checked) box.scrollTop = count * ROW;
+    const first = Math.max(0, Math.floor(box.scrollTop / ROW) - MARGIN);
+    const last = Math.min(count, Math.ceil((box.scrollTop + box.clientHeight) / ROW) + MARGIN);
+    logRows.style.transform = `translateY(${first * ROW}px)`;
+    const rows = [];
+    for (let i = first; i < last; i++) rows.push(lineElement(shown[shownStart + i]));
+    logRows.replaceChildren(...rows);
   }
   updateLogPods();
   updateCount();
 }
 function rebuildLogs() {
-  matchCount = 0;
-  if (search) for (let i = 0; i < ringSize; i++) if (shows(ring[(ringStart + i) % LOG_RING])) matchCount++;
-  const out = [];
-  for (let i = ringSize - 1; i >= 0 && out.length < LOG_DOM; i--) {
+  shown = [];
+  shownStart = 0;
+  for (let i = 0; i < ringSize; i++) {
     const l = ring[(ringStart + i) % LOG_RING];
-    if (shows(l)) out.push(l);
+    if (shows(l)) shown.push(l);
   }
-  out.reverse();
-  const box = $('#log-lines');
-  box.replaceChildren(...out.map(lineElement));
-  if ($('#log-follow').checked) box.scrollTop = box.scrollHeight;
-  updateCount();
+  scheduleLogs();
 }
 function updateCount() {
-  $('#log-count').textContent = search ? `${matchCount} of ${ringSize} lines match` : `${ringSize} lines`;
+  const matching = shown.length - shownStart;
+  $('#log-count').textContent = search ? `${matching} of ${ringSize} lines match` : `${ringSize} lines`;
 }
 let knownPods = '';
 function updateLogPods() {
