@@ -64,6 +64,20 @@ class VerbsTest : public ::testing::Test {
     Result r = run({"apply", "-f", "-"}, yaml);
     ASSERT_EQ(r.status, 0) << r.err;
   }
+  // deployment(), then until the controller has handled it: its first pass annotates the
+  // revision and writes status.observedGeneration, changes an edit opened before them would meet
+  // as a Conflict (the edit saves with the resourceVersion it read).
+  static void settled_deployment(const std::string& name) {
+    deployment(name);
+    ASSERT_TRUE(ticketctl::testing::eventually(
+        [&] {
+          const Json d = object("deploy/" + name);
+          return d["metadata"]["annotations"].contains("deployment.kubernetes.io/revision") &&
+                 d["status"].value("observedGeneration", int64_t{0}) ==
+                     d["metadata"].value("generation", int64_t{-1});
+        },
+        std::chrono::seconds(30)));
+  }
   static Json object(const std::string& what) {
     Result r = run({"get", what, "-o", "json"});
     EXPECT_EQ(r.status, 0) << r.err;
@@ -273,7 +287,7 @@ class EditorScript {
 };
 
 TEST_F(VerbsTest, EditSavesWhatTheEditorChanged) {
-  deployment("edt");
+  ASSERT_NO_FATAL_FAILURE(settled_deployment("edt"));
   {
     EditorScript editor(dir_, "edit-replicas", "sed -i 's/replicas: 0/replicas: 2/' \"$1\"");
     Result r = run({"edit", "deploy/edt"});
@@ -303,15 +317,7 @@ TEST_F(VerbsTest, EditSavesWhatTheEditorChanged) {
 }
 
 TEST_F(VerbsTest, EditReopensAnInvalidObjectWithTheErrorOnTop) {
-  deployment("edv");
-  // The controller's first pass annotates the revision, a change the user would see: an edit
-  // opened before it is a Conflict, as it should be, so the test waits for that pass.
-  ASSERT_TRUE(ticketctl::testing::eventually(
-      [] {
-        return object("deploy/edv")["metadata"]["annotations"].contains(
-            "deployment.kubernetes.io/revision");
-      },
-      std::chrono::seconds(30)));
+  ASSERT_NO_FATAL_FAILURE(settled_deployment("edv"));
   // First save: an invalid value. Second: the error is in the file's comments; fix it.
   {
     EditorScript editor(dir_, "edit-twice",
