@@ -3,7 +3,8 @@
 // HTTP through the built-in ingress with the Ingress rule's host (posts.com), `get`, `delete`,
 // `scale` and `logs`, then `down` — after which no process of a pod and no listening socket of
 // the app may remain. A second test drives the page in Debian's headless chromium
-// (tests/e2e/browser/blog.mjs, playwright-core); a third taps the event bus (`ticketctl tap`).
+// (tests/e2e/browser/blog.mjs, playwright-core); two more tap the event bus and the query
+// Service (`ticketctl tap`).
 
 #include <fcntl.h>
 #include <httplib.h>
@@ -30,6 +31,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/support/background.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -57,6 +59,15 @@ bool on_path(const std::string& program) {
   for (std::string dir; std::getline(dirs, dir, ':');)
     if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
   return false;
+}
+
+// One JSON value per line (`ticketctl tap -o json`); a line that is not JSON is a discarded value.
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> values;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    values.push_back(json::parse(line, nullptr, false));
+  return values;
 }
 
 // Runs any program (node, for the browser test) with output in files, as process.h runs ticketctl.
@@ -463,55 +474,24 @@ TEST_F(BlogTest, PostsAndModeratedCommentsSurviveAReplacedQueryPodAndScalingThen
 // which cross the observing relay only while the tap runs.
 TEST_F(BlogTest, TheEventBusTapSeesAPostsPublishAndItsFourDeliveries) {
   ASSERT_NO_FATAL_FAILURE(up());
-  const fs::path out = tmp_.path() / "tap.out", err = tmp_.path() / "tap.err";
-  std::vector<std::string> args = {TICKETCTL_BIN, "tap", "deploy/event-bus-depl", "--body",
-                                   "-o", "json", "--max", "5", "--state-dir", state_.string()};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::dup2(::open("/dev/null", O_RDONLY), 0);
-    ::dup2(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-    ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = -1;
-  // Whatever fails below, the tap does not outlive the test.
-  struct Reap {
-    pid_t pid;
-    int* status;
-    ~Reap() {
-      if (*status >= 0) return;
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{pid, &status};
-  const auto exited = [&] {
-    int ws = 0;
-    if (::waitpid(pid, &ws, WNOHANG) != pid) return false;
-    status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    return true;
-  };
-  ASSERT_TRUE(eventually([&] {
-    return testing::slurp(err).find("tapping ") != std::string::npos;
-  })) << testing::slurp(err);
+  testing::BackgroundTicketctl tap(tmp_.path(),
+                                   {"tap", "deploy/event-bus-depl", "--body", "-o", "json", "--max",
+                                    "5", "--state-dir", state_.string()},
+                                   "tap");
+  ASSERT_TRUE(eventually([&] { return tap.err().find("tapping ") != std::string::npos; }))
+      << tap.err();
   // Pods' connects go through the relay once the table names the event bus's pod.
   ASSERT_TRUE(eventually([&] {
     return testing::slurp(state_ / "net" / "table").find("tapped ") != std::string::npos;
   }));
   ASSERT_TRUE(create("/posts/create", {{"title", "Tapped"}}).is_object());
-  ASSERT_TRUE(eventually(exited)) << testing::slurp(out) << testing::slurp(err);
-  EXPECT_EQ(status, 0) << testing::slurp(err);
-  std::vector<json> seen;
-  std::istringstream lines(testing::slurp(out));
-  for (std::string line; std::getline(lines, line);) seen.push_back(json::parse(line, nullptr, false));
-  ASSERT_EQ(seen.size(), 5u) << testing::slurp(out);
+  ASSERT_EQ(tap.wait(std::chrono::seconds(30)), 0) << tap.out() << tap.err();
+  const std::vector<json> seen = json_lines(tap.out());
+  ASSERT_EQ(seen.size(), 5u) << tap.out();
   int publishes = 0;
   std::set<std::string> delivered_to;
   for (const json& e : seen) {
-    ASSERT_TRUE(e.is_object()) << testing::slurp(out);
+    ASSERT_TRUE(e.is_object()) << tap.out();
     EXPECT_EQ(e.value("via", ""), "relay") << e;
     EXPECT_EQ(e.value("method", ""), "POST") << e;
     EXPECT_EQ(e.value("path", ""), "/events") << e;
@@ -526,7 +506,46 @@ TEST_F(BlogTest, TheEventBusTapSeesAPostsPublishAndItsFourDeliveries) {
     }
   }
   EXPECT_EQ(publishes, 1);
-  EXPECT_EQ(delivered_to.size(), 4u) << testing::slurp(out);
+  EXPECT_EQ(delivered_to.size(), 4u) << tap.out();
+}
+
+// `ticketctl tap svc/query-srv` sees only what reaches query: of a post's six requests (the
+// ingress to posts, posts to the event bus, the event bus to four services) the one delivery to
+// query, then the page's GET /posts through the ingress; nothing sent to the other services.
+TEST_F(BlogTest, TheQueryServiceTapSeesOnlyWhatReachesQuery) {
+  ASSERT_NO_FATAL_FAILURE(up());
+  const std::string query_ip =
+      run({"get", "svc", "query-srv", "-o", "jsonpath={.spec.clusterIP}"}).out;
+  ASSERT_FALSE(query_ip.empty());
+  testing::BackgroundTicketctl tap(
+      tmp_.path(),
+      {"tap", "svc/query-srv", "-o", "json", "--max", "2", "--state-dir", state_.string()}, "tap");
+  ASSERT_TRUE(eventually([&] { return tap.err().find("tapping ") != std::string::npos; }))
+      << tap.err();
+  // The Service leaves the pods' balancing (no `backends` line), so its clients reach the relay.
+  ASSERT_TRUE(eventually([&] {
+    return testing::slurp(state_ / "net" / "table").find("backends " + query_ip) ==
+           std::string::npos;
+  }));
+  const json post = create("/posts/create", {{"title", "Queried"}});
+  ASSERT_TRUE(post.is_object());
+  // Query has the post once the event bus delivered it; then one GET /posts, the second exchange.
+  ASSERT_TRUE(eventually([&] { return tap.out().find("\n") != std::string::npos; })) << tap.err();
+  const json view = posts_view();
+  EXPECT_TRUE(view.is_object() && view.contains(post.value("id", ""))) << view;
+  ASSERT_EQ(tap.wait(std::chrono::seconds(30)), 0) << tap.out() << tap.err();
+  const std::vector<json> seen = json_lines(tap.out());
+  ASSERT_EQ(seen.size(), 2u) << tap.out();
+  for (const json& e : seen) {
+    ASSERT_TRUE(e.is_object()) << tap.out();
+    EXPECT_EQ(e["destination"].value("service", ""), "default/query-srv") << e;
+    EXPECT_EQ(e.value("status", 0), 200) << e;
+  }
+  EXPECT_EQ(seen[0].value("via", ""), "relay") << seen[0];
+  EXPECT_EQ(seen[0]["source"].value("workload", ""), "default/event-bus-depl") << seen[0];
+  EXPECT_EQ(seen[0].value("method", "") + " " + seen[0].value("path", ""), "POST /events");
+  EXPECT_EQ(seen[1].value("via", ""), "ingress") << seen[1];
+  EXPECT_EQ(seen[1].value("method", "") + " " + seen[1].value("path", ""), "GET /posts");
 }
 
 TEST_F(BlogTest, TheClientPageCreatesAPostAndAModeratedCommentInABrowser) {
@@ -552,8 +571,9 @@ TEST_F(BlogTest, TheClientPageCreatesAPostAndAModeratedCommentInABrowser) {
 
 // `ticketctl dashboard` in chromium (tests/e2e/browser/dashboard.mjs): refused without the token,
 // six pods Running, a pod deleted in the UI replaced within 2 s, comments scaled to 3, a log line
-// written after the page loaded found by the search, a cross-site POST refused. Prints the first
-// load time and the control plane's RSS before and with the page open.
+// written after the page loaded found by the search, a post's six requests in the Traffic view, a
+// cross-site POST refused. Prints the first load time and the control plane's RSS before, with
+// the page open, and with the page's tap active.
 TEST_F(BlogTest, TheDashboardShowsTheAppAndItsActionsWorkInABrowser) {
   if (!fs::exists(kChromium))
     GTEST_SKIP() << kChromium.string() << " is missing: the browser test runs Debian's chromium "

@@ -23,6 +23,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/background.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -41,51 +42,6 @@ std::string deployment(const std::string& name) {
          "      - name: main\n        image: test/echo\n"
          "        ports: [{name: http, containerPort: 3000}]\n---\n";
 }
-
-// `ticketctl tap ...` in the background, its output in files.
-class TapProcess {
- public:
-  TapProcess(const fs::path& dir, std::vector<std::string> args)
-      : out_(dir / "tap.out"), err_(dir / "tap.err") {
-    args.insert(args.begin(), TICKETCTL_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(::open("/dev/null", O_RDONLY), 0);
-      ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-      ::dup2(::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~TapProcess() {
-    if (status_ < 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Its exit status once it ended within `limit`; -1 if it did not.
-  int wait(std::chrono::milliseconds limit) {
-    testing::eventually(
-        [&] {
-          int ws = 0;
-          if (::waitpid(pid_, &ws, WNOHANG) != pid_) return false;
-          status_ = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-          return true;
-        },
-        limit);
-    return status_;
-  }
-  std::string out() const { return testing::slurp(out_); }
-  std::string err() const { return testing::slurp(err_); }
-
- private:
-  fs::path out_, err_;
-  pid_t pid_ = -1;
-  int status_ = -1;
-};
 
 class TapRelay : public ::testing::Test {
  protected:
@@ -106,8 +62,8 @@ class TapRelay : public ::testing::Test {
     return testing::ticketctl(std::move(args), input, project_.string());
   }
   std::string ready_pod(const std::string& app) {
-    const json j = json::parse(run({"get", "pods", "-l", "app=" + app, "-o", "json"}).out,
-                               nullptr, false);
+    const json j =
+        json::parse(run({"get", "pods", "-l", "app=" + app, "-o", "json"}).out, nullptr, false);
     if (j.is_discarded()) return "";
     for (const json& p : j.value("items", json::array()))
       for (const json& c : p["status"].value("conditions", json::array()))
@@ -121,7 +77,8 @@ class TapRelay : public ::testing::Test {
     ASSERT_TRUE(testing::eventually(
         [&] {
           return !ready_pod("client").empty() && !ready_pod("server").empty() &&
-                 run({"get", "endpoints", "server-srv", "-o", "jsonpath={.subsets[0].addresses[0].ip}"})
+                 run({"get", "endpoints", "server-srv", "-o",
+                      "jsonpath={.subsets[0].addresses[0].ip}"})
                          .out.size() > 0;
         },
         std::chrono::seconds(60)))
@@ -173,11 +130,11 @@ TEST_F(TapRelay, TicketctlTapRoutesThroughTheRelayOnlyWhileItRuns) {
   };
   EXPECT_EQ(direct_and_relayed(3), std::make_pair(3, 0));
   {
-    TapProcess tap(tmp_.path(), {"tap", "--state-dir", state_.string(), "deploy/client", "--body",
-                                 "-o", "json", "--max", "3"});
-    ASSERT_TRUE(testing::eventually(
-        [&] { return tap.err().find("tapping ") != std::string::npos; },
-        std::chrono::seconds(20)))
+    testing::BackgroundTicketctl tap(
+        tmp_.path(), {"tap", "--state-dir", state_.string(), "deploy/client", "--body", "-o",
+                      "json", "--max", "3"});
+    ASSERT_TRUE(testing::eventually([&] { return tap.err().find("tapping ") != std::string::npos; },
+                                    std::chrono::seconds(20)))
         << tap.err();
     // The network is re-planned as the subscription opens, not at the next controller round.
     ASSERT_TRUE(testing::eventually(table_tapped, std::chrono::seconds(2)));
@@ -212,8 +169,8 @@ TEST_F(TapRelay, TicketctlTapRoutesThroughTheRelayOnlyWhileItRuns) {
 TEST_F(TapRelay, ATapOnAServiceSeesWhatReachesItFromWhichPod) {
   up();
   const std::string client = ready_pod("client");
-  TapProcess tap(tmp_.path(), {"tap", "--state-dir", state_.string(), "svc/server-srv", "-o",
-                               "json", "--max", "3"});
+  testing::BackgroundTicketctl tap(tmp_.path(), {"tap", "--state-dir", state_.string(),
+                                                 "svc/server-srv", "-o", "json", "--max", "3"});
   ASSERT_TRUE(testing::eventually([&] { return tap.err().find("tapping ") != std::string::npos; },
                                   std::chrono::seconds(20)))
       << tap.err();

@@ -1,8 +1,9 @@
 // `ticketctl dashboard` in a real browser, with the blog app up: Debian's chromium, headless,
 // driven by playwright-core. Checks what a user sees: refused without the login token; six pods
 // Running; a pod deleted in the UI replaced by a Running one within 2 s; comments scaled to 3;
-// a log line a pod writes after the page loaded found by the search; a POST from another site
-// refused. Prints the first load time (token URL → six Running pods on screen).
+// a log line a pod writes after the page loaded found by the search; a post's way through the
+// services in the Traffic view (ingress → posts → event bus → its four deliveries); a POST from
+// another site refused. Prints the first load time (token URL → six Running pods on screen).
 //
 //   node dashboard.mjs --url http://127.0.0.1:PORT/?token=T --ingress http://127.0.0.1:PORT
 //       [--artifacts DIR] [--chromium /usr/bin/chromium]
@@ -192,6 +193,49 @@ try {
   });
   console.log(`dashboard.mjs: 20,000 lines in ${load.ms} ms: ${load.frames} frames, longest frame gap ${load.worst} ms, ${load.dom} lines in the DOM`);
   if (load.dom > 200) throw new Error(`the log view holds ${load.dom} rows, more than are in sight`);
+
+  stepTo('watching a post cross the services in the Traffic view');
+  await page.locator('#tabs button[data-view="traffic"]').click();
+  await page.locator('#view-traffic[data-subscribed="true"]').waitFor();
+  // The path of a post: the ingress to posts, posts' publish to the event bus, and the event
+  // bus's four deliveries. New connects reach the observing relay once the pods' preload table
+  // names the tap, a moment after the subscription; connections made before it (the post of the
+  // log step: Node's HTTP client keeps them open, and Node's server closes them after 5 s idle)
+  // keep their direct path. So when a post was not seen whole, the next comes 6.5 s after it,
+  // on new connections.
+  const hops = [
+    ['ingress', 'posts-clusterip-srv/posts-depl-', 'POST /posts/create', '201'],
+    ['posts-depl-', 'event-bus-srv/event-bus-depl-', 'POST /events', '200'],
+    ...['posts-clusterip-srv/posts-depl-', 'comments-srv/comments-depl-', 'query-srv/query-depl-',
+      'moderation-srv/moderation-depl-'].map((to) => ['event-bus-depl-', to, 'POST /events', '200']),
+  ];
+  const shownHops = async () => {
+    const rows = await page.locator('#traffic tbody tr.exchange').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    return hops.filter(([from, to, request, status]) => rows.some((r) =>
+      r[1].startsWith(from) && r[2].startsWith(to) && r[3] === request && r[4] === status));
+  };
+  const tapStarted = Date.now();
+  for (let post = 1; ; post++) {
+    const postedAt = Date.now();
+    const made = await throughIngress('POST', '/posts/create', { title: `tapped ${post}` });
+    if (made.status !== 201) throw new Error(`POST /posts/create through the ingress: ${made.status} ${made.body}`);
+    const until = Date.now() + 2000;
+    while ((await shownHops()).length < hops.length && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 100));
+    const seen = await shownHops();
+    if (seen.length === hops.length) {
+      console.log(`dashboard.mjs: the Traffic view showed a post's six hops ${Date.now() - tapStarted} ms after the tab opened (${post} post(s))`);
+      break;
+    }
+    if (Date.now() - tapStarted > timeout) {
+      const missing = hops.filter((h) => !seen.includes(h)).map((h) => `${h[0]} → ${h[1]} ${h[2]} ${h[3]}`);
+      throw new Error(`the Traffic view never showed: ${missing.join('; ')}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, postedAt + 6500 - Date.now())));
+  }
+  console.log(`dashboard.mjs: control plane RSS with the page open and a tap active: ${rss()}`);
+  await shot('traffic');
 
   stepTo('posting to the dashboard from another site');
   const attacker = await context.newPage();
