@@ -77,6 +77,7 @@ Result<ExecProcess> start_exec(const ExecSpec& spec, int& exit_code) {
     if (slave < 0) return fail("open pty");
     in[0] = ::fcntl(out[0], F_DUPFD_CLOEXEC, 0);
     if (in[0] < 0) return fail("dup");
+    if (spec.columns > 0 && spec.rows > 0) resize_tty(out[0], spec.columns, spec.rows);
   } else {
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail("pipe");
     if (spec.open_stdin) {

@@ -24,6 +24,9 @@ struct ExecSpec {
   std::filesystem::path working_dir;
   bool tty = false;         // one PTY for stdin, stdout and stderr; the command leads its session
   bool open_stdin = false;  // without it stdin is /dev/null
+  // The terminal's size when the command starts (the client's first resize message); 0 leaves
+  // the kernel's default of 0x0.
+  unsigned short columns = 0, rows = 0;
 };
 
 struct ExecProcess {

@@ -454,32 +454,41 @@ asio::awaitable<void> wait_exit(ChannelSession& s, ExecProcess& p, int& code) {
   code = collect_exit(p);
 }
 
+// How long a TTY session waits for the client's first terminal size before its command starts.
+// kubectl sends it as soon as the stream is up; a command started before it arrives would see a
+// 0x0 terminal (`stty size` prints "0 0", full-screen programs draw nothing).
+constexpr auto kFirstSizeWait = std::chrono::seconds(1);
+
 asio::awaitable<void> run_exec(asio::io_context& ioc, Ws& ws, bool v5, const ExecSpec& spec,
                                const ExecOptions& options) {
   ChannelSession s(ioc, ws, v5);
-  int failed_code = 0;
-  Result<ExecProcess> started = start_exec(spec, failed_code);
-  if (!started.ok()) {
-    // The program could not run: say why on its stderr, exit as a shell would.
-    const std::string message = started.error().message + "\n";
-    co_await s.send(options.tty || !options.use_stderr ? kStdout : kStderr, message);
-    const Json status = exit_status_json(failed_code, options.command);
-    co_await s.finish(status);
-    co_return;
-  }
-  ExecProcess p = started.value();
+  const bool tty = options.tty;
+  ExecProcess p;  // pid -1 until the command starts
   ExecGuard guard{p};
   std::unique_ptr<Descriptor> input;
-  if (p.stdin_fd >= 0) input = std::make_unique<Descriptor>(ioc, p.stdin_fd);
-  const bool tty = options.tty;
-  const int master = p.stdout_fd;
+  std::optional<stream_protocol::TerminalSize> first_size;
+  // Expires (or is cancelled by the first size, the first stdin or the client leaving) when the
+  // command may start; set once it has started, or failed to.
+  asio::steady_timer may_start(ioc, tty ? kFirstSizeWait : std::chrono::seconds(0));
+  Event started(ioc.get_executor());
   auto on_message = [&](uint8_t channel, std::string_view data) -> asio::awaitable<void> {
+    if (channel == kResize && tty) {
+      const auto size = stream_protocol::parse_terminal_size(data);
+      if (!size) co_return;
+      if (!started.is_set()) {
+        first_size = size;
+        may_start.cancel();
+      } else if (p.stdout_fd >= 0) {
+        resize_tty(p.stdout_fd, size->width, size->height);
+      }
+      co_return;
+    }
+    // Input waits for the command (the client's messages stay unread meanwhile).
+    may_start.cancel();
+    co_await started.wait();
     if (channel == kStdin && input && !data.empty()) {
       auto [ec, n] = co_await asio::async_write(*input, asio::buffer(data), nothrow);
       if (ec) input.reset();
-    } else if (channel == kResize && tty) {
-      if (const auto size = stream_protocol::parse_terminal_size(data))
-        resize_tty(master, size->width, size->height);
     } else if (channel == kClose && s.v5() && !data.empty() &&
                static_cast<uint8_t>(data[0]) == kStdin && input) {
       // End of stdin. On a terminal that is the EOF character, as when a user types Ctrl-D.
@@ -493,11 +502,35 @@ asio::awaitable<void> run_exec(asio::io_context& ioc, Ws& ws, bool v5, const Exe
   };
   auto reader = [&]() -> asio::awaitable<void> {
     co_await s.read_client(on_message);
+    may_start.cancel();
     // The client went away first: the command goes too (its pumps then reach EOF).
     if (p.pidfd >= 0) ::kill(-p.pid, SIGKILL);
   };
-  int code = -1;
   auto work = [&]() -> asio::awaitable<void> {
+    [[maybe_unused]] auto [wait_ec] = co_await may_start.async_wait(nothrow);
+    if (s.client_gone().is_set()) {
+      started.set();
+      co_return;
+    }
+    ExecSpec sized = spec;
+    if (first_size) {
+      sized.columns = first_size->width;
+      sized.rows = first_size->height;
+    }
+    int failed_code = 0;
+    Result<ExecProcess> made = start_exec(sized, failed_code);
+    if (!made.ok()) {
+      started.set();
+      // The program could not run: say why on its stderr, exit as a shell would.
+      const std::string message = made.error().message + "\n";
+      co_await s.send(tty || !options.use_stderr ? kStdout : kStderr, message);
+      co_await s.finish(exit_status_json(failed_code, options.command));
+      co_return;
+    }
+    p = made.value();
+    if (p.stdin_fd >= 0) input = std::make_unique<Descriptor>(ioc, p.stdin_fd);
+    started.set();
+    int code = -1;
     co_await (pump_output(s, p.stdout_fd, kStdout, options.use_stdout) &&
               pump_output(s, p.stderr_fd, kStderr, options.use_stderr) && wait_exit(s, p, code));
     p.stdout_fd = p.stderr_fd = -1;  // the descriptors closed them
