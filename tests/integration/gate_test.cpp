@@ -172,6 +172,15 @@ TEST_F(GateTest, AMissingSecretBlocksWithTheCommandThatCreatesItAndTimesOutWithT
   }
 }
 
+// The claim is the Release pass's. Under the sanitizers every process on the path (the control
+// plane's gate, the CLI and its exit) runs several times slower, and CI runs tests in parallel:
+// there the bound is three times as long, so the pass still checks the gate ends, not the speed.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kGateBound = 1'000'000'000 + 3'000'000'000;
+#else
+constexpr int64_t kGateBound = 1'000'000'000 + 1'000'000'000;
+#endif
+
 TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
   write("app.yaml",
         deployment("web", "demo/web", "  replicas: 2\n",
@@ -196,7 +205,7 @@ TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
                        rfc3339::parse_nanos(c["lastTransitionTime"].get<std::string>()).value());
     ASSERT_GT(last_ready_ns, 0) << "run " << i << "\n" << up.out << pods.out;
     // Within 1 s of the last Ready, plus the second its timestamp drops.
-    EXPECT_LT(returned_ns - last_ready_ns, int64_t{2'000'000'000}) << up.out;
+    EXPECT_LT(returned_ns - last_ready_ns, kGateBound) << up.out;
     EXPECT_EQ(run({"down"}).status, 0);
   }
 }
