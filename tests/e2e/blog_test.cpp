@@ -474,10 +474,10 @@ TEST_F(BlogTest, PostsAndModeratedCommentsSurviveAReplacedQueryPodAndScalingThen
 // which cross the observing relay only while the tap runs.
 TEST_F(BlogTest, TheEventBusTapSeesAPostsPublishAndItsFourDeliveries) {
   ASSERT_NO_FATAL_FAILURE(up());
-  testing::BackgroundTicketctl tap(tmp_.path(),
-                                   {"tap", "deploy/event-bus-depl", "--body", "-o", "json", "--max",
-                                    "5", "--state-dir", state_.string()},
-                                   "tap");
+  testing::Background tap(
+      testing::ticketctl_argv({"tap", "deploy/event-bus-depl", "--body", "-o", "json", "--max", "5",
+                               "--state-dir", state_.string()}),
+      tmp_.path() / "tap.out");
   ASSERT_TRUE(eventually([&] { return tap.err().find("tapping ") != std::string::npos; }))
       << tap.err();
   // Pods' connects go through the relay once the table names the event bus's pod.
@@ -517,9 +517,9 @@ TEST_F(BlogTest, TheQueryServiceTapSeesOnlyWhatReachesQuery) {
   const std::string query_ip =
       run({"get", "svc", "query-srv", "-o", "jsonpath={.spec.clusterIP}"}).out;
   ASSERT_FALSE(query_ip.empty());
-  testing::BackgroundTicketctl tap(
-      tmp_.path(),
-      {"tap", "svc/query-srv", "-o", "json", "--max", "2", "--state-dir", state_.string()}, "tap");
+  testing::Background tap(testing::ticketctl_argv({"tap", "svc/query-srv", "-o", "json", "--max",
+                                                   "2", "--state-dir", state_.string()}),
+                          tmp_.path() / "tap.out");
   ASSERT_TRUE(eventually([&] { return tap.err().find("tapping ") != std::string::npos; }))
       << tap.err();
   // The Service leaves the pods' balancing (no `backends` line), so its clients reach the relay.

@@ -26,6 +26,7 @@
 #include <regex>
 
 #include "runtime/manifest/json.h"
+#include "tests/support/background.h"
 #include "tests/support/eventually.h"
 #include "tests/support/kubectl.h"
 #include "tests/support/process.h"
@@ -40,47 +41,6 @@ using testing::ticketctl;
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
-
-// `ticketctl ARGS` started in `cwd` without waiting, its output going to files: the test creates
-// the secret while `up --timeout` waits for it.
-class Background {
- public:
-  Background(std::vector<std::string> args, const fs::path& cwd, const fs::path& dir)
-      : out_(dir / "bg.out"), err_(dir / "bg.err") {
-    args.insert(args.begin(), TICKETCTL_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setenv("TICKETCTL_INGRESS_HTTP", "0", 0);
-      ::setenv("TICKETCTL_INGRESS_HTTPS", "0", 0);
-      if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::dup2(::open("/dev/null", O_RDONLY), 0);
-      ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-      ::dup2(::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  Result wait() {
-    int wstatus = 0;
-    ::waitpid(pid_, &wstatus, 0);
-    pid_ = -1;
-    return {WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus),
-            testing::slurp(out_), testing::slurp(err_)};
-  }
-  ~Background() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
- private:
-  fs::path out_, err_;
-  pid_t pid_ = -1;
-};
 
 class CourseRepoTest : public ::testing::Test {
  protected:
@@ -114,8 +74,10 @@ class CourseRepoTest : public ::testing::Test {
   // `up -d --timeout 180s` from the fresh clone, the Secret created the course's way while `up`
   // waits for it (once the auth pod says it is missing); returns up's result.
   Result up_creating_the_secret() {
-    Background up({"up", "-d", "--timeout", "180s", "--state-dir", state_.string()}, repo_,
-                  tmp_.path());
+    testing::Background up(
+        testing::ticketctl_argv({"up", "-d", "--timeout", "180s", "--state-dir", state_.string()}),
+        tmp_.path() / "bg.out", repo_,
+        {{"TICKETCTL_INGRESS_HTTP", "0"}, {"TICKETCTL_INGRESS_HTTPS", "0"}});
     EXPECT_TRUE(testing::eventually(
         [&] { return waiting_reason("auth-depl") == "CreateContainerConfigError"; },
         std::chrono::seconds(180)))
@@ -123,7 +85,9 @@ class CourseRepoTest : public ::testing::Test {
     const Result secret =
         run({"create", "secret", "generic", "jwt-secret", "--from-literal=JWT_KEY=asdf"});
     EXPECT_EQ(secret.status, 0) << secret.err;
-    return up.wait();
+    // `up` gives up by itself after its 180 s timeout.
+    const int status = up.wait(std::chrono::seconds(240));
+    return {status, up.out(), up.err()};
   }
   httplib::Result get(const std::string& path) {
     const Json ports = Json::parse(testing::slurp(state_ / "ingress.json"));

@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/background.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -42,49 +43,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;
 }
-
-// A program in the background (`logs -f`), its output going to files; argv[0] is found on PATH.
-class Background {
- public:
-  Background(std::vector<std::string> args, const fs::path& dir) : out_(dir / "bg.out") {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::dup2(::open("/dev/null", O_RDONLY), 0);
-      ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-      ::dup2(::open((out_.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Background() {
-    if (pid_ > 0 && status_ < 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string out() const { return testing::slurp(out_); }
-  std::string err() const { return testing::slurp(out_.string() + ".err"); }
-  // The exit status once it exited within `limit`, else -1.
-  int wait(std::chrono::seconds limit) {
-    eventually(
-        [&] {
-          int ws = 0;
-          if (::waitpid(pid_, &ws, WNOHANG) != pid_) return false;
-          status_ = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-          return true;
-        },
-        limit);
-    return status_;
-  }
-
- private:
-  fs::path out_;
-  pid_t pid_ = -1;
-  int status_ = -1;
-};
 
 class LogsTest : public ::testing::Test {
  protected:
@@ -238,8 +196,9 @@ TEST_F(LogsTest, PreviousShowsTheRunBeforeACrashRestart) {
 TEST_F(LogsTest, FollowPrintsLinesAsTheyAreWrittenAndEndsWithTheContainer) {
   up({{"demo/files", "until_files.sh"}}, pod("follow", "demo/files", "  restartPolicy: Never\n"));
   ASSERT_EQ(logs_until({"follow"}, "ready \n").out, "ready \n");
-  Background follow({TICKETCTL_BIN, "logs", "-f", "follow", "--state-dir", state_.string()},
-                    tmp_.path());
+  testing::Background follow(
+      {TICKETCTL_BIN, "logs", "-f", "follow", "--state-dir", state_.string()},
+      tmp_.path() / "bg.out");
   ASSERT_TRUE(eventually([&] { return follow.out() == "ready \n"; })) << follow.err();
   std::ofstream(project_ / "go").close();  // the program prints its next line now
   ASSERT_TRUE(eventually([&] { return follow.out() == "ready \nafter go \n"; })) << follow.out();
@@ -284,8 +243,9 @@ TEST_F(LogsTest, SelectorShowsAndFollowsEveryPodWithPrefixes) {
   Result both = logs_until({"-l", "app=duo"}, "[pod/duo-2/app] ready 2\n");
   EXPECT_EQ(both.out, "[pod/duo-1/app] ready 1\n[pod/duo-2/app] ready 2\n") << both.err;
 
-  Background follow({TICKETCTL_BIN, "logs", "-l", "app=duo", "-f", "--state-dir", state_.string()},
-                    tmp_.path());
+  testing::Background follow(
+      {TICKETCTL_BIN, "logs", "-l", "app=duo", "-f", "--state-dir", state_.string()},
+      tmp_.path() / "bg.out");
   ASSERT_TRUE(eventually([&] { return lines_of(follow.out()).size() == 2; })) << follow.err();
   std::ofstream(project_ / "go").close();
   std::ofstream(project_ / "stop").close();
@@ -335,7 +295,8 @@ TEST_F(LogsTest, RealKubectlReadsLogsThroughTheKubeconfig) {
 
   // kubectl asks for gzip: a followed log must still arrive line by line, not at the end.
   const std::string kubeconfig = (state_ / "kubeconfig").string();
-  Background follow({"kubectl", "--kubeconfig", kubeconfig, "logs", "-f", "follow"}, tmp_.path());
+  testing::Background follow({"kubectl", "--kubeconfig", kubeconfig, "logs", "-f", "follow"},
+                             tmp_.path() / "bg.out");
   ASSERT_TRUE(eventually([&] { return follow.out() == "ready \n"; })) << follow.err();
   std::ofstream(project_ / "go").close();
   std::ofstream(project_ / "stop").close();

@@ -37,6 +37,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/background.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -119,51 +120,6 @@ int free_node_port() {
   }
   return 30080;
 }
-
-// `ticketctl port-forward` (or anything else) running in the background, output into files.
-class Background {
- public:
-  Background(std::vector<std::string> args, const fs::path& out) : out_(out) {
-    args.insert(args.begin(), TICKETCTL_BIN);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::dup2(::open("/dev/null", O_RDONLY), 0);
-      ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-      ::dup2(::open((out_.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Background() {
-    if (status_ < 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string out() const { return testing::slurp(out_); }
-  std::string err() const { return testing::slurp(out_.string() + ".err"); }
-  // Sends `sig` and returns the exit status once it exited (-1 if not within 10 s).
-  int stop(int sig) {
-    ::kill(pid_, sig);
-    eventually(
-        [&] {
-          int ws = 0;
-          if (::waitpid(pid_, &ws, WNOHANG) != pid_) return false;
-          status_ = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-          return true;
-        },
-        std::chrono::seconds(10));
-    return status_;
-  }
-
- private:
-  fs::path out_;
-  pid_t pid_ = -1;
-  int status_ = -1;
-};
 
 std::string deployment(const std::string& name, int replicas) {
   return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
@@ -268,7 +224,7 @@ class NetworkTest : public ::testing::Test {
         .out;
   }
   // What `ticketctl port-forward` printed as its first "Forwarding from 127.0.0.1:PORT" line.
-  static int forwarded_port(const Background& pf) {
+  static int forwarded_port(const testing::Background& pf) {
     static const std::regex line(R"(Forwarding from 127\.0\.0\.1:(\d+) -> (\d+))");
     std::smatch m;
     const std::string out = pf.out();
@@ -618,8 +574,9 @@ TEST_F(NetworkTest, NodePortAndPortForwardReachPodsFromTheHost) {
   EXPECT_TRUE(gamma.count(np.body)) << np.body;
 
   // svc/NAME: the Service port (named targetPort) resolved against its pods; any free local port.
-  Background svc({"port-forward", "svc/beta-srv", ":3000", "--state-dir", state_.string()},
-                 tmp_.path() / "pf-svc");
+  testing::Background svc(testing::ticketctl_argv({"port-forward", "svc/beta-srv", ":3000",
+                                                   "--state-dir", state_.string()}),
+                          tmp_.path() / "pf-svc");
   int svc_port = 0;
   ASSERT_TRUE(eventually([&] { return (svc_port = forwarded_port(svc)) > 0; }))
       << svc.out() << svc.err();
@@ -630,9 +587,10 @@ TEST_F(NetworkTest, NodePortAndPortForwardReachPodsFromTheHost) {
 
   // pod/NAME with a named container port, on an explicit address.
   const std::string gamma_pod = *gamma.begin();
-  Background pod({"port-forward", "pod/" + gamma_pod, "0:http", "--address", "127.0.0.1",
-                  "--state-dir", state_.string()},
-                 tmp_.path() / "pf-pod");
+  testing::Background pod(
+      testing::ticketctl_argv({"port-forward", "pod/" + gamma_pod, "0:http", "--address",
+                               "127.0.0.1", "--state-dir", state_.string()}),
+      tmp_.path() / "pf-pod");
   int pod_port = 0;
   ASSERT_TRUE(eventually([&] { return (pod_port = forwarded_port(pod)) > 0; }))
       << pod.out() << pod.err();
@@ -640,8 +598,9 @@ TEST_F(NetworkTest, NodePortAndPortForwardReachPodsFromTheHost) {
 
   // deploy/NAME survives its pod being replaced: once the replacement answers, every request
   // through the same local port succeeds.
-  Background deploy({"port-forward", "deploy/alpha", "0:3000", "--state-dir", state_.string()},
-                    tmp_.path() / "pf-deploy");
+  testing::Background deploy(testing::ticketctl_argv({"port-forward", "deploy/alpha", "0:3000",
+                                                      "--state-dir", state_.string()}),
+                             tmp_.path() / "pf-deploy");
   int deploy_port = 0;
   ASSERT_TRUE(eventually([&] { return (deploy_port = forwarded_port(deploy)) > 0; }))
       << deploy.out() << deploy.err();

@@ -130,9 +130,10 @@ TEST_F(TapRelay, TicketctlTapRoutesThroughTheRelayOnlyWhileItRuns) {
   };
   EXPECT_EQ(direct_and_relayed(3), std::make_pair(3, 0));
   {
-    testing::BackgroundTicketctl tap(
-        tmp_.path(), {"tap", "--state-dir", state_.string(), "deploy/client", "--body", "-o",
-                      "json", "--max", "3"});
+    testing::Background tap(
+        testing::ticketctl_argv({"tap", "--state-dir", state_.string(), "deploy/client", "--body",
+                                 "-o", "json", "--max", "3"}),
+        tmp_.path() / "tap.out");
     ASSERT_TRUE(testing::eventually([&] { return tap.err().find("tapping ") != std::string::npos; },
                                     std::chrono::seconds(20)))
         << tap.err();
@@ -169,8 +170,9 @@ TEST_F(TapRelay, TicketctlTapRoutesThroughTheRelayOnlyWhileItRuns) {
 TEST_F(TapRelay, ATapOnAServiceSeesWhatReachesItFromWhichPod) {
   up();
   const std::string client = ready_pod("client");
-  testing::BackgroundTicketctl tap(tmp_.path(), {"tap", "--state-dir", state_.string(),
-                                                 "svc/server-srv", "-o", "json", "--max", "3"});
+  testing::Background tap(testing::ticketctl_argv({"tap", "--state-dir", state_.string(),
+                                                   "svc/server-srv", "-o", "json", "--max", "3"}),
+                          tmp_.path() / "tap.out");
   ASSERT_TRUE(testing::eventually([&] { return tap.err().find("tapping ") != std::string::npos; },
                                   std::chrono::seconds(20)))
       << tap.err();

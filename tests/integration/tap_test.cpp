@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/background.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -50,58 +51,10 @@ constexpr const char* kIngress =
     "      - {path: /, pathType: Prefix, backend: {service: {name: beta-srv, port: {number: "
     "80}}}}\n";
 
-// `ticketctl tap ...` running in the background, its output in files.
-class TapProcess {
- public:
-  TapProcess(const fs::path& dir, std::vector<std::string> args)
-      : out_(dir / "out"), err_(dir / "err") {
-    static int n = 0;
-    out_ += std::to_string(n);
-    err_ += std::to_string(n++);
-    args.insert(args.begin(), TICKETCTL_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(::open("/dev/null", O_RDONLY), 0);
-      ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-      ::dup2(::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~TapProcess() {
-    if (pid_ > 0 && status_ < 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Its "tapping TARGET" line: the subscription is in place from then on.
-  bool subscribed() {
-    return testing::eventually([&] { return err().find("tapping ") != std::string::npos; }, 20s);
-  }
-  // Its exit status once it ended within `limit`; -1 if it did not.
-  int wait(std::chrono::milliseconds limit = 20s) {
-    testing::eventually(
-        [&] {
-          int ws = 0;
-          if (::waitpid(pid_, &ws, WNOHANG) != pid_) return false;
-          status_ = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-          return true;
-        },
-        limit);
-    return status_;
-  }
-  void signal(int sig) { ::kill(pid_, sig); }
-  std::string out() const { return testing::slurp(out_); }
-  std::string err() const { return testing::slurp(err_); }
-
- private:
-  fs::path out_, err_;
-  pid_t pid_ = -1;
-  int status_ = -1;
-};
+// Its "tapping TARGET" line: the subscription is in place from then on.
+bool subscribed(testing::Background& tap) {
+  return testing::eventually([&] { return tap.err().find("tapping ") != std::string::npos; }, 20s);
+}
 
 class TapTest : public ::testing::Test {
  protected:
@@ -140,11 +93,13 @@ class TapTest : public ::testing::Test {
     args.push_back((*root_ / "state").string());
     return testing::ticketctl(std::move(args));
   }
-  static std::unique_ptr<TapProcess> tap(std::vector<std::string> args) {
+  static std::unique_ptr<testing::Background> tap(std::vector<std::string> args) {
     args.insert(args.begin(), "tap");
     args.push_back("--state-dir");
     args.push_back((*root_ / "state").string());
-    return std::make_unique<TapProcess>(*root_, std::move(args));
+    static int n = 0;
+    return std::make_unique<testing::Background>(testing::ticketctl_argv(std::move(args)),
+                                                 *root_ / ("tap" + std::to_string(n++) + ".out"));
   }
   // A request through the ingress: its status.
   static int request(const std::string& method, const std::string& path,
@@ -192,9 +147,9 @@ class TapTest : public ::testing::Test {
 
 TEST_F(TapTest, IngressJsonNamesMethodPathStatusAndThePodThatAnswered) {
   auto t = tap({"ingress", "-o", "json", "--max", "1"});
-  ASSERT_TRUE(t->subscribed()) << t->err();
+  ASSERT_TRUE(subscribed(*t)) << t->err();
   ASSERT_EQ(request("GET", "/alpha/x?q=1"), 200);
-  ASSERT_EQ(t->wait(), 0) << t->err();
+  ASSERT_EQ(t->wait(20s), 0) << t->err();
   const std::vector<json> got = lines(t->out());
   ASSERT_EQ(got.size(), 1u) << t->out();
   const json& e = got[0];
@@ -222,11 +177,11 @@ TEST_F(TapTest, IngressJsonNamesMethodPathStatusAndThePodThatAnswered) {
 
 TEST_F(TapTest, AServiceTapSeesOnlyThatService) {
   auto t = tap({"svc/beta-srv", "-o", "json", "--max", "1"});
-  ASSERT_TRUE(t->subscribed()) << t->err();
+  ASSERT_TRUE(subscribed(*t)) << t->err();
   EXPECT_NE(t->err().find("tapping svc/default/beta-srv"), std::string::npos) << t->err();
   ASSERT_EQ(request("GET", "/alpha/first"), 200);  // alpha's: not this tap's
   ASSERT_EQ(request("GET", "/second"), 200);       // beta's
-  ASSERT_EQ(t->wait(), 0) << t->err();
+  ASSERT_EQ(t->wait(20s), 0) << t->err();
   const std::vector<json> got = lines(t->out());
   ASSERT_EQ(got.size(), 1u) << t->out();
   EXPECT_EQ(got[0]["path"], "/second");
@@ -235,9 +190,9 @@ TEST_F(TapTest, AServiceTapSeesOnlyThatService) {
 
 TEST_F(TapTest, BodyAndShowSecretsAndThePersonsLine) {
   auto t = tap({"ingress", "--body", "--show-secrets", "-o", "json", "--max", "1"});
-  ASSERT_TRUE(t->subscribed()) << t->err();
+  ASSERT_TRUE(subscribed(*t)) << t->err();
   ASSERT_EQ(request("POST", "/alpha/create", R"({"type":"PostCreated"})"), 200);
-  ASSERT_EQ(t->wait(), 0) << t->err();
+  ASSERT_EQ(t->wait(20s), 0) << t->err();
   const std::vector<json> got = lines(t->out());
   ASSERT_EQ(got.size(), 1u) << t->out();
   EXPECT_EQ(got[0]["requestBody"], R"({"type":"PostCreated"})");
@@ -245,9 +200,9 @@ TEST_F(TapTest, BodyAndShowSecretsAndThePersonsLine) {
   EXPECT_NE(got[0].dump().find("Bearer tap-test-secret"), std::string::npos);
 
   auto human = tap({"ingress", "--body", "--max", "1"});
-  ASSERT_TRUE(human->subscribed()) << human->err();
+  ASSERT_TRUE(subscribed(*human)) << human->err();
   ASSERT_EQ(request("POST", "/alpha/create", R"({"type":"PostCreated"})"), 200);
-  ASSERT_EQ(human->wait(), 0) << human->err();
+  ASSERT_EQ(human->wait(20s), 0) << human->err();
   const std::string out = human->out();
   EXPECT_NE(out.find("  ingress → alpha-srv/alpha-"), std::string::npos) << out;
   EXPECT_NE(out.find("  POST /alpha/create  200  "), std::string::npos) << out;
@@ -284,11 +239,11 @@ TEST_F(TapTest, NoControlPlaneIsAnError) {
 
 TEST_F(TapTest, CtrlCExitsZeroAndTheSubscriptionGoes) {
   auto t = tap({});
-  ASSERT_TRUE(t->subscribed()) << t->err();
+  ASSERT_TRUE(subscribed(*t)) << t->err();
   EXPECT_NE(t->err().find("tapping all"), std::string::npos) << t->err();
   EXPECT_GE(tap_status()["subscriptions"].get<int>(), 1);
   t->signal(SIGINT);
-  EXPECT_EQ(t->wait(), 0) << t->err();
+  EXPECT_EQ(t->wait(20s), 0) << t->err();
   // The server notices the reader left within a few keep-alives (one every 2 s).
   EXPECT_TRUE(testing::eventually([] { return tap_status()["subscriptions"] == 0; }, 20s))
       << tap_status();

@@ -1,5 +1,6 @@
-// A ticketctl command left running while the test goes on (`ticketctl tap`, a follow), its
-// stdout and stderr in files the test reads as they grow; killed if the test ends first.
+// A program left running while the test goes on (`ticketctl tap`, `logs -f`, `port-forward`,
+// `up` waiting for a Secret), its stdout and stderr in files the test reads as they grow; killed
+// if the test ends first.
 
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/eventually.h"
@@ -18,28 +20,38 @@
 
 namespace ticketctl::testing {
 
-class BackgroundTicketctl {
+// `ticketctl ARGS` as an argv for Background.
+inline std::vector<std::string> ticketctl_argv(std::vector<std::string> args) {
+  args.insert(args.begin(), TICKETCTL_BIN);
+  return args;
+}
+
+class Background {
  public:
-  // Runs `ticketctl ARGS` with stdin from /dev/null; `name` names its files in `dir`.
-  BackgroundTicketctl(const std::filesystem::path& dir, std::vector<std::string> args,
-                      const std::string& name = "background")
-      : out_(dir / (name + ".out")), err_(dir / (name + ".err")) {
-    args.insert(args.begin(), TICKETCTL_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+  // Runs `argv` (argv[0] a path, or a name found on PATH) with stdin from /dev/null, stdout into
+  // `out` and stderr into `out` + ".err"; in `cwd` when given; `env_defaults` are set in the child
+  // unless its environment already has them.
+  Background(std::vector<std::string> argv, std::filesystem::path out,
+             const std::filesystem::path& cwd = {},
+             const std::vector<std::pair<std::string, std::string>>& env_defaults = {})
+      : out_(std::move(out)), err_(out_.string() + ".err") {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
+      for (const auto& [name, value] : env_defaults) ::setenv(name.c_str(), value.c_str(), 0);
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
       ::dup2(::open("/dev/null", O_RDONLY), 0);
       ::dup2(::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
       ::dup2(::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      ::execv(argv[0], argv.data());
+      ::execvp(args[0], args.data());
       ::_exit(127);
     }
   }
-  BackgroundTicketctl(const BackgroundTicketctl&) = delete;
-  BackgroundTicketctl& operator=(const BackgroundTicketctl&) = delete;
-  ~BackgroundTicketctl() {
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  ~Background() {
     if (status_ >= 0 || pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -55,6 +67,12 @@ class BackgroundTicketctl {
         },
         limit);
     return status_;
+  }
+  void signal(int sig) { ::kill(pid_, sig); }
+  // Sends `sig`, then as wait().
+  int stop(int sig, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    signal(sig);
+    return wait(limit);
   }
   std::string out() const { return slurp(out_); }
   std::string err() const { return slurp(err_); }
