@@ -29,13 +29,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cc -O2 -pthread -o "$work/service_bench" "$here/service_bench.c"
+mkdir -p "$work/bin"
+cc -O2 -pthread -o "$work/bin/service_bench" "$here/service_bench.c"
 mkdir -p "$work/app/k8s"
 cat >"$work/app/ticketctl.yaml" <<YAML
 manifests: [k8s]
 images:
-  bench/server: {context: $work, command: [$work/service_bench, serve, '5000']}
-  bench/client: {context: $work, command: [sleep, infinity]}
+  bench/server: {context: $work/bin, command: [$work/bin/service_bench, serve, '5000']}
+  bench/client: {context: $work/bin, command: [sleep, infinity]}
 YAML
 cat >"$work/app/k8s/app.yaml" <<'YAML'
 apiVersion: apps/v1
@@ -99,10 +100,10 @@ results="$work/results"
 for round in $(seq "$rounds"); do
   for path in pod-service pod-podip host-relay host-direct; do
     case $path in
-      pod-service) line=$(tc exec "$client" -- "$work/service_bench" client bench-srv 5000 "$bytes" "$connects") ;;
-      pod-podip) line=$(tc exec "$client" -- "$work/service_bench" client "$pod_ip" 5000 "$bytes" "$connects") ;;
-      host-relay) line=$("$work/service_bench" client "$cluster_ip" 5000 "$bytes" "$connects") ;;
-      host-direct) line=$("$work/service_bench" client "$pod_ip" 5000 "$bytes" "$connects") ;;
+      pod-service) line=$(tc exec "$client" -- "$work/bin/service_bench" client bench-srv 5000 "$bytes" "$connects") ;;
+      pod-podip) line=$(tc exec "$client" -- "$work/bin/service_bench" client "$pod_ip" 5000 "$bytes" "$connects") ;;
+      host-relay) line=$("$work/bin/service_bench" client "$cluster_ip" 5000 "$bytes" "$connects") ;;
+      host-direct) line=$("$work/bin/service_bench" client "$pod_ip" 5000 "$bytes" "$connects") ;;
     esac
     echo "round $round $path $line"
     echo "$path $line" >>"$results"
