@@ -1,7 +1,9 @@
-// `edit`: the object as YAML in the user's editor ($KUBE_EDITOR, else $EDITOR, else vi), then a
-// PUT of what was saved, carrying the resourceVersion it was read at, so an edit made over a
-// concurrent change is a Conflict rather than an overwrite. A file the API refuses is opened
-// again with the errors as comments at its top, as kubectl edit does.
+// `edit`: the object as YAML in the user's editor ($KUBE_EDITOR, else $EDITOR, else vi). What was
+// saved is checked here (so errors name the file's lines), and what the user changed is sent as
+// a JSON merge patch, as kubectl edit sends a patch: a controller's write meanwhile (a new
+// Deployment's revision annotation, status) does not turn the edit into a Conflict, and fields
+// the user did not touch keep whatever they hold by then. A file that is refused, here or by
+// the API, is opened again with the errors as comments at its top, as kubectl edit does.
 
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -15,6 +17,8 @@
 #include "cli/api_verbs.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "runtime/core/strings.h"
+#include "runtime/manifest/loader.h"
 #include "runtime/manifest/yaml_writer.h"
 
 namespace ticketctl::cli {
@@ -119,19 +123,54 @@ Json user_visible(Json o) {
   return o;
 }
 
-// Moves the edited text's metadata.resourceVersion line to `now`'s version; false when the line
-// is not there exactly as written (the user changed it: then the Conflict stands).
-bool replace_resource_version(std::string& text, const Json& now) {
-  const Json& rv = json_at(json_at(now, "metadata"), "resourceVersion");
-  if (!rv.is_string()) return false;
-  const std::string key = "\n  resourceVersion: ";
-  const size_t at = text.find(key);
-  if (at == std::string::npos || text.find(key, at + 1) != std::string::npos) return false;
-  const size_t value = at + key.size();
-  const size_t eol = text.find('\n', value);
-  text.replace(value, eol == std::string::npos ? std::string::npos : eol - value,
-               "\"" + rv.get<std::string>() + "\"");
-  return true;
+// RFC 7386: the merge patch that turns `from` into `to`. Objects are compared key by key; a key
+// `to` lacks becomes null (delete); anything else that differs, lists included, is replaced whole.
+Json merge_patch_between(const Json& from, const Json& to) {
+  if (!from.is_object() || !to.is_object()) return to;
+  Json patch = Json::object();
+  for (const auto& [key, value] : from.items())
+    if (!to.contains(key)) patch[key] = nullptr;
+  for (const auto& [key, value] : to.items()) {
+    const auto was = from.find(key);
+    if (was == from.end()) {
+      patch[key] = value;
+    } else if (*was != value) {
+      Json inner = was->is_object() && value.is_object() ? merge_patch_between(*was, value) : value;
+      if (!inner.is_object() || !inner.empty() || !value.is_object()) patch[key] = std::move(inner);
+    }
+  }
+  return patch;
+}
+
+// What the saved file says, checked as `apply` would check it: the edited object, or the
+// problems, one per line, each with its line in the file.
+Result<Json> read_edited(const std::string& file, const std::string& text, const Json& current,
+                         const std::string& ns) {
+  manifest::LoadOptions options;
+  options.default_namespace = ns;
+  const manifest::LoadResult loaded = manifest::load_text(file, text, options);
+  std::vector<std::string> problems;
+  for (const Diagnostic& d : loaded.diagnostics.items())
+    if (d.severity == Severity::Error)
+      problems.push_back(fmt::format("line {}: {}{}", d.pos.line,
+                                     d.field.empty() ? "" : d.field + ": ", d.message));
+  if (problems.empty() && loaded.objects.size() != 1)
+    problems.push_back("the file must hold exactly one object");
+  if (!problems.empty()) return Error{ErrorCode::Invalid, join(problems, "\n* ")};
+  const Json& edited = loaded.objects[0].body;
+  // What names the object cannot change: that would be another object.
+  for (const auto& [where, field] : {std::pair{"", "apiVersion"},
+                                     {"", "kind"},
+                                     {"metadata", "name"},
+                                     {"metadata", "namespace"}}) {
+    const Json& before = *where ? json_at(json_at(current, where), field) : json_at(current, field);
+    const Json& after = *where ? json_at(json_at(edited, where), field) : json_at(edited, field);
+    if (!before.is_null() && before != after)
+      return Error{ErrorCode::Invalid,
+                   fmt::format("{}{}{} cannot be changed (it was {}): edit makes no new objects",
+                               where, *where ? "." : "", field, before.dump())};
+  }
+  return edited;
 }
 
 }  // namespace
@@ -142,10 +181,10 @@ Handler attach_edit(CLI::App& verb) {
   verb.add_option("-n,--namespace", a->ns, "Namespace")->capture_default_str();
   a->state.attach(verb);
   verb.footer(
-      "Opens the object as YAML in $KUBE_EDITOR, else $EDITOR, else vi; on save and exit it is\n"
-      "sent back whole (with the resourceVersion it was read at: a change made meanwhile is a\n"
-      "Conflict). An invalid object is reopened with the errors at the top; saving it unchanged\n"
-      "then gives up (exit 1). Nothing changed, or an empty file: \"Edit cancelled\", exit 0.");
+      "Opens the object as YAML in $KUBE_EDITOR, else $EDITOR, else vi; on save and exit what you\n"
+      "changed is sent as a merge patch (fields you did not touch keep what they hold by then).\n"
+      "An invalid object is reopened with the errors at the top; saving it unchanged then gives\n"
+      "up (exit 1). Nothing changed, or an empty file: \"Edit cancelled\", exit 0.");
   return [a] {
     Result<std::vector<ObjectRef>> refs = parse_object_refs(a->words);
     if (!refs.ok()) {
@@ -200,39 +239,43 @@ Handler attach_edit(CLI::App& verb) {
         std::cerr << "error: Edit cancelled, no valid changes were saved.\n";
         return kExitFailure;
       }
-      // The API reads YAML itself and checks it like any write: its errors name the fields.
-      std::string sent = edited;
-      Result<std::pair<int, std::string>> put =
-          client.value().raw("PUT", path, sent, "application/yaml");
-      // A controller writing status meanwhile (a new Deployment's first rounds) changes the
-      // resourceVersion, not what the user saw: then the edit still applies, at the new version.
-      for (int retry = 0; retry < 5 && put.ok() && put.value().first == 409; ++retry) {
-        Result<Json> now = client.value().get(path);
-        if (!now.ok() || user_visible(now.value()) != user_visible(current.value())) break;
-        if (!replace_resource_version(sent, now.value())) break;
-        put = client.value().raw("PUT", path, sent, "application/yaml");
+      Result<Json> checked = read_edited(file.path(), saved.value(), current.value(), a->ns);
+      Result<std::pair<int, std::string>> sent = Error{ErrorCode::Internal, ""};
+      std::string refusal;
+      if (!checked.ok()) {
+        refusal = checked.error().message;
+      } else {
+        const Json patch =
+            merge_patch_between(user_visible(current.value()), user_visible(checked.value()));
+        if (patch.empty()) {
+          std::cout << "Edit cancelled, no changes made.\n";
+          return kExitOk;
+        }
+        sent = client.value().raw("PATCH", path, patch.dump(), "application/merge-patch+json");
+        if (!sent.ok()) {
+          std::cerr << "error: " << sent.error().message << '\n';
+          return kExitFailure;
+        }
       }
-      if (!put.ok()) {
-        std::cerr << "error: " << put.error().message << '\n';
-        return kExitFailure;
-      }
-      const auto& [status, body] = put.value();
-      if (status >= 200 && status < 300) {
-        std::cout << name << " edited\n";
-        return kExitOk;
-      }
-      const Json answer = Json::parse(body, nullptr, false);
-      const std::string message = answer.is_object() && answer.contains("message")
-                                      ? answer["message"].get<std::string>()
-                                      : fmt::format("the server answered {} {}", status, body);
-      if (status != 422 && status != 400) {
-        // A Conflict or a server failure is not the file's fault: reopening would not help.
-        std::cerr << "error: " << name << ": " << message << '\n';
-        return kExitFailure;
+      if (refusal.empty()) {
+        const auto& [status, body] = sent.value();
+        if (status >= 200 && status < 300) {
+          std::cout << name << " edited\n";
+          return kExitOk;
+        }
+        const Json answer = Json::parse(body, nullptr, false);
+        refusal = answer.is_object() && answer.contains("message") && answer["message"].is_string()
+                      ? answer["message"].get<std::string>()
+                      : fmt::format("the server answered {} {}", status, body);
+        if (status != 422 && status != 400) {
+          // Gone meanwhile, or a server failure: not the file's fault, reopening would not help.
+          std::cerr << "error: " << name << ": " << refusal << '\n';
+          return kExitFailure;
+        }
       }
       last_refused = edited;
       if (!file.write(std::string(kHeader) +
-                      as_comments(fmt::format("{} was not valid:\n* {}", name, message)) + "#\n" +
+                      as_comments(fmt::format("{} was not valid:\n* {}", name, refusal)) + "#\n" +
                       edited)) {
         std::cerr << "error: cannot write " << file.path() << '\n';
         return kExitFailure;

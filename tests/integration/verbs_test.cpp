@@ -341,6 +341,44 @@ TEST_F(VerbsTest, EditReopensAnInvalidObjectWithTheErrorOnTop) {
   EXPECT_EQ(object("deploy/edv")["spec"]["replicas"], 3);
 }
 
+// kubectl edit sends what the user changed, so a write by someone else while the editor is open
+// (here the editor itself labels the object, as a controller or a second terminal would) is
+// kept, and the edit still lands.
+TEST_F(VerbsTest, EditKeepsAChangeMadeWhileTheEditorWasOpen) {
+  ASSERT_NO_FATAL_FAILURE(settled_deployment("edc"));
+  {
+    EditorScript editor(dir_, "edit-meanwhile",
+                        "'" TICKETCTL_BIN "' label deploy/edc meanwhile=yes --state-dir '" +
+                            dir_.string() +
+                            "' >/dev/null || exit 9\n"
+                            "sed -i 's/replicas: 0/replicas: 2/' \"$1\"");
+    Result r = run({"edit", "deploy/edc"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "deployment.apps/edc edited\n");
+  }
+  const Json d = object("deploy/edc");
+  EXPECT_EQ(d["spec"]["replicas"], 2);
+  EXPECT_EQ(d["metadata"]["labels"].value("meanwhile", ""), "yes") << d.dump();
+  // Renaming in the editor would be another object: refused, with the line of each problem.
+  {
+    EditorScript editor(dir_, "edit-rename",
+                        "if grep -q '^# .*metadata.name cannot be changed' \"$1\"; then\n"
+                        "  sed -i 's/name: edc-renamed/name: edc/; s/replicas: 2/replicas: x/' "
+                        "\"$1\"\n"
+                        "elif grep -q '^# .*line [0-9]*: spec.replicas: expected integer' \"$1\";"
+                        " then\n"
+                        "  sed -i 's/replicas: x/replicas: 1/' \"$1\"\n"
+                        "else\n"
+                        "  sed -i 's/^  name: edc$/  name: edc-renamed/' \"$1\"\n"
+                        "fi");
+    Result r = run({"edit", "deploy/edc"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "deployment.apps/edc edited\n");
+  }
+  EXPECT_EQ(object("deploy/edc")["spec"]["replicas"], 1);
+  EXPECT_EQ(run({"get", "deploy/edc-renamed"}).status, 1);
+}
+
 // What bash offers after sourcing `ticketctl completion bash`, for the words typed so far.
 // `cword` is the index of the word being completed (the binary being word 0).
 std::string complete(const fs::path& dir, const std::vector<std::string>& words, size_t cword) {
