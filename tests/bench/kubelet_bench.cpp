@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/core/rfc3339.h"
 #include "runtime/logs/log_file.h"
 #include "runtime/manifest/json.h"
 #include "tests/support/process.h"
@@ -49,10 +52,11 @@ long cpu_ticks(int pid) {
   return std::stol(f[11]) + std::stol(f[12]);  // utime + stime
 }
 
-double to_seconds(const std::string& rfc3339) {  // "....T12:34:56.123456789Z" -> seconds of day
-  const auto t = rfc3339.find('T');
-  return std::stod(rfc3339.substr(t + 1, 2)) * 3600 + std::stod(rfc3339.substr(t + 4, 2)) * 60 +
-         std::stod(rfc3339.substr(t + 7, rfc3339.size() - t - 8));
+// Seconds between two of the log's RFC 3339 times (core/rfc3339: fractions and offsets); 0 when
+// either does not parse.
+double seconds_between(const std::string& from, const std::string& to) {
+  const auto a = ticketctl::rfc3339::parse_nanos(from), b = ticketctl::rfc3339::parse_nanos(to);
+  return a && b ? static_cast<double>(*b - *a) / 1e9 : 0.0;
 }
 
 }  // namespace
@@ -138,14 +142,20 @@ int main(int argc, char** argv) {
       if (!parsed || parsed->stderr_stream) continue;
       if (first_time.empty()) first_time = parsed->time;
       last_time = parsed->time;
-      const long seq = std::stol(parsed->text.substr(0, 10));
+      // Each line starts with its sequence number; a line that does not (cut by rotation) is
+      // skipped rather than ending the benchmark with its control plane still up.
+      long seq = 0;
+      const std::string_view text = parsed->text;
+      const auto [end, ec] =
+          std::from_chars(text.data(), text.data() + std::min<size_t>(10, text.size()), seq);
+      if (ec != std::errc() || end == text.data()) continue;
       if (first_seq < 0) first_seq = next = seq;
       if (seq != next) lost += seq - next;
       next = seq + 1;
       bytes += parsed->text.size() + 1;
     }
   }
-  const double span = to_seconds(last_time) - to_seconds(first_time);
+  const double span = seconds_between(first_time, last_time);
   std::printf(
       "log capture: %d MiB written as %ld lines; kept lines %ld..%ld with %ld missing "
       "in between (older lines rotate away beyond 10 MiB x 5); %.1f MB/s captured\n",
