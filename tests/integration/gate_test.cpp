@@ -15,6 +15,7 @@
 #include "runtime/manifest/json.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/timing.h"
 
 namespace ticketctl {
 namespace {
@@ -172,15 +173,6 @@ TEST_F(GateTest, AMissingSecretBlocksWithTheCommandThatCreatesItAndTimesOutWithT
   }
 }
 
-// The claim is the Release pass's. Under the sanitizers every process on the path (the control
-// plane's gate, the CLI and its exit) runs several times slower, and CI runs tests in parallel:
-// there the bound is three times as long, so the pass still checks the gate ends, not the speed.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int64_t kGateBound = 1'000'000'000 + 3'000'000'000;
-#else
-constexpr int64_t kGateBound = 1'000'000'000 + 1'000'000'000;
-#endif
-
 TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
   write("app.yaml",
         deployment("web", "demo/web", "  replicas: 2\n",
@@ -205,7 +197,9 @@ TEST_F(GateTest, AHealthyAppPassesWithinASecondOfItsLastReadyPod) {
                        rfc3339::parse_nanos(c["lastTransitionTime"].get<std::string>()).value());
     ASSERT_GT(last_ready_ns, 0) << "run " << i << "\n" << up.out << pods.out;
     // Within 1 s of the last Ready, plus the second its timestamp drops.
-    EXPECT_LT(returned_ns - last_ready_ns, kGateBound) << up.out;
+    EXPECT_LT(std::chrono::nanoseconds(returned_ns - last_ready_ns),
+              ticketctl::testing::time_bound(std::chrono::seconds(1)) + std::chrono::seconds(1))
+        << up.out;
     EXPECT_EQ(run({"down"}).status, 0);
   }
 }
