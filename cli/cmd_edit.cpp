@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -142,21 +144,33 @@ Json merge_patch_between(const Json& from, const Json& to) {
   return patch;
 }
 
-// What the saved file says, checked as `apply` would check it: the edited object, or the
-// problems, one per line, each with its line in the file.
+// What the saved file says (its text without comment lines), checked as `apply` would check it:
+// the edited object, or the problems, one per line. Each problem names its line as it will be in
+// the reopened file, which puts the header and these problems above the same text.
 Result<Json> read_edited(const std::string& file, const std::string& text, const Json& current,
                          const std::string& ns) {
   manifest::LoadOptions options;
   options.default_namespace = ns;
   const manifest::LoadResult loaded = manifest::load_text(file, text, options);
-  std::vector<std::string> problems;
-  for (const Diagnostic& d : loaded.diagnostics.items())
-    if (d.severity == Severity::Error)
-      problems.push_back(fmt::format("line {}: {}{}", d.pos.line,
-                                     d.field.empty() ? "" : d.field + ": ", d.message));
-  if (problems.empty() && loaded.objects.size() != 1)
-    problems.push_back("the file must hold exactly one object");
-  if (!problems.empty()) return Error{ErrorCode::Invalid, join(problems, "\n* ")};
+  std::vector<std::pair<size_t, std::string>> found;  // line in `text` (0: none), problem
+  for (const Diagnostic& d : loaded.diagnostics.items()) {
+    if (d.severity != Severity::Error) continue;
+    std::string what = (d.field.empty() ? "" : d.field + ": ") + d.message;
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    found.emplace_back(d.pos.line, std::move(what));
+  }
+  if (found.empty() && loaded.objects.size() != 1)
+    found.emplace_back(0, "the file must hold exactly one object");
+  if (!found.empty()) {
+    // The reopened file: the header, "NAME was not valid:", a line per problem, "#", the text.
+    const size_t above =
+        static_cast<size_t>(std::count(kHeader, kHeader + std::strlen(kHeader), '\n')) + 1 +
+        found.size() + 1;
+    std::vector<std::string> problems;
+    for (const auto& [line, what] : found)
+      problems.push_back(line > 0 ? fmt::format("line {}: {}", line + above, what) : what);
+    return Error{ErrorCode::Invalid, join(problems, "\n* ")};
+  }
   const Json& edited = loaded.objects[0].body;
   // What names the object cannot change: that would be another object.
   for (const auto& [where, field] : {std::pair{"", "apiVersion"},
@@ -239,7 +253,7 @@ Handler attach_edit(CLI::App& verb) {
         std::cerr << "error: Edit cancelled, no valid changes were saved.\n";
         return kExitFailure;
       }
-      Result<Json> checked = read_edited(file.path(), saved.value(), current.value(), a->ns);
+      Result<Json> checked = read_edited(file.path(), edited, current.value(), a->ns);
       Result<std::pair<int, std::string>> sent = Error{ErrorCode::Internal, ""};
       std::string refusal;
       if (!checked.ok()) {
