@@ -155,7 +155,9 @@ std::string now_nano() {
 }
 
 std::string now_local() {
-  const std::time_t t = std::time(nullptr);
+  // now(), not std::time(): glibc's time() reads the coarse clock, which lags CLOCK_REALTIME by
+  // up to a tick, so near a second's edge the local stamp would fall a second behind the others.
+  const std::time_t t = static_cast<std::time_t>(now().seconds);
   std::tm tm{};
   ::localtime_r(&t, &tm);
   char buf[40];

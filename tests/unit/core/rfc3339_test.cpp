@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <thread>
 
 namespace ticketctl::rfc3339 {
 namespace {
@@ -104,6 +105,23 @@ TEST(Rfc3339, NowVariantsHaveTheirShapesAndAgree) {
   EXPECT_LE(*nano, after);
   EXPECT_GE(later->seconds, before.seconds + 30);
   EXPECT_LE(later->seconds, after.seconds + 30);
+}
+
+// glibc's time() reads the coarse clock, a tick behind CLOCK_REALTIME, so a local stamp built
+// from it fell a second behind now() just after each second's edge. Spin across one edge.
+TEST(Rfc3339, NowLocalNeverTrailsNowAcrossASecondsEdge) {
+  const Time start = now();
+  const int64_t to_edge = 1'000'000'000 - start.nanos;
+  if (to_edge > 10'000'000)
+    std::this_thread::sleep_for(std::chrono::nanoseconds(to_edge - 10'000'000));
+  const Time until{start.seconds + 1, 20'000'000};
+  size_t readings = 0;
+  for (Time before = now(); before < until; before = now(), ++readings) {
+    const std::optional<Time> local = parse(now_local());
+    ASSERT_TRUE(local);
+    ASSERT_GE(local->seconds, before.seconds) << "after " << readings << " readings";
+  }
+  EXPECT_GT(readings, 0u);
 }
 
 TEST(Rfc3339, ConvertsToAndFromTimePoints) {
