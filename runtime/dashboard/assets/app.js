@@ -118,31 +118,47 @@ function renderPods() {
     el('td', {}, p.reason),
     el('td', { class: 'error' }, p.errorLine),
     actionCell({ action: 'delete', namespace: p.namespace, name: p.name }, 'Delete'))));
+  // Rows are kept and updated in place, so an input being typed in never leaves the page: a
+  // live update in the middle of a fill would otherwise lose its focus and selection.
+  const rows = state.deployments.map(deploymentRow);
+  const live = new Set(state.deployments.map((d) => `${d.namespace}/${d.name}`));
+  for (const key of deploymentRows.keys()) if (!live.has(key)) deploymentRows.delete(key);
   const deps = $('#deployments tbody');
-  const focused = document.activeElement?.closest?.('tr.deployment')?.dataset.name;
-  deps.replaceChildren(...state.deployments.map((d) => {
-    // A number being typed survives the live re-render.
-    const key = `${d.namespace}/${d.name}`;
-    const value = scaleDrafts.has(key) ? scaleDrafts.get(key) : String(d.replicas);
-    const input = el('input', { type: 'number', min: '0', max: '100', value, class: 'scale-input' });
-    const code = el('code', {}, commands.scale({ ...d, replicas: value }));
+  if (rows.length !== deps.children.length || rows.some((r, i) => deps.children[i] !== r))
+    deps.replaceChildren(...rows);
+}
+const deploymentRows = new Map();  // namespace/name → { tr, status, input, code, d }
+function deploymentRow(d) {
+  const key = `${d.namespace}/${d.name}`;
+  let row = deploymentRows.get(key);
+  if (!row) {
+    const input = el('input', { type: 'number', min: '0', max: '100', class: 'scale-input' });
+    row = { input, code: el('code', {}), status: el('td', {}), d };
     input.addEventListener('input', () => {
       scaleDrafts.set(key, input.value);
-      code.textContent = commands.scale({ ...d, replicas: input.value });
+      row.code.textContent = commands.scale({ ...row.d, replicas: input.value });
     });
     const scale = el('td', { class: 'action' }, input, ' ',
       el('button', { class: 'scale-btn', onclick: () => {
         scaleDrafts.delete(key);
         act({ action: 'scale', namespace: d.namespace, name: d.name, replicas: Number(input.value) });
       } }, 'Scale'),
-      code);
-    if (focused === d.name) queueMicrotask(() => input.focus());
-    return el('tr', { class: 'deployment', dataset: { name: d.name } },
+      row.code);
+    row.tr = el('tr', { class: 'deployment', dataset: { name: d.name } },
       el('td', {}, objectLink('deployments', d)),
-      el('td', { class: `status-${deploymentClass(d)}` }, `${d.readyReplicas}/${d.replicas}`),
+      row.status,
       scale,
       actionCell({ action: 'restart', namespace: d.namespace, name: d.name }, 'Restart'));
-  }));
+    deploymentRows.set(key, row);
+  }
+  row.d = d;
+  // A number being typed survives the live update.
+  const value = scaleDrafts.has(key) ? scaleDrafts.get(key) : String(d.replicas);
+  if (row.input !== document.activeElement && row.input.value !== value) row.input.value = value;
+  row.code.textContent = commands.scale({ ...d, replicas: row.input.value });
+  row.status.className = `status-${deploymentClass(d)}`;
+  row.status.textContent = `${d.readyReplicas}/${d.replicas}`;
+  return row.tr;
 }
 function renderEvents() {
   const events = [...state.events].sort((a, b) => (a.last < b.last ? 1 : -1));
