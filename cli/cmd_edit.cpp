@@ -254,7 +254,6 @@ Handler attach_edit(CLI::App& verb) {
         return kExitFailure;
       }
       Result<Json> checked = read_edited(file.path(), edited, current.value(), a->ns);
-      Result<std::pair<int, std::string>> sent = Error{ErrorCode::Internal, ""};
       std::string refusal;
       if (!checked.ok()) {
         refusal = checked.error().message;
@@ -265,13 +264,12 @@ Handler attach_edit(CLI::App& verb) {
           std::cout << "Edit cancelled, no changes made.\n";
           return kExitOk;
         }
-        sent = client.value().raw("PATCH", path, patch.dump(), "application/merge-patch+json");
+        Result<std::pair<int, std::string>> sent =
+            client.value().raw("PATCH", path, patch.dump(), "application/merge-patch+json");
         if (!sent.ok()) {
           std::cerr << "error: " << sent.error().message << '\n';
           return kExitFailure;
         }
-      }
-      if (refusal.empty()) {
         const auto& [status, body] = sent.value();
         if (status >= 200 && status < 300) {
           std::cout << name << " edited\n";
