@@ -136,6 +136,8 @@ class SecurityTest : public ::testing::Test {
     if (r) {
       a.status = r->status;
       a.body = r->body;
+    } else {
+      a.body = "no answer: " + httplib::to_string(r.error());  // what the transport said
     }
     return a;
   }
