@@ -33,22 +33,7 @@ Answer send(api::ApiClient& client, const std::string& method, const std::string
   const auto& [status, text] = r.value();
   Json parsed = Json::parse(text, nullptr, false);
   if (status >= 200 && status < 300 && !parsed.is_discarded()) return {std::move(parsed), false};
-  const bool has_message = parsed.is_object() && json_at(parsed, "message").is_string();
-  std::string message = has_message ? parsed["message"].get<std::string>()
-                                    : fmt::format("the server answered {} {}", status, text);
-  const std::string reason = parsed.is_object() && json_at(parsed, "reason").is_string()
-                                 ? parsed["reason"].get<std::string>()
-                                 : "";
-  ErrorCode code = ErrorCode::Internal;
-  if (status == 404)
-    code = ErrorCode::NotFound;
-  else if (reason == "AlreadyExists")
-    code = ErrorCode::AlreadyExists;
-  else if (status == 409)
-    code = ErrorCode::Conflict;
-  else if (status == 422 || status == 400)
-    code = ErrorCode::Invalid;
-  return {Error{code, std::move(message)}, false};
+  return {api::status_error(status, text), false};
 }
 
 // For many objects, what is stored already: one list per resource and namespace instead of a

@@ -264,23 +264,16 @@ Handler attach_edit(CLI::App& verb) {
           std::cout << "Edit cancelled, no changes made.\n";
           return kExitOk;
         }
-        Result<std::pair<int, std::string>> sent =
-            client.value().raw("PATCH", path, patch.dump(), "application/merge-patch+json");
-        if (!sent.ok()) {
-          std::cerr << "error: " << sent.error().message << '\n';
-          return kExitFailure;
-        }
-        const auto& [status, body] = sent.value();
-        if (status >= 200 && status < 300) {
+        Result<Json> patched =
+            client.value().patch(path, "application/merge-patch+json", patch.dump());
+        if (patched.ok()) {
           std::cout << name << " edited\n";
           return kExitOk;
         }
-        const Json answer = Json::parse(body, nullptr, false);
-        refusal = answer.is_object() && answer.contains("message") && answer["message"].is_string()
-                      ? answer["message"].get<std::string>()
-                      : fmt::format("the server answered {} {}", status, body);
-        if (status != 422 && status != 400) {
-          // Gone meanwhile, or a server failure: not the file's fault, reopening would not help.
+        refusal = patched.error().message;
+        if (patched.error().code != ErrorCode::Invalid) {
+          // Gone meanwhile, a server failure or no answer: not the file's fault, reopening would
+          // not help.
           std::cerr << "error: " << name << ": " << refusal << '\n';
           return kExitFailure;
         }

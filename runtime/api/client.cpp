@@ -5,18 +5,27 @@
 #include <fmt/format.h>
 
 namespace ticketctl::api {
-namespace {
 
-ErrorCode code_of(int status, const Json& body) {
-  const std::string reason = body.is_object() ? body.value("reason", "") : "";
-  if (status == 404) return ErrorCode::NotFound;
-  if (reason == "AlreadyExists") return ErrorCode::AlreadyExists;
-  if (status == 409) return ErrorCode::Conflict;
-  if (status == 422 || status == 400) return ErrorCode::Invalid;
-  return ErrorCode::Internal;
+Error status_error(int status, std::string_view body) {
+  const Json parsed = Json::parse(body, nullptr, false);
+  const auto field = [&parsed](const char* key) {
+    if (!parsed.is_object()) return std::string();
+    const auto it = parsed.find(key);
+    return it != parsed.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string message = field("message");
+  if (message.empty()) message = fmt::format("the server answered {} {}", status, body);
+  ErrorCode code = ErrorCode::Internal;
+  if (status == 404)
+    code = ErrorCode::NotFound;
+  else if (field("reason") == "AlreadyExists")
+    code = ErrorCode::AlreadyExists;
+  else if (status == 409)
+    code = ErrorCode::Conflict;
+  else if (status == 422 || status == 400)
+    code = ErrorCode::Invalid;
+  return Error{code, std::move(message)};
 }
-
-}  // namespace
 
 ApiClient::ApiClient(Connection c) : c_(std::move(c)) {
   http_ = std::make_unique<httplib::SSLClient>(c_.host, c_.port);
@@ -55,10 +64,7 @@ Result<Json> ApiClient::call(const std::string& method, const std::string& path,
   const auto& [status, text] = r.value();
   Json parsed = Json::parse(text, nullptr, false);
   if (status >= 200 && status < 300 && !parsed.is_discarded()) return parsed;
-  std::string message = !parsed.is_discarded() && parsed.is_object() && parsed.contains("message")
-                            ? parsed["message"].get<std::string>()
-                            : fmt::format("the server answered {} {}", status, text);
-  return Error{code_of(status, parsed), std::move(message)};
+  return status_error(status, text);
 }
 
 Result<Json> ApiClient::get(const std::string& path) {
@@ -129,12 +135,7 @@ Result<bool> ApiClient::open_stream(const std::string& path, std::string_view wh
   if (!res)
     return Error{ErrorCode::Internal, fmt::format("{} https://{}:{} ended: {}", what, c_.host,
                                                   c_.port, httplib::to_string(res.error()))};
-  if (status != 200) {
-    const Json body = Json::parse(error_body, nullptr, false);
-    return Error{code_of(status, body),
-                 body.is_object() ? body.value("message", error_body)
-                                  : fmt::format("the server answered {} {}", status, error_body)};
-  }
+  if (status != 200) return status_error(status, error_body);
   return true;
 }
 

@@ -25,6 +25,11 @@ struct Connection {
   std::string token;
 };
 
+// What a non-2xx answer (or a 2xx one that is not JSON) means: the Status body's message, else
+// the status and the body as sent, and a code from the status and the Status reason. The body
+// is the server's, so a field of the wrong type is ignored, not trusted.
+Error status_error(int status, std::string_view body);
+
 class ApiClient {
  public:
   explicit ApiClient(Connection c);
