@@ -317,7 +317,8 @@ TEST_F(SupervisorTest, APreStopHookRunsBeforeSigtermWithTheContainersEnvironment
   ASSERT_TRUE(eventually([&] { return run({"logs", "hooked"}).out == "waiting\n"; })) << events();
   ASSERT_EQ(run({"delete", "pod", "hooked"}).status, 0);
   ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / "hooked-term"); }));
-  EXPECT_TRUE(testing::slurp(scratch_ / "hooked-term").starts_with("after-hook "));
+  const std::string term = testing::slurp(scratch_ / "hooked-term");
+  EXPECT_TRUE(term.starts_with("after-hook ")) << term << events();
 }
 
 TEST_F(SupervisorTest, AnHttpGetPreStopHookCallsThePodBeforeSigterm) {
@@ -332,7 +333,8 @@ TEST_F(SupervisorTest, AnHttpGetPreStopHookCallsThePodBeforeSigterm) {
   })) << events();
   ASSERT_EQ(run({"delete", "pod", "web"}).status, 0);
   ASSERT_TRUE(eventually([&] { return fs::exists(scratch_ / "web-term"); })) << events();
-  EXPECT_TRUE(testing::slurp(scratch_ / "web-term").starts_with("after-hook ")) << events();
+  const std::string term = testing::slurp(scratch_ / "web-term");
+  EXPECT_TRUE(term.starts_with("after-hook ")) << term << events();
 }
 
 TEST_F(SupervisorTest, ASleepHookDelaysSigtermAndAFailedHookIsAWarningEvent) {
@@ -353,7 +355,8 @@ TEST_F(SupervisorTest, ASleepHookDelaysSigtermAndAFailedHookIsAWarningEvent) {
   const auto term_at = std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns));
   EXPECT_GE(term_at - deleted, std::chrono::milliseconds(950));
   // SIGTERM follows a failed hook at once, and the failure is reported.
-  EXPECT_TRUE(testing::slurp(scratch_ / "failing-term").starts_with("no-hook "));
+  const std::string failing = testing::slurp(scratch_ / "failing-term");
+  EXPECT_TRUE(failing.starts_with("no-hook ")) << failing;
   EXPECT_NE(events().find("FailedPreStopHook: Exec lifecycle hook ([sh -c exit 3]) for Container "
                           "\"main\" failed - error: command 'sh -c exit 3' exited with 3"),
             std::string::npos)
