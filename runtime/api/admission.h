@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/manifest/json.h"
 
@@ -13,6 +14,16 @@ namespace ticketctl::api {
 // Moves each stringData value into data, base64-encoded, replacing a data key of the same name,
 // and drops stringData, as the API server does before storing a Secret.
 void merge_string_data(Json& secret);
+
+// A field an update may not change, as the API server's validation names it.
+struct ForbiddenChange {
+  std::string field;    // "data", "binaryData", "immutable"
+  std::string message;  // "field is immutable when `immutable` is set"
+};
+// What an update of a stored ConfigMap or Secret changes that it may not: once `immutable` is
+// true, data, binaryData and immutable itself stay as they are. Empty for other objects, and
+// for a stored object that is not immutable. A missing map and an empty one are the same.
+std::vector<ForbiddenChange> immutable_changes(const Json& stored, const Json& updated);
 
 // Why `object` cannot be stored (the reply is 413), or nullopt when it fits.
 std::optional<std::string> too_large_to_store(const Json& object);

@@ -207,6 +207,18 @@ std::string query_value(const Request& req, const std::string& key) {
   return it == req.query.end() ? std::string() : it->second;
 }
 
+// 422 Invalid in the API server's words: `Kind "name" is invalid: field: message, ...`, with one
+// cause per field.
+Response invalid_object(const Resource& r, const std::string& name, Json causes,
+                        const std::vector<std::string>& parts) {
+  const std::string kind =
+      r.group.empty() ? std::string(r.kind) : fmt::format("{}.{}", r.kind, r.group);
+  Json details = {{"name", name}, {"group", r.group}, {"kind", r.kind}, {"causes", causes}};
+  return failure(422, "Invalid",
+                 fmt::format("{} {} is invalid: {}", kind, quote(name), join(parts, ", ")),
+                 std::move(details));
+}
+
 // Causes in the form clients show them: one per field, as the API server lists them.
 Response invalid(const manifest::LoadResult& loaded, const Resource& r) {
   Json causes = Json::array();
@@ -218,12 +230,21 @@ Response invalid(const manifest::LoadResult& loaded, const Resource& r) {
     parts.push_back(d.field.empty() ? d.message : fmt::format("{}: {}", d.field, d.message));
     if (name.empty() && !d.object.empty()) name = d.object.substr(d.object.find_last_of(" /") + 1);
   }
-  const std::string kind =
-      r.group.empty() ? std::string(r.kind) : fmt::format("{}.{}", r.kind, r.group);
-  Json details = {{"name", name}, {"group", r.group}, {"kind", r.kind}, {"causes", causes}};
-  return failure(422, "Invalid",
-                 fmt::format("{} {} is invalid: {}", kind, quote(name), join(parts, ", ")),
-                 std::move(details));
+  return invalid_object(r, name, std::move(causes), parts);
+}
+
+// An update that changes what may not change, refused as the API server refuses it.
+Response forbidden_update(const Resource& r, const std::string& name,
+                          const std::vector<ForbiddenChange>& forbidden) {
+  Json causes = Json::array();
+  std::vector<std::string> parts;
+  for (const ForbiddenChange& f : forbidden) {
+    causes.push_back({{"reason", "FieldValueForbidden"},
+                      {"message", "Forbidden: " + f.message},
+                      {"field", f.field}});
+    parts.push_back(fmt::format("{}: Forbidden: {}", f.field, f.message));
+  }
+  return invalid_object(r, name, std::move(causes), parts);
 }
 
 // The fieldValidation query parameter, as kubectl sends it (--validate=strict|warn|false).
@@ -555,6 +576,13 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                        {{"name", o.ns}, {"kind", "namespaces"}});
     }
     if (key == "secrets") merge_string_data(o.body);
+    if ((key == "configmaps" || key == "secrets") && req.method != "POST") {
+      Result<Json> old = store->get({key, o.ns, o.name});
+      if (old.ok()) {
+        const std::vector<ForbiddenChange> forbidden = immutable_changes(old.value(), o.body);
+        if (!forbidden.empty()) return forbidden_update(*r, o.name, forbidden);
+      }
+    }
     if (std::optional<std::string> large = too_large_to_store(o.body))
       return failure(413, "RequestEntityTooLarge", *large);
     if (req.method == "PUT" && key == "deployments.apps") {

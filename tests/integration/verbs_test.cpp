@@ -423,4 +423,35 @@ TEST_F(VerbsTest, DescribeTakesTypeSlashNameAndALoneKind) {
   EXPECT_EQ(missing.err, "Error from server (NotFound): deployments.apps \"no-such\" not found\n");
 }
 
+// As the API server validates an update: once `immutable` is true, a ConfigMap's or Secret's
+// data stays, and the refusal names the field; its metadata may still change.
+TEST_F(VerbsTest, AnImmutableConfigMapOrSecretRefusesNewDataAsTheApiServerDoes) {
+  const std::string map =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: imm}\nimmutable: true\n"
+      "data: {a: \"1\"}\n";
+  ASSERT_EQ(run({"apply", "-f", "-"}, map).status, 0);
+  std::string changed = map;
+  changed.replace(changed.find("\"1\""), 3, "\"2\"");
+  const Result refused = run({"apply", "-f", "-"}, changed);
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("ConfigMap \"imm\" is invalid: data: Forbidden: field is immutable "
+                             "when `immutable` is set"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(object("configmap/imm")["data"]["a"], "1");
+  EXPECT_EQ(run({"label", "cm/imm", "team=x"}).status, 0);
+
+  const std::string secret =
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: imm-secret}\nimmutable: true\n"
+      "stringData: {JWT_KEY: one}\n";
+  ASSERT_EQ(run({"apply", "-f", "-"}, secret).status, 0);
+  std::string rotated = secret;
+  rotated.replace(rotated.find("one"), 3, "two");
+  const Result kept = run({"apply", "-f", "-"}, rotated);
+  EXPECT_NE(kept.status, 0);
+  EXPECT_NE(kept.err.find("Secret \"imm-secret\" is invalid: data: Forbidden"), std::string::npos)
+      << kept.err;
+  EXPECT_EQ(object("secret/imm-secret")["data"]["JWT_KEY"], "b25l");  // "one"
+}
+
 }  // namespace

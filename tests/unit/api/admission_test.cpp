@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "runtime/core/limits.h"
 
@@ -24,6 +25,42 @@ TEST(MergeStringData, CreatesDataAndLeavesOtherSecretsAlone) {
   Json plain = Json::parse(R"({"data": {"k": "eA=="}})");
   merge_string_data(plain);
   EXPECT_EQ(plain, Json::parse(R"({"data": {"k": "eA=="}})"));
+}
+
+std::vector<std::string> fields_of(const std::vector<ForbiddenChange>& changes) {
+  std::vector<std::string> fields;
+  for (const ForbiddenChange& c : changes) fields.push_back(c.field);
+  return fields;
+}
+
+TEST(ImmutableChanges, AnImmutableConfigMapKeepsItsDataAndStaysImmutable) {
+  const Json stored = Json::parse(R"({"kind": "ConfigMap", "metadata": {"name": "c"},
+    "immutable": true, "data": {"a": "1"}})");
+  Json same = stored;
+  same["metadata"]["labels"] = {{"x", "y"}};  // metadata may change
+  EXPECT_TRUE(immutable_changes(stored, same).empty());
+  Json changed = stored;
+  changed["data"]["a"] = "2";
+  changed["binaryData"] = {{"b", "AA=="}};
+  changed.erase("immutable");
+  EXPECT_EQ(fields_of(immutable_changes(stored, changed)),
+            (std::vector<std::string>{"immutable", "data", "binaryData"}));
+  EXPECT_EQ(immutable_changes(stored, changed)[0].message,
+            "field is immutable when `immutable` is set");
+}
+
+TEST(ImmutableChanges, AMutableOrEmptyObjectMayChange) {
+  const Json mutable_map = Json::parse(R"({"kind": "ConfigMap", "data": {"a": "1"}})");
+  EXPECT_TRUE(immutable_changes(mutable_map, Json::parse(R"({"immutable": true})")).empty());
+  const Json flagged_false = Json::parse(R"({"immutable": false, "data": {"a": "1"}})");
+  EXPECT_TRUE(immutable_changes(flagged_false, Json::parse(R"({"data": {}})")).empty());
+  // No data and empty data are the same; a stored value of the wrong type is not `true`.
+  EXPECT_TRUE(immutable_changes(Json::parse(R"({"immutable": true, "data": {}})"),
+                                Json::parse(R"({"immutable": true})"))
+                  .empty());
+  EXPECT_TRUE(immutable_changes(Json::parse(R"({"immutable": "true", "data": {"a": "1"}})"),
+                                Json::parse(R"({"data": {}})"))
+                  .empty());
 }
 
 TEST(TooLargeToStore, RefusesObjectsOverEtcdsLimit) {
