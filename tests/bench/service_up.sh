@@ -4,7 +4,12 @@
 #   - from inside the client pod (`ticketctl exec`, so under the preload library): BYTES read
 #     over one connection and the median connect latency (connect + 1-byte round trip + close),
 #     by Service name (balanced at connect time) and by the server pod's IP;
-#   - from the host (no preload): the same to the ClusterIP (through the relay) and to the pod IP.
+#   - from the host (no preload): the same to the ClusterIP (through the relay) and to the pod IP;
+#   - from the host, the same through Debian's HAProxy in TCP mode with kernel splicing
+#     (`option splice-request`, `splice-response`; nbthread 1) in front of the pod IP: a peer L4 relay on the same
+#     machine, so the relay's figure can be read against what another relay gets here. Skipped,
+#     with a line saying so, when haproxy is not installed (benchmark-only: `apt-get install
+#     haproxy`); HAPROXY=0 skips it too.
 # Each path is measured ROUNDS times, interleaved, and summarised by its median (and, for
 # throughput, also its best run: on a shared machine a run's speed depends on where the scheduler
 # puts the two ends). Prints figures; never pass/fail.
@@ -23,7 +28,9 @@ bytes=$((gib * 1024 * 1024 * 1024))
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ticketctl-service-bench.XXXXXX")
 state="$work/state"
+haproxy_pid=""
 cleanup() {
+  [ -z "$haproxy_pid" ] || kill "$haproxy_pid" 2>/dev/null || true
   "$bin" down --state-dir "$state" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -92,18 +99,51 @@ done
 cluster_ip=$(tc get svc bench-srv -o 'jsonpath={.spec.clusterIP}')
 client=$(tc get pods -l app=bench-client -o 'jsonpath={.items[0].metadata.name}')
 
+paths="pod-service pod-podip host-relay host-direct"
+haproxy=$(command -v haproxy || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; } || true)
+if [ "${HAPROXY:-1}" = 0 ] || [ -z "$haproxy" ]; then
+  echo "# HAProxy peer skipped: $([ -z "$haproxy" ] && echo "haproxy is not installed" || echo HAPROXY=0)"
+else
+  haproxy_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  # The pipe size of the relay's (service_proxy_internal.h), so both splice through equal pipes.
+  cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4000
+  tune.pipesize 262144
+defaults
+  mode tcp
+  option splice-request
+  option splice-response
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen relay
+  bind 127.0.0.1:$haproxy_port
+  server pod $pod_ip:5000
+CONF
+  "$haproxy" -db -f "$work/haproxy.cfg" >"$work/haproxy.out" 2>&1 &
+  haproxy_pid=$!
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$haproxy_port") 2>/dev/null && break
+    sleep 0.05
+  done
+  paths="$paths host-haproxy"
+fi
+
 echo "# $(date -u +%FT%TZ) $(uptime)"
 echo "# ${gib} GiB read, ${connects} connects per run, ${rounds} rounds; server pod ${pod_ip}," \
   "ClusterIP ${cluster_ip}, client pod ${client}"
 results="$work/results"
 : >"$results"
 for round in $(seq "$rounds"); do
-  for path in pod-service pod-podip host-relay host-direct; do
+  for path in $paths; do
     case $path in
       pod-service) line=$(tc exec "$client" -- "$work/bin/service_bench" client bench-srv 5000 "$bytes" "$connects") ;;
       pod-podip) line=$(tc exec "$client" -- "$work/bin/service_bench" client "$pod_ip" 5000 "$bytes" "$connects") ;;
       host-relay) line=$("$work/bin/service_bench" client "$cluster_ip" 5000 "$bytes" "$connects") ;;
       host-direct) line=$("$work/bin/service_bench" client "$pod_ip" 5000 "$bytes" "$connects") ;;
+      host-haproxy) line=$("$work/bin/service_bench" client 127.0.0.1 "$haproxy_port" "$bytes" "$connects") ;;
     esac
     echo "round $round $path $line"
     echo "$path $line" >>"$results"
@@ -125,8 +165,9 @@ awk '
   END {
     printf "\n%-12s %8s %8s %10s %11s %10s %11s %10s\n", "path", "MB/s", "best", "cpu-s/GiB",
       "connect us", "p99 us", "nb conn us", "p99 us"
-    split("pod-service pod-podip host-relay host-direct", paths, " ")
-    for (p = 1; p <= 4; p++) {
+    n = split("pod-service pod-podip host-relay host-direct host-haproxy", paths, " ")
+    for (p = 1; p <= n; p++) {
+      if (!count[paths[p]]) continue
       path = paths[p]
       mb[path] = median(path, "read_mb_s"); lat[path] = median(path, "connect_median_us")
       nb[path] = median(path, "nb_connect_median_us"); best[path] = 0
@@ -142,4 +183,8 @@ awk '
     printf "from the host, ClusterIP relay vs pod IP: %.2fx throughput (best runs %.2fx), %+.1f us median connect\n",
       mb["host-relay"] / mb["host-direct"], best["host-relay"] / best["host-direct"],
       lat["host-relay"] - lat["host-direct"]
+    if (count["host-haproxy"])
+      printf "from the host, HAProxy (TCP, splice) vs pod IP: %.2fx throughput (best runs %.2fx), %+.1f us median connect\n",
+        mb["host-haproxy"] / mb["host-direct"], best["host-haproxy"] / best["host-direct"],
+        lat["host-haproxy"] - lat["host-direct"]
   }' "$results"
