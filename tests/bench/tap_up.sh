@@ -8,6 +8,12 @@
 #   - tapped: while `ticketctl tap deploy/bench-client -o json` runs in the background, so by
 #     name crosses the observing relay, which parses the response and publishes the exchange
 #     (the tap's output goes to a file).
+# Then, when Debian's HAProxy is installed (benchmark-only; HAPROXY=0 skips it), a peer for the
+# relay's figure, all read by curl on the host while `ticketctl tap svc/bench-srv` runs: the pod
+# IP directly, the ClusterIP (so the observing relay) and HAProxy in HTTP mode in front of the pod
+# IP (nbthread 1, `option splice-response`, so its body is spliced as the relay splices a large
+# body's middle): what an HTTP-aware proxy that adds a second TCP connection gets on this machine,
+# against the relay in the same place.
 # Each path ROUNDS times, interleaved; medians (and best runs) in MB/s. Prints figures; never
 # pass/fail.
 #
@@ -23,7 +29,9 @@ bytes=$((mib * 1024 * 1024))
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ticketctl-tap-bench.XXXXXX")
 state="$work/state"
+haproxy_pid=""
 cleanup() {
+  [ -z "$haproxy_pid" ] || kill "$haproxy_pid" 2>/dev/null || true
   "$bin" down --state-dir "$state" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -100,10 +108,13 @@ start() {
   exit 1
 }
 
-# MB/s of one read (curl's average download speed, bytes/s).
+# MB/s of one read (curl's average download speed, bytes/s), in the client pod, or on the host
+# for an address given with its port.
 read_once() {
-  tc exec "$client" -- curl -s -o /dev/null -w '%{speed_download} %{size_download}\n' \
-    "http://$1:5000/$bytes" | awk -v want="$bytes" '
+  local fetch=(tc exec "$client" -- curl) url="http://$1:5000/$bytes"
+  case $1 in *:*) fetch=(curl) url="http://$1/$bytes" ;; esac
+  "${fetch[@]}" -s -o /dev/null -w '%{speed_download} %{size_download}\n' "$url" |
+    awk -v want="$bytes" '
       $2 != want { print "tap_up: read " $2 " of " want " bytes" > "/dev/stderr"; exit 1 }
       { printf "%.0f\n", $1 / 1e6 }'
 }
@@ -113,6 +124,37 @@ results="$work/results"
 echo "# $(date -u +%FT%TZ) $(uptime)"
 echo "# ${mib} MiB per read, ${rounds} rounds"
 start
+cluster_ip=$(tc get svc bench-srv -o 'jsonpath={.spec.clusterIP}')
+peer_paths=""
+haproxy=$(command -v haproxy || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; } || true)
+if [ "${HAPROXY:-1}" = 0 ] || [ -z "$haproxy" ]; then
+  echo "# HAProxy peer skipped: $([ -z "$haproxy" ] && echo "haproxy is not installed" || echo HAPROXY=0)"
+else
+  haproxy_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4000
+  tune.pipesize 262144
+defaults
+  mode http
+  option splice-request
+  option splice-response
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen relay
+  bind 127.0.0.1:$haproxy_port
+  server pod $pod_ip:5000
+CONF
+  "$haproxy" -db -f "$work/haproxy.cfg" >"$work/haproxy.out" 2>&1 &
+  haproxy_pid=$!
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$haproxy_port/1" 2>/dev/null && break
+    sleep 0.05
+  done
+  peer_paths="podip relay haproxy"
+fi
 tap_pid=""
 stop_tap() {
   if [ -n "$tap_pid" ]; then
@@ -122,27 +164,54 @@ stop_tap() {
   tap_pid=""
 }
 trap 'stop_tap; cleanup' EXIT
-for mode in untapped tapped; do
-  if [ "$mode" = tapped ]; then
-    tc tap deploy/bench-client -o json >"$work/tap.out" 2>"$work/tap.err" &
-    tap_pid=$!
-    for _ in $(seq 200); do
-      grep -q '^tapped ' "$state/net/table" 2>/dev/null && break
-      sleep 0.1
-    done
-    grep -q '^tapped ' "$state/net/table" || { echo "tap_up: the table names no tapped pod" >&2; cat "$work/tap.err" >&2; exit 1; }
-  fi
+modes="untapped tapped"
+[ -z "$peer_paths" ] || modes="$modes host"
+for mode in $modes; do
+  case $mode in
+    tapped)
+      tc tap deploy/bench-client -o json >"$work/tap.out" 2>"$work/tap.err" &
+      tap_pid=$!
+      for _ in $(seq 200); do
+        grep -q '^tapped ' "$state/net/table" 2>/dev/null && break
+        sleep 0.1
+      done
+      grep -q '^tapped ' "$state/net/table" || { echo "tap_up: the table names no tapped pod" >&2; cat "$work/tap.err" >&2; exit 1; }
+      ;;
+    host)
+      printed=$(wc -l <"$work/tap.out")
+      stop_tap
+      tc tap svc/bench-srv -o json >"$work/tap-host.out" 2>"$work/tap-host.err" &
+      tap_pid=$!
+      # The relay observes connections made once the tap is known: read until one is printed.
+      for _ in $(seq 200); do
+        curl -sf -o /dev/null "http://$cluster_ip:5000/1" 2>/dev/null || true
+        [ -s "$work/tap-host.out" ] && break
+        sleep 0.1
+      done
+      [ -s "$work/tap-host.out" ] || { echo "tap_up: tap svc/bench-srv printed nothing" >&2; cat "$work/tap-host.err" >&2; exit 1; }
+      ;;
+  esac
   for round in $(seq "$rounds"); do
-    for path in service podip; do
-      target=$([ "$path" = service ] && echo bench-srv || echo "$pod_ip")
+    paths="service podip"
+    [ "$mode" != host ] || paths=$peer_paths
+    for path in $paths; do
+      case $mode-$path in
+        host-podip) target=$pod_ip:5000 ;;
+        host-relay) target=$cluster_ip:5000 ;;
+        host-haproxy) target=127.0.0.1:$haproxy_port ;;
+        *-service) target=bench-srv ;;
+        *-podip) target=$pod_ip ;;
+      esac
       mb=$(read_once "$target")
       echo "$mode $path round $round: $mb MB/s"
       echo "$mode-$path $mb" >>"$results"
     done
   done
 done
+[ -n "$peer_paths" ] || printed=$(wc -l <"$work/tap.out")
 stop_tap
-echo "# exchanges the tap printed: $(wc -l <"$work/tap.out")"
+echo "# exchanges the tap of deploy/bench-client printed: $printed"
+[ -z "$peer_paths" ] || echo "# exchanges the tap of svc/bench-srv printed: $(wc -l <"$work/tap-host.out")"
 
 awk '
   function median(k,   n, i, j, t, v) {
@@ -160,4 +229,12 @@ awk '
     printf "tapped Service (observing relay) vs untapped Service: %.2fx (best runs %.2fx)\n",
       median("tapped-service") / median("untapped-service"),
       best["tapped-service"] / best["untapped-service"]
+    if (count["host-haproxy"]) {
+      printf "\nfrom the host, with svc/bench-srv tapped:\n"
+      split("host-podip host-relay host-haproxy", hs, " ")
+      for (i = 1; i <= 3; i++) printf "%-18s %8.0f %8.0f\n", hs[i], median(hs[i]), best[hs[i]]
+      printf "observing relay vs pod IP: %.2fx (best runs %.2fx); peer, HAProxy (HTTP, splice) vs pod IP: %.2fx (best runs %.2fx)\n",
+        median("host-relay") / median("host-podip"), best["host-relay"] / best["host-podip"],
+        median("host-haproxy") / median("host-podip"), best["host-haproxy"] / best["host-podip"]
+    }
   }' "$results"
