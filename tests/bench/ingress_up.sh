@@ -15,8 +15,13 @@
 #
 #   tests/bench/ingress_up.sh [BUILD_DIR] [DURATION]      e.g. tests/bench/ingress_up.sh build 10s
 #
+# With ROUNDS > 1 every target is measured that many times, the targets interleaved in each round
+# (on a shared 2-core machine one run of a target moves by 20-37% from the next), and a summary
+# gives each target's median requests/s and p99, and the ingress against the better of nginx and
+# HAProxy: the ratio the issue's target is stated in.
+#
 # Environment: TICKETCTL (another ticketctl binary to measure, e.g. an older build placed in
-# BUILD/cli so that it finds the preload library and the shim), CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
+# BUILD/cli so that it finds the preload library and the shim), ROUNDS (default 1), CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
 # e.g. "ticketctl-up nginx"), PERF=FILE (after the table, one more run against ticketctl-up at the first
 # connection count under `perf record -g` of the control plane, written to FILE).
 # Needs wrk, nginx and haproxy: installed here with apt-get when missing (benchmark-only tools,
@@ -28,6 +33,7 @@ BUILD=${1:-build}
 DURATION=${2:-10s}
 CONNECTIONS=${CONNECTIONS:-"50 500"}
 WRK_THREADS=${WRK_THREADS:-2}
+ROUNDS=${ROUNDS:-1}
 TARGETS=${TARGETS:-"pod-direct ticketctl-up nginx nginx-log haproxy"}
 
 need=()
@@ -236,16 +242,57 @@ measure() {
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ingress access log: $state/ingress/access.log"
-printf '%-14s %6s %12s %10s  %s\n' target conns requests/s p99 notes
+printf '%-14s %6s %5s %12s %10s  %s\n' target conns round requests/s p99 notes
+results="$work/results"
+: >"$results"
 for conns in $CONNECTIONS; do
-  for t in $TARGETS; do
-    # A short warm-up fills the proxies' upstream pools before the measured run.
-    wrk -t"$WRK_THREADS" -c"$conns" -d1s -H 'Host: bench.test' "http://$(port_of "$t")/" \
-      >/dev/null 2>&1 || true
-    read -r rps p99 notes <<<"$(measure "$(port_of "$t")" "$conns")"
-    printf '%-14s %6s %12s %10s  %s\n' "$t" "$conns" "$rps" "$p99" "${notes:-}"
+  for round in $(seq "$ROUNDS"); do
+    for t in $TARGETS; do
+      # A short warm-up fills the proxies' upstream pools before the measured run.
+      wrk -t"$WRK_THREADS" -c"$conns" -d1s -H 'Host: bench.test' "http://$(port_of "$t")/" \
+        >/dev/null 2>&1 || true
+      read -r rps p99 notes <<<"$(measure "$(port_of "$t")" "$conns")"
+      printf '%-14s %6s %5s %12s %10s  %s\n' "$t" "$conns" "$round" "$rps" "$p99" "${notes:-}"
+      echo "$t $conns $rps $p99" >>"$results"
+    done
   done
 done
+if [ "$ROUNDS" -gt 1 ]; then
+  # wrk prints p99 with its unit (us, ms, s): read into milliseconds for the medians.
+  awk -v targets="$TARGETS" -v connections="$CONNECTIONS" '
+    function ms(text,   v) {
+      v = text + 0
+      if (text ~ /us$/) return v / 1000
+      if (text ~ /ms$/) return v
+      if (text ~ /s$/) return v * 1000
+      return v
+    }
+    function median(key, n,   i, j, t, v) {
+      for (i = 1; i <= n; i++) v[i] = values[key, i]
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    { n = ++count[$1, $2]; values[$1, $2, "rps", n] = $3; values[$1, $2, "p99", n] = ms($4) }
+    END {
+      nt = split(targets, ts, " "); nc = split(connections, cs, " ")
+      printf "\nmedians of %d rounds\n%-14s %6s %12s %10s\n", ROUNDS, "target", "conns", "requests/s", "p99 ms"
+      for (c = 1; c <= nc; c++) {
+        best = ""; best_rps = 0; low_p99 = ""; low = ""
+        for (k = 1; k <= nt; k++) {
+          t = ts[k]; n = count[t, cs[c]]
+          if (!n) continue
+          rps[t] = median(t SUBSEP cs[c] SUBSEP "rps", n); p99[t] = median(t SUBSEP cs[c] SUBSEP "p99", n)
+          printf "%-14s %6s %12.0f %10.2f\n", t, cs[c], rps[t], p99[t]
+          if ((t == "nginx" || t == "haproxy") && rps[t] > best_rps) { best = t; best_rps = rps[t] }
+          if ((t == "nginx" || t == "haproxy") && (low == "" || p99[t] < low_p99)) { low = t; low_p99 = p99[t] }
+        }
+        key = "ticketctl-up" SUBSEP cs[c]
+        if (best != "" && (key in count))
+          printf "  %s connections: ticketctl-up %.2fx %s (target >= 1.10x); p99 %.2f ms, the lower peer (%s) %.2f ms\n",
+            cs[c], rps["ticketctl-up"] / best_rps, best, p99["ticketctl-up"], low, low_p99
+      }
+    }' ROUNDS="$ROUNDS" "$results"
+fi
 if [ -n "${PERF:-}" ]; then
   # Profiled separately, so that perf's own cost stays out of the figures above.
   conns=${CONNECTIONS%% *}
