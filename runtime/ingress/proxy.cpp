@@ -68,6 +68,7 @@ constexpr std::size_t kTapHeaderBytes = 8 * 1024;  // header bytes kept per mess
 constexpr auto kNever = Clock::time_point::max();
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::seconds kPoolSweep{1};  // how often idle upstream connections are checked
+constexpr int kAcceptBatch = 64;  // connections accepted per wake of the acceptor
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -1278,16 +1279,10 @@ asio::awaitable<void> run_session(Impl& impl, Worker& w, Stream stream, bool sec
 
 asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, bool secure) {
   const int port = secure ? https_port : http_port;
-  for (;;) {
-    Worker& w = *workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()];
-    auto [ec, sock] = co_await acceptor.async_accept(w.ioc->get_executor(), nothrow);
-    if (ec) {
-      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
-      // Out of descriptors and the like: back off instead of spinning.
-      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
-      co_await pause.async_wait(nothrow);
-      continue;
-    }
+  auto next = [&]() -> Worker& {
+    return *workers[next_worker.fetch_add(1, std::memory_order_relaxed) % workers.size()];
+  };
+  auto start_session = [&](Worker& w, Socket sock) {
     error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
     sock.non_blocking(true, ignored);  // for write_now()
@@ -1303,6 +1298,29 @@ asio::awaitable<void> IngressProxy::Impl::accept_loop(tcp::acceptor& acceptor, b
       asio::co_spawn(
           *w.ioc, run_session(*this, w, std::move(sock), false, port, std::move(peer), peer_port),
           asio::detached);
+    }
+  };
+  for (;;) {
+    Worker& w = next();
+    auto [ec, sock] = co_await acceptor.async_accept(w.ioc->get_executor(), nothrow);
+    if (ec) {
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors and the like: back off instead of spinning.
+      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    start_session(w, std::move(sock));
+    // Then what else waits in the backlog, up to a batch (the acceptor is non-blocking): each
+    // async accept completes through worker 0's queue behind every ready handler, so a burst
+    // of 500 new connections took 500 trips round a busy queue, and the last ones waited
+    // ~250 ms before their first byte was read.
+    for (int i = 1; i < kAcceptBatch; ++i) {
+      Worker& more = next();
+      error_code aec;
+      Socket s = acceptor.accept(more.ioc->get_executor(), aec);
+      if (aec) break;  // would_block: the backlog is empty; an error: the next async accept's
+      start_session(more, std::move(s));
     }
   }
 }
@@ -1410,6 +1428,7 @@ Result<std::pair<int, int>> IngressProxy::start() {
     if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acc->bind(ep, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) acc->non_blocking(true, ec);  // accept_loop's batches: accept() says would_block
     if (ec)
       return Error{ErrorCode::Internal, "ingress listen on " + opt.address + ":" +
                                             std::to_string(port) + ": " + ec.message()};

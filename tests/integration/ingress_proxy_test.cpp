@@ -708,6 +708,36 @@ TEST_F(IngressProxyTest, KeepAliveAndPipelining) {
   EXPECT_EQ(backend.accepted, 1);
 }
 
+TEST_F(IngressProxyTest, ABurstOfConnectionsWaitingInTheBacklogIsEachServed) {
+  // 200 connections complete their handshakes before any is accepted, so the acceptor takes them
+  // in batches of synchronous accepts (not one per trip round the event loop), handed to both
+  // workers in turn: each must still get its own answer.
+  Backend backend([](int fd) {
+    serve_http(fd, [](const Message& req) { return ok_response("path=" + req.target()); });
+  });
+  route("posts.com");
+  endpoints("posts-srv", {backend.endpoint()});
+  start();
+  std::vector<int> fds;
+  // 200, not more: the test's process holds all four ends of each (client, proxy both ways,
+  // backend) under a default limit of 1,024 descriptors.
+  for (int i = 0; i < 200; ++i) {
+    const int fd = connect_to(http_);
+    ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno);
+    fds.push_back(fd);
+  }
+  for (size_t i = 0; i < fds.size(); ++i)
+    ASSERT_TRUE(send_all(fds[i], get("posts.com", "/c" + std::to_string(i))));
+  for (size_t i = 0; i < fds.size(); ++i) {
+    std::string buf;
+    auto r = read_response(fds[i], buf);
+    ASSERT_TRUE(r) << "connection " << i << " got no response";
+    EXPECT_EQ(r->status(), 200) << "connection " << i;
+    EXPECT_EQ(r->body, "path=/c" + std::to_string(i));
+  }
+  for (int fd : fds) ::close(fd);
+}
+
 TEST_F(IngressProxyTest, DeadPooledConnectionIsRetriedFresh) {
   // A rude backend: closes after each response without saying so.
   Backend backend([](int fd) {
