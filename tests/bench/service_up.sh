@@ -23,6 +23,8 @@ gib=${2:-1}
 connects=${3:-2000}
 rounds=${4:-5}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/bench/haproxy_peer.sh
+. "$here/haproxy_peer.sh"
 export TICKETCTL_INGRESS_HTTP=0 TICKETCTL_INGRESS_HTTPS=0
 bytes=$((gib * 1024 * 1024 * 1024))
 
@@ -100,34 +102,7 @@ cluster_ip=$(tc get svc bench-srv -o 'jsonpath={.spec.clusterIP}')
 client=$(tc get pods -l app=bench-client -o 'jsonpath={.items[0].metadata.name}')
 
 paths="pod-service pod-podip host-relay host-direct"
-haproxy=$(command -v haproxy || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; } || true)
-if [ "${HAPROXY:-1}" = 0 ] || [ -z "$haproxy" ]; then
-  echo "# HAProxy peer skipped: $([ -z "$haproxy" ] && echo "haproxy is not installed" || echo HAPROXY=0)"
-else
-  haproxy_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  # The pipe size of the relay's (service_proxy_internal.h), so both splice through equal pipes.
-  cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4000
-  tune.pipesize 262144
-defaults
-  mode tcp
-  option splice-request
-  option splice-response
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-listen relay
-  bind 127.0.0.1:$haproxy_port
-  server pod $pod_ip:5000
-CONF
-  "$haproxy" -db -f "$work/haproxy.cfg" >"$work/haproxy.out" 2>&1 &
-  haproxy_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$haproxy_port") 2>/dev/null && break
-    sleep 0.05
-  done
+if start_haproxy_peer tcp "$pod_ip:5000" "$work"; then
   paths="$paths host-haproxy"
 fi
 

@@ -24,6 +24,8 @@ bin=$(realpath "${1:-build/cli/ticketctl}")
 mib=${2:-1024}
 rounds=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/bench/haproxy_peer.sh
+. "$here/haproxy_peer.sh"
 export TICKETCTL_INGRESS_HTTP=0 TICKETCTL_INGRESS_HTTPS=0
 bytes=$((mib * 1024 * 1024))
 
@@ -126,33 +128,7 @@ echo "# ${mib} MiB per read, ${rounds} rounds"
 start
 cluster_ip=$(tc get svc bench-srv -o 'jsonpath={.spec.clusterIP}')
 peer_paths=""
-haproxy=$(command -v haproxy || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; } || true)
-if [ "${HAPROXY:-1}" = 0 ] || [ -z "$haproxy" ]; then
-  echo "# HAProxy peer skipped: $([ -z "$haproxy" ] && echo "haproxy is not installed" || echo HAPROXY=0)"
-else
-  haproxy_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4000
-  tune.pipesize 262144
-defaults
-  mode http
-  option splice-request
-  option splice-response
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-listen relay
-  bind 127.0.0.1:$haproxy_port
-  server pod $pod_ip:5000
-CONF
-  "$haproxy" -db -f "$work/haproxy.cfg" >"$work/haproxy.out" 2>&1 &
-  haproxy_pid=$!
-  for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$haproxy_port/1" 2>/dev/null && break
-    sleep 0.05
-  done
+if start_haproxy_peer http "$pod_ip:5000" "$work"; then
   peer_paths="podip relay haproxy"
 fi
 tap_pid=""
