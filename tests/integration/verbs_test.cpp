@@ -171,6 +171,21 @@ TEST_F(VerbsTest, PatchInEachFormat) {
   EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["image"], "demo/web:2");
   EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][1]["image"], "demo/sidecar:1");
 
+  // Until the controller has handled the new template (annotated its revision, observed the
+  // generation, finished the rollout), its writes move resourceVersion under a patch that itself
+  // changes nothing. The revision is 1 or 2, as its first pass came before or after the patch.
+  ASSERT_TRUE(ticketctl::testing::eventually(
+      [&] {
+        const Json now = object("deploy/pat");
+        std::string progress;
+        for (const Json& c : now["status"].value("conditions", Json::array()))
+          if (c.value("type", "") == "Progressing") progress = c.value("reason", "");
+        return now["metadata"]["annotations"].contains("deployment.kubernetes.io/revision") &&
+               now["status"].value("observedGeneration", int64_t{0}) ==
+                   now["metadata"].value("generation", int64_t{-1}) &&
+               progress == "NewReplicaSetAvailable";
+      },
+      std::chrono::seconds(30)));
   Result merge =
       run({"patch", "deployment", "pat", "--type", "merge", "-p", R"({"spec":{"replicas":0}})"});
   EXPECT_EQ(merge.out, "deployment.apps/pat patched (no change)\n") << merge.err;
