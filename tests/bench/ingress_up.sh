@@ -9,7 +9,7 @@
 #   nginx            Debian's nginx, 1 worker, upstream keepalive 64, access_log off
 #   nginx-log        the same with an access log written to a file (unbuffered, ingress-nginx's
 #                    default `upstreaminfo` format)
-#   haproxy          Debian's HAProxy, nbthread 1, http-reuse always
+#   haproxy          Debian's HAProxy, nbthread 1 (HAPROXY_THREADS), http-reuse always
 # Every proxy adds the X-Forwarded-*/X-Request-ID headers ingress-nginx adds. Prints requests/s
 # and p99 per target; a benchmark, never pass/fail, and CI does not run it.
 #
@@ -23,7 +23,9 @@
 # Environment: TICKETCTL (another ticketctl binary to measure, e.g. an older build placed in
 # BUILD/cli so that it finds the preload library and the shim), ROUNDS (default 1), CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
 # e.g. "ticketctl-up nginx"), PERF=FILE (after the table, one more run against ticketctl-up at the first
-# connection count under `perf record -g` of the control plane, written to FILE).
+# connection count under `perf record -g` of the control plane, written to FILE), HAPROXY_THREADS
+# (default 1, as the issue sets the peers; 2 shows how a peer's tail moves with a second thread
+# on 2 cores, beside TICKETCTL_INGRESS_THREADS=1 for the ingress).
 # Needs wrk, nginx and haproxy: installed here with apt-get when missing (benchmark-only tools,
 # never needed to run or test ticketctl). The Debian packages' own services are not used: each
 # server runs from a config file and pid file under a temporary directory and is stopped at exit.
@@ -33,6 +35,7 @@ BUILD=${1:-build}
 DURATION=${2:-10s}
 CONNECTIONS=${CONNECTIONS:-"50 500"}
 WRK_THREADS=${WRK_THREADS:-2}
+HAPROXY_THREADS=${HAPROXY_THREADS:-1}
 ROUNDS=${ROUNDS:-1}
 TARGETS=${TARGETS:-"pod-direct ticketctl-up nginx nginx-log haproxy"}
 
@@ -182,7 +185,7 @@ haproxy_port=$(free_port)
 mkdir -p "$work/haproxy"
 cat >"$work/haproxy/haproxy.cfg" <<CONF
 global
-  nbthread 1
+  nbthread $HAPROXY_THREADS
   maxconn 8000
   pidfile $work/haproxy/haproxy.pid
 defaults
