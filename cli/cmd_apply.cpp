@@ -13,6 +13,7 @@
 #include "cli/connection.h"
 #include "cli/lifecycle.h"
 #include "cli/manifest_args.h"
+#include "runtime/api/admission.h"
 #include "runtime/api/apply.h"
 #include "runtime/api/resources.h"
 #include "runtime/core/strings.h"
@@ -69,13 +70,14 @@ struct Outcome {
   Answer written;
   std::string verb_done;  // created, configured or unchanged
   std::string refused;    // an error found before sending anything
+  std::string hint;       // printed after the server's error, if there is one
 };
 
 // Applies one object: created when it is not stored, else merged with what is stored and
 // updated when the merge changed something. `stored` is what the lists found (nullptr: each
 // object is read on its own); each call moves only its own entry out of it.
-Outcome apply_one(api::ApiClient& client, manifest::Object& o,
-                  std::map<std::string, Json>* stored) {
+Outcome apply_one(api::ApiClient& client, manifest::Object& o, std::map<std::string, Json>* stored,
+                  bool replace_immutable) {
   Outcome out;
   const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
   out.shown = r ? r->kubectl_kind() + "/" + o.name : o.ref();
@@ -110,6 +112,21 @@ Outcome apply_one(api::ApiClient& client, manifest::Object& o,
     out.written = std::move(existing);
     return out;
   }
+  // A new selector cannot be applied (the server refuses it): replaced when asked, as
+  // `kubectl apply --force` does; else the PUT below gets the server's refusal.
+  const bool new_selector = api::selector_change(existing.result.value(), body).has_value();
+  if (new_selector && !replace_immutable)
+    out.hint = fmt::format(
+        "hint: a {}'s selector cannot change once created; `apply --force` deletes it and "
+        "creates it again (its pods are replaced), or delete it first",
+        o.kind);
+  if (new_selector && replace_immutable) {
+    out.written = send(client, "DELETE", r->path(o.ns, o.name));
+    if (out.written.lost || !out.written.result.ok()) return out;
+    out.written = send(client, "POST", r->path(o.ns), body.dump());
+    out.verb_done = api::kReplacedForSelector;
+    return out;
+  }
   // kubectl apply's merge: what `kubectl scale` or `rollout restart` changed since stays.
   // The stored resourceVersion goes with it, so a concurrent write is a Conflict, not lost.
   api::Merged merged = api::merge_applied(existing.result.value(), body);
@@ -136,7 +153,7 @@ Outcome apply_one(api::ApiClient& client, manifest::Object& o,
 }  // namespace
 
 int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects,
-                  const LineSink& out, const LineSink& err) {
+                  const LineSink& out, const LineSink& err, bool replace_immutable) {
   std::optional<std::map<std::string, Json>> stored = stored_objects(client, objects);
   const size_t n = objects.size();
   // Many objects go over a few connections at once: the control plane validates bodies in
@@ -176,6 +193,7 @@ int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects
       ++sent;
       if (!o.written.result.ok()) {
         err(server_error(o.written.result.error()));
+        if (!o.hint.empty()) err(o.hint);
         status = kExitFailure;
         continue;
       }
@@ -191,7 +209,7 @@ int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects
     auto work = [&](api::ApiClient& c) {
       for (size_t k; !stop && (k = next++) < phase->size();) {
         const size_t i = (*phase)[k];
-        Outcome o = apply_one(c, objects[i], stored ? &*stored : nullptr);
+        Outcome o = apply_one(c, objects[i], stored ? &*stored : nullptr, replace_immutable);
         // Without a control plane every further request fails the same way: stop sending.
         if (o.written.lost) stop = true;
         std::lock_guard<std::mutex> lock(mu);
@@ -220,12 +238,17 @@ int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects
 Handler attach_apply(CLI::App& verb) {
   auto args = std::make_shared<ManifestArgs>();
   auto state = std::make_shared<StateDirArg>();
+  auto force = std::make_shared<bool>(false);
   args->attach(verb);
   state->attach(verb);
+  verb.add_flag("--force", *force,
+                "Delete and create again an object that cannot be updated (a Deployment whose "
+                "selector changed); its pods are deleted with it");
   verb.footer(
       "Creates each object, or updates it when it exists. Every manifest is validated first: one\n"
-      "invalid document and nothing is sent. Prints kind/name created|configured|unchanged.");
-  return [args, state] {
+      "invalid document and nothing is sent. Prints kind/name created|configured|unchanged\n"
+      "(or replaced, with --force).");
+  return [args, state, force] {
     manifest::LoadResult loaded = args->load();
     print_diagnostics(loaded.diagnostics, std::cerr);
     if (loaded.diagnostics.has_errors()) return kExitFailure;
@@ -236,7 +259,7 @@ Handler attach_apply(CLI::App& verb) {
     }
     return apply_objects(
         client.value(), loaded.objects, [](const std::string& l) { std::cout << l << '\n'; },
-        [](const std::string& l) { std::cerr << l << '\n'; });
+        [](const std::string& l) { std::cerr << l << '\n'; }, *force);
   };
 }
 

@@ -350,7 +350,7 @@ struct LoopInputs {
   if (app.attached) {
     print(fmt::format("Attached to the control plane already running for {} (https://{}:{})",
                       app.dir.root.string(), connection.value().host, connection.value().port));
-    apply_objects(client, loop.objects, print, print_err);
+    apply_objects(client, loop.objects, print, print_err, /*replace_immutable=*/true);
   }
   LogFollowers followers(connection.value(), loop.since);
 
@@ -425,7 +425,7 @@ struct LoopInputs {
         manifest::LoadResult loaded = manifest::load_manifests({p.string()}, load, std::cin);
         for (const Diagnostic& d : loaded.diagnostics.items()) print_err(d.to_string());
         if (!loaded.diagnostics.has_errors())
-          apply_objects(client, loaded.objects, print, print_err);
+          apply_objects(client, loaded.objects, print, print_err, /*replace_immutable=*/true);
         continue;
       }
       // The most specific context wins: a service's directory inside the project's.

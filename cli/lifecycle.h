@@ -40,8 +40,10 @@ std::optional<int> prepare_up(ManifestArgs& args, const StateDirArg& state,
 int run_detached(daemon::ControlPlaneOptions options);
 
 // `apply`: creates or updates each object, printing "kind/name created|configured|unchanged";
-// returns kExitOk, or kExitFailure when one failed.
+// returns kExitOk, or kExitFailure when one failed. `replace_immutable` (apply --force, dev):
+// an object whose update the server would refuse for a field that cannot change (a Deployment's
+// selector) is deleted and created again, printed as "kind/name replaced (...)".
 int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects,
-                  const LineSink& out, const LineSink& err);
+                  const LineSink& out, const LineSink& err, bool replace_immutable = false);
 
 }  // namespace ticketctl::cli

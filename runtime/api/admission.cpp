@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "runtime/core/limits.h"
 #include "runtime/core/strings.h"
 
@@ -31,6 +34,78 @@ std::vector<ForbiddenChange> immutable_changes(const Json& stored, const Json& u
   for (const char* key : {"data", "binaryData"})
     if (map_at(stored, key) != map_at(updated, key)) forbidden.push_back({key, kWhy});
   return forbidden;
+}
+
+namespace {
+
+// Go's %#v of a []string: []string{"a", "b"}, or []string(nil).
+std::string go_strings(const Json& values) {
+  if (!values.is_array() || values.empty()) return "[]string(nil)";
+  std::string out = "[]string{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ", ";
+    out +=
+        quote(values[i].is_string() ? values[i].get_ref<const std::string&>() : values[i].dump());
+  }
+  return out + "}";
+}
+
+// Go's %#v of a metav1.LabelSelector, as the API server prints the value it refuses:
+// map keys sorted, nil for an empty map or list.
+std::string go_label_selector(const Json& selector) {
+  const Json& labels = json_at(selector, "matchLabels");
+  const Json& expressions = json_at(selector, "matchExpressions");
+  std::string out = "v1.LabelSelector{MatchLabels:";
+  if (!labels.is_object() || labels.empty()) {
+    out += "map[string]string(nil)";
+  } else {
+    std::vector<std::pair<std::string, std::string>> sorted;
+    for (auto& [key, value] : labels.items())
+      sorted.emplace_back(key, value.is_string() ? value.get<std::string>() : value.dump());
+    std::sort(sorted.begin(), sorted.end());
+    out += "map[string]string{";
+    for (size_t i = 0; i < sorted.size(); ++i)
+      out += fmt::format("{}{}:{}", i ? ", " : "", quote(sorted[i].first), quote(sorted[i].second));
+    out += "}";
+  }
+  out += ", MatchExpressions:";
+  if (!expressions.is_array() || expressions.empty()) {
+    out += "[]v1.LabelSelectorRequirement(nil)";
+  } else {
+    out += "[]v1.LabelSelectorRequirement{";
+    for (size_t i = 0; i < expressions.size(); ++i) {
+      const Json& e = expressions[i];
+      const auto text = [&](const char* key) {
+        const Json& v = json_at(e, key);
+        return quote(v.is_string() ? v.get_ref<const std::string&>() : std::string());
+      };
+      out += fmt::format("{}v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{}}}",
+                         i ? ", " : "", text("key"), text("operator"),
+                         go_strings(json_at(e, "values")));
+    }
+    out += "}";
+  }
+  return out + "}";
+}
+
+// matchLabels and matchExpressions, with an absent one and an empty one alike.
+Json normal_selector(const Json& selector) {
+  Json out = Json::object();
+  for (const char* key : {"matchLabels", "matchExpressions"}) {
+    const Json& v = json_at(selector, key);
+    if (!v.is_null() && !v.empty()) out[key] = v;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> selector_change(const Json& stored, const Json& updated) {
+  if (!stored.is_object() || !updated.is_object()) return std::nullopt;
+  const Json& before = json_at(json_at(stored, "spec"), "selector");
+  const Json& after = json_at(json_at(updated, "spec"), "selector");
+  if (before.is_null() || normal_selector(before) == normal_selector(after)) return std::nullopt;
+  return fmt::format("Invalid value: {}: field is immutable", go_label_selector(after));
 }
 
 std::optional<std::string> too_large_to_store(const Json& object) {

@@ -1,7 +1,8 @@
 #pragma once
 // What the API server does to a valid object on its way into the store, beyond validation:
-// a Secret's write-only stringData is merged into data, and an object larger than the store
-// takes (etcd's request limit) is refused. Pure; any thread.
+// a Secret's write-only stringData is merged into data, fields that may not change are kept
+// from changing, and an object larger than the store takes (etcd's request limit) is refused.
+// Pure; any thread.
 
 #include <optional>
 #include <string>
@@ -24,6 +25,17 @@ struct ForbiddenChange {
 // true, data, binaryData and immutable itself stay as they are. Empty for other objects, and
 // for a stored object that is not immutable. A missing map and an empty one are the same.
 std::vector<ForbiddenChange> immutable_changes(const Json& stored, const Json& updated);
+
+// A Deployment's or ReplicaSet's spec.selector changed by an update: the API server refuses it
+// ("field is immutable"), since the workload would lose the pods it made. Returns the detail
+// as the API server words it for field spec.selector, "Invalid value: v1.LabelSelector{...}:
+// field is immutable" (the updated selector, printed as Go prints it), or nullopt when the
+// selector is the same. Absent and empty matchLabels/matchExpressions are the same.
+std::optional<std::string> selector_change(const Json& stored, const Json& updated);
+// How `up`, `dev` and `apply --force` report a workload they deleted and created again because
+// its manifest changed the selector: "deployment.apps/NAME " + this.
+inline constexpr char kReplacedForSelector[] =
+    "replaced (spec.selector changed, and it cannot be updated: deleted and created again)";
 
 // Why `object` cannot be stored (the reply is 413), or nullopt when it fits.
 std::optional<std::string> too_large_to_store(const Json& object);

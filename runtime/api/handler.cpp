@@ -583,6 +583,16 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
         if (!forbidden.empty()) return forbidden_update(*r, o.name, forbidden);
       }
     }
+    if ((key == "deployments.apps" || key == "replicasets.apps") && req.method != "POST") {
+      Result<Json> old = store->get({key, o.ns, o.name});
+      if (old.ok()) {
+        if (std::optional<std::string> why = selector_change(old.value(), o.body)) {
+          Json causes = Json::array(
+              {{{"reason", "FieldValueInvalid"}, {"message", *why}, {"field", "spec.selector"}}});
+          return invalid_object(*r, o.name, std::move(causes), {"spec.selector: " + *why});
+        }
+      }
+    }
     if (std::optional<std::string> large = too_large_to_store(o.body))
       return failure(413, "RequestEntityTooLarge", *large);
     if (req.method == "PUT" && key == "deployments.apps") {

@@ -13,7 +13,9 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <set>
 
+#include "runtime/api/admission.h"
 #include "runtime/api/apply.h"
 #include "runtime/api/defaults.h"
 #include "runtime/api/resources.h"
@@ -124,6 +126,7 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
                                                const std::vector<manifest::Object>& objects) {
   std::vector<std::pair<std::string, Json>> batch;
   std::vector<const api::Resource*> resources;
+  std::set<size_t> replaced;  // batch indexes of objects removed first (a new selector)
   for (const manifest::Object& o : objects) {
     const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
     if (!r) return Error{ErrorCode::Invalid, fmt::format("{}: kind is not served", o.ref())};
@@ -136,8 +139,18 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
     // As kubectl apply writes: annotated, and merged into what is stored (a rollout restart or
     // a kubectl scale since the last `up` stays).
     Json body = api::annotated_for_apply(o, r->namespaced);
-    if (const Json* current = store.find({r->store_key(), o.ns, o.name}))
-      body = api::merge_applied(*current, body).object;
+    bool replace = false;
+    if (const Json* current = store.find({r->store_key(), o.ns, o.name})) {
+      // A new selector cannot be applied onto the stored Deployment (the API server refuses
+      // it): `up` replaces it, as skaffold's `--force` does, and its old pods go with it.
+      replace = api::selector_change(*current, body).has_value();
+      if (!replace) body = api::merge_applied(*current, body).object;
+    }
+    if (replace) {
+      if (Result<Json> removed = store.remove({r->store_key(), o.ns, o.name}); !removed.ok())
+        return removed.error();
+      replaced.insert(batch.size());
+    }
     batch.emplace_back(r->store_key(), std::move(body));
     resources.push_back(r);
   }
@@ -147,7 +160,8 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
   for (size_t i = 0; i < objects.size(); ++i) {
     const store::Outcome outcome = applied.value()[i].outcome;
     lines.push_back(fmt::format("{}/{} {}", resources[i]->kubectl_kind(), objects[i].name,
-                                outcome == store::Outcome::Created      ? "created"
+                                replaced.count(i)                       ? api::kReplacedForSelector
+                                : outcome == store::Outcome::Created    ? "created"
                                 : outcome == store::Outcome::Configured ? "configured"
                                                                         : "unchanged"));
   }

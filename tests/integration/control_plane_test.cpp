@@ -207,6 +207,39 @@ TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleA
   EXPECT_EQ(rs.out, "");
 }
 
+// A manifest that changes a Deployment's selector cannot be applied onto the stored one (the
+// API server refuses it); `up` deletes it and creates it again, says so, and the old pods go.
+TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
+  ticketctl::testing::TempDir files{"ticketctl-cp-files"};
+  auto write = [&](const std::string& file, const std::string& app) {
+    std::ofstream(files.path() / file)
+        << "apiVersion: apps/v1\nkind: Deployment\n"
+           "metadata: {name: sel}\nspec:\n  replicas: 1\n"
+           "  selector: {matchLabels: {app: "
+        << app << "}}\n  template:\n    metadata: {labels: {app: " << app
+        << "}}\n    spec:\n      containers:\n"
+           "        - {name: web, image: demo/web:1}\n";
+  };
+  write("a.yaml", "sel");
+  write("b.yaml", "sel-v2");
+  ASSERT_EQ(run({"up", "-d", "-f", (files.path() / "a.yaml").string()}).status, 0);
+  EXPECT_NE(run({"get", "pods", "-l", "app=sel", "-o", "name"}).out, "");
+  ASSERT_EQ(run({"down"}).status, 0);
+
+  Result up = run({"up", "-d", "-f", (files.path() / "b.yaml").string()});
+  ASSERT_EQ(up.status, 0) << up.out << up.err;
+  EXPECT_NE(up.out.find("deployment.apps/sel replaced (spec.selector changed, and it cannot be "
+                        "updated: deleted and created again)\n"),
+            std::string::npos)
+      << up.out;
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        return run({"get", "pods", "-l", "app=sel", "-o", "name"}).out.empty() &&
+               !run({"get", "pods", "-l", "app=sel-v2", "-o", "name"}).out.empty();
+      },
+      std::chrono::seconds(30)));
+}
+
 bool kubectl_on_path() {
   return std::system("command -v kubectl >/dev/null 2>&1") == 0;
 }

@@ -469,4 +469,61 @@ TEST_F(VerbsTest, AnImmutableConfigMapOrSecretRefusesNewDataAsTheApiServerDoes) 
   EXPECT_EQ(object("secret/imm-secret")["data"]["JWT_KEY"], "b25l");  // "one"
 }
 
+// A Deployment's selector cannot change (the API server says so, and a cluster would too):
+// apply and patch get its refusal and change nothing; apply --force deletes the Deployment and
+// creates it again, and its old ReplicaSet goes with it.
+TEST_F(VerbsTest, ANewSelectorIsRefusedAndApplyForceReplacesTheDeployment) {
+  deployment("sel");
+  std::string renamed = kDeployment;
+  for (size_t at; (at = renamed.find("NAME")) != std::string::npos;) renamed.replace(at, 4, "sel");
+  for (size_t at; (at = renamed.find("app: sel}")) != std::string::npos;)
+    renamed.replace(at, 9, "app: sel-v2}");
+  const std::string uid = object("deploy/sel")["metadata"]["uid"];
+  ASSERT_TRUE(ticketctl::testing::eventually(
+      [&] {
+        return run({"get", "rs", "-l", "app=sel", "-o", "name"}).out != "";
+      },
+      std::chrono::seconds(30)));
+
+  const std::string refusal =
+      "Deployment.apps \"sel\" is invalid: spec.selector: Invalid value: "
+      "v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"sel-v2\"}, "
+      "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable";
+  Result refused = run({"apply", "-f", "-"}, renamed);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find(refusal), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("hint: a Deployment's selector cannot change once created; "
+                             "`apply --force` deletes it"),
+            std::string::npos)
+      << refused.err;
+  Result patched = run({"patch", "deploy/sel", "--type", "merge", "-p",
+                        R"({"spec":{"selector":{"matchLabels":{"app":"other"}},)"
+                        R"("template":{"metadata":{"labels":{"app":"other"}}}}})"});
+  EXPECT_EQ(patched.status, 1);
+  EXPECT_NE(patched.err.find("spec.selector: Invalid value: v1.LabelSelector{MatchLabels:"
+                             "map[string]string{\"app\":\"other\"}"),
+            std::string::npos)
+      << patched.err;
+  EXPECT_EQ(object("deploy/sel")["spec"]["selector"]["matchLabels"]["app"], "sel");
+
+  Result forced = run({"apply", "--force", "-f", "-"}, renamed);
+  EXPECT_EQ(forced.status, 0) << forced.err;
+  EXPECT_EQ(forced.out,
+            "deployment.apps/sel replaced (spec.selector changed, and it cannot be updated: "
+            "deleted and created again)\n");
+  const Json now = object("deploy/sel");
+  EXPECT_EQ(now["spec"]["selector"]["matchLabels"]["app"], "sel-v2");
+  EXPECT_NE(now["metadata"]["uid"], uid);
+  // The old ReplicaSet, owned by the Deployment that was deleted, is collected; the new one
+  // selects the new labels.
+  EXPECT_TRUE(ticketctl::testing::eventually(
+      [&] {
+        return run({"get", "rs", "-l", "app=sel", "-o", "name"}).out.empty() &&
+               !run({"get", "rs", "-l", "app=sel-v2", "-o", "name"}).out.empty();
+      },
+      std::chrono::seconds(30)));
+  // Applied again, the same manifest is unchanged: nothing is replaced twice.
+  EXPECT_EQ(run({"apply", "--force", "-f", "-"}, renamed).out, "deployment.apps/sel unchanged\n");
+}
+
 }  // namespace

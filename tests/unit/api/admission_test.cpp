@@ -63,6 +63,35 @@ TEST(ImmutableChanges, AMutableOrEmptyObjectMayChange) {
                   .empty());
 }
 
+TEST(SelectorChange, SameSelectorWrittenDifferentlyIsNoChange) {
+  const Json stored = Json::parse(R"({"spec": {"selector": {"matchLabels": {"app": "a"}}}})");
+  EXPECT_FALSE(selector_change(stored, stored));
+  // Empty matchExpressions and none are the same; a stored object without a selector (nothing
+  // to keep) takes any.
+  EXPECT_FALSE(selector_change(
+      stored,
+      Json::parse(
+          R"({"spec": {"selector": {"matchLabels": {"app": "a"}, "matchExpressions": []}}})")));
+  EXPECT_FALSE(selector_change(Json::parse(R"({"spec": {}})"), stored));
+}
+
+TEST(SelectorChange, NamesTheNewSelectorAsTheApiServerPrintsIt) {
+  const Json stored = Json::parse(R"({"spec": {"selector": {"matchLabels": {"app": "a"}}}})");
+  EXPECT_EQ(selector_change(stored, Json::parse(R"({"spec": {"selector": {"matchLabels":
+                                                     {"tier": "web", "app": "b"}}}})")),
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"b\", "
+            "\"tier\":\"web\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field "
+            "is immutable");
+  EXPECT_EQ(selector_change(stored, Json::parse(R"({"spec": {"selector": {"matchExpressions": [
+                                      {"key": "app", "operator": "In", "values": ["a", "b"]},
+                                      {"key": "canary", "operator": "DoesNotExist"}]}}})")),
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), "
+            "MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{"
+            "Key:\"app\", Operator:\"In\", Values:[]string{\"a\", \"b\"}}, "
+            "v1.LabelSelectorRequirement{Key:\"canary\", Operator:\"DoesNotExist\", "
+            "Values:[]string(nil)}}}: field is immutable");
+}
+
 TEST(TooLargeToStore, RefusesObjectsOverEtcdsLimit) {
   EXPECT_FALSE(too_large_to_store(Json{{"a", std::string(1000, 'x')}}));
   const auto refused = too_large_to_store(Json{{"a", std::string(limits::kMaxObjectBytes, 'x')}});
