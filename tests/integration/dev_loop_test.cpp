@@ -2,7 +2,8 @@
 // as a terminal runs it) on a temporary project of one Node service with a readiness probe behind
 // a Service and an Ingress. A save rolls the pod with no failed request through the ingress; a
 // crash is a line of its own; Ctrl-C ends within the grace period; `dev` attaches to an app
-// already `up -d` without replaying its old output; a changed ticketctl.yaml starts the loop over.
+// already `up -d` without replaying its old output; a changed ticketctl.yaml starts the loop over;
+// a manifest saved with a new selector replaces the Deployment.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -258,6 +259,35 @@ TEST_F(DevLoopTest, ChangedSettingsStartTheLoopOver) {
   Clock::duration took{};
   EXPECT_EQ(interrupt(took), 130) << output();
   EXPECT_EQ(run({"get", "pods"}).status, 1);
+}
+
+// Renaming the app's label in the manifest (selector, template and Service) while dev runs: the
+// Deployment cannot take the new selector, so dev replaces it and says so; the old pod goes and
+// the ingress reaches the new one.
+TEST_F(DevLoopTest, ASavedManifestWithANewSelectorReplacesTheDeployment) {
+  start_dev();
+  int port = 0;
+  ASSERT_TRUE(eventually([&] {
+    port = ingress_port(output());
+    return port > 0 && get(port, "/").second == "v1";
+  })) << output();
+
+  std::string manifest = slurp(project_ / "k8s" / "app.yaml");
+  for (size_t at; (at = manifest.find("app: web}")) != std::string::npos;)
+    manifest.replace(at, 9, "app: web2}");
+  std::ofstream(project_ / "k8s" / "app.yaml") << manifest;
+  ASSERT_TRUE(eventually([&] {
+    return count(
+               "deployment.apps/web replaced (spec.selector changed, and it cannot be "
+               "updated: deleted and created again)") == 1;
+  })) << output();
+  ASSERT_TRUE(eventually([&] {
+    return run({"get", "pods", "-l", "app=web", "-o", "name"}).out.empty() &&
+           !run({"get", "pods", "-l", "app=web2", "-o", "name"}).out.empty() &&
+           get(port, "/").second == "v1";
+  })) << output();
+  EXPECT_EQ(run({"get", "deploy/web", "-o", "jsonpath={.spec.selector.matchLabels.app}"}).out,
+            "web2");
 }
 
 }  // namespace
