@@ -114,7 +114,8 @@ Outcome apply_one(api::ApiClient& client, manifest::Object& o, std::map<std::str
   }
   // A new selector cannot be applied (the server refuses it): replaced when asked, as
   // `kubectl apply --force` does; else the PUT below gets the server's refusal.
-  const bool new_selector = api::selector_change(existing.result.value(), body).has_value();
+  const bool new_selector = api::has_immutable_selector(r->store_key()) &&
+                            api::selector_change(existing.result.value(), body).has_value();
   if (new_selector && !replace_immutable)
     out.hint = fmt::format(
         "hint: a {}'s selector cannot change once created; `apply --force` deletes it and "

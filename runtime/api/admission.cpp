@@ -108,6 +108,10 @@ std::optional<std::string> selector_change(const Json& stored, const Json& updat
   return fmt::format("Invalid value: {}: field is immutable", go_label_selector(after));
 }
 
+bool has_immutable_selector(std::string_view store_key) {
+  return store_key == "deployments.apps" || store_key == "replicasets.apps";
+}
+
 std::optional<std::string> too_large_to_store(const Json& object) {
   const size_t bytes = object.dump().size();
   if (bytes <= limits::kMaxObjectBytes) return std::nullopt;

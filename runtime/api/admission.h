@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/manifest/json.h"
@@ -32,6 +33,9 @@ std::vector<ForbiddenChange> immutable_changes(const Json& stored, const Json& u
 // field is immutable" (the updated selector, printed as Go prints it), or nullopt when the
 // selector is the same. Absent and empty matchLabels/matchExpressions are the same.
 std::optional<std::string> selector_change(const Json& stored, const Json& updated);
+// Whether objects of this store key ("deployments.apps") keep their selector: the kinds
+// selector_change is for. A Service's selector may change.
+bool has_immutable_selector(std::string_view store_key);
 // How `up`, `dev` and `apply --force` report a workload they deleted and created again because
 // its manifest changed the selector: "deployment.apps/NAME " + this.
 inline constexpr char kReplacedForSelector[] =

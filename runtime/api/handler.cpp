@@ -583,7 +583,7 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
         if (!forbidden.empty()) return forbidden_update(*r, o.name, forbidden);
       }
     }
-    if ((key == "deployments.apps" || key == "replicasets.apps") && req.method != "POST") {
+    if (has_immutable_selector(key) && req.method != "POST") {
       Result<Json> old = store->get({key, o.ns, o.name});
       if (old.ok()) {
         if (std::optional<std::string> why = selector_change(old.value(), o.body)) {

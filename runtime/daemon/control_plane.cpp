@@ -143,7 +143,8 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
     if (const Json* current = store.find({r->store_key(), o.ns, o.name})) {
       // A new selector cannot be applied onto the stored Deployment (the API server refuses
       // it): `up` replaces it, as skaffold's `--force` does, and its old pods go with it.
-      replace = api::selector_change(*current, body).has_value();
+      replace = api::has_immutable_selector(r->store_key()) &&
+                api::selector_change(*current, body).has_value();
       if (!replace) body = api::merge_applied(*current, body).object;
     }
     if (replace) {

@@ -209,6 +209,7 @@ TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleA
 
 // A manifest that changes a Deployment's selector cannot be applied onto the stored one (the
 // API server refuses it); `up` deletes it and creates it again, says so, and the old pods go.
+// The Service beside it, whose selector may change, is only updated.
 TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
   ticketctl::testing::TempDir files{"ticketctl-cp-files"};
   auto write = [&](const std::string& file, const std::string& app) {
@@ -218,7 +219,10 @@ TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
            "  selector: {matchLabels: {app: "
         << app << "}}\n  template:\n    metadata: {labels: {app: " << app
         << "}}\n    spec:\n      containers:\n"
-           "        - {name: web, image: demo/web:1}\n";
+           "        - {name: web, image: demo/web:1}\n"
+           "---\napiVersion: v1\nkind: Service\nmetadata: {name: sel}\nspec:\n"
+           "  selector: {app: "
+        << app << "}\n  ports: [{port: 80}]\n";
   };
   write("a.yaml", "sel");
   write("b.yaml", "sel-v2");
@@ -232,6 +236,8 @@ TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
                         "updated: deleted and created again)\n"),
             std::string::npos)
       << up.out;
+  // A Service's selector may change: it is updated, not replaced.
+  EXPECT_NE(up.out.find("service/sel configured\n"), std::string::npos) << up.out;
   EXPECT_TRUE(testing::eventually(
       [&] {
         return run({"get", "pods", "-l", "app=sel", "-o", "name"}).out.empty() &&
