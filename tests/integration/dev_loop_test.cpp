@@ -115,6 +115,17 @@ class DevLoopTest : public ::testing::Test {
     }
     ::setpgid(dev_, dev_);
   }
+  // start_dev(), then until the ingress it printed answers "v1": that ingress's port, or 0 when
+  // it never did.
+  int start_dev_until_v1_answers() {
+    start_dev();
+    int port = 0;
+    const bool answered = eventually([&] {
+      port = ingress_port(output());
+      return port > 0 && get(port, "/").second == "v1";
+    });
+    return answered ? port : 0;
+  }
   std::string output() { return slurp(dev_log_); }
   size_t count(const std::string& needle) {
     const std::string out = output();
@@ -158,12 +169,8 @@ class DevLoopTest : public ::testing::Test {
 };
 
 TEST_F(DevLoopTest, SaveRollsWithoutAFailedRequestACrashIsALineAndCtrlCEndsWithinGrace) {
-  start_dev();
-  int port = 0;
-  ASSERT_TRUE(eventually([&] {
-    port = ingress_port(output());
-    return port > 0 && get(port, "/").second == "v1";
-  })) << output();
+  const int port = start_dev_until_v1_answers();
+  ASSERT_GT(port, 0) << output();
 
   // Requests through the ingress all along the replacement, each on a new connection.
   std::atomic<bool> stop{false}, saw_v2{false};
@@ -235,12 +242,8 @@ TEST_F(DevLoopTest, AttachesToAnAppAlreadyUpWithoutReplayingItsOutput) {
 }
 
 TEST_F(DevLoopTest, ChangedSettingsStartTheLoopOver) {
-  start_dev();
-  int port = 0;
-  ASSERT_TRUE(eventually([&] {
-    port = ingress_port(output());
-    return port > 0 && get(port, "/").second == "v1";
-  })) << output();
+  const int port = start_dev_until_v1_answers();
+  ASSERT_GT(port, 0) << output();
 
   // A broken ticketctl.yaml is reported and the running app kept.
   std::ofstream(project_ / "ticketctl.yaml") << "images: [\n";
@@ -265,12 +268,8 @@ TEST_F(DevLoopTest, ChangedSettingsStartTheLoopOver) {
 // Deployment cannot take the new selector, so dev replaces it and says so; the old pod goes and
 // the ingress reaches the new one.
 TEST_F(DevLoopTest, ASavedManifestWithANewSelectorReplacesTheDeployment) {
-  start_dev();
-  int port = 0;
-  ASSERT_TRUE(eventually([&] {
-    port = ingress_port(output());
-    return port > 0 && get(port, "/").second == "v1";
-  })) << output();
+  const int port = start_dev_until_v1_answers();
+  ASSERT_GT(port, 0) << output();
 
   std::string manifest = slurp(project_ / "k8s" / "app.yaml");
   for (size_t at; (at = manifest.find("app: web}")) != std::string::npos;)

@@ -58,10 +58,14 @@ class VerbsTest : public ::testing::Test {
     args.push_back(dir_.string());
     return ticketctl(std::move(args), input);
   }
-  static void deployment(const std::string& name) {
+  // kDeployment named `name` (and selecting app: `name`).
+  static std::string manifest_of(const std::string& name) {
     std::string yaml = kDeployment;
     for (size_t at; (at = yaml.find("NAME")) != std::string::npos;) yaml.replace(at, 4, name);
-    Result r = run({"apply", "-f", "-"}, yaml);
+    return yaml;
+  }
+  static void deployment(const std::string& name) {
+    Result r = run({"apply", "-f", "-"}, manifest_of(name));
     ASSERT_EQ(r.status, 0) << r.err;
   }
   // deployment(), then until the controller has handled it: its first pass annotates the
@@ -474,8 +478,7 @@ TEST_F(VerbsTest, AnImmutableConfigMapOrSecretRefusesNewDataAsTheApiServerDoes) 
 // creates it again, and its old ReplicaSet goes with it.
 TEST_F(VerbsTest, ANewSelectorIsRefusedAndApplyForceReplacesTheDeployment) {
   deployment("sel");
-  std::string renamed = kDeployment;
-  for (size_t at; (at = renamed.find("NAME")) != std::string::npos;) renamed.replace(at, 4, "sel");
+  std::string renamed = manifest_of("sel");
   for (size_t at; (at = renamed.find("app: sel}")) != std::string::npos;)
     renamed.replace(at, 9, "app: sel-v2}");
   const std::string uid = object("deploy/sel")["metadata"]["uid"];
