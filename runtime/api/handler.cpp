@@ -576,32 +576,32 @@ Response ApiHandler::handle_locked(const Request& req, bool& changed) {
                        {{"name", o.ns}, {"kind", "namespaces"}});
     }
     if (key == "secrets") merge_string_data(o.body);
-    if ((key == "configmaps" || key == "secrets") && req.method != "POST") {
-      Result<Json> old = store->get({key, o.ns, o.name});
-      if (old.ok()) {
-        const std::vector<ForbiddenChange> forbidden = immutable_changes(old.value(), o.body);
-        if (!forbidden.empty()) return forbidden_update(*r, o.name, forbidden);
-      }
+    // The object an update replaces, read once for the checks below that compare with it.
+    const bool configuration = key == "configmaps" || key == "secrets";
+    std::optional<Json> old;
+    if (req.method != "POST" && (configuration || has_immutable_selector(key))) {
+      if (Result<Json> got = store->get({key, o.ns, o.name}); got.ok())
+        old = std::move(got.value());
     }
-    if (has_immutable_selector(key) && req.method != "POST") {
-      Result<Json> old = store->get({key, o.ns, o.name});
-      if (old.ok()) {
-        if (std::optional<std::string> why = selector_change(old.value(), o.body)) {
-          Json causes = Json::array(
-              {{{"reason", "FieldValueInvalid"}, {"message", *why}, {"field", "spec.selector"}}});
-          return invalid_object(*r, o.name, std::move(causes), {"spec.selector: " + *why});
-        }
+    if (old && configuration) {
+      const std::vector<ForbiddenChange> forbidden = immutable_changes(*old, o.body);
+      if (!forbidden.empty()) return forbidden_update(*r, o.name, forbidden);
+    }
+    if (old && has_immutable_selector(key)) {
+      if (std::optional<std::string> why = selector_change(*old, o.body)) {
+        Json causes = Json::array(
+            {{{"reason", "FieldValueInvalid"}, {"message", *why}, {"field", "spec.selector"}}});
+        return invalid_object(*r, o.name, std::move(causes), {"spec.selector: " + *why});
       }
     }
     if (std::optional<std::string> large = too_large_to_store(o.body))
       return failure(413, "RequestEntityTooLarge", *large);
-    if (req.method == "PUT" && key == "deployments.apps") {
+    if (old && req.method == "PUT" && key == "deployments.apps") {
       // The revision annotation belongs to the deployment controller: a PUT that leaves it out
       // (ticketctl apply sends manifests as written) keeps it, as kubectl apply's merge does.
       constexpr const char* kRevision = "deployment.kubernetes.io/revision";
-      Result<Json> old = store->get({key, ns, name});
-      if (old.ok() && json_at(json_at(o.body["metadata"], "annotations"), kRevision).is_null()) {
-        const Json rev = json_at(json_at(old.value()["metadata"], "annotations"), kRevision);
+      if (json_at(json_at(o.body["metadata"], "annotations"), kRevision).is_null()) {
+        const Json rev = json_at(json_at(json_at(*old, "metadata"), "annotations"), kRevision);
         if (rev.is_string()) o.body["metadata"]["annotations"][kRevision] = rev;
       }
     }
