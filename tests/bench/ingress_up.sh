@@ -22,8 +22,8 @@
 #
 # Environment: TICKETCTL (another ticketctl binary to measure, e.g. an older build placed in
 # BUILD/cli so that it finds the preload library and the shim), ROUNDS (default 1), CONNECTIONS (default "50 500"), WRK_THREADS (default 2), TARGETS (default all,
-# e.g. "ticketctl-up nginx"), PERF=FILE (after the table, one more run against ticketctl-up at the first
-# connection count under `perf record -g` of the control plane, written to FILE), HAPROXY_THREADS
+# e.g. "ticketctl-up nginx"), PERF=PREFIX (after the table, one more run per target at the first
+# connection count under `perf record -g` of its process, written to PREFIX.TARGET), HAPROXY_THREADS
 # (default 1, as the issue sets the peers; 2 shows how a peer's tail moves with a second thread
 # on 2 cores, beside TICKETCTL_INGRESS_THREADS=1 for the ingress).
 # Needs wrk, nginx and haproxy: installed here with apt-get when missing (benchmark-only tools,
@@ -133,6 +133,8 @@ done
 cp_pid=$(sed 's/.*"pid":\([0-9]*\).*/\1/' "$state/apiserver.json")
 upstream="$pod_ip:3000"
 
+declare -A proc_pid=([pod-direct]="" [ticketctl-up]="$cp_pid")
+
 # ---- nginx, twice: access_log off, and an access log to a file
 start_nginx() {  # NAME PORT ACCESS_LOG_DIRECTIVE
   local name=$1 port=$2 log=$3 dir="$work/$1"
@@ -174,6 +176,7 @@ http {
 CONF
   "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
   pids+=($!)
+  proc_pid[$name]=$!
 }
 nginx_port=$(free_port)
 start_nginx nginx "$nginx_port" "access_log off;"
@@ -211,6 +214,7 @@ backend web
 CONF
 "$HAPROXY" -db -f "$work/haproxy/haproxy.cfg" >"$work/haproxy/out" 2>&1 &
 pids+=($!)
+proc_pid[haproxy]=$!
 
 port_of() {
   case $1 in
@@ -233,19 +237,39 @@ for t in $TARGETS; do
   [ -n "$ok" ] || { echo "$t does not answer on $(port_of "$t")" >&2; exit 1; }
 done
 
-# wrk output → "requests/s p99 notes"
+# CPU time (user + system, clock ticks) a process has used, all its threads; 0 without one.
+cpu_ticks() {
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+    awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"
+  else
+    echo 0
+  fi
+}
+hz=$(getconf CLK_TCK)
+
+# wrk output → "requests/s p99 cpu-us-per-request notes". The CPU figure is the proxy process's
+# own user + system time over the run divided by the requests served: what each request costs
+# the proxy, whatever the scheduler did with the tail. For ticketctl-up the process is the whole
+# control plane (API, controllers, kubelet, access log writer), all of which it charges.
 measure() {
-  local addr=$1 conns=$2 out rps p99 errors
+  local addr=$1 conns=$2 pid=${3:-} out rps p99 errors before after requests cpu
+  before=$(cpu_ticks "$pid")
   out=$(wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" --latency -H 'Host: bench.test' \
     "http://$addr/")
+  after=$(cpu_ticks "$pid")
   rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
   p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+  requests=$(awk '/requests in/{print $1}' <<<"$out")
+  cpu=-
+  if [ -n "$pid" ] && [ "${requests:-0}" -gt 0 ]; then
+    cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN{printf "%.1f", t / hz * 1e6 / n}')
+  fi
   errors=$(awk '/Non-2xx|Socket errors/{$1=$1; printf "%s; ", $0}' <<<"$out")
-  echo "$rps $p99 ${errors:-}"
+  echo "$rps $p99 $cpu ${errors:-}"
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ingress access log: $state/ingress/access.log"
-printf '%-14s %6s %5s %12s %10s  %s\n' target conns round requests/s p99 notes
+printf '%-14s %6s %5s %12s %10s %10s  %s\n' target conns round requests/s p99 cpu-us/req notes
 results="$work/results"
 : >"$results"
 for conns in $CONNECTIONS; do
@@ -254,9 +278,9 @@ for conns in $CONNECTIONS; do
       # A short warm-up fills the proxies' upstream pools before the measured run.
       wrk -t"$WRK_THREADS" -c"$conns" -d1s -H 'Host: bench.test' "http://$(port_of "$t")/" \
         >/dev/null 2>&1 || true
-      read -r rps p99 notes <<<"$(measure "$(port_of "$t")" "$conns")"
-      printf '%-14s %6s %5s %12s %10s  %s\n' "$t" "$conns" "$round" "$rps" "$p99" "${notes:-}"
-      echo "$t $conns $rps $p99" >>"$results"
+      read -r rps p99 cpu notes <<<"$(measure "$(port_of "$t")" "$conns" "${proc_pid[$t]:-}")"
+      printf '%-14s %6s %5s %12s %10s %10s  %s\n' "$t" "$conns" "$round" "$rps" "$p99" "$cpu" "${notes:-}"
+      echo "$t $conns $rps $p99 $cpu" >>"$results"
     done
   done
 done
@@ -275,17 +299,18 @@ if [ "$ROUNDS" -gt 1 ]; then
       for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
       return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
     }
-    { n = ++count[$1, $2]; values[$1, $2, "rps", n] = $3; values[$1, $2, "p99", n] = ms($4) }
+    { n = ++count[$1, $2]; values[$1, $2, "rps", n] = $3; values[$1, $2, "p99", n] = ms($4); values[$1, $2, "cpu", n] = $5 }
     END {
       nt = split(targets, ts, " "); nc = split(connections, cs, " ")
-      printf "\nmedians of %d rounds\n%-14s %6s %12s %10s\n", ROUNDS, "target", "conns", "requests/s", "p99 ms"
+      printf "\nmedians of %d rounds\n%-14s %6s %12s %10s %10s\n", ROUNDS, "target", "conns", "requests/s", "p99 ms", "cpu-us/req"
       for (c = 1; c <= nc; c++) {
         best = ""; best_rps = 0; low_p99 = ""; low = ""
         for (k = 1; k <= nt; k++) {
           t = ts[k]; n = count[t, cs[c]]
           if (!n) continue
           rps[t] = median(t SUBSEP cs[c] SUBSEP "rps", n); p99[t] = median(t SUBSEP cs[c] SUBSEP "p99", n)
-          printf "%-14s %6s %12.0f %10.2f\n", t, cs[c], rps[t], p99[t]
+          cpu = values[t, cs[c], "cpu", 1] == "-" ? "-" : sprintf("%.1f", median(t SUBSEP cs[c] SUBSEP "cpu", n))
+          printf "%-14s %6s %12.0f %10.2f %10s\n", t, cs[c], rps[t], p99[t], cpu
           if ((t == "nginx" || t == "haproxy") && rps[t] > best_rps) { best = t; best_rps = rps[t] }
           if ((t == "nginx" || t == "haproxy") && (low == "" || p99[t] < low_p99)) { low = t; low_p99 = p99[t] }
         }
@@ -297,13 +322,18 @@ if [ "$ROUNDS" -gt 1 ]; then
     }' ROUNDS="$ROUNDS" "$results"
 fi
 if [ -n "${PERF:-}" ]; then
-  # Profiled separately, so that perf's own cost stays out of the figures above.
+  # Profiled separately, so that perf's own cost stays out of the figures above: one more run
+  # per target that has a process of its own, under `perf record -g` of that process.
   conns=${CONNECTIONS%% *}
-  perf record -g -o "$PERF" -p "$cp_pid" >/dev/null 2>&1 &
-  perf_pid=$!
-  read -r rps p99 notes <<<"$(measure "$(port_of ticketctl-up)" "$conns")"
-  kill -INT "$perf_pid" 2>/dev/null || true
-  wait "$perf_pid" 2>/dev/null || true
-  printf '%-14s %6s %12s %10s  %s\n' "(under perf)" "$conns" "$rps" "$p99" "perf data: $PERF"
+  for t in $TARGETS; do
+    pid=${proc_pid[$t]:-}
+    [ -n "$pid" ] || continue
+    perf record -g -o "$PERF.$t" -p "$pid" >/dev/null 2>&1 &
+    perf_pid=$!
+    read -r rps p99 cpu notes <<<"$(measure "$(port_of "$t")" "$conns" "$pid")"
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    printf '%-14s %6s %12s %10s %10s  %s\n' "(under perf)" "$conns" "$rps" "$p99" "$cpu" "perf data: $PERF.$t"
+  done
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)   access log lines: $(wc -l <"$state/ingress/access.log")"
