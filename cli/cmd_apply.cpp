@@ -73,6 +73,34 @@ struct Outcome {
   std::string hint;       // printed after the server's error, if there is one
 };
 
+// Deletes the stored object and creates it from the manifest, as `kubectl apply --force` does
+// with an update the server refuses. When the server refuses the new object too, the stored
+// one is created again as it was (a new uid), so a bad manifest never loses what ran.
+Outcome replace(api::ApiClient& client, const api::Resource& r, const manifest::Object& o,
+                Outcome out, const Json& stored, const Json& body, const char* why) {
+  out.written = send(client, "DELETE", r.path(o.ns, o.name));
+  if (out.written.lost || !out.written.result.ok()) return out;
+  out.written = send(client, "POST", r.path(o.ns), body.dump());
+  out.verb_done = why;
+  if (out.written.lost || out.written.result.ok()) return out;
+  Json again = stored;
+  again.erase("status");
+  for (const char* field : {"uid", "resourceVersion", "creationTimestamp", "generation",
+                            "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds"})
+    again["metadata"].erase(field);
+  const Answer restored = send(client, "POST", r.path(o.ns), again.dump());
+  out.hint = restored.result.ok()
+                 ? fmt::format(
+                       "{} was deleted to be replaced, and the replacement was refused: "
+                       "it is created again as it was",
+                       out.shown)
+                 : fmt::format(
+                       "error: {} was deleted to be replaced, the replacement was "
+                       "refused, and creating it again as it was failed too",
+                       out.shown);
+  return out;
+}
+
 // Applies one object: created when it is not stored, else merged with what is stored and
 // updated when the merge changed something. `stored` is what the lists found (nullptr: each
 // object is read on its own); each call moves only its own entry out of it.
@@ -112,25 +140,26 @@ Outcome apply_one(api::ApiClient& client, manifest::Object& o, std::map<std::str
     out.written = std::move(existing);
     return out;
   }
-  // A new selector cannot be applied (the server refuses it): replaced when asked, as
-  // `kubectl apply --force` does; else the PUT below gets the server's refusal.
-  const bool new_selector = api::has_immutable_selector(r->store_key()) &&
-                            api::selector_change(existing.result.value(), body).has_value();
-  if (new_selector && !replace_immutable)
-    out.hint = fmt::format(
-        "hint: a {}'s selector cannot change once created; `apply --force` deletes it and "
-        "creates it again (its pods are replaced), or delete it first",
-        o.kind);
-  if (new_selector && replace_immutable) {
-    out.written = send(client, "DELETE", r->path(o.ns, o.name));
-    if (out.written.lost || !out.written.result.ok()) return out;
-    out.written = send(client, "POST", r->path(o.ns), body.dump());
-    out.verb_done = api::kReplacedForSelector;
-    return out;
-  }
   // kubectl apply's merge: what `kubectl scale` or `rollout restart` changed since stays.
   // The stored resourceVersion goes with it, so a concurrent write is a Conflict, not lost.
   api::Merged merged = api::merge_applied(existing.result.value(), body);
+  // What the server refuses to update (a new selector, an immutable ConfigMap's new data) is
+  // replaced when asked, as `kubectl apply --force` does; else the PUT below gets the refusal.
+  if (const char* why =
+          api::replacement_reason(r->store_key(), existing.result.value(), merged.object)) {
+    if (replace_immutable)
+      return replace(client, *r, o, std::move(out), existing.result.value(), body, why);
+    out.hint = why == std::string_view(api::kReplacedForSelector)
+                   ? fmt::format(
+                         "hint: a {}'s selector cannot change once created; `apply --force` "
+                         "deletes it and creates it again (its pods are replaced), or delete "
+                         "it first",
+                         o.kind)
+                   : fmt::format(
+                         "hint: an immutable {}'s data cannot change; `apply --force` deletes "
+                         "it and creates it again, or delete it first",
+                         o.kind);
+  }
   if (!merged.had_annotation)
     out.warnings.push_back(
         fmt::format("Warning: {} is missing the {} annotation (it was not written by an "
@@ -244,7 +273,8 @@ Handler attach_apply(CLI::App& verb) {
   state->attach(verb);
   verb.add_flag("--force", *force,
                 "Delete and create again an object that cannot be updated (a Deployment whose "
-                "selector changed); its pods are deleted with it");
+                "selector changed, with its pods; an immutable ConfigMap or Secret whose data "
+                "changed)");
   verb.footer(
       "Creates each object, or updates it when it exists. Every manifest is validated first: one\n"
       "invalid document and nothing is sent. Prints kind/name created|configured|unchanged\n"

@@ -42,7 +42,8 @@ int run_detached(daemon::ControlPlaneOptions options);
 // `apply`: creates or updates each object, printing "kind/name created|configured|unchanged";
 // returns kExitOk, or kExitFailure when one failed. `replace_immutable` (apply --force, dev):
 // an object whose update the server would refuse for a field that cannot change (a Deployment's
-// selector) is deleted and created again, printed as "kind/name replaced (...)".
+// selector, an immutable ConfigMap's or Secret's data) is deleted and created again, printed
+// as "kind/name replaced (...)"; when the new object is refused, the old one is created again.
 int apply_objects(api::ApiClient& client, std::vector<manifest::Object>& objects,
                   const LineSink& out, const LineSink& err, bool replace_immutable = false);
 

@@ -112,6 +112,20 @@ bool has_immutable_selector(std::string_view store_key) {
   return store_key == "deployments.apps" || store_key == "replicasets.apps";
 }
 
+const char* replacement_reason(std::string_view store_key, const Json& stored,
+                               const Json& updated) {
+  if (has_immutable_selector(store_key) && selector_change(stored, updated))
+    return kReplacedForSelector;
+  if (store_key == "configmaps" && !immutable_changes(stored, updated).empty())
+    return kReplacedForImmutableData;
+  if (store_key == "secrets") {
+    Json merged = updated;
+    merge_string_data(merged);
+    if (!immutable_changes(stored, merged).empty()) return kReplacedForImmutableData;
+  }
+  return nullptr;
+}
+
 std::optional<std::string> too_large_to_store(const Json& object) {
   const size_t bytes = object.dump().size();
   if (bytes <= limits::kMaxObjectBytes) return std::nullopt;

@@ -36,10 +36,18 @@ std::optional<std::string> selector_change(const Json& stored, const Json& updat
 // Whether objects of this store key ("deployments.apps") keep their selector: the kinds
 // selector_change is for. A Service's selector may change.
 bool has_immutable_selector(std::string_view store_key);
-// How `up`, `dev` and `apply --force` report a workload they deleted and created again because
-// its manifest changed the selector: "deployment.apps/NAME " + this.
+// How `up`, `dev` and `apply --force` report an object they deleted and created again because
+// the API server would refuse the update: "deployment.apps/NAME " + one of these.
 inline constexpr char kReplacedForSelector[] =
     "replaced (spec.selector changed, and it cannot be updated: deleted and created again)";
+inline constexpr char kReplacedForImmutableData[] =
+    "replaced (it is immutable and its data changed, so it cannot be updated: deleted and "
+    "created again)";
+// Whether updating `stored` (of this store key) to `updated` is what the API server refuses
+// because a field cannot change: a Deployment's or ReplicaSet's new selector, an immutable
+// ConfigMap's or Secret's new data (a Secret's stringData counted as the server merges it).
+// Returns the kReplacedFor... line for it, or nullptr when the update can be made in place.
+const char* replacement_reason(std::string_view store_key, const Json& stored, const Json& updated);
 
 // Why `object` cannot be stored (the reply is 413), or nullopt when it fits.
 std::optional<std::string> too_large_to_store(const Json& object);

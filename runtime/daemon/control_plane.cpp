@@ -13,7 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <set>
+#include <map>
 
 #include "runtime/api/admission.h"
 #include "runtime/api/apply.h"
@@ -126,7 +126,7 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
                                                const std::vector<manifest::Object>& objects) {
   std::vector<std::pair<std::string, Json>> batch;
   std::vector<const api::Resource*> resources;
-  std::set<size_t> replaced;  // batch indexes of objects removed first (a new selector)
+  std::map<size_t, const char*> replaced;  // batch index → why it was removed first
   for (const manifest::Object& o : objects) {
     const api::Resource* r = api::resource_for_kind(o.api_version, o.kind);
     if (!r) return Error{ErrorCode::Invalid, fmt::format("{}: kind is not served", o.ref())};
@@ -139,18 +139,19 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
     // As kubectl apply writes: annotated, and merged into what is stored (a rollout restart or
     // a kubectl scale since the last `up` stays).
     Json body = api::annotated_for_apply(o, r->namespaced);
-    bool replace = false;
+    const char* replace = nullptr;
     if (const Json* current = store.find({r->store_key(), o.ns, o.name})) {
-      // A new selector cannot be applied onto the stored Deployment (the API server refuses
-      // it): `up` replaces it, as skaffold's `--force` does, and its old pods go with it.
-      replace = api::has_immutable_selector(r->store_key()) &&
-                api::selector_change(*current, body).has_value();
-      if (!replace) body = api::merge_applied(*current, body).object;
+      // What the API server refuses to update (a Deployment's new selector, an immutable
+      // ConfigMap's new data) `up` replaces, as skaffold's `--force` does: a Deployment's old
+      // pods go with it.
+      Json merged = api::merge_applied(*current, body).object;
+      replace = api::replacement_reason(r->store_key(), *current, merged);
+      if (!replace) body = std::move(merged);
     }
     if (replace) {
       if (Result<Json> removed = store.remove({r->store_key(), o.ns, o.name}); !removed.ok())
         return removed.error();
-      replaced.insert(batch.size());
+      replaced.emplace(batch.size(), replace);
     }
     batch.emplace_back(r->store_key(), std::move(body));
     resources.push_back(r);
@@ -160,8 +161,9 @@ Result<std::vector<std::string>> apply_objects(store::Store& store,
   std::vector<std::string> lines;
   for (size_t i = 0; i < objects.size(); ++i) {
     const store::Outcome outcome = applied.value()[i].outcome;
+    const auto why = replaced.find(i);
     lines.push_back(fmt::format("{}/{} {}", resources[i]->kubectl_kind(), objects[i].name,
-                                replaced.count(i)                       ? api::kReplacedForSelector
+                                why != replaced.end()                   ? why->second
                                 : outcome == store::Outcome::Created    ? "created"
                                 : outcome == store::Outcome::Configured ? "configured"
                                                                         : "unchanged"));

@@ -210,7 +210,7 @@ TEST_F(ControlPlaneTest, DeploymentsGetReplicaSetsAndPendingPodsThatFollowScaleA
 // A manifest that changes a Deployment's selector cannot be applied onto the stored one (the
 // API server refuses it); `up` deletes it and creates it again, says so, and the old pods go.
 // The Service beside it, whose selector may change, is only updated.
-TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
+TEST_F(ControlPlaneTest, UpReplacesWhatItsManifestChangedThatCannotBeUpdated) {
   ticketctl::testing::TempDir files{"ticketctl-cp-files"};
   auto write = [&](const std::string& file, const std::string& app) {
     std::ofstream(files.path() / file)
@@ -222,7 +222,10 @@ TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
            "        - {name: web, image: demo/web:1}\n"
            "---\napiVersion: v1\nkind: Service\nmetadata: {name: sel}\nspec:\n"
            "  selector: {app: "
-        << app << "}\n  ports: [{port: 80}]\n";
+        << app << "}\n  ports: [{port: 80}]\n"
+        << "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: sel}\nimmutable: true\n"
+           "data: {app: "
+        << app << "}\n";
   };
   write("a.yaml", "sel");
   write("b.yaml", "sel-v2");
@@ -238,6 +241,12 @@ TEST_F(ControlPlaneTest, UpReplacesADeploymentWhoseManifestChangedItsSelector) {
       << up.out;
   // A Service's selector may change: it is updated, not replaced.
   EXPECT_NE(up.out.find("service/sel configured\n"), std::string::npos) << up.out;
+  // An immutable ConfigMap whose data changed is replaced, as the Deployment is.
+  EXPECT_NE(up.out.find("configmap/sel replaced (it is immutable and its data changed, so it "
+                        "cannot be updated: deleted and created again)\n"),
+            std::string::npos)
+      << up.out;
+  EXPECT_EQ(run({"get", "cm", "sel", "-o", "jsonpath={.data.app}"}).out, "sel-v2");
   EXPECT_TRUE(testing::eventually(
       [&] {
         return run({"get", "pods", "-l", "app=sel", "-o", "name"}).out.empty() &&

@@ -529,4 +529,47 @@ TEST_F(VerbsTest, ANewSelectorIsRefusedAndApplyForceReplacesTheDeployment) {
   EXPECT_EQ(run({"apply", "--force", "-f", "-"}, renamed).out, "deployment.apps/sel unchanged\n");
 }
 
+TEST_F(VerbsTest, AnImmutableConfigMapsNewDataIsRefusedAndApplyForceReplacesIt) {
+  auto config_map = [](const std::string& value) {
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\nimmutable: true\n"
+           "data: {a: \"" +
+           value + "\"}\n";
+  };
+  ASSERT_EQ(run({"apply", "-f", "-"}, config_map("1")).status, 0);
+  const std::string uid = object("cm/frozen")["metadata"]["uid"];
+
+  Result refused = run({"apply", "-f", "-"}, config_map("2"));
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_EQ(refused.err,
+            "Error from server (Invalid): ConfigMap \"frozen\" is invalid: data: Forbidden: "
+            "field is immutable when `immutable` is set\n"
+            "hint: an immutable ConfigMap's data cannot change; `apply --force` deletes it and "
+            "creates it again, or delete it first\n");
+  EXPECT_EQ(object("cm/frozen")["data"]["a"], "1");
+
+  Result forced = run({"apply", "--force", "-f", "-"}, config_map("2"));
+  EXPECT_EQ(forced.status, 0) << forced.err;
+  EXPECT_EQ(forced.out,
+            "configmap/frozen replaced (it is immutable and its data changed, so it cannot be "
+            "updated: deleted and created again)\n");
+  Json now = object("cm/frozen");
+  EXPECT_EQ(now["data"]["a"], "2");
+  EXPECT_NE(now["metadata"]["uid"], uid);
+  EXPECT_EQ(run({"apply", "--force", "-f", "-"}, config_map("2")).out,
+            "configmap/frozen unchanged\n");
+
+  // A replacement the server refuses (its last-applied annotation is over the 256 KiB that
+  // annotations may hold) leaves the ConfigMap as it was, created again.
+  Result too_long = run({"apply", "--force", "-f", "-"}, config_map(std::string(300000, 'x')));
+  EXPECT_EQ(too_long.status, 1);
+  EXPECT_NE(too_long.err.find("metadata.annotations: Too long: must have at most 262144 bytes\n"
+                              "configmap/frozen was deleted to be replaced, and the replacement "
+                              "was refused: it is created again as it was\n"),
+            std::string::npos)
+      << too_long.err;
+  now = object("cm/frozen");
+  EXPECT_EQ(now["data"]["a"], "2");
+  EXPECT_EQ(now["immutable"], true);
+}
+
 }  // namespace

@@ -92,6 +92,30 @@ TEST(SelectorChange, NamesTheNewSelectorAsTheApiServerPrintsIt) {
             "Values:[]string(nil)}}}: field is immutable");
 }
 
+TEST(ReplacementReason, NamesWhatTheServerRefusesToUpdateByKind) {
+  const Json deployment = Json::parse(R"({"spec": {"selector": {"matchLabels": {"app": "a"}}}})");
+  const Json relabelled = Json::parse(R"({"spec": {"selector": {"matchLabels": {"app": "b"}}}})");
+  EXPECT_STREQ(replacement_reason("deployments.apps", deployment, relabelled),
+               kReplacedForSelector);
+  EXPECT_EQ(replacement_reason("deployments.apps", deployment, deployment), nullptr);
+  // A Service's selector is a plain map that may change.
+  EXPECT_EQ(replacement_reason("services", deployment, relabelled), nullptr);
+
+  const Json frozen = Json::parse(R"({"immutable": true, "data": {"a": "MQ=="}})");
+  const Json changed = Json::parse(R"({"immutable": true, "data": {"a": "Mg=="}})");
+  EXPECT_STREQ(replacement_reason("configmaps", frozen, changed), kReplacedForImmutableData);
+  EXPECT_EQ(replacement_reason("configmaps", frozen, frozen), nullptr);
+  EXPECT_EQ(replacement_reason("configmaps", Json::parse(R"({"data": {"a": "MQ=="}})"), changed),
+            nullptr);
+  // A Secret's stringData counts as the server merges it: "1" is data's "MQ==".
+  EXPECT_EQ(replacement_reason("secrets", frozen,
+                               Json::parse(R"({"immutable": true, "stringData": {"a": "1"}})")),
+            nullptr);
+  EXPECT_STREQ(replacement_reason("secrets", frozen,
+                                  Json::parse(R"({"immutable": true, "stringData": {"a": "2"}})")),
+               kReplacedForImmutableData);
+}
+
 TEST(TooLargeToStore, RefusesObjectsOverEtcdsLimit) {
   EXPECT_FALSE(too_large_to_store(Json{{"a", std::string(1000, 'x')}}));
   const auto refused = too_large_to_store(Json{{"a", std::string(limits::kMaxObjectBytes, 'x')}});
