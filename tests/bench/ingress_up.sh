@@ -252,7 +252,7 @@ hz=$(getconf CLK_TCK)
 # the proxy, whatever the scheduler did with the tail. For ticketctl-up the process is the whole
 # control plane (API, controllers, kubelet, access log writer), all of which it charges.
 measure() {
-  local addr=$1 conns=$2 pid=${3:-} out rps p99 errors before after requests cpu
+  local addr=$1 conns=$2 pid=${3:-} out rps p99 errors before after requests cpu spread
   before=$(cpu_ticks "$pid")
   out=$(wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" --latency -H 'Host: bench.test' \
     "http://$addr/")
@@ -265,7 +265,9 @@ measure() {
     cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN{printf "%.1f", t / hz * 1e6 / n}')
   fi
   errors=$(awk '/Non-2xx|Socket errors/{$1=$1; printf "%s; ", $0}' <<<"$out")
-  echo "$rps $p99 $cpu ${errors:-}"
+  # The rest of the distribution, to tell a slow middle from a long tail.
+  spread=$(awk '$1=="50%"||$1=="90%"{printf "p%s %s ", substr($1, 1, 2), $2}' <<<"$out")
+  echo "$rps $p99 $cpu ${spread}${errors:-}"
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   ingress access log: $state/ingress/access.log"
