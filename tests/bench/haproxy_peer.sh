@@ -35,7 +35,8 @@ listen relay
   bind 127.0.0.1:$haproxy_port
   server pod $upstream
 CONF
-  "$haproxy" -db -f "$dir/haproxy.cfg" >"$dir/haproxy.out" 2>&1 &
+  # A session of its own, as the relay's control plane has (see ingress_up.sh on autogroups).
+  setsid "$haproxy" -db -f "$dir/haproxy.cfg" >"$dir/haproxy.out" 2>&1 &
   haproxy_pid=$!
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$haproxy_port") 2>/dev/null && return 0

@@ -55,6 +55,11 @@ if [ "${#need[@]}" -gt 0 ]; then
   done
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# Each server in a session of its own, as a daemon runs (`up -d` is one, and each pod is
+# another): with the kernel's autogroup scheduling (sched_autogroup_enabled, on by default) CPU
+# is shared between sessions first, so a peer left in this script's session would share wrk's
+# share while the ingress has one of its own. SESSION= (empty) runs the peers here, as before.
+SESSION=${SESSION-setsid}
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
 cmake --build "$BUILD" --target ticketctl ticketctl_net bench_backend >/dev/null
@@ -174,7 +179,7 @@ http {
   }
 }
 CONF
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
+  $SESSION "$NGINX" -p "$dir" -c "$dir/nginx.conf" &
   pids+=($!)
   proc_pid[$name]=$!
 }
@@ -212,7 +217,7 @@ frontend bench
 backend web
   server pod $upstream
 CONF
-"$HAPROXY" -db -f "$work/haproxy/haproxy.cfg" >"$work/haproxy/out" 2>&1 &
+$SESSION "$HAPROXY" -db -f "$work/haproxy/haproxy.cfg" >"$work/haproxy/out" 2>&1 &
 pids+=($!)
 proc_pid[haproxy]=$!
 
