@@ -133,6 +133,15 @@ int fetch_targets(api::ApiClient& client, const std::vector<ObjectRef>& refs, co
   return status;
 }
 
+Json as_new_object(Json stored) {
+  stored.erase("status");
+  if (stored.contains("metadata") && stored["metadata"].is_object())
+    for (const char* key : {"uid", "resourceVersion", "creationTimestamp", "generation",
+                            "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds"})
+      stored["metadata"].erase(key);
+  return stored;
+}
+
 Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
   using std::chrono::milliseconds;
   const Error bad{ErrorCode::Invalid,

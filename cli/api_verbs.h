@@ -41,6 +41,11 @@ struct Fetched {
 int fetch_targets(api::ApiClient& client, const std::vector<ObjectRef>& refs, const std::string& ns,
                   const std::string& labels, bool all, std::vector<Fetched>& out);
 
+// A stored object as a request to create it again (after a delete): without status and the
+// metadata the server sets (uid, resourceVersion, creationTimestamp, generation, managedFields,
+// deletionTimestamp, deletionGracePeriodSeconds).
+Json as_new_object(Json stored);
+
 // kubectl's durations: "30s", "1m30s", "500ms", "2h", "0"; anything else is an Invalid error.
 Result<std::chrono::milliseconds> parse_duration(const std::string& text);
 

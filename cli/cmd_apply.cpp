@@ -83,12 +83,7 @@ Outcome replace(api::ApiClient& client, const api::Resource& r, const manifest::
   out.written = send(client, "POST", r.path(o.ns), body.dump());
   out.verb_done = why;
   if (out.written.lost || out.written.result.ok()) return out;
-  Json again = stored;
-  again.erase("status");
-  for (const char* field : {"uid", "resourceVersion", "creationTimestamp", "generation",
-                            "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds"})
-    again["metadata"].erase(field);
-  const Answer restored = send(client, "POST", r.path(o.ns), again.dump());
+  const Answer restored = send(client, "POST", r.path(o.ns), as_new_object(stored).dump());
   out.hint = restored.result.ok()
                  ? fmt::format(
                        "{} was deleted to be replaced, and the replacement was refused: "

@@ -246,11 +246,7 @@ void restart_pods_of(api::ApiClient& client, const std::string& image) {
       continue;
     }
     if (!owner_uid(pod, "ReplicaSet").empty()) continue;
-    pod.erase("status");
-    for (const char* key : {"uid", "resourceVersion", "creationTimestamp", "generation",
-                            "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"})
-      pod["metadata"].erase(key);
-    if (Result<Json> made = client.post(pods->path(ns), pod); !made.ok())
+    if (Result<Json> made = client.post(pods->path(ns), as_new_object(std::move(pod))); !made.ok())
       print_err(server_error(made.error()));
   }
 }
